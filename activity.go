@@ -1,0 +1,128 @@
+package ratellmiter
+
+// The fields of a minute log that the ticket path counts.
+const (
+	fieldRequested = iota
+	fieldIssued
+	fieldOverflow
+	fieldRateLimited
+	fieldFinished
+)
+
+// activity accumulates a limiter's current minute for the log: counters
+// per second and the pause events. It only counts when the limiter's
+// Monitor writes logs. Guarded by the limiter's mu.
+type activity struct {
+	rec       *MinuteLog
+	minute    int64 // Unix second at which rec's minute starts
+	pauseFrom int   // second of rec where the pause in progress began; -1 if none
+}
+
+// current returns the record of the minute containing now, handing a
+// finished minute to the Monitor first.
+func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
+	sec := secOf(now)
+	start := sec - int64(mod60(sec))
+	if a.rec != nil && start != a.minute {
+		if start < a.minute {
+			// Never happens on the monotonic time line; keep counting
+			// in the current record rather than lose the count.
+			return a.rec, 0
+		}
+		l.mon.enqueue(a.finish())
+	}
+	if a.rec == nil {
+		a.minute = start
+		a.rec = &MinuteLog{
+			V:         LogVersion,
+			Limiter:   l.name,
+			Start:     start,
+			StartTime: l.timeOf(start * nsPerSec).UTC().Format(rfc3339),
+			RPM:       l.b.rpm,
+		}
+		if svc := l.cfg.service; svc != nil {
+			a.rec.Service = svc.ServiceName()
+		}
+		a.pauseFrom = -1
+		if l.p.paused {
+			a.pauseFrom = 0
+		}
+	}
+	return a.rec, int(sec - start)
+}
+
+// add counts one event of the given field at now.
+func (a *activity) add(l *BucketRateLimiter, now int64, field int) {
+	if !l.logging {
+		return
+	}
+	r, s := a.current(l, now)
+	switch field {
+	case fieldRequested:
+		r.Requested[s]++
+	case fieldIssued:
+		r.Issued[s]++
+	case fieldOverflow:
+		r.Overflow[s]++
+	case fieldRateLimited:
+		r.RateLimited[s]++
+	case fieldFinished:
+		r.Finished[s]++
+	}
+}
+
+// event records a pause, probe or resume.
+func (a *activity) event(l *BucketRateLimiter, now int64, kind, detail string) {
+	if !l.logging {
+		return
+	}
+	r, s := a.current(l, now)
+	r.Events = append(r.Events, LogEvent{Second: s, Kind: kind, Detail: detail})
+	switch kind {
+	case EventPause:
+		if a.pauseFrom < 0 {
+			a.pauseFrom = s
+		}
+	case EventResume:
+		a.markPaused(s)
+		a.pauseFrom = -1
+	}
+}
+
+// markPaused marks the seconds from the start of the pause to 'to' paused.
+func (a *activity) markPaused(to int) {
+	if a.pauseFrom < 0 {
+		return
+	}
+	for s := a.pauseFrom; s <= to && s < 60; s++ {
+		a.rec.Paused[s] = true
+	}
+}
+
+// finish closes the current record and returns it.
+func (a *activity) finish() *MinuteLog {
+	r := a.rec
+	a.markPaused(59)
+	a.rec = nil
+	return r
+}
+
+// take returns the record if its minute is over at now, or, when final,
+// whatever was recorded; otherwise nil. A paused limiter keeps a record
+// open so that its log shows the pause even when nothing else happens.
+func (a *activity) take(l *BucketRateLimiter, now int64, final bool) *MinuteLog {
+	if !l.logging {
+		return nil
+	}
+	if a.rec == nil {
+		if !l.p.paused || final {
+			return nil
+		}
+		a.current(l, now)
+	}
+	sec := secOf(now)
+	if final || sec-int64(mod60(sec)) != a.minute {
+		return a.finish()
+	}
+	return nil
+}

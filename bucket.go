@@ -1,0 +1,206 @@
+package ratellmiter
+
+import (
+	"math"
+	"time"
+)
+
+// bucket is the pacing arithmetic of one limiter: how many tickets each
+// one-second bucket may issue (the per-second cap and the ramp), how far apart
+// tickets inside a second must be, and how many were issued in the last
+// sixty seconds.
+//
+// Every method takes the time explicitly, as nanoseconds on the limiter's
+// monotonic time line (see BucketRateLimiter.now), so the arithmetic is a
+// pure function of its inputs and can be tested without a clock. A bucket is
+// not safe for concurrent use; the limiter guards it with its mutex.
+type bucket struct {
+	rpm       int   // tickets allowed in any 60-second window
+	perSec    int   // tickets allowed in any one-second bucket: ceil(rpm/60)
+	rampStart int   // the least a second may issue after an idle second
+	rampStep  int   // how much a second may add to what the previous one issued
+	gap       int64 // the least spacing between two tickets: ceil(60s/rpm)
+
+	counts  [60]secCount // issued tickets per second, indexed by second mod 60
+	winSec  int64        // the second winSum is computed for
+	winSum  int          // tickets issued in seconds (winSec-60, winSec]
+	last    int64        // when the last ticket was issued
+	hasLast bool
+	rampSec int64 // the ramp restarts here: earlier seconds count as idle
+}
+
+type secCount struct {
+	sec int64
+	n   int
+}
+
+const nsPerSec = int64(time.Second)
+
+// newBucket returns a bucket for rpm tickets per minute whose ramp starts at
+// startFrac of the per-second cap and grows by stepFrac of it each second.
+func newBucket(rpm int, startFrac, stepFrac float64) bucket {
+	b := bucket{winSec: math.MinInt64 / 2, rampSec: math.MinInt64 / 2}
+	b.setRate(rpm, startFrac, stepFrac)
+	return b
+}
+
+// setRate changes the limit, keeping the counts already issued.
+func (b *bucket) setRate(rpm int, startFrac, stepFrac float64) {
+	b.rpm = rpm
+	b.perSec = (rpm + 59) / 60
+	b.rampStart = fractionOf(b.perSec, startFrac)
+	b.rampStep = fractionOf(b.perSec, stepFrac)
+	b.gap = (60*nsPerSec + int64(rpm) - 1) / int64(rpm)
+}
+
+// fractionOf returns frac of n, rounded up, and at least 1.
+func fractionOf(n int, frac float64) int {
+	v := int(math.Ceil(float64(n)*frac - 1e-9))
+	return min(max(v, 1), n)
+}
+
+// secOf returns the second that contains ns.
+func secOf(ns int64) int64 {
+	if ns < 0 {
+		return (ns - nsPerSec + 1) / nsPerSec
+	}
+	return ns / nsPerSec
+}
+
+// issuedIn returns how many tickets were issued in second sec, if sec is
+// still within the last minute of the ring.
+func (b *bucket) issuedIn(sec int64) int {
+	c := &b.counts[mod60(sec)]
+	if c.sec == sec {
+		return c.n
+	}
+	return 0
+}
+
+func mod60(sec int64) int {
+	m := int(sec % 60)
+	if m < 0 {
+		m += 60
+	}
+	return m
+}
+
+// advance moves the 60-second window so that it ends with second sec.
+// Time only moves forward: an earlier sec leaves the window alone.
+func (b *bucket) advance(sec int64) {
+	if sec <= b.winSec {
+		return
+	}
+	if sec-b.winSec >= 60 {
+		b.winSum = 0
+	} else {
+		for s := b.winSec + 1; s <= sec; s++ {
+			c := &b.counts[mod60(s)]
+			if c.sec == s-60 {
+				b.winSum -= c.n
+			}
+		}
+	}
+	b.winSec = sec
+}
+
+// allowance returns how many tickets second sec may issue: what the previous
+// second issued plus the ramp step, at least the ramp start, at most the
+// per-second cap.
+func (b *bucket) allowance(sec int64) int {
+	prev := 0
+	if sec-1 >= b.rampSec {
+		prev = b.issuedIn(sec - 1)
+	}
+	return min(max(b.rampStart, prev+b.rampStep), b.perSec)
+}
+
+// spacing returns the least time between two tickets in a second whose
+// allowance is a: the second's tickets are spread across it, and never
+// closer than the per-minute rate allows.
+func (b *bucket) spacing(a int) int64 {
+	return max(nsPerSec/int64(a), b.gap)
+}
+
+// windowAt returns how many tickets issued so far fall in the 60-second
+// window that ends with second sec (sec >= the current window's second).
+func (b *bucket) windowAt(sec int64) int {
+	if sec <= b.winSec {
+		return b.winSum
+	}
+	n := 0
+	for i := int64(0); i < 60; i++ {
+		n += b.issuedIn(sec - i)
+	}
+	return n
+}
+
+// ready reports whether a ticket may be issued at now.
+func (b *bucket) ready(now int64) bool {
+	sec := secOf(now)
+	b.advance(sec)
+	a := b.allowance(sec)
+	if b.hasLast && now-b.last < b.spacing(a) {
+		return false
+	}
+	return b.issuedIn(sec) < a && b.winSum < b.rpm
+}
+
+// next returns the earliest time at or after now when a ticket may be issued.
+func (b *bucket) next(now int64) int64 {
+	t := now
+	// Each step either returns or moves t forward by at least the ticket
+	// spacing or to the next second; within 130 steps the 60-second window
+	// has always moved past every ticket that filled it.
+	for range 130 {
+		sec := secOf(t)
+		a := b.allowance(sec)
+		if b.hasLast {
+			if e := b.last + b.spacing(a); t < e {
+				t = e
+				if secOf(t) != sec {
+					continue
+				}
+			}
+		}
+		if b.issuedIn(sec) >= a || b.windowAt(sec) >= b.rpm {
+			t = (sec + 1) * nsPerSec
+			continue
+		}
+		return t
+	}
+	return t
+}
+
+// take records a ticket issued at now. The caller has checked ready(now).
+func (b *bucket) take(now int64) {
+	sec := secOf(now)
+	b.advance(sec)
+	c := &b.counts[mod60(sec)]
+	if c.sec != sec {
+		c.sec, c.n = sec, 0
+	}
+	c.n++
+	b.winSum++
+	b.last, b.hasLast = now, true
+}
+
+// refund gives back a ticket issued at 'at' that was never used, so the
+// capacity it held is not lost.
+func (b *bucket) refund(at int64) {
+	sec := secOf(at)
+	c := &b.counts[mod60(sec)]
+	if c.sec != sec || c.n == 0 {
+		return
+	}
+	c.n--
+	if sec > b.winSec-60 && sec <= b.winSec {
+		b.winSum--
+	}
+}
+
+// restartRamp makes the ramp start again from its first step at second sec,
+// as after a pause.
+func (b *bucket) restartRamp(sec int64) {
+	b.rampSec = sec
+}

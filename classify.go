@@ -1,0 +1,129 @@
+package ratellmiter
+
+import (
+	"errors"
+	"net/http"
+	"reflect"
+	"time"
+)
+
+// Kind is what an error means to the limiter.
+type Kind int
+
+const (
+	// KindOther is any error that is not about rate limits: Do returns it
+	// as it is, and the ticket is finished.
+	KindOther Kind = iota
+	// KindRateLimited means the server said to slow down: the limiter
+	// pauses, and Do retries the call at the front of the line.
+	KindRateLimited
+	// KindQuotaExhausted means a quota or spend limit is used up: retrying
+	// cannot help, so Do fails at once with ErrQuotaExhausted and the
+	// limiter does not pause.
+	KindQuotaExhausted
+)
+
+// Classification is a Classifier's verdict on an error.
+type Classification struct {
+	Kind       Kind
+	RetryAfter time.Duration // the server's hint, 0 if none
+	Quota      string        // for KindQuotaExhausted: which quota, if known
+}
+
+// Classifier tells Do what an error returned by its function means.
+type Classifier func(err error) Classification
+
+// DefaultClassifier recognises, anywhere in err's chain:
+//   - *QuotaError: quota exhausted;
+//   - *RateLimitError: rate limited, with its RetryAfter;
+//   - any error with a StatusCode() int method or an exported int field
+//     named StatusCode (the error types of the official OpenAI and
+//     Anthropic SDKs, among others): 429 and 529 are rate limits, and
+//     503 when the response says when to retry. The hint comes from a
+//     Response *http.Response field's Retry-After headers, when present.
+func DefaultClassifier(err error) Classification {
+	if err == nil {
+		return Classification{}
+	}
+	var qe *QuotaError
+	if errors.As(err, &qe) {
+		return Classification{Kind: KindQuotaExhausted, Quota: qe.Quota}
+	}
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return Classification{Kind: KindRateLimited, RetryAfter: rl.RetryAfter}
+	}
+	for e := range walkErrors(err, 16) {
+		code, resp := statusOf(e)
+		if code == 0 {
+			continue
+		}
+		var hint time.Duration
+		hasHint := false
+		if resp != nil {
+			hint, hasHint = retryAfterHeader(resp.Header)
+		}
+		switch {
+		case code == http.StatusTooManyRequests || code == 529:
+			return Classification{Kind: KindRateLimited, RetryAfter: hint}
+		case code == http.StatusServiceUnavailable && hasHint:
+			return Classification{Kind: KindRateLimited, RetryAfter: hint}
+		}
+		return Classification{}
+	}
+	return Classification{}
+}
+
+// walkErrors yields err and the errors it wraps, depth first, at most n.
+func walkErrors(err error, n int) func(func(error) bool) {
+	return func(yield func(error) bool) {
+		stack := []error{err}
+		for len(stack) > 0 && n > 0 {
+			e := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if e == nil {
+				continue
+			}
+			n--
+			if !yield(e) {
+				return
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() error }:
+				stack = append(stack, u.Unwrap())
+			case interface{ Unwrap() []error }:
+				errs := u.Unwrap()
+				for i := len(errs) - 1; i >= 0; i-- {
+					stack = append(stack, errs[i])
+				}
+			}
+		}
+	}
+}
+
+// statusOf returns the HTTP status an error carries, by a StatusCode()
+// method or an exported StatusCode field, and its Response field if any.
+func statusOf(err error) (int, *http.Response) {
+	var resp *http.Response
+	v := reflect.ValueOf(err)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return 0, nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("Response"); f.IsValid() && f.CanInterface() {
+			resp, _ = f.Interface().(*http.Response)
+		}
+	}
+	if s, ok := err.(interface{ StatusCode() int }); ok {
+		return s.StatusCode(), resp
+	}
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("StatusCode"); f.IsValid() && f.CanInt() {
+			return int(f.Int()), resp
+		}
+	}
+	return 0, resp
+}

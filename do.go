@@ -1,0 +1,87 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// errNilFunc is returned by Do for a nil function.
+var errNilFunc = errors.New("ratellmiter: Do: nil function")
+
+// Do calls fn with a ticket from l (DefaultLimiter when l is nil). When fn
+// returns an error that the limiter's Classifier says is a rate limit, the
+// ticket is handed back with the server's hint, and fn is called again as
+// soon as the limiter issues it, ahead of every new request; after the
+// attempt limit (WithMaxRetries) Do returns an error wrapping both
+// ErrRateLimited and fn's last error. An error that says a quota is used
+// up is returned at once, wrapped so that errors.Is(err,
+// ErrQuotaExhausted). Any other result of fn is returned as it is.
+//
+// If ctx ends while Do waits for a ticket, Do returns ctx.Err(). If fn
+// panics, the ticket is finished and the panic goes on.
+func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if fn == nil {
+		return zero, errNilFunc
+	}
+	if l == nil {
+		if l = DefaultLimiter(); l == nil {
+			return zero, ErrStopped
+		}
+	}
+	t, err := l.Acquire(ctx)
+	if err != nil {
+		return zero, err
+	}
+	for attempt := 1; ; attempt++ {
+		v, err := call(ctx, t, fn)
+		if err == nil {
+			t.Done()
+			return v, nil
+		}
+		c := l.cfg.classify(err)
+		switch c.Kind {
+		case KindRateLimited:
+			if attempt > l.cfg.maxRetries {
+				t.rateLimitedFinal(c.RetryAfter)
+				return zero, fmt.Errorf("%w after %d attempts: %w", ErrRateLimited, attempt, err)
+			}
+			if werr := t.RateLimited(ctx, c.RetryAfter); werr != nil {
+				return zero, werr
+			}
+		case KindQuotaExhausted:
+			t.Done()
+			if errors.Is(err, ErrQuotaExhausted) {
+				return zero, err
+			}
+			return zero, &QuotaError{Quota: c.Quota, Err: err}
+		default:
+			t.Done()
+			return v, err
+		}
+	}
+}
+
+// call runs fn, finishing t if fn panics.
+func call[T any](ctx context.Context, t *Ticket, fn func(context.Context) (T, error)) (v T, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			t.Done()
+		}
+	}()
+	v, err = fn(ctx)
+	returned = true
+	return v, err
+}
+
+// Wrap returns fn wrapped in Do with limiter l, the counterpart of the
+// original package's decorator. It panics if fn is nil, a mistake in the
+// program rather than at run time.
+func Wrap[T any](l *BucketRateLimiter, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
+	if fn == nil {
+		panic("ratellmiter: Wrap: nil function")
+	}
+	return func(ctx context.Context) (T, error) { return Do(ctx, l, fn) }
+}

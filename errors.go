@@ -1,0 +1,93 @@
+package ratellmiter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrRateLimited is returned, wrapped around the last error, when a call
+	// was still rate limited after the last attempt Do or the transport makes.
+	ErrRateLimited = errors.New("ratellmiter: rate limited")
+
+	// ErrQuotaExhausted reports a rate-limit answer that retrying cannot fix
+	// for a long time: a used-up quota or spend limit. Calls fail at once
+	// with an error that wraps it and the provider's error.
+	ErrQuotaExhausted = errors.New("ratellmiter: quota exhausted")
+
+	// ErrStopped is returned by Acquire, and to every waiter, once the
+	// limiter's Monitor has been stopped.
+	ErrStopped = errors.New("ratellmiter: monitor stopped")
+
+	// ErrClosed is returned by Acquire, and to every waiter, once the limiter
+	// has been closed.
+	ErrClosed = errors.New("ratellmiter: limiter closed")
+
+	// ErrTicketFinished is returned by Ticket.RateLimited when the ticket
+	// was already finished or is not issued.
+	ErrTicketFinished = errors.New("ratellmiter: ticket already finished")
+
+	// ErrWouldExceedDeadline is returned at once, instead of waiting, when
+	// the caller's deadline (or the WithMaxWait bound) comes before the
+	// earliest moment a ticket could be issued.
+	ErrWouldExceedDeadline = errors.New("ratellmiter: ticket cannot be issued before the deadline")
+
+	// ErrProbeUnsupported is what a RateLimitedService's IsBlocked returns
+	// when the service has no probe of its own. The limiter then resumes
+	// after a pause by letting a single queued request through as a canary.
+	ErrProbeUnsupported = errors.New("ratellmiter: service has no probe")
+)
+
+// RateLimitError is an error that says a call was rate limited. Return it
+// (or wrap it) from the function given to Do to tell the limiter, with the
+// server's retry-after hint when there is one.
+type RateLimitError struct {
+	StatusCode int           // the HTTP status, usually 429; 0 when unknown
+	RetryAfter time.Duration // the server's hint; 0 when there is none
+	Err        error         // the underlying error, if any
+}
+
+// Error describes the rate limit.
+func (e *RateLimitError) Error() string {
+	msg := "rate limited"
+	if e.StatusCode != 0 {
+		msg = fmt.Sprintf("rate limited (HTTP %d)", e.StatusCode)
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(", retry after %v", e.RetryAfter)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// QuotaError is the error returned when a provider says a quota or spend
+// limit is used up. It satisfies errors.Is(err, ErrQuotaExhausted) and
+// unwraps to the provider's error.
+type QuotaError struct {
+	Quota string // the quota or error code the provider named
+	Err   error  // the provider's error
+}
+
+// Error names the quota.
+func (e *QuotaError) Error() string {
+	msg := "ratellmiter: quota exhausted"
+	if e.Quota != "" {
+		msg += " (" + e.Quota + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is reports whether target is ErrQuotaExhausted.
+func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExhausted }
+
+// Unwrap returns the provider's error.
+func (e *QuotaError) Unwrap() error { return e.Err }

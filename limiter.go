@@ -1,0 +1,420 @@
+// Package ratellmiter paces calls to rate-limited APIs, LLM providers above
+// all, so that a program runs as fast as the provider allows and is not
+// throttled.
+//
+// A BucketRateLimiter hands out Tickets: at most ceil(R/60) in any
+// one-second bucket and at most R in any sixty seconds, spread evenly across
+// each second instead of released in bursts. After a quiet spell it ramps
+// up over a few seconds. A call that is rate limited anyway hands its ticket
+// back with the server's retry-after hint: the whole limiter pauses, the
+// call waits at the front of the line, and the limiter resumes when a probe
+// (the service's IsBlocked, or one canary request) says the server accepts
+// requests again.
+//
+// Do and Wrap run a function under a limiter and retry it when it is rate
+// limited. A Monitor owns the goroutines that probe and write the per-minute
+// logs; limiters join DefaultMonitor unless told otherwise.
+package ratellmiter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// BucketRateLimiter issues tickets for calls to one rate-limited endpoint
+// (one model of one provider, typically) at a configured number of requests
+// per minute. Create it with NewBucketRateLimiter; the zero value is not
+// usable. It is safe for concurrent use and should be created once and
+// shared by every goroutine that calls the endpoint.
+type BucketRateLimiter struct {
+	name    string
+	cfg     config
+	mon     *Monitor
+	logger  *slog.Logger
+	logging bool
+	base    time.Time // the monotonic origin of now()
+	baseNs  int64     // base as Unix nanoseconds
+
+	mu       sync.Mutex // guards everything below
+	b        bucket
+	q        waitQueue
+	timer    *time.Timer // wakes the limiter at timerAt; nil until first needed
+	timerAt  int64       // when timer fires; 0 when it is not armed
+	p        pauseState
+	inFlight int
+	err      error // ErrStopped or ErrClosed once the limiter refuses tickets
+	act      activity
+	stats    counters
+}
+
+// counters are the totals behind Stats. Guarded by mu.
+type counters struct {
+	requested, issued, finished, cancelled, rateLimited, overflow uint64
+	pauses                                                        uint64
+	pausedNs                                                      int64
+}
+
+// NewBucketRateLimiter returns a limiter that issues at most
+// requestsPerMinute tickets in any sixty seconds and at most
+// ceil(requestsPerMinute/60) in any one second. It joins DefaultMonitor, or
+// the Monitor given with WithMonitor, starting it if needed.
+func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLimiter, error) {
+	if requestsPerMinute <= 0 {
+		return nil, fmt.Errorf("ratellmiter: requests per minute %d: must be > 0", requestsPerMinute)
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyLimiter(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.name == "" {
+		cfg.name = "default"
+	}
+	m := cfg.monitor
+	if m == nil {
+		m = DefaultMonitor()
+	}
+	base := time.Now()
+	l := &BucketRateLimiter{
+		name:   cfg.name,
+		cfg:    cfg,
+		mon:    m,
+		base:   base,
+		baseNs: base.UnixNano(),
+		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep),
+	}
+	l.logger = cfg.logger
+	if l.logger == nil {
+		l.logger = m.logger()
+	}
+	l.logging = m.logsEnabled()
+	if err := m.join(l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Name returns the limiter's name, as given with WithName ("default"
+// otherwise).
+func (l *BucketRateLimiter) Name() string { return l.name }
+
+// RPM returns the configured requests per minute.
+func (l *BucketRateLimiter) RPM() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.rpm
+}
+
+// now returns the limiter's time: Unix nanoseconds at creation plus the
+// monotonic time elapsed since, so that a jump of the wall clock moves no
+// bucket.
+func (l *BucketRateLimiter) now() int64 {
+	return l.baseNs + int64(time.Since(l.base))
+}
+
+// timeOf converts a time of the limiter's time line to a time.Time.
+func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
+	return l.base.Add(time.Duration(ns - l.baseNs))
+}
+
+// Acquire returns an issued ticket: at once if the limiter may issue one
+// now and nobody is waiting, otherwise after waiting in line. Rate-limited
+// retries are served first, then new requests in the order they asked.
+//
+// If ctx ends first, Acquire returns ctx.Err() and no ticket is taken. If
+// ctx's deadline (or WithMaxWait) is sooner than the earliest time a ticket
+// could be issued, Acquire fails at once with an error wrapping
+// ErrWouldExceedDeadline instead of waiting in vain. Once the limiter is
+// closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
+//
+// The caller must report on the ticket with Done or RateLimited.
+func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.err != nil {
+		err := l.err
+		l.mu.Unlock()
+		return nil, err
+	}
+	now := l.now()
+	l.stats.requested++
+	l.act.add(l, now, fieldRequested)
+	t := &Ticket{l: l}
+	if l.q.len() == 0 && l.canIssue(now) {
+		l.issue(t, now)
+		l.mu.Unlock()
+		return t, nil
+	}
+	if err := l.tooLate(ctx, now); err != nil {
+		l.stats.cancelled++
+		l.mu.Unlock()
+		return nil, err
+	}
+	l.stats.overflow++
+	l.act.add(l, now, fieldOverflow)
+	t.ready = make(chan struct{}, 1)
+	l.q.pushBack(t)
+	l.dispatch(now)
+	l.mu.Unlock()
+	if err := l.wait(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// TryAcquire returns an issued ticket if one can be issued right now
+// without waiting (and nobody is waiting before the caller), or false. It
+// never blocks.
+func (l *BucketRateLimiter) TryAcquire() (*Ticket, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return nil, false
+	}
+	now := l.now()
+	if l.q.len() > 0 || !l.canIssue(now) {
+		return nil, false
+	}
+	l.stats.requested++
+	l.act.add(l, now, fieldRequested)
+	t := &Ticket{l: l}
+	l.issue(t, now)
+	return t, true
+}
+
+// tooLate returns an error if the earliest time a ticket could be issued
+// is after ctx's deadline or the WithMaxWait bound. The estimate is a lower
+// bound, so a wait that might succeed is never refused. Requires mu.
+func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64) error {
+	limit, why := int64(-1), ""
+	if d, ok := ctx.Deadline(); ok {
+		limit, why = now+int64(time.Until(d)), "context deadline"
+	}
+	if mw := l.cfg.maxWait; mw > 0 && (limit < 0 || now+int64(mw) < limit) {
+		limit, why = now+int64(mw), "WithMaxWait"
+	}
+	if limit < 0 {
+		return nil
+	}
+	est := l.earliest(now)
+	if est <= limit {
+		return nil
+	}
+	return fmt.Errorf("%w: earliest ticket in %v, %s in %v", ErrWouldExceedDeadline,
+		time.Duration(est-now).Round(time.Millisecond), why, time.Duration(limit-now).Round(time.Millisecond))
+}
+
+// earliest returns a lower bound of when a request queued now could be
+// issued: the next free slot, plus the least spacing for everyone already
+// waiting; while paused, no earlier than the next probe. Requires mu.
+func (l *BucketRateLimiter) earliest(now int64) int64 {
+	from := now
+	if l.p.paused && l.p.probeAt > from {
+		from = l.p.probeAt
+	}
+	return l.b.next(from) + int64(l.q.len())*l.b.gap
+}
+
+// wait blocks until the queued ticket t is issued or refused, or ctx ends.
+// A ticket issued while its waiter was giving up is given back, so no
+// ticket is lost or counted twice.
+func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
+	var maxWait <-chan time.Time
+	if l.cfg.maxWait > 0 {
+		tm := time.NewTimer(l.cfg.maxWait)
+		defer tm.Stop()
+		maxWait = tm.C
+	}
+	var cause error
+	select {
+	case <-t.ready:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if t.state == stateIssued {
+			return nil
+		}
+		return t.err
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-maxWait:
+		cause = fmt.Errorf("%w: waited WithMaxWait %v", ErrWouldExceedDeadline, l.cfg.maxWait)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch t.state {
+	case stateIssued:
+		// Issued as we gave up: give it back.
+		l.giveBack(t)
+	case stateWaiting:
+		l.q.remove(t)
+		t.state = stateCancelled
+		l.stats.cancelled++
+		l.dispatch(l.now())
+	default:
+		return t.err
+	}
+	return cause
+}
+
+// giveBack returns an issued ticket whose caller will not use it: the
+// capacity it held is refunded. Requires mu.
+func (l *BucketRateLimiter) giveBack(t *Ticket) {
+	now := l.now()
+	t.state = stateCancelled
+	l.inFlight--
+	l.stats.cancelled++
+	l.stats.issued--
+	l.b.refund(t.issuedAt)
+	if t.canary {
+		t.canary = false
+		l.p.canaryLost(now)
+	}
+	l.dispatch(now)
+}
+
+// canIssue reports whether a ticket may be issued at now, by every budget.
+// Requires mu.
+func (l *BucketRateLimiter) canIssue(now int64) bool {
+	if l.p.paused {
+		return false
+	}
+	if l.cfg.maxInFlight > 0 && l.inFlight >= l.cfg.maxInFlight {
+		return false
+	}
+	return l.b.ready(now)
+}
+
+// issue issues t at now. Requires mu; the caller checked the budgets.
+func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
+	l.b.take(now)
+	t.state = stateIssued
+	t.issuedAt = now
+	l.inFlight++
+	l.stats.issued++
+	l.act.add(l, now, fieldIssued)
+}
+
+// dispatch issues tickets to the head of the queue while the budgets allow,
+// then arms the timer for the next moment something can happen.
+// Requires mu.
+func (l *BucketRateLimiter) dispatch(now int64) {
+	for t := l.q.front(); t != nil; t = l.q.front() {
+		switch {
+		case l.p.paused && l.p.mayIssueCanary():
+			if l.cfg.maxInFlight > 0 && l.inFlight >= l.cfg.maxInFlight {
+				l.schedule(now)
+				return
+			}
+			l.q.pop()
+			l.b.take(now)
+			t.state, t.issuedAt, t.canary = stateIssued, now, true
+			l.inFlight++
+			l.stats.issued++
+			l.act.add(l, now, fieldIssued)
+			l.p.canaryIssued(t, now, l.cfg.probeTimeout)
+			l.p.event(l, now, EventProbe, "canary request issued")
+			t.ready <- struct{}{}
+		case l.canIssue(now):
+			l.q.pop()
+			l.issue(t, now)
+			t.ready <- struct{}{}
+		default:
+			l.schedule(now)
+			return
+		}
+	}
+	l.schedule(now)
+}
+
+// schedule arms the timer for the next time the limiter has work: the next
+// free ticket slot when someone waits, the next probe or canary deadline
+// while paused. Requires mu.
+func (l *BucketRateLimiter) schedule(now int64) {
+	if l.err != nil {
+		return
+	}
+	at := int64(0)
+	if l.p.paused {
+		at = l.p.nextWake()
+	} else if l.q.len() > 0 && (l.cfg.maxInFlight == 0 || l.inFlight < l.cfg.maxInFlight) {
+		at = l.b.next(now)
+	}
+	if at == 0 || at == l.timerAt {
+		return
+	}
+	l.timerAt = at
+	d := time.Duration(at - now)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, l.wake)
+		return
+	}
+	l.timer.Reset(d)
+}
+
+// wake runs when the timer fires: it starts a due probe and issues what it
+// can.
+func (l *BucketRateLimiter) wake() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return
+	}
+	now := l.now()
+	l.timerAt = 0
+	if l.p.paused {
+		l.probeIfDue(now)
+	}
+	l.dispatch(now)
+}
+
+// refusal returns why a ticket may not wait any more: the limiter's error,
+// or ctx's. Requires mu.
+func (l *BucketRateLimiter) refusal(ctx context.Context) error {
+	if l.err != nil {
+		return l.err
+	}
+	return ctx.Err()
+}
+
+// Close makes the limiter refuse new tickets with ErrClosed, wakes every
+// waiter with ErrClosed, and takes it off its Monitor. Tickets already
+// issued may still be finished. Close is safe to call more than once.
+func (l *BucketRateLimiter) Close() error {
+	l.mon.enqueue(l.shutdown(ErrClosed))
+	l.mon.leave(l)
+	return nil
+}
+
+// shutdown refuses every waiter with err and stops the timer. It returns
+// the minute log in progress, if any.
+func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return nil
+	}
+	l.err = err
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	for t := l.q.pop(); t != nil; t = l.q.pop() {
+		t.state = stateCancelled
+		t.err = err
+		l.stats.cancelled++
+		t.ready <- struct{}{}
+	}
+	now := l.now()
+	if l.p.paused {
+		l.stats.pausedNs += now - l.p.since
+	}
+	return l.act.take(l, now, true)
+}

@@ -1,0 +1,127 @@
+package ratellmiter
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// LogVersion is the version of the minute-log format, the "v" field of
+// every record. It changes only when a field changes meaning or goes away.
+const LogVersion = 1
+
+const rfc3339 = time.RFC3339
+
+// The kinds of LogEvent.
+const (
+	EventPause  = "pause"  // a rate-limit error paused the limiter
+	EventProbe  = "probe"  // a probe ran, or a canary went out, or came back blocked
+	EventResume = "resume" // the limiter resumed issuing tickets
+)
+
+// MinuteLog is one limiter's activity during one minute: one line of a log
+// file. Each array holds one count per second of the minute.
+type MinuteLog struct {
+	V           int        `json:"v"`
+	Limiter     string     `json:"limiter"`
+	Service     string     `json:"service,omitempty"`
+	Start       int64      `json:"start"`      // Unix seconds of the minute's first second
+	StartTime   string     `json:"start_time"` // Start in RFC 3339, UTC
+	RPM         int        `json:"rpm"`        // configured requests per minute
+	Requested   [60]int    `json:"requested"`  // tickets asked for
+	Issued      [60]int    `json:"issued"`     // tickets issued, retries included
+	Overflow    [60]int    `json:"overflow"`   // requests that had to wait
+	RateLimited [60]int    `json:"rate_limited"`
+	Finished    [60]int    `json:"finished"`
+	Paused      [60]bool   `json:"paused"`
+	Events      []LogEvent `json:"events,omitempty"`
+}
+
+// LogEvent is a pause, probe or resume at a second of a MinuteLog.
+type LogEvent struct {
+	Second int    `json:"s"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// logWriter appends minute logs to <dir>/<start-unix-seconds>.jsonl. The
+// folder and file are created on the first write, so a run that logs
+// nothing leaves nothing. Each record is written as one line with a single
+// Write. The first error is kept, said once through the logger, and
+// returned by close; later records are still attempted. Used only by the
+// Monitor's goroutine.
+type logWriter struct {
+	dir    string
+	name   string
+	logger *slog.Logger
+	f      *os.File
+	err    error
+}
+
+func newLogWriter(dir string, start time.Time, logger *slog.Logger) *logWriter {
+	return &logWriter{dir: dir, name: strconv.FormatInt(start.Unix(), 10) + ".jsonl", logger: logger}
+}
+
+// path returns the file the writer writes to.
+func (w *logWriter) path() string { return filepath.Join(w.dir, w.name) }
+
+// write appends rec as one line.
+func (w *logWriter) write(rec *MinuteLog) {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		w.fail(fmt.Errorf("ratellmiter: encoding minute log: %w", err))
+		return
+	}
+	line = append(line, '\n')
+	if w.f == nil {
+		if err := os.MkdirAll(w.dir, 0o755); err != nil {
+			w.fail(fmt.Errorf("ratellmiter: log folder: %w", err))
+			return
+		}
+		f, err := os.OpenFile(w.path(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			w.fail(fmt.Errorf("ratellmiter: log file: %w", err))
+			return
+		}
+		w.f = f
+	}
+	if _, err := w.f.Write(line); err != nil {
+		w.fail(fmt.Errorf("ratellmiter: writing %s: %w", w.path(), err))
+		// The file may be gone with its folder: open it again next time.
+		w.f.Close()
+		w.f = nil
+	}
+}
+
+func (w *logWriter) fail(err error) {
+	if w.err == nil {
+		w.err = err
+		w.logger.Error("ratellmiter: minute logs are not being written", "err", err)
+	}
+}
+
+// close closes the file and returns the first error met.
+func (w *logWriter) close() error {
+	if w.f != nil {
+		if err := w.f.Close(); err != nil {
+			w.fail(err)
+		}
+		w.f = nil
+	}
+	return w.err
+}
+
+// sortMinutes orders records by minute, then by limiter name.
+func sortMinutes(recs []*MinuteLog) {
+	sort.SliceStable(recs, func(i, j int) bool {
+		if recs[i].Start != recs[j].Start {
+			return recs[i].Start < recs[j].Start
+		}
+		return recs[i].Limiter < recs[j].Limiter
+	})
+}

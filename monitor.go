@@ -1,0 +1,311 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// EnvLogDir is the environment variable that turns minute logs on for
+// monitors created without WithLogDir, naming the folder.
+const EnvLogDir = "RATELLMITER_LOGS"
+
+// DefaultLogDir is the folder that cmd/llmiter reads by default.
+const DefaultLogDir = "ratellmiter_logs"
+
+// A Monitor owns the goroutines behind its limiters: the probes that check
+// whether a paused service accepts requests again, and the writer of the
+// per-minute logs. Limiters join a Monitor when they are created; a Monitor
+// that was not started starts on first use.
+//
+// Stop stops it: every waiting caller gets ErrStopped, the minute in
+// progress is written, and no goroutine of the Monitor survives. A Monitor
+// is safe for concurrent use.
+type Monitor struct {
+	cfg monitorConfig
+
+	mu       sync.Mutex // guards the fields below; never held while taking a limiter's mu
+	started  bool
+	stopped  bool
+	limiters map[*BucketRateLimiter]struct{}
+	def      *BucketRateLimiter
+	ctx      context.Context
+	cancel   context.CancelFunc
+	quit     chan struct{}
+	wg       sync.WaitGroup
+
+	logMu   sync.Mutex // guards pending; taken under a limiter's mu
+	pending []*MinuteLog
+	w       *logWriter // used by the log goroutine, then by Stop
+}
+
+// MonitorOption configures a Monitor.
+type MonitorOption interface {
+	applyMonitor(*monitorConfig)
+}
+
+type monitorConfig struct {
+	logDir     string
+	logger     *slog.Logger
+	defaultRPM int
+	err        error
+}
+
+type monitorOption func(*monitorConfig)
+
+func (f monitorOption) applyMonitor(c *monitorConfig) { f(c) }
+
+// WithLogDir turns the per-minute logs on and writes them to dir, one file
+// per Monitor run named after its start time. Without it, logs are written
+// only when the environment variable RATELLMITER_LOGS names a folder.
+func WithLogDir(dir string) MonitorOption {
+	return monitorOption(func(c *monitorConfig) {
+		if dir == "" {
+			c.err = errors.New("ratellmiter: WithLogDir: empty folder name")
+		}
+		c.logDir = dir
+	})
+}
+
+// WithDefaultRateLimit sets the requests per minute of the Monitor's
+// default limiter (DefaultRPM, 300, otherwise).
+func WithDefaultRateLimit(rpm int) MonitorOption {
+	return monitorOption(func(c *monitorConfig) {
+		if rpm <= 0 {
+			c.err = fmt.Errorf("ratellmiter: WithDefaultRateLimit(%d): must be > 0", rpm)
+		}
+		c.defaultRPM = rpm
+	})
+}
+
+// NewMonitor returns a Monitor that is not started yet. A bad option makes
+// Start, and every limiter that tries to join, fail with its error.
+func NewMonitor(opts ...MonitorOption) *Monitor {
+	cfg := monitorConfig{defaultRPM: DefaultRPM}
+	for _, o := range opts {
+		if o != nil {
+			o.applyMonitor(&cfg)
+		}
+	}
+	if cfg.logDir == "" {
+		cfg.logDir = os.Getenv(EnvLogDir)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	return &Monitor{cfg: cfg, limiters: map[*BucketRateLimiter]struct{}{}}
+}
+
+var defaultMonitor = sync.OnceValue(func() *Monitor { return NewMonitor() })
+
+// DefaultMonitor returns the process-wide Monitor that limiters join when
+// no WithMonitor option is given. It logs only when RATELLMITER_LOGS is
+// set. Programs that want its logs flushed call DefaultMonitor().Stop()
+// before they exit.
+func DefaultMonitor() *Monitor { return defaultMonitor() }
+
+// DefaultLimiter returns the limiter that Do and Wrap use when given nil:
+// DefaultMonitor's default limiter.
+func DefaultLimiter() *BucketRateLimiter { return DefaultMonitor().DefaultLimiter() }
+
+// DefaultLimiter returns the Monitor's default limiter, named "default",
+// created on first use at the Monitor's default rate. It returns nil if the
+// Monitor is stopped or misconfigured.
+func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
+	m.mu.Lock()
+	if m.def != nil || m.stopped {
+		defer m.mu.Unlock()
+		return m.def
+	}
+	rpm := m.cfg.defaultRPM
+	m.mu.Unlock()
+	l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName("default"))
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.def == nil {
+		m.def = l
+		return l
+	}
+	go l.Close() // lost a race with another caller; never used
+	return m.def
+}
+
+func (m *Monitor) logger() *slog.Logger { return m.cfg.logger }
+func (m *Monitor) logsEnabled() bool    { return m.cfg.logDir != "" }
+
+// LogPath returns the file this Monitor writes its minute logs to, or ""
+// when logging is off or the Monitor has not started.
+func (m *Monitor) LogPath() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.w == nil {
+		return ""
+	}
+	return m.w.path()
+}
+
+// Start starts the Monitor. Starting a started Monitor does nothing; a
+// stopped Monitor cannot start again (ErrStopped).
+func (m *Monitor) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.startLocked()
+}
+
+func (m *Monitor) startLocked() error {
+	switch {
+	case m.cfg.err != nil:
+		return m.cfg.err
+	case m.stopped:
+		return ErrStopped
+	case m.started:
+		return nil
+	}
+	m.started = true
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.quit = make(chan struct{})
+	if m.logsEnabled() {
+		m.w = newLogWriter(m.cfg.logDir, time.Now(), m.cfg.logger)
+		m.wg.Add(1)
+		go m.logLoop()
+	}
+	return nil
+}
+
+// Stop stops the Monitor and every limiter on it: waiting callers get
+// ErrStopped, later Acquires too; probes are cancelled and waited for; the
+// minutes in progress are written and the log file closed. It returns the
+// first error met writing logs. Stop is safe to call more than once.
+func (m *Monitor) Stop() error {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return m.logErr()
+	}
+	m.stopped = true
+	wasStarted := m.started
+	ls := m.snapshot()
+	m.mu.Unlock()
+	if wasStarted {
+		m.cancel()
+		close(m.quit)
+		m.wg.Wait()
+	}
+	for _, l := range ls {
+		m.enqueue(l.shutdown(ErrStopped))
+	}
+	if m.w != nil {
+		m.flush()
+		m.w.close()
+	}
+	return m.logErr()
+}
+
+func (m *Monitor) logErr() error {
+	if m.w == nil {
+		return nil
+	}
+	return m.w.err
+}
+
+// snapshot returns the limiters. Requires mu.
+func (m *Monitor) snapshot() []*BucketRateLimiter {
+	ls := make([]*BucketRateLimiter, 0, len(m.limiters))
+	for l := range m.limiters {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// join adds l, starting the Monitor if needed.
+func (m *Monitor) join(l *BucketRateLimiter) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.startLocked(); err != nil {
+		return err
+	}
+	m.limiters[l] = struct{}{}
+	return nil
+}
+
+// leave removes l, writing its last minute.
+func (m *Monitor) leave(l *BucketRateLimiter) {
+	m.mu.Lock()
+	delete(m.limiters, l)
+	m.mu.Unlock()
+}
+
+// spawn runs fn on a goroutine the Monitor owns: Stop cancels fn's context
+// and waits for it. It reports false, running nothing, once stopped.
+func (m *Monitor) spawn(fn func(ctx context.Context)) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped || !m.started {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		fn(m.ctx)
+	}()
+	return true
+}
+
+// enqueue hands a finished minute to the log writer. It never blocks on
+// I/O, so the ticket path may call it.
+func (m *Monitor) enqueue(rec *MinuteLog) {
+	if rec == nil || !m.logsEnabled() {
+		return
+	}
+	m.logMu.Lock()
+	m.pending = append(m.pending, rec)
+	m.logMu.Unlock()
+}
+
+// logLoop collects every limiter's finished minutes once a second and
+// writes them.
+func (m *Monitor) logLoop() {
+	defer m.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-tick.C:
+			m.mu.Lock()
+			ls := m.snapshot()
+			m.mu.Unlock()
+			for _, l := range ls {
+				m.enqueue(l.rollLog())
+			}
+			m.flush()
+		}
+	}
+}
+
+// flush writes the pending minutes, ordered by start time.
+func (m *Monitor) flush() {
+	m.logMu.Lock()
+	recs := m.pending
+	m.pending = nil
+	m.logMu.Unlock()
+	sortMinutes(recs)
+	for _, r := range recs {
+		m.w.write(r)
+	}
+}
+
+// rollLog returns the limiter's minute log if that minute is over.
+func (l *BucketRateLimiter) rollLog() *MinuteLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.act.take(l, l.now(), false)
+}

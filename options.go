@@ -1,0 +1,212 @@
+package ratellmiter
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of a BucketRateLimiter. Each is documented on the option that
+// changes it.
+const (
+	DefaultRPM          = 300
+	DefaultMaxRetries   = 19
+	DefaultRampStart    = 0.5
+	DefaultRampStep     = 0.25
+	DefaultProbeFirst   = time.Second
+	DefaultProbeMax     = 65 * time.Second
+	DefaultProbeGrowth  = 1.5
+	DefaultProbeTimeout = 10 * time.Second
+)
+
+// Option configures a BucketRateLimiter. The set of options is closed: use
+// the With functions of this package.
+type Option interface {
+	applyLimiter(*config) error
+}
+
+type config struct {
+	name         string
+	service      RateLimitedService
+	monitor      *Monitor
+	maxRetries   int
+	rampStart    float64
+	rampStep     float64
+	probeFirst   time.Duration
+	probeMax     time.Duration
+	probeGrowth  float64
+	probeTimeout time.Duration
+	classify     Classifier
+	logger       *slog.Logger
+	maxInFlight  int
+	maxWait      time.Duration
+	tpm          int
+}
+
+func defaultConfig() config {
+	return config{
+		maxRetries:   DefaultMaxRetries,
+		rampStart:    DefaultRampStart,
+		rampStep:     DefaultRampStep,
+		probeFirst:   DefaultProbeFirst,
+		probeMax:     DefaultProbeMax,
+		probeGrowth:  DefaultProbeGrowth,
+		probeTimeout: DefaultProbeTimeout,
+		classify:     DefaultClassifier,
+	}
+}
+
+type limiterOption func(*config) error
+
+func (f limiterOption) applyLimiter(c *config) error { return f(c) }
+
+// WithName names the limiter in logs, metrics and errors. Several models may
+// share one limiter; the name is usually the model's or the service's. The
+// default is "limiter-N", numbered per Monitor.
+func WithName(name string) Option {
+	return limiterOption(func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("ratellmiter: WithName: empty name")
+		}
+		c.name = name
+		return nil
+	})
+}
+
+// WithService names the RateLimitedService the limiter belongs to. After a
+// pause, the limiter asks the service's IsBlocked whether the server accepts
+// requests again. Without a service, it resumes with a canary request.
+func WithService(s RateLimitedService) Option {
+	return limiterOption(func(c *config) error {
+		c.service = s
+		return nil
+	})
+}
+
+// WithMonitor makes the limiter join m instead of DefaultMonitor().
+func WithMonitor(m *Monitor) Option {
+	return limiterOption(func(c *config) error {
+		if m == nil {
+			return fmt.Errorf("ratellmiter: WithMonitor: nil monitor")
+		}
+		c.monitor = m
+		return nil
+	})
+}
+
+// WithMaxRetries sets how many times Do and the transport retry a call that
+// was rate limited, so a call is attempted at most n+1 times. The default is
+// 19 retries, 20 attempts. n = 0 means no retry.
+func WithMaxRetries(n int) Option {
+	return limiterOption(func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("ratellmiter: WithMaxRetries(%d): must be >= 0", n)
+		}
+		c.maxRetries = n
+		return nil
+	})
+}
+
+// WithRampUp sets the ramp used after idleness and after a pause: a second
+// may issue at most what the previous second issued plus step times the
+// per-second cap (at least 1), and never less than start times the cap (at
+// least 1). Both must be in (0, 1]. WithRampUp(1, 1) turns the ramp off.
+//
+// The default is start 0.5, step 0.25: full rate in the third second. The
+// original rateLLMiter used 0.25 and 0.1, which it needed because it
+// released each second's tickets at once; this limiter spreads them across
+// the second, so a gentler ramp only costs throughput (see the README's
+// simulator table).
+func WithRampUp(start, step float64) Option {
+	return limiterOption(func(c *config) error {
+		if !(start > 0 && start <= 1) {
+			return fmt.Errorf("ratellmiter: WithRampUp: start %v not in (0, 1]", start)
+		}
+		if !(step > 0 && step <= 1) {
+			return fmt.Errorf("ratellmiter: WithRampUp: step %v not in (0, 1]", step)
+		}
+		c.rampStart, c.rampStep = start, step
+		return nil
+	})
+}
+
+// WithProbeInterval sets when the limiter checks, after a pause, whether the
+// server accepts requests again: first after the server's retry-after hint
+// or, without one, after first; then, while the server stays blocked, at
+// intervals that grow by the factor growth up to max.
+// Defaults: 1 s, 65 s, 1.5.
+func WithProbeInterval(first, max time.Duration, growth float64) Option {
+	return limiterOption(func(c *config) error {
+		switch {
+		case first <= 0:
+			return fmt.Errorf("ratellmiter: WithProbeInterval: first interval %v must be > 0", first)
+		case max < first:
+			return fmt.Errorf("ratellmiter: WithProbeInterval: max %v is less than first %v", max, first)
+		case !(growth >= 1):
+			return fmt.Errorf("ratellmiter: WithProbeInterval: growth %v must be >= 1", growth)
+		}
+		c.probeFirst, c.probeMax, c.probeGrowth = first, max, growth
+		return nil
+	})
+}
+
+// WithProbeTimeout bounds each call of the service's IsBlocked, and how long
+// a canary request may stay unanswered before it counts as blocked. The
+// default is 10 s.
+func WithProbeTimeout(d time.Duration) Option {
+	return limiterOption(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("ratellmiter: WithProbeTimeout(%v): must be > 0", d)
+		}
+		c.probeTimeout = d
+		return nil
+	})
+}
+
+// WithClassifier replaces DefaultClassifier, the hook that tells Do which
+// errors are rate limits.
+func WithClassifier(f Classifier) Option {
+	return limiterOption(func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("ratellmiter: WithClassifier: nil classifier")
+		}
+		c.classify = f
+		return nil
+	})
+}
+
+// WithMaxInFlight caps the tickets issued and not yet finished. 0, the
+// default, means no cap.
+func WithMaxInFlight(n int) Option {
+	return limiterOption(func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("ratellmiter: WithMaxInFlight(%d): must be >= 0", n)
+		}
+		c.maxInFlight = n
+		return nil
+	})
+}
+
+// WithMaxWait bounds how long Acquire waits for a ticket, beside the
+// caller's context. A wait that cannot end within the bound fails at once
+// with ErrWouldExceedDeadline. 0, the default, means no bound.
+func WithMaxWait(d time.Duration) Option {
+	return limiterOption(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("ratellmiter: WithMaxWait(%v): must be >= 0", d)
+		}
+		c.maxWait = d
+		return nil
+	})
+}
+
+// LoggerOption is an option for both a BucketRateLimiter and a Monitor.
+type LoggerOption struct{ l *slog.Logger }
+
+func (o LoggerOption) applyLimiter(c *config) error  { c.logger = o.l; return nil }
+func (o LoggerOption) applyMonitor(c *monitorConfig) { c.logger = o.l }
+
+// WithLogger sets the logger for what the library says: pauses, probes,
+// resumes, give-ups and log-file errors. Nothing is logged on the ticket
+// path. A limiter without one uses its Monitor's; the default discards.
+func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }

@@ -1,0 +1,188 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// pauseState is a limiter's pause: after a rate-limit error it issues no
+// tickets until a probe finds that the server accepts requests again.
+//
+// A probe is the service's IsBlocked when the limiter has a service with a
+// probe of its own; otherwise it is a canary: exactly one queued request,
+// rate-limited retries first, is let through, and its outcome decides.
+// Guarded by the limiter's mu.
+type pauseState struct {
+	paused    bool
+	since     int64         // when the pause began
+	probeAt   int64         // when the next probe is due
+	interval  time.Duration // the current probe interval; grows while blocked
+	probing   bool          // an IsBlocked call is running
+	useCanary bool          // the service has no probe: use canaries
+	armed     bool          // a canary may be issued
+	canary    *Ticket       // the canary in flight, if any
+	deadline  int64         // when an unanswered canary counts as blocked
+}
+
+// mayIssueCanary reports whether a queued ticket may go out as a canary.
+func (p *pauseState) mayIssueCanary() bool { return p.armed && p.canary == nil }
+
+// canaryIssued records that a canary went out at now.
+func (p *pauseState) canaryIssued(t *Ticket, now int64, timeout time.Duration) {
+	p.armed = false
+	p.canary = t
+	p.deadline = now + int64(timeout)
+}
+
+// canaryLost records that the canary was given back unused: another may go.
+func (p *pauseState) canaryLost(now int64) {
+	p.canary = nil
+	p.deadline = 0
+	if p.paused {
+		p.armed = true
+	}
+}
+
+// nextWake returns when the paused limiter next has something to do.
+func (p *pauseState) nextWake() int64 {
+	switch {
+	case p.canary != nil:
+		return p.deadline
+	case p.armed || p.probing:
+		return 0
+	}
+	return p.probeAt
+}
+
+// event records a pause, probe or resume in the minute log and says it
+// through the logger.
+func (p *pauseState) event(l *BucketRateLimiter, now int64, kind, detail string) {
+	l.act.event(l, now, kind, detail)
+	l.logger.Info("ratellmiter: "+kind, "limiter", l.name, "detail", detail)
+}
+
+// onRateLimited handles a rate-limit error reported at now with the
+// server's hint. The first one pauses the limiter; a failed canary backs the
+// probe off; a straggler (a ticket issued before the pause) can only push
+// the probe later, to honour a longer hint. Requires mu.
+func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary bool) {
+	p := &l.p
+	hint = max(hint, 0)
+	switch {
+	case !p.paused:
+		p.paused, p.since = true, now
+		p.interval = l.cfg.probeFirst
+		wait := hint
+		if wait == 0 {
+			wait = l.cfg.probeFirst
+		}
+		p.probeAt = now + int64(wait)
+		l.stats.pauses++
+		p.event(l, now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
+	case canary:
+		p.canary = nil
+		l.backOff(now, hint, "canary rate limited")
+	default:
+		if at := now + int64(hint); at > p.probeAt && p.canary == nil && !p.probing {
+			p.probeAt = at
+		}
+	}
+}
+
+// backOff schedules the next probe after a probe found the server still
+// blocked: the interval grows by the growth factor up to the maximum, and
+// never ends before the server's hint. Requires mu.
+func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
+	p := &l.p
+	p.interval = min(time.Duration(float64(p.interval)*l.cfg.probeGrowth), l.cfg.probeMax)
+	wait := max(p.interval, hint)
+	p.probeAt = now + int64(wait)
+	p.armed = false
+	p.deadline = 0
+	p.event(l, now, EventProbe, fmt.Sprintf("%s; next probe in %v", why, wait))
+}
+
+// probeIfDue starts the probe when it is due: a canary is overdue, or the
+// probe time has come. Requires mu.
+func (l *BucketRateLimiter) probeIfDue(now int64) {
+	p := &l.p
+	if p.canary != nil {
+		if now >= p.deadline {
+			p.canary.canary = false
+			p.canary = nil
+			l.backOff(now, 0, "canary unanswered")
+		}
+		return
+	}
+	if p.armed || p.probing || now < p.probeAt {
+		return
+	}
+	svc := l.cfg.service
+	if svc == nil || p.useCanary {
+		p.armed = true
+		return
+	}
+	p.probing = true
+	timeout := l.cfg.probeTimeout
+	if !l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, svc, timeout) }) {
+		p.probing = false
+	}
+}
+
+// runProbe asks the service whether it is blocked, with a timeout, and acts
+// on the answer. It runs on a goroutine owned by the Monitor; a probe that
+// panics counts as blocked.
+func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	blocked, err := safeIsBlocked(ctx, svc)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := &l.p
+	p.probing = false
+	if l.err != nil || !p.paused {
+		return
+	}
+	now := l.now()
+	switch {
+	case errors.Is(err, ErrProbeUnsupported):
+		p.useCanary = true
+		p.armed = true
+		p.event(l, now, EventProbe, "service has no probe; using a canary request")
+	case err != nil:
+		l.backOff(now, 0, "probe failed: "+err.Error())
+	case blocked:
+		l.backOff(now, 0, "service still blocked")
+	default:
+		l.resume(now, "probe: service accepts requests")
+		return
+	}
+	l.dispatch(now)
+}
+
+// safeIsBlocked calls svc.IsBlocked, turning a panic into an error.
+func safeIsBlocked(ctx context.Context, svc RateLimitedService) (blocked bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of %q panicked: %v", svc.ServiceName(), r)
+		}
+	}()
+	return svc.IsBlocked(ctx)
+}
+
+// resume ends the pause: the ramp starts again and waiters are served.
+// Requires mu.
+func (l *BucketRateLimiter) resume(now int64, why string) {
+	p := &l.p
+	if !p.paused {
+		return
+	}
+	l.stats.pausedNs += now - p.since
+	useCanary := p.useCanary
+	*p = pauseState{useCanary: useCanary}
+	l.b.restartRamp(secOf(now))
+	p.event(l, now, EventResume, why)
+	l.dispatch(now)
+}

@@ -1,0 +1,106 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// RateLimitedService is a rate-limited API as the limiters see it: a name,
+// a probe that says whether the API currently refuses requests, and the
+// limiter for each model. A limiter created WithService probes through it
+// after a rate-limit error.
+type RateLimitedService interface {
+	// ServiceName names the service in logs and metrics.
+	ServiceName() string
+	// IsBlocked reports whether the service currently refuses requests.
+	// It must honour ctx. A service that cannot tell returns
+	// ErrProbeUnsupported: the limiter then lets one queued request
+	// through as a canary instead.
+	IsBlocked(ctx context.Context) (bool, error)
+	// Limiter returns the limiter for model, or the service's default
+	// limiter for a model it does not know; nil if it has none.
+	Limiter(model string) *BucketRateLimiter
+}
+
+// ProbeFunc reports whether a service currently refuses requests; see
+// RateLimitedService.IsBlocked. A typical probe makes the cheapest call
+// the API has (listing models, say) and reports whether it was rate
+// limited.
+type ProbeFunc func(ctx context.Context) (blocked bool, err error)
+
+// Service is a ready-made RateLimitedService: a name, an optional probe,
+// and a limiter per model. It is safe for concurrent use.
+type Service struct {
+	name  string
+	probe ProbeFunc
+
+	mu       sync.RWMutex
+	limiters map[string]*BucketRateLimiter
+}
+
+var _ RateLimitedService = (*Service)(nil)
+
+// NewService returns a Service named name. probe may be nil: its limiters
+// then resume after a pause by a canary request.
+func NewService(name string, probe ProbeFunc) *Service {
+	return &Service{name: name, probe: probe, limiters: map[string]*BucketRateLimiter{}}
+}
+
+// NewLimiter creates the limiter for model at rpm requests per minute, with
+// this service attached, and registers it. The empty model names the
+// service's default limiter, used for models without one of their own.
+// Registering a model twice is an error.
+func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRateLimiter, error) {
+	name := s.name
+	if model != "" {
+		name += "/" + model
+	}
+	all := append([]Option{WithName(name)}, opts...)
+	all = append(all, WithService(s))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.limiters[model]; dup {
+		return nil, fmt.Errorf("ratellmiter: service %q already has a limiter for model %q", s.name, model)
+	}
+	l, err := NewBucketRateLimiter(rpm, all...)
+	if err != nil {
+		return nil, err
+	}
+	s.limiters[model] = l
+	return l, nil
+}
+
+// ServiceName returns the service's name.
+func (s *Service) ServiceName() string { return s.name }
+
+// IsBlocked runs the service's probe, or returns ErrProbeUnsupported when
+// it has none.
+func (s *Service) IsBlocked(ctx context.Context) (bool, error) {
+	if s.probe == nil {
+		return false, ErrProbeUnsupported
+	}
+	return s.probe(ctx)
+}
+
+// Limiter returns model's limiter, else the default one, else nil.
+func (s *Service) Limiter(model string) *BucketRateLimiter {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if l, ok := s.limiters[model]; ok {
+		return l
+	}
+	return s.limiters[""]
+}
+
+// Close closes every limiter of the service.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, l := range s.limiters {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}

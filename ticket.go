@@ -1,0 +1,122 @@
+package ratellmiter
+
+import (
+	"context"
+	"time"
+)
+
+// ticketState is where a ticket is in its life. Guarded by the limiter's mu.
+type ticketState uint8
+
+const (
+	stateWaiting   ticketState = iota // queued, not issued yet
+	stateIssued                       // issued: the caller may make its call
+	stateDone                         // finished with Done
+	stateCancelled                    // given up: the caller's context ended, or the limiter stopped
+)
+
+// A Ticket is the permission to make one call. Acquire returns it issued;
+// the caller makes the call and then reports how it went: Done when the call
+// is over (whatever its result, unless it was rate limited), RateLimited
+// when the server said to slow down.
+//
+// A Ticket must not be shared between goroutines that report on it at the
+// same time; reporting twice is harmless.
+type Ticket struct {
+	l        *BucketRateLimiter
+	state    ticketState
+	queued   bool // in the wait queue
+	retry    bool // queued as a rate-limited retry
+	canary   bool // issued during a pause, to find out whether the server accepts requests
+	issuedAt int64
+	err      error         // why a waiting ticket was refused (ErrStopped, ErrClosed)
+	prev     *Ticket       // wait queue links
+	next     *Ticket       //
+	ready    chan struct{} // signalled when a waiting ticket is issued or refused
+	attempts int           // rate-limit errors reported on this ticket
+}
+
+// Done finishes the ticket: the call it allowed is over. Calling Done more
+// than once, or after RateLimited returned an error, does nothing.
+func (t *Ticket) Done() {
+	if t == nil {
+		return
+	}
+	l := t.l
+	l.mu.Lock()
+	if t.state != stateIssued {
+		l.mu.Unlock()
+		return
+	}
+	now := l.now()
+	t.state = stateDone
+	l.inFlight--
+	l.stats.finished++
+	l.act.add(l, now, fieldFinished)
+	if t.canary {
+		t.canary = false
+		l.resume(now, "canary succeeded")
+	} else if l.cfg.maxInFlight > 0 {
+		l.dispatch(now)
+	}
+	l.mu.Unlock()
+}
+
+// RateLimited hands the ticket back because its call was rate limited;
+// retryAfter is the server's hint (0 when there is none). The first rate
+// limit pauses the whole limiter until the server accepts requests again.
+// RateLimited then waits, at the front of the line, ahead of every new
+// request, until the ticket is issued again and returns nil: the caller may
+// retry its call with the same ticket. If ctx ends first, or the limiter
+// stops, it returns the error and the ticket is finished.
+func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) error {
+	l := t.l
+	l.mu.Lock()
+	if t.state != stateIssued {
+		l.mu.Unlock()
+		return ErrTicketFinished
+	}
+	now := l.now()
+	t.attempts++
+	l.inFlight--
+	l.stats.rateLimited++
+	l.act.add(l, now, fieldRateLimited)
+	l.onRateLimited(now, retryAfter, t.canary)
+	t.canary = false
+	if err := l.refusal(ctx); err != nil {
+		t.state = stateCancelled
+		l.stats.cancelled++
+		l.dispatch(now)
+		l.mu.Unlock()
+		return err
+	}
+	t.state = stateWaiting
+	if t.ready == nil {
+		t.ready = make(chan struct{}, 1)
+	}
+	l.q.pushRetry(t)
+	l.dispatch(now)
+	l.mu.Unlock()
+	return l.wait(ctx, t)
+}
+
+// rateLimitedFinal reports a rate limit on a ticket whose caller will not
+// retry: the limiter pauses as for RateLimited, and the ticket is finished.
+func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
+	l := t.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.state != stateIssued {
+		return
+	}
+	now := l.now()
+	t.state = stateDone
+	l.inFlight--
+	l.stats.rateLimited++
+	l.stats.finished++
+	l.act.add(l, now, fieldRateLimited)
+	l.act.add(l, now, fieldFinished)
+	l.onRateLimited(now, retryAfter, t.canary)
+	t.canary = false
+	l.dispatch(now)
+}
