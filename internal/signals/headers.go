@@ -1,0 +1,158 @@
+package signals
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Budget is one rate-limit dimension (requests, tokens, ...) as reported
+// by a single response.
+type Budget struct {
+	// Limit is the size of the window's allowance, or 0 when the
+	// provider did not send it.
+	Limit int64
+	// Remaining is what is left in the current window. It is meaningful
+	// only when Known is true.
+	Remaining int64
+	// Reset is when the allowance is fully replenished, or the zero Time
+	// when the provider did not send it.
+	Reset time.Time
+	// Known reports whether Remaining was present and valid. A budget
+	// with only a Limit or only a Reset is not Known.
+	Known bool
+}
+
+// Limits is everything one response's headers say about rate limits.
+type Limits struct {
+	// Requests is the request-count budget. For OpenAI it is per minute;
+	// Groq sends the same header names but its request budget is per
+	// day, so callers that need the window length must know the
+	// provider.
+	Requests Budget
+	// Tokens is the combined token budget (OpenAI, Groq, Anthropic).
+	Tokens Budget
+	// InputTokens is Anthropic's input-token budget.
+	InputTokens Budget
+	// OutputTokens is Anthropic's output-token budget.
+	OutputTokens Budget
+	// RetryAfter is the server's retry hint, valid when HasRetryAfter
+	// is true. See RetryAfter.
+	RetryAfter time.Duration
+	// HasRetryAfter reports whether a usable retry hint was present.
+	HasRetryAfter bool
+	// ShouldRetry is the value of "x-should-retry" (sent by OpenAI and
+	// Anthropic), or nil when absent or not a boolean.
+	ShouldRetry *bool
+}
+
+// budgetHeaders names the three headers of one budget and how its reset
+// header is encoded.
+type budgetHeaders struct {
+	limit, remaining, reset string
+	// absoluteReset is true when reset is an RFC 3339 timestamp
+	// (Anthropic) rather than a duration relative to now (OpenAI).
+	absoluteReset bool
+}
+
+func openAIBudget(name string) budgetHeaders {
+	return budgetHeaders{
+		limit:     "x-ratelimit-limit-" + name,
+		remaining: "x-ratelimit-remaining-" + name,
+		reset:     "x-ratelimit-reset-" + name,
+	}
+}
+
+func anthropicBudget(name string) budgetHeaders {
+	p := "anthropic-ratelimit-" + name
+	return budgetHeaders{
+		limit:         p + "-limit",
+		remaining:     p + "-remaining",
+		reset:         p + "-reset",
+		absoluteReset: true,
+	}
+}
+
+// ParseHeaders extracts rate-limit information from response headers.
+//
+// It understands OpenAI's (and Groq's) "x-ratelimit-{limit,remaining,reset}-
+// {requests,tokens}" headers, whose resets are durations such as "6m0s"
+// relative to now, and Anthropic's "anthropic-ratelimit-{requests,tokens,
+// input-tokens,output-tokens}-{limit,remaining,reset}" headers, whose
+// resets are RFC 3339 timestamps. When both families are present, OpenAI's
+// value wins field by field. Retry hints are read with RetryAfter and
+// "x-should-retry" is decoded as a boolean. Malformed values are ignored
+// individually.
+func ParseHeaders(h http.Header, now time.Time) Limits {
+	var l Limits
+	l.Requests = mergeBudget(
+		readBudget(h, openAIBudget("requests"), now),
+		readBudget(h, anthropicBudget("requests"), now))
+	l.Tokens = mergeBudget(
+		readBudget(h, openAIBudget("tokens"), now),
+		readBudget(h, anthropicBudget("tokens"), now))
+	l.InputTokens = readBudget(h, anthropicBudget("input-tokens"), now)
+	l.OutputTokens = readBudget(h, anthropicBudget("output-tokens"), now)
+	l.RetryAfter, l.HasRetryAfter = RetryAfter(h, now)
+	if b, ok := parseBool(h.Get("x-should-retry")); ok {
+		l.ShouldRetry = &b
+	}
+	return l
+}
+
+func readBudget(h http.Header, names budgetHeaders, now time.Time) Budget {
+	var b Budget
+	if n, ok := parseCount(h.Get(names.limit)); ok {
+		b.Limit = n
+	}
+	if n, ok := parseCount(h.Get(names.remaining)); ok {
+		b.Remaining, b.Known = n, true
+	}
+	v := strings.TrimSpace(h.Get(names.reset))
+	if v == "" {
+		return b
+	}
+	if names.absoluteReset {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			b.Reset = t
+		}
+	} else if d, ok := ParseDuration(v); ok {
+		b.Reset = now.Add(d)
+	}
+	return b
+}
+
+// mergeBudget fills the fields missing from a with those of b.
+func mergeBudget(a, b Budget) Budget {
+	if a.Limit == 0 {
+		a.Limit = b.Limit
+	}
+	if !a.Known && b.Known {
+		a.Remaining, a.Known = b.Remaining, true
+	}
+	if a.Reset.IsZero() {
+		a.Reset = b.Reset
+	}
+	return a
+}
+
+// parseCount parses a non-negative decimal integer header value.
+func parseCount(v string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// parseBool accepts "true" and "false" in any letter case.
+func parseBool(v string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
