@@ -1,0 +1,293 @@
+package signals
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Kind classifies an error response by what a client should do about it.
+type Kind int
+
+const (
+	// KindUnknown is an error the package does not recognise as a
+	// capacity problem.
+	KindUnknown Kind = iota
+	// KindRateLimited means a short-window limit was hit; retrying after
+	// a delay is expected to succeed.
+	KindRateLimited
+	// KindQuotaExhausted means a long-window quota, spend limit or
+	// billing limit was hit; retrying soon will not help.
+	KindQuotaExhausted
+	// KindOverloaded means the provider is short of capacity for
+	// everyone; retrying with backoff is appropriate.
+	KindOverloaded
+)
+
+// String returns a lower-case name for k.
+func (k Kind) String() string {
+	switch k {
+	case KindRateLimited:
+		return "rate_limited"
+	case KindQuotaExhausted:
+		return "quota_exhausted"
+	case KindOverloaded:
+		return "overloaded"
+	}
+	return "unknown"
+}
+
+// ErrorInfo is the classification of one error response.
+type ErrorInfo struct {
+	// Kind is what the error means for a rate limiter.
+	Kind Kind
+	// RetryAfter is the retry hint, valid when HasRetryAfter is true.
+	// It always lies within [0, MaxRetryAfter].
+	RetryAfter time.Duration
+	// HasRetryAfter reports whether a hint came from the headers or,
+	// failing that, from the body.
+	HasRetryAfter bool
+	// Quota names the exhausted quota when Kind is KindQuotaExhausted:
+	// OpenAI's error code, Anthropic's details.error_code, Gemini's
+	// quotaId, or "x-should-retry: false".
+	Quota string
+	// Code is the provider's error code: OpenAI's "code" (or "type"),
+	// Anthropic's error type, or Gemini's status.
+	Code string
+	// Message is the provider's human-readable message.
+	Message string
+}
+
+// providerError is the union of the error objects of OpenAI
+// ({"error":{"message","type","param","code"}}), Anthropic
+// ({"type":"error","error":{"type","message","details"}}) and Gemini
+// ({"error":{"code","message","status","details":[...]}}). Fields whose
+// JSON type differs between providers are kept raw.
+type providerError struct {
+	Message json.RawMessage `json:"message"`
+	Type    json.RawMessage `json:"type"`
+	Code    json.RawMessage `json:"code"`
+	Status  json.RawMessage `json:"status"`
+	Details json.RawMessage `json:"details"`
+}
+
+// geminiDetail is one entry of a google.rpc.Status details array.
+type geminiDetail struct {
+	Type       string `json:"@type"`
+	RetryDelay string `json:"retryDelay"`
+	Violations []struct {
+		QuotaID string `json:"quotaId"`
+	} `json:"violations"`
+}
+
+// tryAgainRE finds hints such as OpenAI's "Please try again in 20s." and
+// Gemini's "Please retry in 43.5s.".
+var tryAgainRE = regexp.MustCompile(`(?i)(?:try again|retry) in ((?:[0-9]+(?:\.[0-9]*)?(?:ms|us|µs|ns|h|m|s))+)`)
+
+// Quota codes that mean retrying soon cannot succeed.
+var quotaCodes = map[string]bool{
+	"insufficient_quota":           true, // OpenAI
+	"billing_hard_limit_reached":   true, // OpenAI
+	"enforced_spend_limit_reached": true, // Anthropic
+	"billing_error":                true, // Anthropic
+}
+
+// ParseErrorBody classifies an error response from its status, headers and
+// body. It recognises the documented error shapes of OpenAI, Anthropic and
+// Gemini and falls back to the status code: 429 is rate limited, 529 is
+// overloaded, and 503 with a Retry-After header is overloaded. A 429 with
+// "x-should-retry: false" is treated as an exhausted quota. Retry hints
+// from headers (see RetryAfter) win over hints found in the body.
+func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) ErrorInfo {
+	var info ErrorInfo
+	var bodyHint time.Duration
+	var hasBodyHint bool
+	if e, ok := decodeProviderError(body); ok {
+		bodyHint, hasBodyHint = classifyBody(&info, e)
+	}
+	hint, hasHint := RetryAfter(h, now)
+	switch {
+	case hasHint:
+		info.RetryAfter, info.HasRetryAfter = hint, true
+	case hasBodyHint:
+		info.RetryAfter, info.HasRetryAfter = bodyHint, true
+	}
+	shouldRetry, ok := parseBool(h.Get("x-should-retry"))
+	switch {
+	case status == http.StatusTooManyRequests && ok && !shouldRetry:
+		if info.Kind != KindQuotaExhausted {
+			info.Kind, info.Quota = KindQuotaExhausted, "x-should-retry: false"
+		}
+	case info.Kind != KindUnknown:
+	case status == http.StatusTooManyRequests:
+		info.Kind = KindRateLimited
+	case status == 529:
+		info.Kind = KindOverloaded
+	case status == http.StatusServiceUnavailable && hasHint:
+		info.Kind = KindOverloaded
+	}
+	return info
+}
+
+// decodeProviderError finds the error object in body. Gemini sometimes
+// wraps it in a one-element array.
+func decodeProviderError(body []byte) (providerError, bool) {
+	var e providerError
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '[' {
+		var list []json.RawMessage
+		if json.Unmarshal(body, &list) != nil || len(list) == 0 {
+			return e, false
+		}
+		body = list[0]
+	}
+	var env struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &env) != nil || len(env.Error) == 0 {
+		return e, false
+	}
+	if json.Unmarshal(env.Error, &e) != nil {
+		return e, false
+	}
+	return e, true
+}
+
+// classifyBody fills info from a provider error object and returns any
+// retry hint found in it.
+func classifyBody(info *ErrorInfo, e providerError) (time.Duration, bool) {
+	info.Message = jsonString(e.Message)
+	typ := jsonString(e.Type)
+	code := jsonString(e.Code)
+	status := jsonString(e.Status)
+	switch {
+	case status != "":
+		info.Code = status
+	case code != "":
+		info.Code = code
+	default:
+		info.Code = typ
+	}
+
+	// Gemini: google.rpc.Status with typed details.
+	if status != "" {
+		if d, ok := classifyGemini(info, status, e.Details); ok {
+			return d, true
+		}
+		return messageHint(info.Message)
+	}
+
+	// Anthropic: details.error_code names spend limits.
+	var details struct {
+		ErrorCode string `json:"error_code"`
+	}
+	if len(e.Details) > 0 && e.Details[0] == '{' && json.Unmarshal(e.Details, &details) == nil {
+		if isQuotaCode(details.ErrorCode) {
+			info.Kind, info.Quota = KindQuotaExhausted, details.ErrorCode
+			return 0, false
+		}
+	}
+
+	switch {
+	case quotaCodes[code]:
+		info.Kind, info.Quota = KindQuotaExhausted, code
+	case quotaCodes[typ]:
+		info.Kind, info.Quota = KindQuotaExhausted, typ
+	case typ == "overloaded_error" || code == "engine_overloaded" || code == "server_overloaded":
+		info.Kind = KindOverloaded
+	case typ == "rate_limit_error" || code == "rate_limit_exceeded":
+		info.Kind = KindRateLimited
+	}
+	return messageHint(info.Message)
+}
+
+// messageHint extracts a retry hint from an error message.
+func messageHint(msg string) (time.Duration, bool) {
+	if m := tryAgainRE.FindStringSubmatch(msg); m != nil {
+		return clampHint(ParseDuration(m[1]))
+	}
+	return 0, false
+}
+
+// isQuotaCode reports whether an Anthropic details.error_code denotes a
+// spend or billing limit.
+func isQuotaCode(code string) bool {
+	if code == "" {
+		return false
+	}
+	return quotaCodes[code] || strings.Contains(code, "spend_limit") ||
+		strings.Contains(code, "quota") || strings.Contains(code, "billing")
+}
+
+// classifyGemini interprets a google.rpc.Status error. A QuotaFailure
+// violation whose quotaId mentions "PerDay" is an exhausted quota; any
+// other RESOURCE_EXHAUSTED is a rate limit, and UNAVAILABLE is overload.
+func classifyGemini(info *ErrorInfo, status string, raw json.RawMessage) (time.Duration, bool) {
+	var details []geminiDetail
+	if len(raw) > 0 && raw[0] == '[' {
+		// Decode entry by entry so one odd entry does not hide the rest.
+		var entries []json.RawMessage
+		_ = json.Unmarshal(raw, &entries)
+		for _, r := range entries {
+			var d geminiDetail
+			if json.Unmarshal(r, &d) == nil {
+				details = append(details, d)
+			}
+		}
+	}
+	var hint time.Duration
+	var hasHint bool
+	for _, d := range details {
+		switch {
+		case strings.HasSuffix(d.Type, "google.rpc.RetryInfo"):
+			if v, ok := parseProtoDuration(d.RetryDelay); ok {
+				hint, hasHint = v, true
+			}
+		case strings.HasSuffix(d.Type, "google.rpc.QuotaFailure"):
+			for _, v := range d.Violations {
+				if info.Quota == "" && strings.Contains(v.QuotaID, "PerDay") {
+					info.Quota = v.QuotaID
+				}
+			}
+		}
+	}
+	switch {
+	case info.Quota != "":
+		info.Kind = KindQuotaExhausted
+	case status == "RESOURCE_EXHAUSTED":
+		info.Kind = KindRateLimited
+	case status == "UNAVAILABLE":
+		info.Kind = KindOverloaded
+	}
+	return hint, hasHint
+}
+
+// parseProtoDuration parses a google.protobuf.Duration in its JSON form:
+// decimal seconds followed by "s", such as "26s" or "0.5s".
+func parseProtoDuration(s string) (time.Duration, bool) {
+	num, rest := splitNumber(strings.TrimSpace(s))
+	if num == "" || rest != "s" {
+		return 0, false
+	}
+	return clampHint(decimalDuration(num, time.Second))
+}
+
+// jsonString returns raw's value if it is a JSON string, the literal text
+// if it is a number, and "" otherwise.
+func jsonString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
