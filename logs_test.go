@@ -1,0 +1,305 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+var updateLogs = flag.Bool("update-logs", false, "regenerate the sample minute log in testdata/logs")
+
+// fakeServer rate limits every call made while it is blocked: during the
+// windows given as offsets from its start.
+type fakeServer struct {
+	start   time.Time
+	windows [][2]time.Duration
+}
+
+func (s *fakeServer) blocked() bool {
+	d := time.Since(s.start)
+	for _, w := range s.windows {
+		if d >= w[0] && d < w[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// call makes one call under l that takes latency, retrying it with the same
+// ticket while the server refuses it.
+func (s *fakeServer) call(t testing.TB, ctx context.Context, l *BucketRateLimiter, latency time.Duration) {
+	tk, err := l.Acquire(ctx)
+	if err != nil {
+		t.Errorf("%s: Acquire: %v", l.Name(), err)
+		return
+	}
+	for {
+		time.Sleep(latency)
+		if !s.blocked() {
+			tk.Done()
+			return
+		}
+		if err := tk.RateLimited(ctx, 2*time.Second); err != nil {
+			t.Errorf("%s: RateLimited: %v", l.Name(), err)
+			return
+		}
+	}
+}
+
+// drive runs workers goroutines that call through l until the server's
+// start plus d, then waits for them.
+func (s *fakeServer) drive(t testing.TB, l *BucketRateLimiter, workers int, d time.Duration, latency func(i int) time.Duration) {
+	var wg sync.WaitGroup
+	end := s.start.Add(d)
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(end); i++ {
+				s.call(t, context.Background(), l, latency(w*7+i))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func sum(xs []int) uint64 {
+	var n uint64
+	for _, x := range xs {
+		n += uint64(x)
+	}
+	return n
+}
+
+func TestLogRoundTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &fakeServer{start: time.Now(), windows: [][2]time.Duration{{70 * time.Second, 75 * time.Second}}}
+		srv.drive(t, l, 12, 3*time.Minute, func(i int) time.Duration {
+			return time.Duration(300+100*(i%5)) * time.Millisecond
+		})
+		if err := m.Stop(); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		st := l.Stats()
+		if st.RateLimited == 0 || st.Pauses == 0 {
+			t.Fatalf("the workload was never rate limited: %+v", st)
+		}
+
+		lf, err := ReadLog(m.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lf.Skipped != 0 {
+			t.Errorf("Skipped = %d, want 0", lf.Skipped)
+		}
+		if got := lf.Limiters(); len(got) != 1 || got[0] != "a" {
+			t.Fatalf("Limiters() = %q, want [a]", got)
+		}
+		if len(lf.Minutes) < 3 {
+			t.Errorf("%d minutes logged, want at least 3", len(lf.Minutes))
+		}
+		s := lf.Series("a")
+		if s.RPM != 600 {
+			t.Errorf("RPM = %d, want 600", s.RPM)
+		}
+		for _, c := range []struct {
+			name string
+			log  []int
+			want uint64
+		}{
+			{"requested", s.Requested, st.Requested},
+			{"issued", s.Issued, st.Issued},
+			{"overflow", s.Overflow, st.Overflow},
+			{"rate limited", s.RateLimited, st.RateLimited},
+			{"finished", s.Finished, st.Finished},
+		} {
+			if got := sum(c.log); got != c.want {
+				t.Errorf("%s: log sums to %d, Stats says %d", c.name, got, c.want)
+			}
+		}
+		for i, n := range s.Issued {
+			if n > 10 {
+				t.Errorf("second %d: %d issued, cap is 10", i, n)
+			}
+		}
+
+		paused := 0
+		for _, p := range s.Paused {
+			if p {
+				paused++
+			}
+		}
+		if paused < 3 {
+			t.Errorf("%d paused seconds, want at least 3", paused)
+		}
+		kinds := map[string]int{}
+		for _, e := range s.Events {
+			kinds[e.Kind]++
+			if e.Second < 0 || e.Second >= s.Len() {
+				t.Errorf("event %+v outside the series", e)
+			}
+		}
+		if kinds[EventPause] == 0 || kinds[EventProbe] == 0 || kinds[EventResume] == 0 {
+			t.Errorf("events %v, want pause, probe and resume", kinds)
+		}
+		for _, e := range s.Events {
+			if e.Kind == EventPause && !s.Paused[e.Second] {
+				t.Errorf("second %d of the pause event is not marked paused", e.Second)
+			}
+		}
+		// The pause began where the server started refusing calls.
+		first := -1
+		for i, p := range s.Paused {
+			if p {
+				first = i
+				break
+			}
+		}
+		if want := int(srv.start.Unix()-s.Start) + 70; first < want || first > want+1 {
+			t.Errorf("first paused second %d, want about %d", first, want)
+		}
+	})
+}
+
+func TestLogFolderCannotBeCreated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := NewMonitor(WithLogDir(filepath.Join(file, "logs")))
+		l, err := NewBucketRateLimiter(120, WithMonitor(m), WithName("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for range 150 { // spans more than a minute, so minutes are written before Stop
+			tk, err := l.Acquire(ctx)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			tk.Done()
+		}
+		if st := l.Stats(); st.Finished != 150 {
+			t.Errorf("Finished = %d, want 150", st.Finished)
+		}
+		err = m.Stop()
+		if err == nil {
+			t.Fatal("Stop returned nil, want the log folder's error")
+		}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			t.Errorf("Stop: %v, want an error wrapping *fs.PathError", err)
+		}
+		if err2 := m.Stop(); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("second Stop: %v, want %v", err2, err)
+		}
+	})
+}
+
+// TestLogSample regenerates testdata/logs with -update-logs: a few minutes
+// of two limiters of one Monitor under a fake workload, one of them paused
+// by a burst of rate-limit errors. It always checks the committed sample.
+func TestLogSample(t *testing.T) {
+	if *updateLogs {
+		var path string
+		var data []byte
+		synctest.Test(t, func(t *testing.T) {
+			path = writeSample(t)
+			var err error
+			if data, err = os.ReadFile(path); err != nil {
+				t.Fatal(err)
+			}
+		})
+		old, _ := filepath.Glob(filepath.Join("testdata", "logs", "*.jsonl"))
+		for _, p := range old {
+			os.Remove(p)
+		}
+		if err := os.MkdirAll(filepath.Join("testdata", "logs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "logs", filepath.Base(path)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path, err := LatestLog(filepath.Join("testdata", "logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := ReadLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lf.Skipped != 0 {
+		t.Errorf("%s: %d lines skipped", path, lf.Skipped)
+	}
+	want := []string{"anthropic/claude", "openai/gpt-4o-mini"}
+	if got := lf.Limiters(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("Limiters() = %q, want %q", got, want)
+	}
+	s := lf.Series("anthropic/claude")
+	if s.Len() < 180 {
+		t.Errorf("sample spans %d seconds, want at least 3 minutes", s.Len())
+	}
+	kinds := map[string]bool{}
+	for _, e := range s.Events {
+		kinds[e.Kind] = true
+	}
+	if !kinds[EventPause] || !kinds[EventProbe] || !kinds[EventResume] {
+		t.Errorf("sample events of anthropic/claude %v, want pause, probe and resume", kinds)
+	}
+}
+
+// writeSample runs the sample workload and returns the log it wrote.
+func writeSample(t *testing.T) string {
+	time.Sleep(17 * time.Second) // start within a minute, as real runs do
+	m := NewMonitor(WithLogDir(t.TempDir()))
+	oai, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("openai/gpt-4o-mini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ant, err := NewBucketRateLimiter(300, WithMonitor(m), WithName("anthropic/claude"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	// OpenAI: a steady batch job with a second, heavier wave in the middle.
+	oaiSrv := &fakeServer{start: start}
+	wg.Go(func() {
+		oaiSrv.drive(t, oai, 6, 4*time.Minute, func(i int) time.Duration {
+			return time.Duration(400+137*(i%9)) * time.Millisecond
+		})
+	})
+	wg.Go(func() {
+		time.Sleep(75 * time.Second)
+		w := &fakeServer{start: start}
+		w.drive(t, oai, 14, 190*time.Second, func(i int) time.Duration {
+			return time.Duration(700+211*(i%7)) * time.Millisecond
+		})
+	})
+	// Anthropic: more demand than its limit, and a burst of 429s after
+	// about two minutes that lasts longer than the first probe.
+	antSrv := &fakeServer{start: start, windows: [][2]time.Duration{{118 * time.Second, 127 * time.Second}}}
+	wg.Go(func() {
+		antSrv.drive(t, ant, 9, 4*time.Minute+20*time.Second, func(i int) time.Duration {
+			return time.Duration(900+313*(i%11)) * time.Millisecond
+		})
+	})
+	wg.Wait()
+	time.Sleep(10 * time.Second)
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return m.LogPath()
+}
