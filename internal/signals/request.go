@@ -1,0 +1,160 @@
+package signals
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+)
+
+// PerMessageTokens is the fixed overhead EstimateTokens adds for each
+// message, covering role markers and separators that the text alone does
+// not account for.
+const PerMessageTokens = 4
+
+// maxCount caps counts read from bodies so that sums cannot overflow.
+const maxCount = math.MaxInt64 / 4
+
+// maxTextDepth bounds how deeply nested content parts are followed.
+const maxTextDepth = 16
+
+// Request is what a request body reveals about its token cost.
+type Request struct {
+	// Model is the "model" field, or "" when absent.
+	Model string
+	// MaxTokens is the output cap from "max_tokens",
+	// "max_completion_tokens", "max_output_tokens" or Gemini's
+	// generationConfig.maxOutputTokens, in that order of preference;
+	// 0 when none is present.
+	MaxTokens int64
+	// PromptChars is the number of bytes of prompt text: message
+	// contents, the system prompt ("system" or "instructions"), "prompt"
+	// and "input" (and Gemini's "contents" and "systemInstruction"). Bytes over-count non-ASCII
+	// text, which errs on the side of caution. Images, tool definitions
+	// and other non-text inputs are not counted.
+	PromptChars int64
+	// Messages is the number of entries in "messages" (or Gemini's
+	// "contents", or an array "input").
+	Messages int64
+	// Stream reports whether "stream" is true.
+	Stream bool
+}
+
+// EstimateTokens returns a conservative token estimate for the request:
+// MaxTokens, plus one token per four bytes of prompt text, plus
+// PerMessageTokens for each message. The result saturates instead of
+// overflowing.
+func (r Request) EstimateTokens() int64 {
+	n := satAdd(max(r.MaxTokens, 0), max(r.PromptChars, 0)/4)
+	per := max(r.Messages, 0)
+	if per > math.MaxInt64/PerMessageTokens {
+		return math.MaxInt64
+	}
+	return satAdd(n, per*PerMessageTokens)
+}
+
+// ParseRequest reads a JSON request body for OpenAI's chat completions,
+// completions and responses APIs, Anthropic's messages API or Gemini's
+// generateContent. Anything it does not understand is ignored; a body
+// that is not a JSON object yields the zero Request.
+func ParseRequest(body []byte) Request {
+	var r Request
+	obj, ok := decodeObject(body)
+	if !ok {
+		return r
+	}
+	r.Model, _ = obj["model"].(string)
+	r.Stream, _ = obj["stream"].(bool)
+	for _, key := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
+		if n, ok := jsonCount(obj[key]); ok {
+			r.MaxTokens = n
+			break
+		}
+	}
+	if r.MaxTokens == 0 {
+		if cfg, ok := obj["generationConfig"].(map[string]any); ok {
+			r.MaxTokens, _ = jsonCount(cfg["maxOutputTokens"])
+		}
+	}
+	for _, key := range []string{"messages", "contents", "input"} {
+		if list, ok := obj[key].([]any); ok {
+			r.Messages = satAdd(r.Messages, int64(len(list)))
+		}
+	}
+	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
+		r.PromptChars = satAdd(r.PromptChars, textLen(obj[key], 0))
+	}
+	return r
+}
+
+// decodeObject decodes a JSON object, keeping numbers as json.Number.
+func decodeObject(body []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, false
+	}
+	return obj, true
+}
+
+// textLen sums the lengths of the text found in v: strings count in full,
+// arrays are summed, and objects contribute their "text", "content" and
+// "parts" fields. Other values count zero.
+func textLen(v any, depth int) int64 {
+	if depth > maxTextDepth {
+		return 0
+	}
+	switch v := v.(type) {
+	case string:
+		return int64(len(v))
+	case []any:
+		var n int64
+		for _, e := range v {
+			n = satAdd(n, textLen(e, depth+1))
+		}
+		return n
+	case map[string]any:
+		var n int64
+		for _, key := range []string{"text", "content", "parts"} {
+			n = satAdd(n, textLen(v[key], depth+1))
+		}
+		return n
+	}
+	return 0
+}
+
+// jsonCount converts a decoded JSON number to a non-negative count. Whole
+// numbers written with a fraction or exponent ("100.0", "1e3") are
+// accepted; negative, fractional and non-numeric values are not. Large
+// values are capped at maxCount.
+func jsonCount(v any) (int64, bool) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	if n, err := num.Int64(); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return min(n, maxCount), true
+	}
+	f, err := num.Float64()
+	if err != nil && !math.IsInf(f, 1) {
+		return 0, false
+	}
+	if f < 0 || f != math.Trunc(f) {
+		return 0, false
+	}
+	if f >= maxCount {
+		return maxCount, true
+	}
+	return int64(f), true
+}
+
+// satAdd adds two non-negative counts, saturating at math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}

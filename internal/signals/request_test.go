@@ -1,0 +1,78 @@
+package signals
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestParseRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		body []byte
+		want Request
+	}{
+		{"openai chat fixture", fixture(t, "openai_chat_request.json"),
+			Request{Model: "gpt-4o", MaxTokens: 256, PromptChars: 28 + 22, Messages: 2, Stream: true}},
+		{"anthropic messages fixture", fixture(t, "anthropic_messages_request.json"),
+			Request{Model: "claude-sonnet-4-5", MaxTokens: 1024, PromptChars: 21 + 13 + 7 + 10, Messages: 3}},
+		{"openai responses fixture", fixture(t, "openai_responses_request.json"),
+			Request{Model: "gpt-4.1", MaxTokens: 500, PromptChars: 9 + 14, Messages: 1}},
+		{"gemini fixture", fixture(t, "gemini_request.json"),
+			Request{MaxTokens: 800, PromptChars: 14 + 11, Messages: 1}},
+		{"legacy completion prompt string", []byte(`{"model":"gpt-3.5-turbo-instruct","prompt":"Say this is a test","max_tokens":7}`),
+			Request{Model: "gpt-3.5-turbo-instruct", MaxTokens: 7, PromptChars: 18}},
+		{"prompt array of strings", []byte(`{"prompt":["ab","cde"]}`),
+			Request{PromptChars: 5}},
+		{"input string", []byte(`{"model":"text-embedding-3-small","input":"hello"}`),
+			Request{Model: "text-embedding-3-small", PromptChars: 5}},
+		{"max_tokens preferred over max_completion_tokens", []byte(`{"max_tokens":10,"max_completion_tokens":20}`),
+			Request{MaxTokens: 10}},
+		{"whole float max tokens", []byte(`{"max_tokens":100.0}`), Request{MaxTokens: 100}},
+		{"exponent max tokens", []byte(`{"max_tokens":1e3}`), Request{MaxTokens: 1000}},
+		{"negative max tokens ignored", []byte(`{"max_tokens":-5,"max_completion_tokens":9}`), Request{MaxTokens: 9}},
+		{"fractional max tokens ignored", []byte(`{"max_tokens":1.5}`), Request{}},
+		{"string max tokens ignored", []byte(`{"max_tokens":"100"}`), Request{}},
+		{"huge max tokens capped", []byte(`{"max_tokens":1e300}`), Request{MaxTokens: maxCount}},
+		{"non-ascii counted in bytes", []byte(`{"messages":[{"role":"user","content":"héllo"}]}`),
+			Request{PromptChars: 6, Messages: 1}},
+		{"wrong types tolerated", []byte(`{"model":5,"stream":"yes","messages":{"content":"x"},"system":42}`),
+			Request{PromptChars: 1}},
+		{"null content", []byte(`{"messages":[{"role":"assistant","content":null}]}`), Request{Messages: 1}},
+		{"deep nesting stops", []byte(`{"prompt":[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]}`), Request{}},
+		{"not json", []byte("model=gpt-4o"), Request{}},
+		{"json array", []byte(`[{"model":"x"}]`), Request{}},
+		{"empty", nil, Request{}},
+		{"null", []byte("null"), Request{}},
+		{"truncated", []byte(`{"model":"gpt-4o","messages":[`), Request{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ParseRequest(tc.body)
+			assert.Equal(t, tc.want, got, "ParseRequest(%q): got %+v, want %+v", tc.body, got, tc.want)
+		})
+	}
+}
+
+func TestRequestEstimateTokens(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		want int64
+	}{
+		{"zero", Request{}, 0},
+		{"output only", Request{MaxTokens: 100}, 100},
+		{"prompt rounds down", Request{PromptChars: 7}, 1},
+		{"all parts", Request{MaxTokens: 256, PromptChars: 400, Messages: 2}, 256 + 100 + 2*PerMessageTokens},
+		{"negative fields ignored", Request{MaxTokens: -10, PromptChars: -40, Messages: -1}, 0},
+		{"saturates", Request{MaxTokens: math.MaxInt64, PromptChars: math.MaxInt64, Messages: math.MaxInt64}, math.MaxInt64},
+		{"saturates on messages", Request{Messages: math.MaxInt64 / 2}, math.MaxInt64},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.req.EstimateTokens()
+			assert.Equal(t, tc.want, got, "%+v.EstimateTokens(): got %d, want %d", tc.req, got, tc.want)
+		})
+	}
+}
