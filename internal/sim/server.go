@@ -62,6 +62,9 @@ type ServerConfig struct {
 	Seed int64
 	// PenaltyAfter is the number of refusals within one second after which
 	// the server refuses everything for PenaltyFor; 0 disables the penalty.
+	// Only refusals for lack of room in a bucket count: refusals during an
+	// outage or during the penalty itself do not, so a penalty is a fixed
+	// sentence that hammering does not extend.
 	PenaltyAfter int
 	// PenaltyFor is the length of a penalty.
 	PenaltyFor time.Duration
@@ -300,16 +303,19 @@ func (s *Server) admit(now int64, req Request) (bool, string) {
 		return true, ""
 	}
 	s.refused[reason]++
-	// Every refusal the client provokes, including those during a penalty,
-	// counts towards the next penalty: a client that keeps hammering stays
-	// locked out.
+	if reason == ReasonPenalty {
+		// A penalty is a fixed sentence: what is refused while serving it
+		// does not extend it.
+		return false, reason
+	}
 	i := 0
 	for i < len(s.recent) && s.recent[i] <= now-1e9 {
 		i++
 	}
 	s.recent = append(s.recent[i:], now)
 	if s.cfg.PenaltyAfter > 0 && len(s.recent) >= s.cfg.PenaltyAfter {
-		s.penaltyUntil = max(s.penaltyUntil, now+int64(s.cfg.PenaltyFor))
+		s.penaltyUntil = now + int64(s.cfg.PenaltyFor)
+		s.recent = s.recent[:0]
 	}
 	return false, reason
 }
