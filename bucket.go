@@ -124,13 +124,18 @@ func (b *bucket) spacing(a int) int64 {
 
 // windowAt returns how many tickets issued so far fall in the 60-second
 // window that ends with second sec (sec >= the current window's second).
+// No ticket was issued after the current window's second, so the count is
+// the current sum less the seconds that leave the window.
 func (b *bucket) windowAt(sec int64) int {
 	if sec <= b.winSec {
 		return b.winSum
 	}
-	n := 0
-	for i := int64(0); i < 60; i++ {
-		n += b.issuedIn(sec - i)
+	if sec-b.winSec >= 60 {
+		return 0
+	}
+	n := b.winSum
+	for s := b.winSec - 59; s <= sec-60; s++ {
+		n -= b.issuedIn(s)
 	}
 	return n
 }

@@ -40,7 +40,6 @@ type config struct {
 	logger       *slog.Logger
 	maxInFlight  int
 	maxWait      time.Duration
-	tpm          int
 }
 
 func defaultConfig() config {

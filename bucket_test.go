@@ -1,0 +1,152 @@
+package ratellmiter
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// issueGreedily issues n tickets as early as the bucket allows, starting at
+// from, and returns their times.
+func issueGreedily(b *bucket, from int64, n int) []int64 {
+	times := make([]int64, 0, n)
+	now := from
+	for range n {
+		now = b.next(now)
+		if !b.ready(now) {
+			panic("next returned a time that is not ready")
+		}
+		b.take(now)
+		times = append(times, now)
+	}
+	return times
+}
+
+// perSecond counts times by second, relative to the second of origin.
+func perSecond(times []int64, origin int64) map[int64]int {
+	m := map[int64]int{}
+	for _, t := range times {
+		m[secOf(t)-secOf(origin)]++
+	}
+	return m
+}
+
+func TestBucketRampCurve(t *testing.T) {
+	tests := []struct {
+		name        string
+		rpm         int
+		start, step float64
+		want        []int // tickets issued in seconds 0, 1, 2, ...
+	}{
+		{"original fractions at 3000 RPM", 3000, 0.25, 0.10, []int{13, 18, 23, 28, 33, 38, 43, 48, 50, 50}},
+		{"default fractions at 3000 RPM", 3000, DefaultRampStart, DefaultRampStep, []int{25, 38, 50, 50}},
+		{"ramp off", 3000, 1, 1, []int{50, 50, 50}},
+		{"small rate rounds up to one", 120, 0.25, 0.10, []int{1, 2, 2, 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBucket(tc.rpm, tc.start, tc.step)
+			total := 0
+			for _, n := range tc.want {
+				total += n
+			}
+			times := issueGreedily(&b, 0, total)
+			got := perSecond(times, 0)
+			for sec, want := range tc.want {
+				assert.Equal(t, want, got[int64(sec)], "second %d", sec)
+			}
+		})
+	}
+}
+
+func TestBucketSpreadsTicketsAcrossTheSecond(t *testing.T) {
+	b := newBucket(600, 1, 1) // 10 per second, no ramp
+	times := issueGreedily(&b, 0, 10)
+	for i, at := range times {
+		assert.Equal(t, int64(i)*nsPerSec/10, at, "ticket %d", i)
+	}
+}
+
+func TestBucketBelowOnePerSecond(t *testing.T) {
+	b := newBucket(20, DefaultRampStart, DefaultRampStep) // one every 3 s
+	times := issueGreedily(&b, 0, 5)
+	for i := 1; i < len(times); i++ {
+		assert.GreaterOrEqual(t, times[i]-times[i-1], 3*nsPerSec, "gap before ticket %d", i)
+	}
+	assert.Equal(t, 12*nsPerSec, times[4], "fifth ticket")
+}
+
+func TestBucketRampRestartsAfterIdle(t *testing.T) {
+	b := newBucket(3000, 0.25, 0.10)
+	issueGreedily(&b, 0, 200) // reaches full rate
+	times := issueGreedily(&b, 30*nsPerSec, 13+18)
+	got := perSecond(times, 30*nsPerSec)
+	assert.Equal(t, 13, got[0], "first second after idling")
+	assert.Equal(t, 18, got[1], "second second after idling")
+}
+
+func TestBucketRestartRamp(t *testing.T) {
+	b := newBucket(3000, 0.25, 0.10)
+	times := issueGreedily(&b, 0, 500) // running at the full 50 per second
+	sec := secOf(times[len(times)-1]) + 1
+	b.restartRamp(sec)
+	times = issueGreedily(&b, sec*nsPerSec, 13+18)
+	assert.Equal(t, map[int64]int{0: 13, 1: 18}, perSecond(times, sec*nsPerSec))
+}
+
+func TestBucketRefund(t *testing.T) {
+	b := newBucket(120, 1, 1) // 2 per second
+	times := issueGreedily(&b, 0, 2)
+	assert.False(t, b.ready(times[1]+1), "second is full")
+	b.refund(times[1])
+	b.last = times[0]
+	assert.True(t, b.ready(times[1]+1), "refunded ticket is available again")
+}
+
+// TestBucketCapsHoldForRandomWorkloads checks, for 10,000 random rates and
+// arrival patterns, that no one-second bucket holds more than ceil(R/60)
+// tickets and no 60-second window more than R.
+func TestBucketCapsHoldForRandomWorkloads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for run := range 10000 {
+		rpm := 1 + rng.IntN(6000)
+		if run%4 == 0 {
+			rpm = 1 + rng.IntN(120)
+		}
+		start, step := 0.05+rng.Float64()*0.95, 0.05+rng.Float64()*0.95
+		b := newBucket(rpm, start, step)
+		var times []int64
+		now := int64(rng.IntN(1000)) * 1e6
+		for range 100 + rng.IntN(300) {
+			now += int64(rng.ExpFloat64() * float64(60*nsPerSec) / float64(rpm) * 0.7)
+			if rng.IntN(50) == 0 {
+				now += int64(rng.IntN(90)) * nsPerSec // idle spell
+			}
+			at := b.next(now)
+			if !b.ready(at) {
+				t.Fatalf("run %d: next(%d) = %d, which is not ready", run, now, at)
+			}
+			b.take(at)
+			times = append(times, at)
+			now = at
+		}
+		perSec := (rpm + 59) / 60
+		counts := perSecond(times, 0)
+		for sec, n := range counts {
+			if n > perSec {
+				t.Fatalf("run %d (rpm %d): second %d issued %d, cap %d", run, rpm, sec, n, perSec)
+			}
+		}
+		// Times are increasing: slide a window of 60 seconds over them.
+		lo := 0
+		for hi := range times {
+			for secOf(times[lo]) <= secOf(times[hi])-60 {
+				lo++
+			}
+			if hi-lo+1 > rpm {
+				t.Fatalf("run %d (rpm %d): minute ending second %d issued %d", run, rpm, secOf(times[hi]), hi-lo+1)
+			}
+		}
+	}
+}
