@@ -1,0 +1,99 @@
+package signals
+
+import "bytes"
+
+// MaxLineBytes is the longest server-sent event line StreamUsage
+// inspects. Longer lines are skipped without being buffered.
+const MaxLineBytes = 1 << 20
+
+// keepLineCap is the buffer capacity StreamUsage retains between lines;
+// a larger buffer left by an unusually long line is released.
+const keepLineCap = 64 << 10
+
+// StreamUsage extracts token usage from a server-sent event stream as it
+// passes by. Write the stream to it (it is an io.Writer, suitable for
+// io.TeeReader) and call Usage at any time. It understands OpenAI's final
+// chunk carrying "usage" (sent when stream_options.include_usage is set),
+// Groq's "x_groq.usage", OpenAI's response.completed event, Anthropic's
+// message_start and message_delta events, and Gemini's usageMetadata.
+//
+// Lines may be split across Write calls arbitrarily. Memory is bounded by
+// MaxLineBytes. The zero value is ready to use. A StreamUsage is not safe
+// for concurrent use.
+type StreamUsage struct {
+	line     []byte
+	skipping bool
+	parts    usageParts
+}
+
+// Write consumes part of the stream. It never fails.
+func (s *StreamUsage) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexAny(p, "\r\n")
+		if i < 0 {
+			s.buffer(p)
+			break
+		}
+		s.buffer(p[:i])
+		if !s.skipping {
+			s.parseLine(&s.parts, s.line)
+		}
+		s.skipping = false
+		if cap(s.line) > keepLineCap {
+			s.line = nil
+		} else {
+			s.line = s.line[:0]
+		}
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Usage returns the usage seen so far, including a final line that has
+// not been terminated yet.
+func (s *StreamUsage) Usage() Usage {
+	parts := s.parts
+	if len(s.line) > 0 && !s.skipping {
+		s.parseLine(&parts, s.line)
+	}
+	return parts.usage()
+}
+
+// buffer appends p to the pending line unless the line has grown too long,
+// in which case the rest of it is skipped.
+func (s *StreamUsage) buffer(p []byte) {
+	if s.skipping {
+		return
+	}
+	if len(s.line)+len(p) > MaxLineBytes {
+		s.skipping = true
+		s.line = nil
+		return
+	}
+	s.line = append(s.line, p...)
+}
+
+// parseLine merges the usage carried by one "data:" line into parts.
+func (s *StreamUsage) parseLine(parts *usageParts, line []byte) {
+	data, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok {
+		return
+	}
+	data = bytes.TrimSpace(data)
+	// Most chunks carry only content; skip decoding them.
+	if len(data) == 0 || data[0] != '{' || !bytes.Contains(data, []byte("usage")) {
+		return
+	}
+	if obj, ok := decodeObject(data); ok {
+		parts.merge(obj)
+	}
+}
+
+// ParseStreamUsage returns the usage reported in a complete server-sent
+// event stream. See StreamUsage.
+func ParseStreamUsage(events []byte) Usage {
+	var s StreamUsage
+	_, _ = s.Write(events)
+	return s.Usage()
+}

@@ -1,0 +1,120 @@
+package signals
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseStreamUsage(t *testing.T) {
+	longLine := "data: " + strings.Repeat("x", MaxLineBytes) + `"usage":{"prompt_tokens":999}` + "\n"
+	tests := []struct {
+		name   string
+		events []byte
+		want   Usage
+	}{
+		{"openai fixture", fixture(t, "openai_stream.txt"), Usage{InputTokens: 9, OutputTokens: 12, Known: true}},
+		{"anthropic fixture", fixture(t, "anthropic_stream.txt"), Usage{InputTokens: 25 + 10, OutputTokens: 15, Known: true}},
+		{"openai responses fixture", fixture(t, "openai_responses_stream.txt"), Usage{InputTokens: 37, OutputTokens: 11, Known: true}},
+		{"gemini fixture", fixture(t, "gemini_stream.txt"), Usage{InputTokens: 10, OutputTokens: 5, Known: true}},
+		{"groq usage under x_groq", []byte(`data: {"choices":[],"x_groq":{"id":"req_1","usage":{"prompt_tokens":4,"completion_tokens":6}}}` + "\n\n"),
+			Usage{InputTokens: 4, OutputTokens: 6, Known: true}},
+		{"crlf line endings", bytes.ReplaceAll(fixture(t, "openai_stream.txt"), []byte("\n"), []byte("\r\n")),
+			Usage{InputTokens: 9, OutputTokens: 12, Known: true}},
+		{"unterminated last line", []byte(`data: {"usage":{"prompt_tokens":1,"completion_tokens":2}}`),
+			Usage{InputTokens: 1, OutputTokens: 2, Known: true}},
+		{"no space after colon", []byte(`data:{"usage":{"input_tokens":3}}` + "\n"), Usage{InputTokens: 3, Known: true}},
+		{"anthropic delta with cumulative input", []byte(
+			`data: {"type":"message_start","message":{"usage":{"input_tokens":5,"cache_read_input_tokens":7,"output_tokens":1}}}` + "\n" +
+				`data: {"type":"message_delta","usage":{"input_tokens":6,"cache_read_input_tokens":null,"output_tokens":9}}` + "\n"),
+			Usage{InputTokens: 6 + 7, OutputTokens: 9, Known: true}},
+		{"over-long line skipped", []byte(longLine + `data: {"usage":{"prompt_tokens":1}}` + "\n"), Usage{InputTokens: 1, Known: true}},
+		{"over-long unterminated line skipped", []byte(longLine[:len(longLine)-1]), Usage{}},
+		{"comments and other fields ignored", []byte(": keep-alive\nevent: usage\nid: 1\nretry: 100\n\n"), Usage{}},
+		{"malformed json ignored", []byte(`data: {"usage":{"prompt_tokens":1}` + "\n"), Usage{}},
+		{"done only", []byte("data: [DONE]\n\n"), Usage{}},
+		{"empty", nil, Usage{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ParseStreamUsage(tc.events)
+			assert.Equal(t, tc.want, got, "ParseStreamUsage: got %+v, want %+v", got, tc.want)
+		})
+	}
+}
+
+func TestStreamUsageSplitWrites(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want Usage
+	}{
+		{"openai", "openai_stream.txt", Usage{InputTokens: 9, OutputTokens: 12, Known: true}},
+		{"anthropic", "anthropic_stream.txt", Usage{InputTokens: 35, OutputTokens: 15, Known: true}},
+		{"openai responses", "openai_responses_stream.txt", Usage{InputTokens: 37, OutputTokens: 11, Known: true}},
+	}
+	for _, tc := range tests {
+		events := fixture(t, tc.file)
+		t.Run(tc.name+" byte by byte", func(t *testing.T) {
+			var s StreamUsage
+			for i := range events {
+				n, err := s.Write(events[i : i+1])
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+			}
+			got := s.Usage()
+			assert.Equal(t, tc.want, got, "got %+v, want %+v", got, tc.want)
+		})
+		t.Run(tc.name+" random chunks", func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(len(events))))
+			for range 20 {
+				var s StreamUsage
+				for rest := events; len(rest) > 0; {
+					k := min(1+rng.IntN(64), len(rest))
+					_, _ = s.Write(rest[:k])
+					rest = rest[k:]
+				}
+				got := s.Usage()
+				assert.Equal(t, tc.want, got, "got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStreamUsageAsTee(t *testing.T) {
+	events := fixture(t, "anthropic_stream.txt")
+	var s StreamUsage
+	out, err := io.ReadAll(io.TeeReader(bytes.NewReader(events), &s))
+	require.NoError(t, err)
+	assert.Equal(t, events, out, "stream passed through unchanged")
+	want := Usage{InputTokens: 35, OutputTokens: 15, Known: true}
+	assert.Equal(t, want, s.Usage(), "got %+v, want %+v", s.Usage(), want)
+}
+
+func TestStreamUsageBoundsMemory(t *testing.T) {
+	var s StreamUsage
+	chunk := bytes.Repeat([]byte("a"), 64<<10)
+	for range 40 { // 2.5 MiB without a newline
+		_, _ = s.Write(chunk)
+		require.LessOrEqual(t, cap(s.line), 2*MaxLineBytes, "pending buffer capacity: got %d", cap(s.line))
+	}
+	_, _ = s.Write([]byte("\ndata: {\"usage\":{\"output_tokens\":2}}\n"))
+	assert.LessOrEqual(t, cap(s.line), keepLineCap, "buffer released after long line: got cap %d", cap(s.line))
+	want := Usage{OutputTokens: 2, Known: true}
+	assert.Equal(t, want, s.Usage(), "got %+v, want %+v", s.Usage(), want)
+}
+
+func TestStreamUsageIsRepeatable(t *testing.T) {
+	var s StreamUsage
+	_, _ = s.Write([]byte(`data: {"usage":{"prompt_tokens":4}}`))
+	first := s.Usage()
+	second := s.Usage()
+	assert.Equal(t, first, second, "Usage is idempotent: got %+v then %+v", first, second)
+	_, _ = s.Write([]byte("\n"))
+	assert.Equal(t, first, s.Usage(), "terminating the line keeps the result: got %+v, want %+v", s.Usage(), first)
+}
