@@ -1,0 +1,204 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDoReturnsTheResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		got, err := Do(context.Background(), l, func(context.Context) (string, error) { return "ok", nil })
+		require.NoError(t, err)
+		assert.Equal(t, "ok", got)
+		assert.Equal(t, uint64(1), l.Stats().Finished)
+	})
+}
+
+func TestDoRetriesRateLimitedCallsFirstInLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc))
+		calls := 0
+		got, err := Do(context.Background(), l, func(context.Context) (int, error) {
+			calls++
+			if calls < 3 {
+				return 0, &RateLimitError{StatusCode: 429, RetryAfter: time.Second}
+			}
+			return calls, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 3, got)
+		s := l.Stats()
+		assert.Equal(t, uint64(2), s.RateLimited)
+		assert.Equal(t, uint64(1), s.Finished)
+		assertConserved(t, l)
+	})
+}
+
+func TestDoGivesUpAfterTheAttemptLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithMaxRetries(3))
+		cause := &RateLimitError{StatusCode: 429}
+		calls := 0
+		_, err := Do(context.Background(), l, func(context.Context) (int, error) {
+			calls++
+			return 0, fmt.Errorf("calling the API: %w", cause)
+		})
+		assert.Equal(t, 4, calls, "one call and three retries")
+		assert.ErrorIs(t, err, ErrRateLimited)
+		var rl *RateLimitError
+		require.ErrorAs(t, err, &rl, "the last error is wrapped too")
+		assert.Same(t, cause, rl)
+		s := l.Stats()
+		assert.Equal(t, 0, s.InFlight)
+		assert.Equal(t, uint64(1), s.Finished)
+		assertConserved(t, l)
+	})
+}
+
+func TestDoFailsFastOnQuotaExhausted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		calls := 0
+		quota := errors.New("insufficient_quota")
+		_, err := Do(context.Background(), l, func(context.Context) (int, error) {
+			calls++
+			return 0, &QuotaError{Quota: "insufficient_quota", Err: quota}
+		})
+		assert.Equal(t, 1, calls)
+		assert.ErrorIs(t, err, ErrQuotaExhausted)
+		assert.ErrorIs(t, err, quota)
+		s := l.Stats()
+		assert.False(t, s.Paused, "a used-up quota does not pause the limiter")
+		assert.Zero(t, s.RateLimited)
+	})
+}
+
+func TestDoWrapsClassifiedQuotaErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		plain := errors.New("spend limit reached")
+		classify := func(err error) Classification {
+			if errors.Is(err, plain) {
+				return Classification{Kind: KindQuotaExhausted, Quota: "spend"}
+			}
+			return DefaultClassifier(err)
+		}
+		l := newLimiter(t, 600, WithClassifier(classify))
+		_, err := Do(context.Background(), l, func(context.Context) (int, error) { return 0, plain })
+		assert.ErrorIs(t, err, ErrQuotaExhausted)
+		assert.ErrorIs(t, err, plain)
+		var qe *QuotaError
+		require.ErrorAs(t, err, &qe)
+		assert.Equal(t, "spend", qe.Quota)
+	})
+}
+
+func TestDoReturnsOtherErrorsAsTheyAre(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		boom := errors.New("bad request")
+		v, err := Do(context.Background(), l, func(context.Context) (int, error) { return 7, boom })
+		assert.Same(t, boom, err)
+		assert.Equal(t, 7, v)
+		assert.Zero(t, l.Stats().RateLimited)
+	})
+}
+
+func TestDoFinishesTheTicketWhenFnPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		assert.PanicsWithValue(t, "boom", func() {
+			_, _ = Do(context.Background(), l, func(context.Context) (int, error) { panic("boom") })
+		})
+		s := l.Stats()
+		assert.Equal(t, 0, s.InFlight)
+		assert.Equal(t, uint64(1), s.Finished)
+	})
+}
+
+func TestDoHonoursContextWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6)
+		held, _ := l.Acquire(context.Background())
+		defer held.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { time.Sleep(time.Second); cancel() }()
+		called := false
+		_, err := Do(ctx, l, func(context.Context) (int, error) { called = true; return 0, nil })
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.False(t, called)
+	})
+}
+
+func TestDoRejectsNilFunctionAndWrapPanics(t *testing.T) {
+	_, err := Do[int](context.Background(), nil, nil)
+	assert.Error(t, err)
+	assert.Panics(t, func() { Wrap[int](nil, nil) })
+}
+
+func TestWrapBehavesLikeDo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		double := Wrap(l, func(ctx context.Context) (int, error) { return 21 * 2, nil })
+		got, err := double(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 42, got)
+	})
+}
+
+// sdkLikeError has the shape of the official SDKs' API errors: an
+// exported StatusCode field and the *http.Response.
+type sdkLikeError struct {
+	StatusCode int
+	Response   *http.Response
+}
+
+func (e *sdkLikeError) Error() string { return fmt.Sprintf("status %d", e.StatusCode) }
+
+type statusMethodError int
+
+func (e statusMethodError) Error() string   { return "status" }
+func (e statusMethodError) StatusCode() int { return int(e) }
+
+func TestDefaultClassifier(t *testing.T) {
+	withHeader := func(code int, k, v string) error {
+		h := http.Header{}
+		h.Set(k, v)
+		return &sdkLikeError{StatusCode: code, Response: &http.Response{StatusCode: code, Header: h}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want Classification
+	}{
+		{"nil", nil, Classification{}},
+		{"plain error", errors.New("x"), Classification{}},
+		{"RateLimitError", &RateLimitError{RetryAfter: 3 * time.Second}, Classification{Kind: KindRateLimited, RetryAfter: 3 * time.Second}},
+		{"wrapped RateLimitError", fmt.Errorf("x: %w", &RateLimitError{}), Classification{Kind: KindRateLimited}},
+		{"QuotaError", &QuotaError{Quota: "q"}, Classification{Kind: KindQuotaExhausted, Quota: "q"}},
+		{"SDK 429 with retry-after-ms", withHeader(429, "Retry-After-Ms", "1500"), Classification{Kind: KindRateLimited, RetryAfter: 1500 * time.Millisecond}},
+		{"SDK 429 with retry-after", withHeader(429, "Retry-After", "7"), Classification{Kind: KindRateLimited, RetryAfter: 7 * time.Second}},
+		{"SDK 529 overloaded", &sdkLikeError{StatusCode: 529}, Classification{Kind: KindRateLimited}},
+		{"SDK 503 with retry-after", withHeader(503, "Retry-After", "2"), Classification{Kind: KindRateLimited, RetryAfter: 2 * time.Second}},
+		{"SDK 503 without a hint", &sdkLikeError{StatusCode: 503}, Classification{}},
+		{"SDK 400", &sdkLikeError{StatusCode: 400}, Classification{}},
+		{"StatusCode method", statusMethodError(429), Classification{Kind: KindRateLimited}},
+		{"joined", errors.Join(errors.New("a"), statusMethodError(429)), Classification{Kind: KindRateLimited}},
+		{"nil pointer", (*sdkLikeError)(nil), Classification{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, DefaultClassifier(tc.err))
+		})
+	}
+}

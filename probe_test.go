@@ -1,0 +1,274 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scriptedService is a RateLimitedService whose probe answers from a
+// script and records when it was called.
+type scriptedService struct {
+	mu      sync.Mutex
+	answers []func(ctx context.Context) (bool, error) // one per call; the last repeats
+	calls   []time.Duration
+	start   time.Time
+}
+
+func newScriptedService(answers ...func(ctx context.Context) (bool, error)) *scriptedService {
+	return &scriptedService{answers: answers, start: time.Now()}
+}
+
+func blockedAnswer(context.Context) (bool, error) { return true, nil }
+func openAnswer(context.Context) (bool, error)    { return false, nil }
+
+func (s *scriptedService) ServiceName() string                     { return "scripted" }
+func (s *scriptedService) Limiter(model string) *BucketRateLimiter { return nil }
+func (s *scriptedService) IsBlocked(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Since(s.start))
+	i := min(len(s.calls), len(s.answers)) - 1
+	answer := s.answers[i]
+	s.mu.Unlock()
+	return answer(ctx)
+}
+
+func (s *scriptedService) callTimes() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.calls...)
+}
+
+// handBack reports a rate limit on tk from a goroutine and returns the
+// channel that receives RateLimited's result.
+func handBack(tk *Ticket, hint time.Duration) <-chan error {
+	c := make(chan error, 1)
+	go func() { c <- tk.RateLimited(context.Background(), hint) }()
+	return c
+}
+
+// acquireAsync starts an Acquire and returns the channel of its ticket.
+func acquireAsync(l *BucketRateLimiter) <-chan *Ticket {
+	c := make(chan *Ticket, 1)
+	go func() {
+		tk, err := l.Acquire(context.Background())
+		if err != nil {
+			tk = nil
+		}
+		c <- tk
+	}()
+	return c
+}
+
+func TestRateLimitPausesUntilHintThenCanaryResumes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithRampUp(1, 1))
+		tk, _ := l.Acquire(context.Background())
+		start := time.Now()
+		retried := handBack(tk, 2*time.Second)
+		synctest.Wait()
+		fresh := acquireAsync(l)
+		synctest.Wait()
+		s := l.Stats()
+		assert.True(t, s.Paused)
+		assert.Equal(t, 2, s.Waiting)
+		assert.Equal(t, 1, s.Retrying)
+
+		time.Sleep(2*time.Second - time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, 0, l.Stats().InFlight, "nothing is issued before the hint expires")
+
+		require.NoError(t, <-retried, "the rate-limited ticket goes out first, as the canary")
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		synctest.Wait()
+		assert.Equal(t, 1, l.Stats().Waiting, "the new request waits for the canary's answer")
+
+		tk.Done() // the canary succeeded
+		next := <-fresh
+		require.NotNil(t, next)
+		assert.Equal(t, 2100*time.Millisecond, time.Since(start), "the limiter resumed: one ticket spacing after the canary")
+		next.Done()
+		s = l.Stats()
+		assert.False(t, s.Paused)
+		assert.Equal(t, uint64(1), s.Pauses)
+		assert.Equal(t, 2*time.Second, s.PausedTime)
+		assertConserved(t, l)
+	})
+}
+
+func TestCanaryRateLimitedBacksOffByGrowthUpToMax(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeInterval(time.Second, 4*time.Second, 2))
+		tk, _ := l.Acquire(context.Background())
+		start := time.Now()
+		var issued []time.Duration
+		for range 5 {
+			require.NoError(t, tk.RateLimited(context.Background(), 0))
+			issued = append(issued, time.Since(start))
+		}
+		// 1 s, then intervals 2 s, 4 s, 4 s, 4 s.
+		want := []time.Duration{1, 3, 7, 11, 15}
+		for i := range want {
+			want[i] *= time.Second
+		}
+		assert.Equal(t, want, issued)
+		tk.Done()
+		assert.False(t, l.Stats().Paused)
+	})
+}
+
+func TestProbeScheduleWithService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(blockedAnswer, blockedAnswer, blockedAnswer, openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithRampUp(0.5, 0.5))
+		tk, _ := l.Acquire(context.Background())
+		retried := handBack(tk, 3*time.Second)
+		require.NoError(t, <-retried)
+		// First probe when the hint expires, then ×1.5 each time.
+		want := []time.Duration{3000, 4500, 6750, 10125}
+		for i := range want {
+			want[i] *= time.Millisecond
+		}
+		assert.Equal(t, want, svc.callTimes())
+		assert.Equal(t, want[3], time.Since(svc.start), "the retry is issued at the resume")
+		assert.False(t, l.Stats().Paused)
+		tk.Done()
+	})
+}
+
+func TestRampRestartsAfterPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithRampUp(0.3, 0.3))
+		tk, _ := l.Acquire(context.Background())
+		// Wait to a second's start so that seconds are counted cleanly.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		require.NoError(t, <-handBack(tk, time.Second))
+		tk.Done()
+		got := acquireAll(t, l, 3+6+9)
+		// 3 per second at first (the retry took one), then +3 a second.
+		assert.Equal(t, map[int]int{0: 2, 1: 6, 2: 9, 3: 1}, bySecond(got))
+	})
+}
+
+func TestRetriesAreServedBeforeNewRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 60, WithService(svc), WithRampUp(1, 1)) // one per second
+		a, _ := l.Acquire(context.Background())
+		b := acquireAsync(l) // waiting for the next second
+		c := acquireAsync(l)
+		synctest.Wait()
+		retried := handBack(a, 5*time.Second)
+		require.NoError(t, <-retried, "the retry is issued first")
+		assert.Equal(t, 2, l.Stats().Waiting)
+		a.Done()
+		bt, ct := <-b, <-c
+		require.NotNil(t, bt)
+		require.NotNil(t, ct)
+		bt.Done()
+		ct.Done()
+		assertConserved(t, l)
+	})
+}
+
+func TestStragglerRateLimitExtendsProbeToItsHint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithRampUp(1, 1))
+		a, _ := l.Acquire(context.Background())
+		b, ok := l.TryAcquire()
+		require.False(t, ok)
+		time.Sleep(100 * time.Millisecond)
+		b, _ = l.Acquire(context.Background())
+		ra := handBack(a, time.Second)
+		synctest.Wait()
+		rb := handBack(b, 4*time.Second) // issued before the pause, answered later
+		require.NoError(t, <-ra)
+		require.NoError(t, <-rb)
+		assert.Equal(t, []time.Duration{4100 * time.Millisecond}, svc.callTimes())
+		a.Done()
+		b.Done()
+	})
+}
+
+func TestProbeFailuresCountAsBlocked(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(ctx context.Context) (bool, error)
+	}{
+		{"error", func(context.Context) (bool, error) { return false, errors.New("connection refused") }},
+		{"panic", func(context.Context) (bool, error) { panic("probe bug") }},
+		{"hang past timeout", func(ctx context.Context) (bool, error) { <-ctx.Done(); return false, ctx.Err() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				svc := newScriptedService(tc.answer, openAnswer)
+				l := newLimiter(t, 600, WithService(svc), WithProbeTimeout(2*time.Second))
+				tk, _ := l.Acquire(context.Background())
+				require.NoError(t, <-handBack(tk, time.Second))
+				calls := svc.callTimes()
+				require.Len(t, calls, 2)
+				assert.Equal(t, time.Second, calls[0])
+				// The second probe comes one grown interval after the
+				// first one ended.
+				wantGap := 1500 * time.Millisecond
+				if tc.name == "hang past timeout" {
+					wantGap += 2 * time.Second
+				}
+				assert.Equal(t, wantGap, calls[1]-calls[0])
+				tk.Done()
+			})
+		})
+	}
+}
+
+func TestServiceWithoutProbeUsesCanary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := NewService("svc", nil)
+		l, err := svc.NewLimiter("", 600, WithMonitor(newStoppedAtEnd(t)))
+		require.NoError(t, err)
+		assert.Same(t, l, svc.Limiter("any-model"))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second), "a canary goes out")
+		tk.Done()
+		assert.False(t, l.Stats().Paused)
+	})
+}
+
+func TestUnansweredCanaryCountsAsBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))
+		a, _ := l.Acquire(context.Background())
+		time.Sleep(time.Second)
+		b, _ := l.Acquire(context.Background())
+		ra := handBack(a, time.Second)
+		rb := handBack(b, time.Second)
+		synctest.Wait()
+		start := time.Now()
+		first := <-ra // a was handed back first: it is the canary
+		require.NoError(t, first)
+		// a never answers: after the timeout the probe backs off and b
+		// goes out as the next canary 1.5 s later.
+		require.NoError(t, <-rb)
+		assert.Equal(t, time.Second+5*time.Second+1500*time.Millisecond, time.Since(start))
+		b.Done()
+		a.Done()
+		assert.False(t, l.Stats().Paused)
+		assertConserved(t, l)
+	})
+}
+
+// newStoppedAtEnd returns a Monitor that stops when the test ends.
+func newStoppedAtEnd(t *testing.T) *Monitor {
+	m := NewMonitor()
+	t.Cleanup(func() { m.Stop() })
+	return m
+}
