@@ -108,8 +108,13 @@ func Run(s Scenario, c ClientFactory) Result {
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	// The deadline cancels the context rather than being attached to it, so
+	// that policies see it end instead of planning around it (x/time/rate
+	// refuses up front a wait that would pass a context's deadline).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stop := time.AfterFunc(deadline, cancel)
+	defer stop.Stop()
 
 	order := s.order()
 	recs := make([]Record, s.Requests)
