@@ -242,7 +242,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		if t.state == stateIssued {
 			return nil
 		}
-		return t.err
+		return l.err
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-maxWait:
@@ -260,7 +260,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		l.stats.cancelled++
 		l.dispatch(l.now())
 	default:
-		return t.err
+		return l.err
 	}
 	return cause
 }
@@ -408,7 +408,6 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 	}
 	for t := l.q.pop(); t != nil; t = l.q.pop() {
 		t.state = stateCancelled
-		t.err = err
 		l.stats.cancelled++
 		t.ready <- struct{}{}
 	}

@@ -9,14 +9,14 @@ import (
 func queueOrder(q *waitQueue) []int {
 	var ids []int
 	for t := q.front(); t != nil; t = t.next {
-		ids = append(ids, t.attempts)
+		ids = append(ids, int(t.attempts))
 	}
 	return ids
 }
 
 func TestQueueRetriesGoFirstInArrivalOrder(t *testing.T) {
 	var q waitQueue
-	tk := func(id int) *Ticket { return &Ticket{attempts: id} }
+	tk := func(id int) *Ticket { return &Ticket{attempts: int32(id)} }
 	q.pushBack(tk(1))
 	q.pushBack(tk(2))
 	q.pushRetry(tk(10))
@@ -41,8 +41,8 @@ func TestQueueRemoveKeepsOrderAndRetryTail(t *testing.T) {
 	q.remove(c)
 	q.remove(a)
 	assert.Equal(t, []int{12, 2}, queueOrder(&q))
-	assert.Equal(t, 12, q.pop().attempts)
-	assert.Equal(t, 2, q.pop().attempts)
+	assert.Equal(t, int32(12), q.pop().attempts)
+	assert.Equal(t, int32(2), q.pop().attempts)
 	assert.Nil(t, q.pop())
 	assert.Equal(t, 0, q.len())
 	assert.Equal(t, 0, q.retries)

@@ -24,16 +24,15 @@ const (
 // same time; reporting twice is harmless.
 type Ticket struct {
 	l        *BucketRateLimiter
+	issuedAt int64         // when it was last issued, on the limiter's time line
+	prev     *Ticket       // wait queue links
+	next     *Ticket       //
+	ready    chan struct{} // signalled when a waiting ticket is issued or refused
+	attempts int32         // rate-limit errors reported on this ticket
 	state    ticketState
 	queued   bool // in the wait queue
 	retry    bool // queued as a rate-limited retry
 	canary   bool // issued during a pause, to find out whether the server accepts requests
-	issuedAt int64
-	err      error         // why a waiting ticket was refused (ErrStopped, ErrClosed)
-	prev     *Ticket       // wait queue links
-	next     *Ticket       //
-	ready    chan struct{} // signalled when a waiting ticket is issued or refused
-	attempts int           // rate-limit errors reported on this ticket
 }
 
 // Done finishes the ticket: the call it allowed is over. Calling Done more
@@ -48,16 +47,19 @@ func (t *Ticket) Done() {
 		l.mu.Unlock()
 		return
 	}
-	now := l.now()
 	t.state = stateDone
 	l.inFlight--
 	l.stats.finished++
-	l.act.add(l, now, fieldFinished)
-	if t.canary {
-		t.canary = false
-		l.resume(now, "canary succeeded")
-	} else if l.cfg.maxInFlight > 0 {
-		l.dispatch(now)
+	// Reading the clock is the costliest step here: only when needed.
+	if l.logging || t.canary || l.cfg.maxInFlight > 0 {
+		now := l.now()
+		l.act.add(l, now, fieldFinished)
+		if t.canary {
+			t.canary = false
+			l.resume(now, "canary succeeded")
+		} else if l.cfg.maxInFlight > 0 {
+			l.dispatch(now)
+		}
 	}
 	l.mu.Unlock()
 }

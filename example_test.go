@@ -1,0 +1,98 @@
+package ratellmiter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ratellmiter/ratellmiter"
+)
+
+// A call that the server rate limits is retried by Do, first in line,
+// once the limiter has paused and found the server willing again.
+func ExampleDo() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(m),
+		ratellmiter.WithProbeInterval(10*time.Millisecond, time.Second, 1.5))
+	if err != nil {
+		panic(err)
+	}
+
+	calls := 0
+	answer, err := ratellmiter.Do(context.Background(), limiter, func(ctx context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			// What a client returns when the server answers 429.
+			return "", &ratellmiter.RateLimitError{StatusCode: 429, RetryAfter: 20 * time.Millisecond}
+		}
+		return "hello", nil
+	})
+	fmt.Println(answer, err)
+	s := limiter.Stats()
+	fmt.Println("calls:", calls, "rate limited:", s.RateLimited, "pauses:", s.Pauses, "finished:", s.Finished)
+	// Output:
+	// hello <nil>
+	// calls: 2 rate limited: 1 pauses: 1 finished: 1
+}
+
+// Wrap turns a function into a rate-limited one, like the original
+// package's decorator.
+func ExampleWrap() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, _ := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(m))
+	complete := ratellmiter.Wrap(limiter, func(ctx context.Context) (int, error) { return 42, nil })
+	n, err := complete(context.Background())
+	fmt.Println(n, err)
+	// Output: 42 <nil>
+}
+
+// Acquire and Done, for callers that make the call themselves.
+func ExampleBucketRateLimiter_Acquire() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, _ := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(m), ratellmiter.WithName("gpt-4o-mini"))
+	for range 3 {
+		ticket, err := limiter.Acquire(context.Background())
+		if err != nil {
+			panic(err)
+		}
+		// ... make the call ...
+		ticket.Done()
+	}
+	s := limiter.Stats()
+	fmt.Println(s.Name, "issued:", s.Issued, "finished:", s.Finished)
+	// Output: gpt-4o-mini issued: 3 finished: 3
+}
+
+// A quota that is used up fails at once: retrying cannot help.
+func ExampleQuotaError() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, _ := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(m))
+	_, err := ratellmiter.Do(context.Background(), limiter, func(ctx context.Context) (string, error) {
+		return "", &ratellmiter.QuotaError{Quota: "insufficient_quota"}
+	})
+	fmt.Println(errors.Is(err, ratellmiter.ErrQuotaExhausted), limiter.Stats().Paused)
+	// Output: true false
+}
+
+// A Service groups the limiters of one provider, one per model, and probes
+// the provider after a pause.
+func ExampleService() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	svc := ratellmiter.NewService("openai", func(ctx context.Context) (bool, error) {
+		// Make the cheapest call the API has and report a 429.
+		return false, nil
+	})
+	mini, _ := svc.NewLimiter("gpt-4o-mini", 5000, ratellmiter.WithMonitor(m))
+	other, _ := svc.NewLimiter("", 500, ratellmiter.WithMonitor(m))
+	fmt.Println(svc.Limiter("gpt-4o-mini") == mini, svc.Limiter("o3") == other)
+	fmt.Println(mini.Name())
+	// Output:
+	// true true
+	// openai/gpt-4o-mini
+}
