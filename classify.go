@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"reflect"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // Kind is what an error means to the limiter.
@@ -61,7 +63,7 @@ func DefaultClassifier(err error) Classification {
 		var hint time.Duration
 		hasHint := false
 		if resp != nil {
-			hint, hasHint = retryAfterHeader(resp.Header)
+			hint, hasHint = signals.RetryAfter(resp.Header, time.Now())
 		}
 		switch {
 		case code == http.StatusTooManyRequests || code == 529:
