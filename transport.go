@@ -1,0 +1,440 @@
+package ratellmiter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+// DefaultMaxBodyBytes is the largest request body the transport buffers, by
+// default, to replay it on a retry or to read its model. See
+// WithMaxBodyBytes.
+const DefaultMaxBodyBytes = 32 << 20
+
+// maxErrorBody bounds how much of a rate-limit error body the transport
+// reads to classify it. Providers send a few hundred bytes.
+const maxErrorBody = 64 << 10
+
+// statusOverloaded is Anthropic's "overloaded" status.
+const statusOverloaded = 529
+
+// Transport is an http.RoundTripper that paces requests with a limiter. It
+// takes a ticket before each request and finishes it when the response is
+// over; it absorbs rate-limit answers (429, 529, and 503 with Retry-After)
+// by pausing the limiter and sending the request again, at the front of the
+// line, so that the client above it sees them only when retrying is
+// hopeless. Create it with NewTransport; it is safe for concurrent use.
+//
+// The official SDKs retry rate-limited calls themselves. Turn that off
+// (option.WithMaxRetries(0) in the OpenAI and Anthropic Go SDKs) so that
+// the transport's retries are not multiplied by the SDK's, and so that the
+// SDK's own back-off does not fight the limiter's pacing.
+type Transport struct {
+	base    http.RoundTripper
+	limiter *BucketRateLimiter
+	service RateLimitedService
+	maxBody int64
+}
+
+// TransportOption configures a Transport. The set of options is closed: use
+// the With functions of this package that return a TransportOption.
+type TransportOption interface {
+	applyTransport(*transportConfig) error
+}
+
+type transportConfig struct {
+	limiter    *BucketRateLimiter
+	service    RateLimitedService
+	maxBody    int64
+	hasLimiter bool
+	hasService bool
+}
+
+type transportOption func(*transportConfig) error
+
+func (f transportOption) applyTransport(c *transportConfig) error { return f(c) }
+
+// WithLimiter makes the transport take every ticket from l.
+func WithLimiter(l *BucketRateLimiter) TransportOption {
+	return transportOption(func(c *transportConfig) error {
+		if l == nil {
+			return errors.New("ratellmiter: WithLimiter: nil limiter")
+		}
+		c.limiter, c.hasLimiter = l, true
+		return nil
+	})
+}
+
+// WithServiceLimiters makes the transport take each request's ticket from
+// s.Limiter(model), where model is the "model" field of the request's JSON
+// body (or, when the body has none, the model named in a Gemini-style URL
+// path such as /v1beta/models/gemini-2.5-flash:generateContent). A request
+// for which s has no limiter fails without being sent.
+func WithServiceLimiters(s RateLimitedService) TransportOption {
+	return transportOption(func(c *transportConfig) error {
+		if s == nil {
+			return errors.New("ratellmiter: WithServiceLimiters: nil service")
+		}
+		c.service, c.hasService = s, true
+		return nil
+	})
+}
+
+// WithMaxBodyBytes sets the largest request body the transport reads into
+// memory, DefaultMaxBodyBytes (32 MiB) unless changed. A body is read only
+// when it must be: to find the model for WithServiceLimiters, and to replay
+// it on a retry when the request has no GetBody (requests made with
+// http.NewRequest from a bytes.Reader, bytes.Buffer or strings.Reader, and
+// those of the official SDKs, have one). A larger body makes the request
+// fail before it is sent.
+func WithMaxBodyBytes(n int64) TransportOption {
+	return transportOption(func(c *transportConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("ratellmiter: WithMaxBodyBytes(%d): must be > 0", n)
+		}
+		c.maxBody = n
+		return nil
+	})
+}
+
+// NewTransport returns an http.RoundTripper that takes a ticket before each
+// request it sends through base (http.DefaultTransport when nil). The
+// ticket comes from the limiter given WithLimiter, or per model from the
+// service given WithServiceLimiters, or else from DefaultLimiter(); giving
+// both options is an error.
+//
+// When the server answers 429, 529, or 503 with a Retry-After header, the
+// transport reads the error body to tell a rate limit from an exhausted
+// quota. A rate limit (or an overload) pauses the limiter with the server's
+// hint and the request is sent again, with the same body, as soon as the
+// limiter issues its ticket again, ahead of every new request; after the
+// limiter's WithMaxRetries the last answer is returned as it is. An
+// exhausted quota (OpenAI's insufficient_quota, Anthropic's
+// enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
+// "x-should-retry: false") is returned at once without pausing the
+// limiter, since waiting cannot help. Either way the client sees the
+// provider's own response and raises its own error.
+//
+// Any other response is returned with its body wrapped: the ticket is
+// finished when the body is read to its end or closed, so a streamed
+// response holds its ticket until the stream is over. Close every response
+// body, as net/http requires anyway. A network error finishes the ticket
+// and is returned as it is.
+//
+// While the transport waits for a ticket it honours the request's context:
+// when it ends, RoundTrip returns an error wrapping the context's error,
+// which http.Client reports with the request's URL.
+//
+// Set the SDK's own retries to 0 (option.WithMaxRetries(0)) so that retries
+// are not stacked.
+func NewTransport(base http.RoundTripper, opts ...TransportOption) (*Transport, error) {
+	cfg := transportConfig{maxBody: DefaultMaxBodyBytes}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyTransport(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.hasLimiter && cfg.hasService {
+		return nil, errors.New("ratellmiter: NewTransport: WithLimiter and WithServiceLimiters are exclusive")
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{base: base, limiter: cfg.limiter, service: cfg.service, maxBody: cfg.maxBody}
+	if !cfg.hasLimiter && !cfg.hasService {
+		if t.limiter = DefaultLimiter(); t.limiter == nil {
+			return nil, ErrStopped
+		}
+	}
+	return t, nil
+}
+
+// Client returns an http.Client that sends its requests through t.
+func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has such a method.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RoundTrip sends req under a ticket; see NewTransport.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	out, body, err := t.prepare(req)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	l := t.limiter
+	if t.service != nil {
+		model := modelOf(body, req)
+		if l = t.service.Limiter(model); l == nil {
+			closeBody(out)
+			return nil, fmt.Errorf("ratellmiter: service %q has no limiter for model %q", t.service.ServiceName(), model)
+		}
+	}
+	ctx := req.Context()
+	tk, err := l.Acquire(ctx)
+	if err != nil {
+		closeBody(out)
+		return nil, fmt.Errorf("ratellmiter: waiting for a ticket from %s: %w", l.Name(), err)
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := t.base.RoundTrip(out)
+		if err != nil {
+			tk.Done()
+			return nil, err
+		}
+		if !mayBeRateLimit(resp) {
+			return finishOnClose(resp, tk), nil
+		}
+		info, err := inspect(resp)
+		if err != nil {
+			// The error body could not be read: hand on what we have.
+			tk.Done()
+			return resp, nil
+		}
+		switch info.Kind {
+		case signals.KindRateLimited, signals.KindOverloaded:
+		default:
+			// An exhausted quota, or an answer that is no rate limit
+			// after all: waiting cannot help.
+			tk.Done()
+			return resp, nil
+		}
+		hint := time.Duration(0)
+		if info.HasRetryAfter {
+			hint = info.RetryAfter
+		}
+		if attempt > l.cfg.maxRetries {
+			tk.rateLimitedFinal(hint)
+			return resp, nil
+		}
+		next, err := t.replay(req, out)
+		if err != nil {
+			tk.rateLimitedFinal(hint)
+			return resp, nil
+		}
+		_ = resp.Body.Close()
+		if err := tk.RateLimited(ctx, hint); err != nil {
+			closeBody(next)
+			return nil, fmt.Errorf("ratellmiter: waiting to retry a rate-limited request (%s): %w", l.Name(), err)
+		}
+		out = next
+	}
+}
+
+// prepare returns the request to send first and, when the transport must
+// know it, the body. When req has no GetBody, its body is read (up to the
+// bound) and the returned request is a copy that can be replayed; otherwise
+// the returned request is req itself.
+func (t *Transport) prepare(req *http.Request) (*http.Request, []byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, nil, nil
+	}
+	if req.GetBody != nil {
+		if t.service == nil {
+			return req, nil, nil
+		}
+		rc, err := req.GetBody()
+		if err != nil {
+			return nil, nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
+		}
+		body, err := t.readBody(rc)
+		_ = rc.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		return req, body, nil
+	}
+	body, err := t.readBody(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := req.Clone(req.Context())
+	out.ContentLength = int64(len(body))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	out.Body, _ = out.GetBody()
+	return out, body, nil
+}
+
+// readBody reads a request body, failing beyond t.maxBody bytes.
+func (t *Transport) readBody(r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, t.maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
+	}
+	if int64(len(body)) > t.maxBody {
+		return nil, fmt.Errorf("ratellmiter: request body larger than %d bytes: too large to buffer (see WithMaxBodyBytes)", t.maxBody)
+	}
+	return body, nil
+}
+
+// replay returns a fresh copy of the request last sent, out, with a new
+// body, for a retry. req is the caller's request.
+func (t *Transport) replay(req, out *http.Request) (*http.Request, error) {
+	next := out.Clone(req.Context())
+	if out.Body == nil || out.Body == http.NoBody {
+		return next, nil
+	}
+	if out.GetBody == nil {
+		return nil, errors.New("ratellmiter: request body cannot be replayed")
+	}
+	body, err := out.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	next.Body = body
+	return next, nil
+}
+
+// mayBeRateLimit reports whether resp's status is one a rate limit is
+// answered with: 429, 529, or 503 with a retry hint.
+func mayBeRateLimit(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, statusOverloaded:
+		return true
+	case http.StatusServiceUnavailable:
+		return resp.Header.Get("Retry-After") != "" || resp.Header.Get("Retry-After-Ms") != ""
+	}
+	return false
+}
+
+// inspect reads resp's error body (up to maxErrorBody), classifies the
+// answer, and puts back a body that yields the same bytes.
+func inspect(resp *http.Response) (signals.ErrorInfo, error) {
+	orig := resp.Body
+	if orig == nil || orig == http.NoBody {
+		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(orig, maxErrorBody+1))
+	if err != nil {
+		_ = orig.Close()
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return signals.ErrorInfo{}, err
+	}
+	if len(body) > maxErrorBody {
+		// Too long for an error: classify by status and headers only,
+		// and keep the rest readable.
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), orig), orig}
+		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
+	}
+	_ = orig.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return signals.ParseErrorBody(resp.StatusCode, resp.Header, body, time.Now()), nil
+}
+
+// modelOf returns the model a request is for: the "model" field of its
+// JSON body, or else the model of a Gemini-style path (".../models/NAME"
+// or ".../models/NAME:method"); "" when neither says.
+func modelOf(body []byte, req *http.Request) string {
+	if len(body) > 0 {
+		var v struct {
+			Model string `json:"model"`
+		}
+		if json.Unmarshal(body, &v) == nil && v.Model != "" {
+			return v.Model
+		}
+	}
+	if req.URL == nil {
+		return ""
+	}
+	p := req.URL.Path
+	i := strings.LastIndex(p, "/models/")
+	if i < 0 {
+		return ""
+	}
+	m := p[i+len("/models/"):]
+	if j := strings.IndexAny(m, ":/"); j >= 0 {
+		m = m[:j]
+	}
+	return m
+}
+
+// closeBody closes a request's body, as a RoundTripper must even when it
+// fails.
+func closeBody(req *http.Request) {
+	if req != nil && req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// finishOnClose arranges for tk to be finished when resp's body has been
+// read to its end or closed, whichever comes first.
+func finishOnClose(resp *http.Response, tk *Ticket) *http.Response {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		tk.Done()
+		return resp
+	}
+	if w, ok := resp.Body.(io.Writer); ok {
+		// A 101 Switching Protocols body is also the connection's writer.
+		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
+	} else {
+		resp.Body = &ticketBody{rc: resp.Body, tk: tk}
+	}
+	return resp
+}
+
+// ticketBody is a response body that finishes its ticket once.
+type ticketBody struct {
+	rc   io.ReadCloser
+	tk   *Ticket
+	done atomic.Bool
+}
+
+func (b *ticketBody) finish() {
+	if b.done.CompareAndSwap(false, true) {
+		b.tk.Done()
+	}
+}
+
+// Read reads from the body and finishes the ticket at its end.
+func (b *ticketBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish()
+	}
+	return n, err
+}
+
+// Close closes the body and finishes the ticket.
+func (b *ticketBody) Close() error {
+	err := b.rc.Close()
+	b.finish()
+	return err
+}
+
+// ticketBodyWriter is a ticketBody whose body is also writable.
+type ticketBodyWriter struct {
+	ticketBody
+	w io.Writer
+}
+
+// Write writes to the underlying connection.
+func (b *ticketBodyWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+// readCloser joins a reader and the closer of the body it reads from.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// errReader fails every read with its error.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
