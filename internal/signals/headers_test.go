@@ -108,6 +108,14 @@ func TestParseHeaders(t *testing.T) {
 			want: Limits{Requests: Budget{Remaining: 1, Reset: at(30 * time.Second), Known: true}},
 		},
 		{
+			name: "anthropic reset with fractional seconds",
+			h: hdr(
+				"anthropic-ratelimit-output-tokens-remaining", "0",
+				"anthropic-ratelimit-output-tokens-reset", "2025-06-01T12:00:01.5Z",
+			),
+			want: Limits{OutputTokens: Budget{Remaining: 0, Reset: at(1500 * time.Millisecond), Known: true}},
+		},
+		{
 			name: "openai wins field by field over anthropic",
 			h: hdr(
 				"x-ratelimit-remaining-tokens", "1",
