@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrNotLog is wrapped by the error of ReadLog, and of LogReader.Next at the
@@ -42,8 +43,8 @@ type LogFile struct {
 // out and counted in Skipped. An empty file gives a LogFile with no
 // minutes. A file that holds data but no valid line at all gives an error
 // wrapping ErrNotLog; a file that cannot be opened or read gives an error
-// wrapping the os error (errors.Is(err, fs.ErrNotExist) when it is
-// missing).
+// wrapping an *fs.PathError (errors.Is(err, fs.ErrNotExist) when it is
+// missing, syscall.EISDIR when it is a folder).
 func ReadLog(path string) (*LogFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -51,7 +52,7 @@ func ReadLog(path string) (*LogFile, error) {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("ratellmiter: reading log: %s is a folder", path)
+		return nil, fmt.Errorf("ratellmiter: reading log: %w", &fs.PathError{Op: "read", Path: path, Err: syscall.EISDIR})
 	}
 	r := NewLogReader(f)
 	lf := &LogFile{Path: path}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 )
@@ -182,8 +183,8 @@ func TestReadLogNotALog(t *testing.T) {
 	if _, err := ReadLog(filepath.Join(dir, "missing.jsonl")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
-	if _, err := ReadLog(dir); err == nil {
-		t.Error("ReadLog of a folder succeeded")
+	if _, err := ReadLog(dir); !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("ReadLog of a folder: %v, want syscall.EISDIR", err)
 	}
 }
 
