@@ -37,7 +37,7 @@ func (s *StreamUsage) Write(p []byte) (int, error) {
 		}
 		s.buffer(p[:i])
 		if !s.skipping {
-			s.parseLine(&s.parts, s.line)
+			parseLine(&s.parts, s.line)
 		}
 		s.skipping = false
 		if cap(s.line) > keepLineCap {
@@ -55,7 +55,7 @@ func (s *StreamUsage) Write(p []byte) (int, error) {
 func (s *StreamUsage) Usage() Usage {
 	parts := s.parts
 	if len(s.line) > 0 && !s.skipping {
-		s.parseLine(&parts, s.line)
+		parseLine(&parts, s.line)
 	}
 	return parts.usage()
 }
@@ -75,7 +75,7 @@ func (s *StreamUsage) buffer(p []byte) {
 }
 
 // parseLine merges the usage carried by one "data:" line into parts.
-func (s *StreamUsage) parseLine(parts *usageParts, line []byte) {
+func parseLine(parts *usageParts, line []byte) {
 	data, ok := bytes.CutPrefix(line, []byte("data:"))
 	if !ok {
 		return

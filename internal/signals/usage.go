@@ -32,17 +32,22 @@ const (
 	numParts
 )
 
-// usageKeys maps the providers' usage field names to parts.
-var usageKeys = map[string]usagePart{
-	"prompt_tokens":               partInput,  // OpenAI chat completions
-	"completion_tokens":           partOutput, // OpenAI chat completions
-	"input_tokens":                partInput,  // Anthropic, OpenAI responses
-	"output_tokens":               partOutput, // Anthropic, OpenAI responses
-	"cache_creation_input_tokens": partCacheCreation,
-	"cache_read_input_tokens":     partCacheRead,
-	"promptTokenCount":            partInput,  // Gemini
-	"candidatesTokenCount":        partOutput, // Gemini
-	"thoughtsTokenCount":          partThoughts,
+// usageKeys maps the providers' usage field names to parts. It is a
+// slice, not a map, so that an object carrying two names for one part is
+// read deterministically (the later entry wins).
+var usageKeys = []struct {
+	name string
+	part usagePart
+}{
+	{"prompt_tokens", partInput},      // OpenAI chat completions
+	{"completion_tokens", partOutput}, // OpenAI chat completions
+	{"input_tokens", partInput},       // Anthropic, OpenAI responses
+	{"output_tokens", partOutput},     // Anthropic, OpenAI responses
+	{"cache_creation_input_tokens", partCacheCreation},
+	{"cache_read_input_tokens", partCacheRead},
+	{"promptTokenCount", partInput},      // Gemini
+	{"candidatesTokenCount", partOutput}, // Gemini
+	{"thoughtsTokenCount", partThoughts}, // Gemini
 }
 
 // usageParts accumulates usage figures. Later reports of a figure replace
@@ -66,9 +71,9 @@ func (u *usageParts) merge(obj map[string]any) {
 		if !ok {
 			continue
 		}
-		for key, part := range usageKeys {
-			if n, ok := jsonCount(m[key]); ok {
-				u.value[part], u.seen[part] = n, true
+		for _, k := range usageKeys {
+			if n, ok := jsonCount(m[k.name]); ok {
+				u.value[k.part], u.seen[k.part] = n, true
 			}
 		}
 	}

@@ -20,6 +20,7 @@ func TestParseUsage(t *testing.T) {
 			Usage{InputTokens: 3, OutputTokens: 4, Known: true}},
 		{"input only", []byte(`{"usage":{"input_tokens":5}}`), Usage{InputTokens: 5, Known: true}},
 		{"zero counts are known", []byte(`{"usage":{"prompt_tokens":0,"completion_tokens":0}}`), Usage{Known: true}},
+		{"two names for input read deterministically", []byte(`{"usage":{"input_tokens":2,"prompt_tokens":1}}`), Usage{InputTokens: 2, Known: true}},
 		{"null usage", []byte(`{"usage":null}`), Usage{}},
 		{"usage of wrong type", []byte(`{"usage":"lots"}`), Usage{}},
 		{"negative counts ignored", []byte(`{"usage":{"prompt_tokens":-1,"completion_tokens":2}}`), Usage{OutputTokens: 2, Known: true}},
