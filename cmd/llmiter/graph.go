@@ -361,6 +361,8 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 	p.Title.Padding = vg.Points(10)
 	p.X.Label.Text = "seconds since " + origin.Format("2006-01-02 15:04:05 UTC")
 	p.Y.Label.Text = "requests per second"
+	p.X.Label.Padding = vg.Points(5)
+	p.Y.Label.Padding = vg.Points(5)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font.Size = vg.Points(12)
 		a.Tick.Label.Font.Size = vg.Points(10)
