@@ -14,8 +14,8 @@ import (
 	"testing/iotest"
 )
 
-// minuteLine returns rec as a log line, newline included.
-func minuteLine(t *testing.T, rec MinuteLog) string {
+// logLine returns rec as a log line, newline included.
+func logLine(t *testing.T, rec MinuteLog) string {
 	t.Helper()
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -24,9 +24,9 @@ func minuteLine(t *testing.T, rec MinuteLog) string {
 	return string(b) + "\n"
 }
 
-// testMinute returns a record of limiter for the minute starting at start,
+// logMinute returns a record of limiter for the minute starting at start,
 // with n requests issued and finished in each of its first seconds.
-func testMinute(limiter string, start int64, n int) MinuteLog {
+func logMinute(limiter string, start int64, n int) MinuteLog {
 	m := MinuteLog{V: LogVersion, Limiter: limiter, Start: start, RPM: 60 * n}
 	for i := range 10 {
 		m.Requested[i] = n
@@ -36,7 +36,7 @@ func testMinute(limiter string, start int64, n int) MinuteLog {
 	return m
 }
 
-func writeFile(t *testing.T, path, data string) {
+func writeLogFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
@@ -45,14 +45,14 @@ func writeFile(t *testing.T, path, data string) {
 
 func TestLogReaderSkipsBadLines(t *testing.T) {
 	const t0 = 1_700_000_040
-	good1 := minuteLine(t, testMinute("a", t0, 1))
-	good2 := minuteLine(t, testMinute("a", t0+60, 2))
-	good3 := minuteLine(t, testMinute("b", t0+60, 3))
-	wrongV := testMinute("a", t0+120, 1)
+	good1 := logLine(t, logMinute("a", t0, 1))
+	good2 := logLine(t, logMinute("a", t0+60, 2))
+	good3 := logLine(t, logMinute("b", t0+60, 3))
+	wrongV := logMinute("a", t0+120, 1)
 	wrongV.V = LogVersion + 1
-	noName := testMinute("", t0+120, 1)
-	oddStart := testMinute("a", t0+7, 1)
-	badEvent := testMinute("a", t0+120, 1)
+	noName := logMinute("", t0+120, 1)
+	oddStart := logMinute("a", t0+7, 1)
+	badEvent := logMinute("a", t0+120, 1)
 	badEvent.Events = []LogEvent{{Second: 60, Kind: EventPause}}
 	torn := good2[:len(good2)/2]
 
@@ -69,10 +69,10 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 		{"corrupt middle line", good1 + "{\"v\":1,\"limiter\":\"a\",\"start\":\n" + good2, 2, 1},
 		{"garbage middle line", good1 + "\x00\x01\x02 binary\n" + good2, 2, 1},
 		{"missing v", good1 + `{"limiter":"a","start":1700000100}` + "\n", 1, 1},
-		{"wrong v", good1 + minuteLine(t, wrongV), 1, 1},
-		{"missing limiter", good1 + minuteLine(t, noName), 1, 1},
-		{"start not on a minute", good1 + minuteLine(t, oddStart), 1, 1},
-		{"event outside the minute", good1 + minuteLine(t, badEvent), 1, 1},
+		{"wrong v", good1 + logLine(t, wrongV), 1, 1},
+		{"missing limiter", good1 + logLine(t, noName), 1, 1},
+		{"start not on a minute", good1 + logLine(t, oddStart), 1, 1},
+		{"event outside the minute", good1 + logLine(t, badEvent), 1, 1},
 		{"json array", good1 + "[1,2,3]\n", 1, 1},
 		{"empty", "", 0, 0},
 		{"only blank lines", "\n\n  \n", 0, 0},
@@ -99,7 +99,7 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 			}
 
 			path := filepath.Join(t.TempDir(), "1.jsonl")
-			writeFile(t, path, c.data)
+			writeLogFile(t, path, c.data)
 			lf, err := ReadLog(path)
 			if err != nil {
 				t.Fatal(err)
@@ -113,11 +113,11 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 }
 
 func TestLogReaderLongLine(t *testing.T) {
-	rec := testMinute("a", 1_700_000_040, 1)
+	rec := logMinute("a", 1_700_000_040, 1)
 	for i := range 5000 {
 		rec.Events = append(rec.Events, LogEvent{Second: i % 60, Kind: EventProbe, Detail: strings.Repeat("x", 40)})
 	}
-	line := minuteLine(t, rec)
+	line := logLine(t, rec)
 	if len(line) < 200_000 {
 		t.Fatalf("line of %d bytes is not long", len(line))
 	}
@@ -142,7 +142,7 @@ func TestLogReaderLongLine(t *testing.T) {
 
 func TestLogReaderReadError(t *testing.T) {
 	boom := errors.New("boom")
-	line := minuteLine(t, testMinute("a", 1_700_000_040, 1))
+	line := logLine(t, logMinute("a", 1_700_000_040, 1))
 	r := NewLogReader(io.MultiReader(strings.NewReader(line), iotest.ErrReader(boom)))
 	if _, err := r.Next(); err != nil {
 		t.Fatalf("Next: %v", err)
@@ -163,7 +163,7 @@ func TestReadLogNotALog(t *testing.T) {
 		"torn only":   `{"v":1,"limiter":"a","sta`,
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".jsonl")
-		writeFile(t, path, data)
+		writeLogFile(t, path, data)
 		lf, err := ReadLog(path)
 		if !errors.Is(err, ErrNotLog) {
 			t.Errorf("%s: ReadLog = %v, %v; want ErrNotLog", name, lf, err)
@@ -190,24 +190,24 @@ func TestReadLogNotALog(t *testing.T) {
 
 func TestLatestLog(t *testing.T) {
 	dir := t.TempDir()
-	line := minuteLine(t, testMinute("a", 1_700_000_040, 1))
+	line := logLine(t, logMinute("a", 1_700_000_040, 1))
 	if _, err := LatestLog(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing folder: %v, want fs.ErrNotExist", err)
 	}
 	if _, err := LatestLog(dir); !errors.Is(err, ErrNoLogs) {
 		t.Errorf("empty folder: %v, want ErrNoLogs", err)
 	}
-	writeFile(t, filepath.Join(dir, "f"), "")
+	writeLogFile(t, filepath.Join(dir, "f"), "")
 	if _, err := LatestLog(filepath.Join(dir, "f")); err == nil || errors.Is(err, ErrNoLogs) {
 		t.Errorf("a file as folder: %v, want an error saying so", err)
 	}
 
-	writeFile(t, filepath.Join(dir, "1700000000.jsonl"), line)
-	writeFile(t, filepath.Join(dir, "999999999.jsonl"), line) // fewer digits, older
-	writeFile(t, filepath.Join(dir, "1700000500.jsonl"), line)
-	writeFile(t, filepath.Join(dir, "1700000900.jsonl"), "")  // newest, but empty
-	writeFile(t, filepath.Join(dir, "1800000000.json"), line) // not a log name
-	writeFile(t, filepath.Join(dir, "latest.jsonl"), line)    // not a start time
+	writeLogFile(t, filepath.Join(dir, "1700000000.jsonl"), line)
+	writeLogFile(t, filepath.Join(dir, "999999999.jsonl"), line) // fewer digits, older
+	writeLogFile(t, filepath.Join(dir, "1700000500.jsonl"), line)
+	writeLogFile(t, filepath.Join(dir, "1700000900.jsonl"), "")  // newest, but empty
+	writeLogFile(t, filepath.Join(dir, "1800000000.json"), line) // not a log name
+	writeLogFile(t, filepath.Join(dir, "latest.jsonl"), line)    // not a start time
 	if err := os.Mkdir(filepath.Join(dir, "1900000000.jsonl"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestLatestLog(t *testing.T) {
 	}
 
 	only := t.TempDir()
-	writeFile(t, filepath.Join(only, "1700000000.jsonl"), "")
+	writeLogFile(t, filepath.Join(only, "1700000000.jsonl"), "")
 	if _, err := LatestLog(only); !errors.Is(err, ErrNoLogs) {
 		t.Errorf("only empty logs: %v, want ErrNoLogs", err)
 	}
@@ -225,25 +225,25 @@ func TestLatestLog(t *testing.T) {
 
 func TestLogSeries(t *testing.T) {
 	const t0 = 1_700_000_040
-	a1 := testMinute("a", t0, 1)
+	a1 := logMinute("a", t0, 1)
 	a1.Paused[58], a1.Paused[59] = true, true
 	a1.Events = []LogEvent{{Second: 58, Kind: EventPause, Detail: "rate limited"}}
-	a3 := testMinute("a", t0+120, 2)
+	a3 := logMinute("a", t0+120, 2)
 	a3.Paused[0] = true
 	a3.RPM = 120
 	a3.Events = []LogEvent{{Second: 1, Kind: EventResume}}
-	b2 := testMinute("b", t0+60, 3)
+	b2 := logMinute("b", t0+60, 3)
 	b2.Overflow[5] = 4
 	b2.RateLimited[6] = 1
-	b4 := testMinute("b", t0+180, 1)
-	b4dup := testMinute("b", t0+180, 1) // a second limiter of the same name
+	b4 := logMinute("b", t0+180, 1)
+	b4dup := logMinute("b", t0+180, 1) // a second limiter of the same name
 
 	var data bytes.Buffer
 	for _, m := range []MinuteLog{a3, b2, a1, b4, b4dup} { // out of order
-		data.WriteString(minuteLine(t, m))
+		data.WriteString(logLine(t, m))
 	}
 	path := filepath.Join(t.TempDir(), "1.jsonl")
-	writeFile(t, path, data.String())
+	writeLogFile(t, path, data.String())
 	lf, err := ReadLog(path)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func TestLogSeries(t *testing.T) {
 	}
 
 	none := lf.Series("c")
-	if none.Len() != 240 || sum(none.Issued) != 0 || none.RPM != 0 || len(none.Events) != 0 {
+	if none.Len() != 240 || logSum(none.Issued) != 0 || none.RPM != 0 || len(none.Events) != 0 {
 		t.Errorf("series of an unknown limiter: %+v", none)
 	}
 	empty := (&LogFile{}).Series("a")

@@ -15,14 +15,14 @@ import (
 
 var updateLogs = flag.Bool("update-logs", false, "regenerate the sample minute log in testdata/logs")
 
-// fakeServer rate limits every call made while it is blocked: during the
+// logServer rate limits every call made while it is blocked: during the
 // windows given as offsets from its start.
-type fakeServer struct {
+type logServer struct {
 	start   time.Time
 	windows [][2]time.Duration
 }
 
-func (s *fakeServer) blocked() bool {
+func (s *logServer) blocked() bool {
 	d := time.Since(s.start)
 	for _, w := range s.windows {
 		if d >= w[0] && d < w[1] {
@@ -34,7 +34,7 @@ func (s *fakeServer) blocked() bool {
 
 // call makes one call under l that takes latency, retrying it with the same
 // ticket while the server refuses it.
-func (s *fakeServer) call(t testing.TB, ctx context.Context, l *BucketRateLimiter, latency time.Duration) {
+func (s *logServer) call(t testing.TB, ctx context.Context, l *BucketRateLimiter, latency time.Duration) {
 	tk, err := l.Acquire(ctx)
 	if err != nil {
 		t.Errorf("%s: Acquire: %v", l.Name(), err)
@@ -55,7 +55,7 @@ func (s *fakeServer) call(t testing.TB, ctx context.Context, l *BucketRateLimite
 
 // drive runs workers goroutines that call through l until the server's
 // start plus d, then waits for them.
-func (s *fakeServer) drive(t testing.TB, l *BucketRateLimiter, workers int, d time.Duration, latency func(i int) time.Duration) {
+func (s *logServer) drive(t testing.TB, l *BucketRateLimiter, workers int, d time.Duration, latency func(i int) time.Duration) {
 	var wg sync.WaitGroup
 	end := s.start.Add(d)
 	for w := range workers {
@@ -68,7 +68,7 @@ func (s *fakeServer) drive(t testing.TB, l *BucketRateLimiter, workers int, d ti
 	wg.Wait()
 }
 
-func sum(xs []int) uint64 {
+func logSum(xs []int) uint64 {
 	var n uint64
 	for _, x := range xs {
 		n += uint64(x)
@@ -83,7 +83,7 @@ func TestLogRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &fakeServer{start: time.Now(), windows: [][2]time.Duration{{70 * time.Second, 75 * time.Second}}}
+		srv := &logServer{start: time.Now(), windows: [][2]time.Duration{{70 * time.Second, 75 * time.Second}}}
 		srv.drive(t, l, 12, 3*time.Minute, func(i int) time.Duration {
 			return time.Duration(300+100*(i%5)) * time.Millisecond
 		})
@@ -123,7 +123,7 @@ func TestLogRoundTrip(t *testing.T) {
 			{"rate limited", s.RateLimited, st.RateLimited},
 			{"finished", s.Finished, st.Finished},
 		} {
-			if got := sum(c.log); got != c.want {
+			if got := logSum(c.log); got != c.want {
 				t.Errorf("%s: log sums to %d, Stats says %d", c.name, got, c.want)
 			}
 		}
@@ -215,7 +215,7 @@ func TestLogSample(t *testing.T) {
 		var path string
 		var data []byte
 		synctest.Test(t, func(t *testing.T) {
-			path = writeSample(t)
+			path = writeLogSample(t)
 			var err error
 			if data, err = os.ReadFile(path); err != nil {
 				t.Fatal(err)
@@ -260,8 +260,8 @@ func TestLogSample(t *testing.T) {
 	}
 }
 
-// writeSample runs the sample workload and returns the log it wrote.
-func writeSample(t *testing.T) string {
+// writeLogSample runs the sample workload and returns the log it wrote.
+func writeLogSample(t *testing.T) string {
 	time.Sleep(17 * time.Second) // start within a minute, as real runs do
 	m := NewMonitor(WithLogDir(t.TempDir()))
 	oai, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("openai/gpt-4o-mini"))
@@ -275,7 +275,7 @@ func writeSample(t *testing.T) string {
 	start := time.Now()
 	var wg sync.WaitGroup
 	// OpenAI: a steady batch job with a second, heavier wave in the middle.
-	oaiSrv := &fakeServer{start: start}
+	oaiSrv := &logServer{start: start}
 	wg.Go(func() {
 		oaiSrv.drive(t, oai, 6, 4*time.Minute, func(i int) time.Duration {
 			return time.Duration(400+137*(i%9)) * time.Millisecond
@@ -283,14 +283,14 @@ func writeSample(t *testing.T) string {
 	})
 	wg.Go(func() {
 		time.Sleep(75 * time.Second)
-		w := &fakeServer{start: start}
+		w := &logServer{start: start}
 		w.drive(t, oai, 14, 190*time.Second, func(i int) time.Duration {
 			return time.Duration(700+211*(i%7)) * time.Millisecond
 		})
 	})
 	// Anthropic: more demand than its limit, and a burst of 429s after
 	// about two minutes that lasts longer than the first probe.
-	antSrv := &fakeServer{start: start, windows: [][2]time.Duration{{118 * time.Second, 127 * time.Second}}}
+	antSrv := &logServer{start: start, windows: [][2]time.Duration{{118 * time.Second, 127 * time.Second}}}
 	wg.Go(func() {
 		antSrv.drive(t, ant, 9, 4*time.Minute+20*time.Second, func(i int) time.Duration {
 			return time.Duration(900+313*(i%11)) * time.Millisecond
