@@ -19,11 +19,11 @@ import (
 // ErrNotLog is wrapped by the error of ReadLog, and of LogReader.Next at the
 // end of its input, when the input holds data but not one line of it is a
 // minute log of a version this package reads: the file is something else.
-var ErrNotLog = errors.New("not a ratellmiter log")
+var ErrNotLog = errors.New("ratellmiter: not a ratellmiter log")
 
 // ErrNoLogs is wrapped by the error of LatestLog when a folder exists but
 // holds no non-empty log file.
-var ErrNoLogs = errors.New("no ratellmiter logs")
+var ErrNoLogs = errors.New("ratellmiter: no logs")
 
 // maxLogLine bounds the length of a line that LogReader decodes. A minute
 // log is a few kilobytes, tens with many events; a longer line is not a
@@ -63,7 +63,7 @@ func ReadLog(path string) (*LogFile, error) {
 		}
 		if err != nil {
 			if errors.Is(err, ErrNotLog) {
-				return nil, fmt.Errorf("ratellmiter: %s: %w (%d lines, none is a minute log)", path, ErrNotLog, r.Skipped())
+				return nil, fmt.Errorf("%w: %s (%d lines, none is a minute log)", ErrNotLog, path, r.Skipped())
 			}
 			return nil, fmt.Errorf("ratellmiter: reading %s: %w", path, err)
 		}
@@ -209,7 +209,7 @@ func LatestLog(dir string) (string, error) {
 		best, bestN = path, n
 	}
 	if best == "" {
-		return "", fmt.Errorf("ratellmiter: %w in %s (expected non-empty <unix-seconds>.jsonl files)", ErrNoLogs, dir)
+		return "", fmt.Errorf("%w in %s (expected non-empty <unix-seconds>.jsonl files)", ErrNoLogs, dir)
 	}
 	return best, nil
 }
