@@ -27,6 +27,11 @@ type bucket struct {
 	last    int64        // when the last ticket was issued
 	hasLast bool
 	rampSec int64 // the ramp restarts here: earlier seconds count as idle
+	// idleRamp makes every second ramp from the one before, so a burst
+	// after idleness ramps up; without it only the seconds after a pause
+	// ramp, until one of them issues the full per-second cap.
+	idleRamp bool
+	ramping  bool
 }
 
 type secCount struct {
@@ -38,8 +43,8 @@ const nsPerSec = int64(time.Second)
 
 // newBucket returns a bucket for rpm tickets per minute whose ramp starts at
 // startFrac of the per-second cap and grows by stepFrac of it each second.
-func newBucket(rpm int, startFrac, stepFrac float64) bucket {
-	b := bucket{winSec: math.MinInt64 / 2, rampSec: math.MinInt64 / 2}
+func newBucket(rpm int, startFrac, stepFrac float64, idleRamp bool) bucket {
+	b := bucket{winSec: math.MinInt64 / 2, rampSec: math.MinInt64 / 2, idleRamp: idleRamp}
 	b.setRate(rpm, startFrac, stepFrac)
 	return b
 }
@@ -108,6 +113,9 @@ func (b *bucket) advance(sec int64) {
 // second issued plus the ramp step, at least the ramp start, at most the
 // per-second cap.
 func (b *bucket) allowance(sec int64) int {
+	if !b.idleRamp && !b.ramping {
+		return b.perSec
+	}
 	prev := 0
 	if sec-1 >= b.rampSec {
 		prev = b.issuedIn(sec - 1)
@@ -186,6 +194,9 @@ func (b *bucket) take(now int64) {
 		c.sec, c.n = sec, 0
 	}
 	c.n++
+	if b.ramping && c.n >= b.perSec {
+		b.ramping = false
+	}
 	b.winSum++
 	b.last, b.hasLast = now, true
 }
@@ -208,4 +219,5 @@ func (b *bucket) refund(at int64) {
 // as after a pause.
 func (b *bucket) restartRamp(sec int64) {
 	b.rampSec = sec
+	b.ramping = true
 }

@@ -40,13 +40,13 @@ func TestBucketRampCurve(t *testing.T) {
 		want        []int // tickets issued in seconds 0, 1, 2, ...
 	}{
 		{"original fractions at 3000 RPM", 3000, 0.25, 0.10, []int{13, 18, 23, 28, 33, 38, 43, 48, 50, 50}},
-		{"default fractions at 3000 RPM", 3000, DefaultRampStart, DefaultRampStep, []int{25, 38, 50, 50}},
+		{"half and quarter at 3000 RPM", 3000, 0.5, 0.25, []int{25, 38, 50, 50}},
 		{"ramp off", 3000, 1, 1, []int{50, 50, 50}},
 		{"small rate rounds up to one", 120, 0.25, 0.10, []int{1, 2, 2, 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBucket(tc.rpm, tc.start, tc.step)
+			b := newBucket(tc.rpm, tc.start, tc.step, true)
 			total := 0
 			for _, n := range tc.want {
 				total += n
@@ -61,7 +61,7 @@ func TestBucketRampCurve(t *testing.T) {
 }
 
 func TestBucketSpreadsTicketsAcrossTheSecond(t *testing.T) {
-	b := newBucket(600, 1, 1) // 10 per second, no ramp
+	b := newBucket(600, 1, 1, true) // 10 per second, no ramp
 	times := issueGreedily(&b, 0, 10)
 	for i, at := range times {
 		assert.Equal(t, int64(i)*nsPerSec/10, at, "ticket %d", i)
@@ -69,7 +69,7 @@ func TestBucketSpreadsTicketsAcrossTheSecond(t *testing.T) {
 }
 
 func TestBucketBelowOnePerSecond(t *testing.T) {
-	b := newBucket(20, DefaultRampStart, DefaultRampStep) // one every 3 s
+	b := newBucket(20, DefaultRampStart, DefaultRampStep, true) // one every 3 s
 	times := issueGreedily(&b, 0, 5)
 	for i := 1; i < len(times); i++ {
 		assert.GreaterOrEqual(t, times[i]-times[i-1], 3*nsPerSec, "gap before ticket %d", i)
@@ -78,7 +78,7 @@ func TestBucketBelowOnePerSecond(t *testing.T) {
 }
 
 func TestBucketRampRestartsAfterIdle(t *testing.T) {
-	b := newBucket(3000, 0.25, 0.10)
+	b := newBucket(3000, 0.25, 0.10, true)
 	issueGreedily(&b, 0, 200) // reaches full rate
 	times := issueGreedily(&b, 30*nsPerSec, 13+18)
 	got := perSecond(times, 30*nsPerSec)
@@ -87,7 +87,7 @@ func TestBucketRampRestartsAfterIdle(t *testing.T) {
 }
 
 func TestBucketRestartRamp(t *testing.T) {
-	b := newBucket(3000, 0.25, 0.10)
+	b := newBucket(3000, 0.25, 0.10, true)
 	times := issueGreedily(&b, 0, 500) // running at the full 50 per second
 	sec := secOf(times[len(times)-1]) + 1
 	b.restartRamp(sec)
@@ -96,7 +96,7 @@ func TestBucketRestartRamp(t *testing.T) {
 }
 
 func TestBucketRefund(t *testing.T) {
-	b := newBucket(120, 1, 1) // 2 per second
+	b := newBucket(120, 1, 1, true) // 2 per second
 	times := issueGreedily(&b, 0, 2)
 	assert.False(t, b.ready(times[1]+1), "second is full")
 	b.refund(times[1])
@@ -115,7 +115,7 @@ func TestBucketCapsHoldForRandomWorkloads(t *testing.T) {
 			rpm = 1 + rng.IntN(120)
 		}
 		start, step := 0.05+rng.Float64()*0.95, 0.05+rng.Float64()*0.95
-		b := newBucket(rpm, start, step)
+		b := newBucket(rpm, start, step, true)
 		var times []int64
 		now := int64(rng.IntN(1000)) * 1e6
 		for range 100 + rng.IntN(300) {
@@ -149,4 +149,16 @@ func TestBucketCapsHoldForRandomWorkloads(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestBucketWithoutIdleRampRampsOnlyAfterPause(t *testing.T) {
+	b := newBucket(3000, 0.25, 0.10, false)
+	times := issueGreedily(&b, 0, 100)
+	assert.Equal(t, map[int64]int{0: 50, 1: 50}, perSecond(times, 0), "full rate from the start")
+	b.restartRamp(5)
+	times = issueGreedily(&b, 5*nsPerSec, 13+18+23+28+33+38+43+48+50+50)
+	want := map[int64]int{0: 13, 1: 18, 2: 23, 3: 28, 4: 33, 5: 38, 6: 43, 7: 48, 8: 50, 9: 50}
+	assert.Equal(t, want, perSecond(times, 5*nsPerSec))
+	times = issueGreedily(&b, 60*nsPerSec, 50)
+	assert.Equal(t, map[int64]int{0: 50}, perSecond(times, 60*nsPerSec), "the ramp ended with the first full second")
 }

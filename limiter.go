@@ -44,6 +44,7 @@ type BucketRateLimiter struct {
 	timer    *time.Timer // wakes the limiter at timerAt; nil until first needed
 	timerAt  int64       // when timer fires; 0 when it is not armed
 	p        pauseState
+	lim      limitState
 	inFlight int
 	err      error // ErrStopped or ErrClosed once the limiter refuses tickets
 	act      activity
@@ -88,7 +89,8 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		mon:    m,
 		base:   base,
 		baseNs: base.UnixNano(),
-		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep),
+		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep, cfg.idleRamp),
+		lim:    limitState{configured: requestsPerMinute},
 	}
 	l.logger = cfg.logger
 	if l.logger == nil {
@@ -105,7 +107,9 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 // otherwise).
 func (l *BucketRateLimiter) Name() string { return l.name }
 
-// RPM returns the configured requests per minute.
+// RPM returns the requests per minute the limiter works at now: the
+// configured limit, or less when the server reported or the limiter
+// learned a lower one.
 func (l *BucketRateLimiter) RPM() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -146,6 +150,9 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 		return nil, err
 	}
 	now := l.now()
+	if l.lim.learned != 0 {
+		l.raiseLimit(now)
+	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
 	t := &Ticket{l: l}
@@ -290,6 +297,9 @@ func (l *BucketRateLimiter) canIssue(now int64) bool {
 	if l.cfg.maxInFlight > 0 && l.inFlight >= l.cfg.maxInFlight {
 		return false
 	}
+	if now < l.lim.holdUntil {
+		return false
+	}
 	return l.b.ready(now)
 }
 
@@ -346,7 +356,7 @@ func (l *BucketRateLimiter) schedule(now int64) {
 	if l.p.paused {
 		at = l.p.nextWake()
 	} else if l.q.len() > 0 && (l.cfg.maxInFlight == 0 || l.inFlight < l.cfg.maxInFlight) {
-		at = l.b.next(now)
+		at = l.b.next(max(now, l.lim.holdUntil))
 	}
 	if at == 0 || at == l.timerAt {
 		return

@@ -124,7 +124,7 @@ func TestAcquirePacesAcrossEachSecond(t *testing.T) {
 
 func TestAcquireRampsUpAfterIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(t, 3000, WithRampUp(0.25, 0.10))
+		l := newLimiter(t, 3000, WithRampUp(0.25, 0.10), WithIdleRamp(true))
 		got := acquireAll(t, l, 13+18+23+28)
 		assert.Equal(t, map[int]int{0: 13, 1: 18, 2: 23, 3: 28}, bySecond(got))
 		// Idle for a minute, to a second's start: the ramp starts again.

@@ -22,6 +22,7 @@ const (
 	EventPause  = "pause"  // a rate-limit error paused the limiter
 	EventProbe  = "probe"  // a probe ran, or a canary went out, or came back blocked
 	EventResume = "resume" // the limiter resumed issuing tickets
+	EventLimit  = "limit"  // the limiter lowered or raised the limit it works at
 )
 
 // MinuteLog is one limiter's activity during one minute: one line of a log

@@ -81,6 +81,7 @@ func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary 
 		p.probeAt = now + int64(wait)
 		l.stats.pauses++
 		p.event(l, now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
+		l.learnFromPause(now)
 	case canary:
 		p.canary = nil
 		l.backOff(now, hint, "canary rate limited")
@@ -183,6 +184,7 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	useCanary := p.useCanary
 	*p = pauseState{useCanary: useCanary}
 	l.b.restartRamp(secOf(now))
+	l.lim.lastResume = now
 	p.event(l, now, EventResume, why)
 	l.dispatch(now)
 }

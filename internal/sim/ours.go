@@ -1,0 +1,51 @@
+package sim
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ratellmiter/ratellmiter"
+)
+
+// OursName is the name of the library's own client in result tables.
+const OursName = "ratellmiter"
+
+// NewOurs returns a client that runs every call through ratellmiter.Do on a
+// BucketRateLimiter configured at rpm requests per minute: the library
+// itself, with its defaults, not a model of it. Its limiter joins a Monitor
+// of its own, so a run inside a synctest bubble keeps everything in the
+// bubble; the Monitor has no goroutine to stop, because it writes no logs
+// and the limiter has no service to probe.
+func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
+	m := ratellmiter.NewMonitor()
+	l, err := ratellmiter.NewBucketRateLimiter(rpm, append([]ratellmiter.Option{ratellmiter.WithMonitor(m)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return ClientFunc{ClientName: OursName, DoFunc: func(ctx context.Context, req Request, call func(context.Context) error) error {
+		_, err := ratellmiter.Do(ctx, l, func(ctx context.Context) (struct{}, error) {
+			err := call(ctx)
+			var rl *RateLimited
+			if errors.As(err, &rl) {
+				return struct{}{}, &ratellmiter.RateLimitError{StatusCode: 429, RetryAfter: rl.RetryAfter, Err: err}
+			}
+			return struct{}{}, err
+		})
+		return err
+	}}, nil
+}
+
+// Ours is the factory of the library's client, configured from the
+// scenario like the peers.
+func Ours() ClientFactory {
+	return ClientFactory{Name: OursName, New: func(s Scenario) Client {
+		c, err := NewOurs(s.ClientRPM)
+		if err != nil {
+			panic(err) // scenarios are fixed and valid
+		}
+		return c
+	}}
+}
+
+// All returns the peers and the library's client.
+func All() []ClientFactory { return append(Peers(), Ours()) }

@@ -1,0 +1,47 @@
+package sim
+
+import (
+	"testing"
+)
+
+// TestOursAgainstPeers runs the library's own client beside every peer in
+// every scenario and asserts where it stands, as measured.
+func TestOursAgainstPeers(t *testing.T) {
+	results := runAll(t, Scenarios(), All())
+	t.Log("\n" + FormatTable(results))
+	get := func(scenario, client string) Result {
+		for _, r := range results {
+			if r.Scenario == scenario && r.Client == client {
+				return r
+			}
+		}
+		t.Fatalf("no result for %s/%s", scenario, client)
+		return Result{}
+	}
+	for _, s := range Scenarios() {
+		ours := get(s.Name, OursName)
+		if ours.Incomplete || ours.Failed > 0 {
+			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
+		}
+		for _, p := range Peers() {
+			peer := get(s.Name, p.Name)
+			// Never more than 5% slower than any peer, in any scenario.
+			if ours.Completion.Seconds() > 1.05*peer.Completion.Seconds() {
+				t.Errorf("%s: ratellmiter %v, %s %v", s.Name, ours.Completion, p.Name, peer.Completion)
+			}
+		}
+		if python := get(s.Name, "python-original"); ours.Completion > python.Completion {
+			t.Errorf("%s: ratellmiter %v slower than the original %v", s.Name, ours.Completion, python.Completion)
+		}
+	}
+	for _, name := range []string{"backlog", "bursts", "many-models"} {
+		if r := get(name, OursName); r.RateLimited != 0 {
+			t.Errorf("%s: ratellmiter saw %d 429s at a correctly configured rate", name, r.RateLimited)
+		}
+	}
+	// A configured rate twice the real one is learned, not paid for on
+	// every request.
+	if r, x := get("config-2x", OursName), get("config-2x", "x/time/rate"); 2*r.Completion > x.Completion+r.Completion/2 {
+		t.Errorf("config-2x: ratellmiter %v not well ahead of x/time/rate %v", r.Completion, x.Completion)
+	}
+}

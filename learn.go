@@ -1,0 +1,83 @@
+package ratellmiter
+
+import (
+	"fmt"
+	"time"
+)
+
+// The limit a limiter works at is the least of the configured one, the one
+// the server reports in its rate-limit headers, and the one it learned from
+// the server's behaviour.
+//
+// Learning follows additive increase, multiplicative decrease, with a guard
+// against mistaking an outage for a wrong limit: a single pause says only
+// that the server refused requests for a while. A pause that starts within
+// a minute of the previous resume says the rate itself is too high: the
+// limit is halved. (The rate issued just before is no better a base: it is
+// still ramping up after the resume.) Every clean minute after that adds back 5% of the configured
+// limit, until the configured (or reported) limit is reached again.
+const (
+	learnWindow   = 60 * nsPerSec // a pause this soon after a resume lowers the limit
+	learnStepFrac = 0.05          // share of the configured limit added per clean minute
+)
+
+// limitState holds the limits behind the effective one. Guarded by mu.
+type limitState struct {
+	configured int
+	reported   int   // requests per minute the server says; 0 if unknown
+	learned    int   // the learned limit; 0 if none
+	lastResume int64 // when the last pause ended; 0 if never
+	lastChange int64 // when learned last changed
+	holdUntil  int64 // the server said its budget is spent until then
+}
+
+// effective returns the limit to work at.
+func (s *limitState) effective() int {
+	r := s.configured
+	if s.reported > 0 {
+		r = min(r, s.reported)
+	}
+	if s.learned > 0 {
+		r = min(r, s.learned)
+	}
+	return r
+}
+
+// applyLimit makes the bucket work at the effective limit. Requires mu.
+func (l *BucketRateLimiter) applyLimit() {
+	if r := l.lim.effective(); r != l.b.rpm {
+		l.b.setRate(r, l.cfg.rampStart, l.cfg.rampStep)
+	}
+}
+
+// learnFromPause lowers the learned limit when a pause starts at now soon
+// after the previous one ended. Requires mu.
+func (l *BucketRateLimiter) learnFromPause(now int64) {
+	s := &l.lim
+	if !l.cfg.learn || s.lastResume == 0 || now-s.lastResume > learnWindow {
+		return
+	}
+	base := s.effective()
+	s.learned = max(1, base/2)
+	s.lastChange = now
+	l.applyLimit()
+	l.p.event(l, now, EventLimit, fmt.Sprintf("paused again %v after resuming: limit lowered to %d RPM",
+		time.Duration(now-s.lastResume).Round(time.Millisecond), l.b.rpm))
+}
+
+// raiseLimit adds back to a learned limit after each clean minute.
+// Requires mu.
+func (l *BucketRateLimiter) raiseLimit(now int64) {
+	s := &l.lim
+	if s.learned == 0 || l.p.paused || now-s.lastChange < learnWindow {
+		return
+	}
+	step := max(1, int(float64(s.configured)*learnStepFrac))
+	s.learned += step
+	s.lastChange = now
+	if s.learned >= s.configured {
+		s.learned = 0
+	}
+	l.applyLimit()
+	l.p.event(l, now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
+}
