@@ -49,9 +49,19 @@ const (
 
 // post sends body to path straight through ServeHTTP.
 func post(s *Server, path, body string) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	return recordServe(s, httptestRequest(http.MethodPost, path, body))
+}
+
+// httptestRequest builds a server-side request with a JSON body.
+func httptestRequest(method, path, body string) *http.Request {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+// recordServe runs r through ServeHTTP and records the response.
+func recordServe(s *Server, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
 	return w
 }

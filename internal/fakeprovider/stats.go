@@ -13,7 +13,8 @@ const maxAcceptTimes = 1_000_000
 
 // Stats are a server's totals since it was created.
 type Stats struct {
-	// Requests counts every request routed to a provider endpoint.
+	// Requests counts every POST to a provider endpoint, malformed ones
+	// included.
 	Requests int
 	// Accepted counts requests admitted and answered with 200.
 	Accepted int
@@ -63,7 +64,7 @@ func (r *recorder) slot(t time.Time) *SecondCount {
 	return &r.seconds[i]
 }
 
-// request counts a request routed to a provider endpoint.
+// request counts a POST to a provider endpoint.
 func (r *recorder) request() {
 	r.mu.Lock()
 	r.totals.Requests++
