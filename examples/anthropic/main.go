@@ -1,0 +1,153 @@
+// Command anthropic sends a burst of messages through the official
+// Anthropic Go SDK with a ratellmiter.Transport underneath, and reports
+// what the limiter did.
+//
+// By default it starts a local fake provider on 127.0.0.1 that allows
+// 1200 requests per minute and answers the first request with 529
+// "overloaded", and configures the limiter at twice the server's rate, so
+// that requests are refused with 429 and 529 and the transport absorbs
+// them: every call still succeeds. With ANTHROPIC_API_KEY set it calls the
+// real API instead (a few calls only, unless -n says otherwise).
+//
+//	go run ./examples/anthropic
+//	ANTHROPIC_API_KEY=sk-ant-... go run ./examples/anthropic -rpm 50 -n 5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	"github.com/anthropics/anthropic-sdk-go/option"
+
+	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/fakeprovider"
+)
+
+func main() {
+	n := flag.Int("n", 0, "number of calls (default 60 on the fake provider, 3 on the real API)")
+	workers := flag.Int("c", 10, "concurrent callers")
+	rpm := flag.Int("rpm", 0, "limiter requests per minute (default 2400 on the fake provider, 50 on the real API)")
+	model := flag.String("model", string(anthropic.ModelClaudeHaiku4_5), "model to call")
+	flag.Parse()
+	if err := run(*n, *workers, *rpm, *model); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(n, workers, rpm int, model string) error {
+	key := os.Getenv("ANTHROPIC_API_KEY")
+	var opts []option.RequestOption
+	var fake *fakeprovider.Server
+	if key == "" {
+		s, url, stop, err := fakeprovider.Start(fakeprovider.Config{RPM: 1200})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		s.Overloaded(1)
+		fake = s
+		opts = append(opts, option.WithBaseURL(url), option.WithAPIKey("fake"))
+		fmt.Printf("fake provider at %s allowing 1200 RPM, first request overloaded\n", url)
+		n, rpm = orDefault(n, 60), orDefault(rpm, 2400)
+	} else {
+		opts = append(opts, option.WithAPIKey(key))
+		n, rpm = orDefault(n, 3), orDefault(rpm, 50)
+		fmt.Println("calling the Anthropic API")
+	}
+
+	mon := ratellmiter.NewMonitor()
+	defer mon.Stop()
+	limiter, err := ratellmiter.NewBucketRateLimiter(rpm, ratellmiter.WithMonitor(mon), ratellmiter.WithName(model))
+	if err != nil {
+		return err
+	}
+	tr, err := ratellmiter.NewTransport(nil, ratellmiter.WithLimiter(limiter))
+	if err != nil {
+		return err
+	}
+	defer tr.CloseIdleConnections()
+	// The transport retries rate-limited calls; the SDK must not as well.
+	opts = append(opts, option.WithHTTPClient(&http.Client{Transport: tr}), option.WithMaxRetries(0))
+	client := anthropic.NewClient(opts...)
+	fmt.Printf("limiter at %d RPM, %d calls from %d goroutines\n", rpm, n, workers)
+
+	ctx := context.Background()
+	params := anthropic.MessageNewParams{
+		Model:     anthropic.Model(model),
+		MaxTokens: 20,
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Say hello in five words."))},
+	}
+	start := time.Now()
+	jobs := make(chan int)
+	var (
+		mu     sync.Mutex
+		failed []error
+		last   string
+		wg     sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				msg, err := client.Messages.New(ctx, params)
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err)
+				} else if len(msg.Content) > 0 {
+					last = msg.Content[0].Text
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	// One streamed call: its ticket is held until the stream is closed.
+	stream := client.Messages.NewStreaming(ctx, params)
+	events := 0
+	for stream.Next() {
+		events++
+	}
+	if err := stream.Err(); err != nil {
+		failed = append(failed, err)
+	}
+	_ = stream.Close()
+	elapsed := time.Since(start)
+
+	st := limiter.Stats()
+	fmt.Printf("%d calls + 1 stream (%d events) in %v: %d failed\n", n, events, elapsed.Round(time.Millisecond), len(failed))
+	for _, err := range failed {
+		fmt.Println("  error:", err)
+	}
+	fmt.Printf("429s and 529s absorbed by the transport: %d (limiter paused %d times, %v in all)\n",
+		st.RateLimited, st.Pauses, st.PausedTime.Round(time.Millisecond))
+	if fake != nil {
+		fs := fake.Stats()
+		fmt.Printf("server: %d requests, %d accepted, %d refused with 429, %d with 529; at most %d in any second\n",
+			fs.Requests, fs.Accepted, fs.Rejected429, fs.Overloaded529, fake.MaxInWindow(time.Second))
+	}
+	if last != "" {
+		fmt.Printf("last reply: %q\n", last)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d calls failed", len(failed))
+	}
+	return nil
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
