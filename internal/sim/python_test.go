@@ -6,15 +6,6 @@ import (
 	"time"
 )
 
-// perSecond counts accepted requests per whole second.
-func perSecond(acc []time.Duration) map[int]int {
-	m := make(map[int]int)
-	for _, a := range acc {
-		m[int(a/time.Second)]++
-	}
-	return m
-}
-
 func pythonFactory() ClientFactory {
 	return ClientFactory{Name: "python-original", New: func(s Scenario) Client { return NewPythonOriginal(s.ClientRPM) }}
 }
