@@ -670,3 +670,45 @@ func TestTransportLoopback(t *testing.T) {
 	assert.LessOrEqual(t, s.MaxInWindow(time.Second), 20+20)
 	assertSettled(t, l, 41)
 }
+
+func TestTransport503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		var calls atomic.Int32
+		hinted := true
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if calls.Add(1) == 1 {
+				h := http.Header{}
+				if hinted {
+					h.Set("Retry-After", "2")
+				}
+				return jsonResponse(r, http.StatusServiceUnavailable, h, `{"error":{"message":"busy"}}`), nil
+			}
+			return jsonResponse(r, http.StatusOK, nil, `{}`), nil
+		})
+		hc := tpTransport(t, rt, WithLimiter(l)).Client()
+
+		start := time.Now()
+		resp, err := hc.Get(fakeURL + "/x")
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "a 503 with Retry-After is retried")
+		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
+		assert.EqualValues(t, 1, l.Stats().RateLimited)
+		assertSettled(t, l, 1)
+
+		time.Sleep(time.Minute)
+		calls.Store(0)
+		hinted = false
+		resp, err = hc.Get(fakeURL + "/x")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a bare 503 is handed on")
+		assert.Contains(t, string(body), "busy")
+		assert.EqualValues(t, 1, calls.Load())
+		assert.EqualValues(t, 1, l.Stats().RateLimited)
+		assertSettled(t, l, 2)
+	})
+}
