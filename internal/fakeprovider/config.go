@@ -42,6 +42,9 @@ const defaultReplyTokens = 12
 
 // Config describes the limits and behaviour of a Server. The zero value of
 // every field except RPM is usable.
+//
+// The budgets belong to the server as a whole, like one organization's
+// limits: every model and both APIs draw on them.
 type Config struct {
 	// RPM is the request budget per minute. It must be positive.
 	RPM int

@@ -54,7 +54,20 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP answers OpenAI's POST /v1/chat/completions (also without the /v1
 // prefix) and Anthropic's POST /v1/messages. Any other path gets 404 and any
-// other method 405, both with a JSON error body.
+// other method 405, both with a JSON error body; a malformed body gets 400.
+//
+// A request is checked in this order: exhausted quota, outage, running
+// penalty, injected overload (Anthropic only), then the budgets. It is
+// charged one request plus an estimate of its tokens (a quarter of its
+// prompt characters, rounded up, plus its max tokens), and the unused output
+// tokens are given back once the reply is produced. An admitted request then
+// waits its simulated latency, which ends early, with nothing written, if the
+// request is cancelled.
+//
+// The rate-limit headers describe the budgets on the per-minute scale the
+// providers use: the request limit is RPM, remaining is RPM less what the
+// bucket is missing, and reset is how long until the bucket is full again,
+// even though enforcement happens over the bucket's shorter span.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d, ok := route(r.URL.Path)
 	if !ok {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 )
 
-// Transport returns an [net/http.RoundTripper] that hands each request to
+// Transport returns a [net/http.RoundTripper] that hands each request to
 // the server's ServeHTTP in a new goroutine, with no socket involved, and
 // streams the response back through a pipe so that flushed server-sent
 // events reach the client as they are written. Because nothing leaves the
