@@ -94,6 +94,17 @@ func TestOpenAISDKRateLimited(t *testing.T) {
 	assert.Equal(t, "requests", apiErr.Type)
 }
 
+func TestOpenAISDKQuotaExhausted(t *testing.T) {
+	s, url := startLoopback(t, Config{RPM: 600})
+	s.QuotaExhausted("", true)
+	client := newOpenAI(openaioption.WithBaseURL(url + "/v1/"))
+	_, err := client.Chat.Completions.New(context.Background(), openAIParams)
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusTooManyRequests, apiErr.StatusCode)
+	assert.Equal(t, "insufficient_quota", apiErr.Code)
+}
+
 func TestAnthropicSDKMessage(t *testing.T) {
 	_, url := startLoopback(t, Config{RPM: 600})
 	client := newAnthropic(anthropicoption.WithBaseURL(url))
@@ -172,7 +183,18 @@ func TestSDKsInsideSynctest(t *testing.T) {
 		assert.EqualValues(t, defaultReplyTokens, msg.Usage.OutputTokens)
 		assert.Greater(t, time.Since(start), time.Second, "latency is simulated on the virtual clock")
 
+		time.Sleep(time.Second)
+		params := openAIParams
+		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+		ostream := oc.Chat.Completions.NewStreaming(ctx, params)
+		acc := openai.ChatCompletionAccumulator{}
+		for ostream.Next() {
+			acc.AddChunk(ostream.Current())
+		}
+		require.NoError(t, ostream.Err())
+		assert.EqualValues(t, defaultReplyTokens, acc.Usage.CompletionTokens)
+
 		st := s.Stats()
-		assert.Equal(t, Stats{Requests: 3, Accepted: 2, Rejected429: 1, Tokens: 2 * (1 + defaultReplyTokens)}, st)
+		assert.Equal(t, Stats{Requests: 4, Accepted: 3, Rejected429: 1, Tokens: 3 * (1 + defaultReplyTokens)}, st)
 	})
 }
