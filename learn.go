@@ -3,6 +3,8 @@ package ratellmiter
 import (
 	"fmt"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // The limit a limiter works at is the least of the configured one, the one
@@ -80,4 +82,35 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	}
 	l.applyLimit()
 	l.p.event(l, now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
+}
+
+// observe takes in the rate-limit headers of a response received at now.
+// A request budget whose reset is within a minute is taken as the
+// per-minute limit the server enforces, so the limiter never works above
+// it; a budget with nothing remaining stops the limiter from issuing until
+// its reset, before a 429 can happen. Budgets of longer periods (requests
+// per day) are left to their own 429s.
+func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
+	b := lim.Requests
+	if !b.Known || b.Reset.IsZero() {
+		return
+	}
+	untilReset := b.Reset.Sub(now)
+	if untilReset < 0 || untilReset > time.Minute {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ns := l.now()
+	if b.Limit > 0 && b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported {
+		l.lim.reported = int(b.Limit)
+		l.applyLimit()
+		l.p.event(l, ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
+	}
+	if b.Remaining == 0 {
+		if until := ns + int64(untilReset); until > l.lim.holdUntil {
+			l.lim.holdUntil = until
+			l.schedule(ns)
+		}
+	}
 }

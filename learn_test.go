@@ -1,0 +1,66 @@
+package ratellmiter
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+func TestRepeatedPauseHalvesTheLimitAndCleanMinutesRaiseIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 1200, WithService(svc))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second)) // first pause: an outage, maybe
+		assert.Equal(t, 1200, l.RPM(), "one pause teaches nothing")
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-handBack(tk, time.Second)) // again soon after: too fast
+		assert.Equal(t, 600, l.RPM())
+		tk.Done()
+
+		time.Sleep(61 * time.Second)
+		tk, _ = l.Acquire(context.Background())
+		tk.Done()
+		assert.Equal(t, 660, l.RPM(), "a clean minute adds back 5%% of the configured limit")
+	})
+}
+
+func TestWithLearningOffKeepsTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 1200, WithService(svc), WithLearning(false))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		require.NoError(t, <-handBack(tk, time.Second))
+		tk.Done()
+		assert.Equal(t, 1200, l.RPM())
+	})
+}
+
+func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000)
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 10, Reset: now.Add(time.Second), Known: true}}, now)
+		assert.Equal(t, 600, l.RPM(), "never above the reported limit")
+
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 0, Reset: now.Add(3 * time.Second), Known: true}}, now)
+		_, ok := l.TryAcquire()
+		assert.False(t, ok, "nothing remains until the reset")
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 3*time.Second, time.Since(now))
+		tk.Done()
+
+		time.Sleep(time.Second)
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 14400, Remaining: 0, Reset: now.Add(20 * time.Hour), Known: true}}, time.Now())
+		_, ok = l.TryAcquire()
+		assert.True(t, ok, "a daily budget does not hold the minute limiter")
+	})
+}
