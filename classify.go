@@ -43,6 +43,10 @@ type Classifier func(err error) Classification
 //     Anthropic SDKs, among others): 429 and 529 are rate limits, and
 //     503 when the response says when to retry. The hint comes from a
 //     Response *http.Response field's Retry-After headers, when present.
+//     A 429 whose body (a RawJSON() string method, as the SDKs have) or
+//     headers say a quota or spend limit is used up (OpenAI's
+//     insufficient_quota, Anthropic's enforced_spend_limit_reached, a
+//     Gemini per-day quota, x-should-retry: false) is KindQuotaExhausted.
 func DefaultClassifier(err error) Classification {
 	if err == nil {
 		return Classification{}
@@ -62,8 +66,20 @@ func DefaultClassifier(err error) Classification {
 		}
 		var hint time.Duration
 		hasHint := false
+		var header http.Header
 		if resp != nil {
-			hint, hasHint = signals.RetryAfter(resp.Header, time.Now())
+			header = resp.Header
+			hint, hasHint = signals.RetryAfter(header, time.Now())
+		}
+		if code == http.StatusTooManyRequests {
+			// The body tells a used-up quota from a rate limit.
+			var body []byte
+			if r, ok := e.(interface{ RawJSON() string }); ok {
+				body = []byte(r.RawJSON())
+			}
+			if info := signals.ParseErrorBody(code, header, body, time.Now()); info.Kind == signals.KindQuotaExhausted {
+				return Classification{Kind: KindQuotaExhausted, Quota: info.Quota}
+			}
 		}
 		switch {
 		case code == http.StatusTooManyRequests || code == 529:

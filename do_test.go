@@ -202,3 +202,28 @@ func TestDefaultClassifier(t *testing.T) {
 		})
 	}
 }
+
+// rawJSONError has the SDKs' RawJSON method.
+type rawJSONError struct {
+	sdkLikeError
+	raw string
+}
+
+func (e *rawJSONError) RawJSON() string { return e.raw }
+
+func TestDefaultClassifierTellsQuotaFromRateLimit(t *testing.T) {
+	quota := &rawJSONError{sdkLikeError{StatusCode: 429},
+		`{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`}
+	c := DefaultClassifier(quota)
+	assert.Equal(t, KindQuotaExhausted, c.Kind)
+	assert.Equal(t, "insufficient_quota", c.Quota)
+
+	rate := &rawJSONError{sdkLikeError{StatusCode: 429},
+		`{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`}
+	assert.Equal(t, KindRateLimited, DefaultClassifier(rate).Kind)
+
+	h := http.Header{}
+	h.Set("X-Should-Retry", "false")
+	noRetry := &sdkLikeError{StatusCode: 429, Response: &http.Response{StatusCode: 429, Header: h}}
+	assert.Equal(t, KindQuotaExhausted, DefaultClassifier(noRetry).Kind)
+}

@@ -198,6 +198,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			tk.Done()
 			return nil, err
 		}
+		now := time.Now()
+		l.observe(signals.ParseHeaders(resp.Header, now), now)
 		if !mayBeRateLimit(resp) {
 			return finishOnClose(resp, tk), nil
 		}
