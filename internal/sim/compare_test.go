@@ -26,19 +26,23 @@ func runAll(t *testing.T, scenarios []Scenario, factories []ClientFactory) []Res
 	return results
 }
 
+// find returns the result of client in scenario.
+func find(t *testing.T, results []Result, scenario, client string) Result {
+	t.Helper()
+	for _, r := range results {
+		if r.Scenario == scenario && r.Client == client {
+			return r
+		}
+	}
+	t.Fatalf("no result for %s/%s", scenario, client)
+	return Result{}
+}
+
 func TestCompare(t *testing.T) {
 	results := runAll(t, Scenarios(), Peers())
 	t.Log("\n" + FormatTable(results))
 
-	get := func(scenario, client string) Result {
-		for _, r := range results {
-			if r.Scenario == scenario && r.Client == client {
-				return r
-			}
-		}
-		t.Fatalf("no result for %s/%s", scenario, client)
-		return Result{}
-	}
+	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
 
 	for _, r := range results {
 		if r.Incomplete {

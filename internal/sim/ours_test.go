@@ -9,15 +9,7 @@ import (
 func TestOursAgainstPeers(t *testing.T) {
 	results := runAll(t, Scenarios(), All())
 	t.Log("\n" + FormatTable(results))
-	get := func(scenario, client string) Result {
-		for _, r := range results {
-			if r.Scenario == scenario && r.Client == client {
-				return r
-			}
-		}
-		t.Fatalf("no result for %s/%s", scenario, client)
-		return Result{}
-	}
+	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
 	for _, s := range Scenarios() {
 		ours := get(s.Name, OursName)
 		if ours.Incomplete || ours.Failed > 0 {
