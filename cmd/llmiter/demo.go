@@ -217,6 +217,7 @@ type demoResult struct {
 	seconds     []demoSecond
 	limiter     *ratellmiter.Stats
 	logPath     string
+	startAt     time.Duration // when the run started, after the first second of seconds began
 	timeLimit   time.Duration
 	serverLimit int
 }
@@ -319,6 +320,7 @@ func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSet
 	}
 
 	start := time.Now()
+	res.startAt = start.Sub(counter.origin)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range o.workers {
@@ -525,7 +527,7 @@ var demoLines = []struct {
 	color color.Color
 	value func(s demoSecond) int
 }{
-	{"sent (on the wire)", color.RGBA{31, 119, 180, 255}, func(s demoSecond) int { return s.sent }},
+	{"sent (on the wire)", color.NRGBA{31, 119, 180, 110}, func(s demoSecond) int { return s.sent }},
 	{"accepted by the server", color.RGBA{44, 160, 44, 255}, func(s demoSecond) int { return s.accepted }},
 	{"429s", color.RGBA{214, 39, 40, 255}, func(s demoSecond) int { return s.refused }},
 	{"finished", color.RGBA{148, 103, 189, 255}, func(s demoSecond) int { return s.finished }},
@@ -536,7 +538,7 @@ var demoLines = []struct {
 func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
 	n, ymax := 1, float64(capPerSecond(o.rpm))
 	for _, r := range runs {
-		n = max(n, len(r.seconds))
+		n = max(n, len(r.seconds), int(math.Ceil((r.startAt + r.wall).Seconds())))
 		for _, s := range r.seconds {
 			for _, l := range demoLines {
 				ymax = max(ymax, float64(l.value(s)))
@@ -596,17 +598,34 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 	capLine.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
 	p.Add(capLine)
 
-	for _, l := range demoLines {
+	end := (r.startAt + r.wall).Seconds()
+	endLine := mustLine(plotter.XYs{{X: end, Y: 0}, {X: end, Y: p.Y.Max}})
+	endLine.Color = color.RGBA{120, 120, 120, 255}
+	endLine.Width = vg.Points(1)
+	endLine.Dashes = []vg.Length{vg.Points(2), vg.Points(3)}
+	p.Add(endLine)
+
+	for k, l := range demoLines {
 		xys := make(plotter.XYs, len(r.seconds))
 		for j, s := range r.seconds {
 			xys[j] = plotter.XY{X: float64(j) + 0.5, Y: float64(l.value(s))}
 		}
 		line := mustLine(xys)
 		line.Width = vg.Points(1.4)
+		if k == 0 {
+			// Wide and pale, so that it shows around the lines it shares
+			// values with.
+			line.Width = vg.Points(4)
+		}
 		line.Color = l.color
 		p.Add(line)
 		leg.Add(l.label, line)
 	}
 	leg.Add(fmt.Sprintf("server limit %d/s (%d RPM)", int(capv), o.rpm), capLine)
+	endLabel := fmt.Sprintf("last call finished, %.1f s", r.wall.Seconds())
+	if r.stopped {
+		endLabel = fmt.Sprintf("stopped at the %.0f s cap", r.wall.Seconds())
+	}
+	leg.Add(endLabel, endLine)
 	return p, &leg
 }

@@ -87,6 +87,9 @@ func tableRow(t *testing.T, text, client string) []string {
 }
 
 func TestDemoBadFlags(t *testing.T) {
+	if subcommands["demo"] == nil || subcommandSummaries["demo"] == "" {
+		t.Fatal("demo is not registered as a subcommand")
+	}
 	for _, args := range [][]string{
 		{"-requests", "0"},
 		{"-workers", "-3"},
