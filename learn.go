@@ -63,7 +63,7 @@ func (l *BucketRateLimiter) learnFromPause(now int64) {
 	s.learned = max(1, base/2)
 	s.lastChange = now
 	l.applyLimit()
-	l.p.event(l, now, EventLimit, fmt.Sprintf("paused again %v after resuming: limit lowered to %d RPM",
+	l.event(now, EventLimit, fmt.Sprintf("paused again %v after resuming: limit lowered to %d RPM",
 		time.Duration(now-s.lastResume).Round(time.Millisecond), l.b.rpm))
 }
 
@@ -81,7 +81,7 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 		s.learned = 0
 	}
 	l.applyLimit()
-	l.p.event(l, now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
+	l.event(now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
 }
 
 // observe takes in the rate-limit headers of a response received at now.
@@ -105,7 +105,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if b.Limit > 0 && b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported {
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
-		l.p.event(l, ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
+		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
 	}
 	if b.Remaining == 0 {
 		if until := ns + int64(untilReset); until > l.lim.holdUntil {

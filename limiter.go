@@ -325,13 +325,10 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 				return
 			}
 			l.q.pop()
-			l.b.take(now)
-			t.state, t.issuedAt, t.canary = stateIssued, now, true
-			l.inFlight++
-			l.stats.issued++
-			l.act.add(l, now, fieldIssued)
+			l.issue(t, now)
+			t.canary = true
 			l.p.canaryIssued(t, now, l.cfg.probeTimeout)
-			l.p.event(l, now, EventProbe, "canary request issued")
+			l.event(now, EventProbe, "canary request issued")
 			t.ready <- struct{}{}
 		case l.canIssue(now):
 			l.q.pop()

@@ -128,13 +128,15 @@ func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
 		return nil
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.def == nil {
 		m.def = l
-		return l
 	}
-	go l.Close() // lost a race with another caller; never used
-	return m.def
+	def := m.def
+	m.mu.Unlock()
+	if def != l {
+		l.Close() // lost a race with another caller; never used
+	}
+	return def
 }
 
 func (m *Monitor) logger() *slog.Logger { return m.cfg.logger }
@@ -235,7 +237,7 @@ func (m *Monitor) join(l *BucketRateLimiter) error {
 	return nil
 }
 
-// leave removes l, writing its last minute.
+// leave removes l; Close has already handed its last minute to enqueue.
 func (m *Monitor) leave(l *BucketRateLimiter) {
 	m.mu.Lock()
 	delete(m.limiters, l)

@@ -58,7 +58,7 @@ func (p *pauseState) nextWake() int64 {
 
 // event records a pause, probe or resume in the minute log and says it
 // through the logger.
-func (p *pauseState) event(l *BucketRateLimiter, now int64, kind, detail string) {
+func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 	l.act.event(l, now, kind, detail)
 	l.logger.Info("ratellmiter: "+kind, "limiter", l.name, "detail", detail)
 }
@@ -80,7 +80,7 @@ func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary 
 		}
 		p.probeAt = now + int64(wait)
 		l.stats.pauses++
-		p.event(l, now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
+		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
 		l.learnFromPause(now)
 	case canary:
 		p.canary = nil
@@ -102,7 +102,7 @@ func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 	p.probeAt = now + int64(wait)
 	p.armed = false
 	p.deadline = 0
-	p.event(l, now, EventProbe, fmt.Sprintf("%s; next probe in %v", why, wait))
+	l.event(now, EventProbe, fmt.Sprintf("%s; next probe in %v", why, wait))
 }
 
 // probeIfDue starts the probe when it is due: a canary is overdue, or the
@@ -151,7 +151,7 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService
 	case errors.Is(err, ErrProbeUnsupported):
 		p.useCanary = true
 		p.armed = true
-		p.event(l, now, EventProbe, "service has no probe; using a canary request")
+		l.event(now, EventProbe, "service has no probe; using a canary request")
 	case err != nil:
 		l.backOff(now, 0, "probe failed: "+err.Error())
 	case blocked:
@@ -185,6 +185,6 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	*p = pauseState{useCanary: useCanary}
 	l.b.restartRamp(secOf(now))
 	l.lim.lastResume = now
-	p.event(l, now, EventResume, why)
+	l.event(now, EventResume, why)
 	l.dispatch(now)
 }

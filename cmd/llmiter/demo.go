@@ -557,28 +557,15 @@ func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
 // demoChart builds the chart of one run over n seconds, with the Y axis up
 // to ymax.
 func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, *plot.Legend) {
-	p := plot.New()
 	state := fmt.Sprintf("all %d done in %.1f s", r.total, r.wall.Seconds())
 	if r.stopped {
 		state = fmt.Sprintf("%d/%d done when stopped at %.0f s", r.completed, r.total, r.wall.Seconds())
 	} else if r.completed < r.total {
 		state = fmt.Sprintf("%d/%d done in %.1f s", r.completed, r.total, r.wall.Seconds())
 	}
-	p.Title.Text = fmt.Sprintf("%s: %d requests, %d workers, server at %d RPM — %s", r.client, r.total, o.workers, o.rpm, state)
-	p.Title.TextStyle.Font.Size = vg.Points(15)
-	p.Title.Padding = vg.Points(10)
-	p.X.Label.Text = "seconds since the run started"
-	p.Y.Label.Text = "requests per second"
-	p.X.Label.Padding = vg.Points(5)
-	p.Y.Label.Padding = vg.Points(5)
-	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font.Size = vg.Points(12)
-		a.Tick.Label.Font.Size = vg.Points(10)
-	}
-	p.X.Min, p.X.Max = 0, float64(n)
-	p.Y.Min, p.Y.Max = 0, ymax*1.12
-	p.X.Tick.Marker = intTicker{steps: []int{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600}, most: 16}
-	p.Y.Tick.Marker = intTicker{steps: []int{1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000}, most: 12}
+	title := fmt.Sprintf("%s: %d requests, %d workers, server at %d RPM — %s", r.client, r.total, o.workers, o.rpm, state)
+	p := newChart(title, "seconds since the run started", n)
+	p.Y.Max = ymax * 1.12
 
 	leg := plot.NewLegend()
 	leg.Top, leg.Left = true, true

@@ -343,23 +343,14 @@ func window(series []ratellmiter.Series) (lo, hi int) {
 	return lo, hi
 }
 
-// buildChart returns the plot of the series and its legend, to be drawn
-// beside it.
-func buildChart(file string, series []ratellmiter.Series, lines string, compare bool) (*plot.Plot, *plot.Legend) {
-	lo, hi := window(series)
-	n := hi - lo + 1
-	origin := time.Unix(series[0].Start+int64(lo), 0).UTC()
-
+// newChart returns an empty chart in the style of every llmiter chart:
+// the title, requests per second over n seconds, integer ticks.
+func newChart(title, xLabel string, n int) *plot.Plot {
 	p := plot.New()
-	if compare {
-		m, _ := metricOf(lines[0])
-		p.Title.Text = fmt.Sprintf("%s per second, all limiters — %s", m.label, file)
-	} else {
-		p.Title.Text = fmt.Sprintf("%s (%d RPM) — %s", series[0].Limiter, series[0].RPM, file)
-	}
+	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(15)
 	p.Title.Padding = vg.Points(10)
-	p.X.Label.Text = "seconds since " + origin.Format("2006-01-02 15:04:05 UTC")
+	p.X.Label.Text = xLabel
 	p.Y.Label.Text = "requests per second"
 	p.X.Label.Padding = vg.Points(5)
 	p.Y.Label.Padding = vg.Points(5)
@@ -371,6 +362,22 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 	p.Y.Min = 0
 	p.X.Tick.Marker = intTicker{steps: []int{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400}, most: 14}
 	p.Y.Tick.Marker = intTicker{steps: []int{1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000}, most: 12}
+	return p
+}
+
+// buildChart returns the plot of the series and its legend, to be drawn
+// beside it.
+func buildChart(file string, series []ratellmiter.Series, lines string, compare bool) (*plot.Plot, *plot.Legend) {
+	lo, hi := window(series)
+	n := hi - lo + 1
+	origin := time.Unix(series[0].Start+int64(lo), 0).UTC()
+
+	title := fmt.Sprintf("%s (%d RPM) — %s", series[0].Limiter, series[0].RPM, file)
+	if compare {
+		m, _ := metricOf(lines[0])
+		title = fmt.Sprintf("%s per second, all limiters — %s", m.label, file)
+	}
+	p := newChart(title, "seconds since "+origin.Format("2006-01-02 15:04:05 UTC"), n)
 
 	leg := plot.NewLegend()
 	leg.Top, leg.Left = true, true
