@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,10 +46,27 @@ type BucketRateLimiter struct {
 	timerAt  int64       // when timer fires; 0 when it is not armed
 	p        pauseState
 	lim      limitState
-	inFlight int
+	inFlight int   // issued and not finished, except by Done's lock-free path: see flying
 	err      error // ErrStopped or ErrClosed once the limiter refuses tickets
 	act      activity
 	stats    counters
+
+	// doneFast counts the tickets finished by Done without taking mu:
+	// inFlight still counts them and stats.finished does not yet. flying
+	// and finished read the true totals with a single atomic load, so a
+	// snapshot taken under mu stays consistent.
+	doneFast atomic.Uint64
+}
+
+// flying returns the number of tickets issued and not finished.
+// Requires mu.
+func (l *BucketRateLimiter) flying() int {
+	return l.inFlight - int(l.doneFast.Load())
+}
+
+// full reports whether the WithMaxInFlight cap is reached. Requires mu.
+func (l *BucketRateLimiter) full() bool {
+	return l.cfg.maxInFlight > 0 && l.flying() >= l.cfg.maxInFlight
 }
 
 // counters are the totals behind Stats. Guarded by mu.
@@ -143,19 +161,24 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The allocation and the clock read happen before taking the lock, to
+	// keep the critical section short when many goroutines contend.
+	t := &Ticket{l: l}
+	now := l.now()
 	l.mu.Lock()
 	if l.err != nil {
 		err := l.err
 		l.mu.Unlock()
 		return nil, err
 	}
-	now := l.now()
+	// Another goroutine may have issued a ticket at a later time while
+	// this one waited for the lock: never go back before it.
+	now = max(now, l.b.last)
 	if l.lim.learned != 0 {
 		l.raiseLimit(now)
 	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
-	t := &Ticket{l: l}
 	if l.q.len() == 0 && l.canIssue(now) {
 		l.issue(t, now)
 		l.mu.Unlock()
@@ -246,7 +269,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 	case <-t.ready:
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if t.state == stateIssued {
+		if t.state.Load() == stateIssued {
 			return nil
 		}
 		return l.err
@@ -257,13 +280,13 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch t.state {
+	switch t.state.Load() {
 	case stateIssued:
 		// Issued as we gave up: give it back.
 		l.giveBack(t)
 	case stateWaiting:
 		l.q.remove(t)
-		t.state = stateCancelled
+		t.state.Store(stateCancelled)
 		l.stats.cancelled++
 		l.dispatch(l.now())
 	default:
@@ -276,14 +299,16 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 // capacity it held is refunded. Requires mu.
 func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	now := l.now()
-	t.state = stateCancelled
+	t.state.Store(stateCancelled)
 	l.inFlight--
 	l.stats.cancelled++
 	l.stats.issued--
 	l.b.refund(t.issuedAt)
 	if t.canary {
 		t.canary = false
-		l.p.canaryLost(now)
+		if l.p.canary == t {
+			l.p.canaryLost(now)
+		}
 	}
 	l.dispatch(now)
 }
@@ -294,7 +319,7 @@ func (l *BucketRateLimiter) canIssue(now int64) bool {
 	if l.p.paused {
 		return false
 	}
-	if l.cfg.maxInFlight > 0 && l.inFlight >= l.cfg.maxInFlight {
+	if l.full() {
 		return false
 	}
 	if now < l.lim.holdUntil {
@@ -306,7 +331,7 @@ func (l *BucketRateLimiter) canIssue(now int64) bool {
 // issue issues t at now. Requires mu; the caller checked the budgets.
 func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
-	t.state = stateIssued
+	t.state.Store(stateIssued)
 	t.issuedAt = now
 	l.inFlight++
 	l.stats.issued++
@@ -320,7 +345,7 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 	for t := l.q.front(); t != nil; t = l.q.front() {
 		switch {
 		case l.p.paused && l.p.mayIssueCanary():
-			if l.cfg.maxInFlight > 0 && l.inFlight >= l.cfg.maxInFlight {
+			if l.full() {
 				l.schedule(now)
 				return
 			}
@@ -352,7 +377,7 @@ func (l *BucketRateLimiter) schedule(now int64) {
 	at := int64(0)
 	if l.p.paused {
 		at = l.p.nextWake()
-	} else if l.q.len() > 0 && (l.cfg.maxInFlight == 0 || l.inFlight < l.cfg.maxInFlight) {
+	} else if l.q.len() > 0 && !l.full() {
 		at = l.b.next(max(now, l.lim.holdUntil))
 	}
 	if at == 0 || at == l.timerAt {
@@ -414,7 +439,7 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 		l.timer.Stop()
 	}
 	for t := l.q.pop(); t != nil; t = l.q.pop() {
-		t.state = stateCancelled
+		t.state.Store(stateCancelled)
 		l.stats.cancelled++
 		t.ready <- struct{}{}
 	}

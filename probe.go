@@ -111,7 +111,8 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 	p := &l.p
 	if p.canary != nil {
 		if now >= p.deadline {
-			p.canary.canary = false
+			// The ticket keeps its canary mark (only its owner
+			// touches it); it is no longer the canary that counts.
 			p.canary = nil
 			l.backOff(now, 0, "canary unanswered")
 		}

@@ -29,18 +29,19 @@ func (l *BucketRateLimiter) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	fast := l.doneFast.Load()
 	s := Stats{
 		Name:        l.name,
 		RPM:         l.b.rpm,
 		Requested:   l.stats.requested,
 		Issued:      l.stats.issued,
-		Finished:    l.stats.finished,
+		Finished:    l.stats.finished + fast,
 		Cancelled:   l.stats.cancelled,
 		RateLimited: l.stats.rateLimited,
 		Overflow:    l.stats.overflow,
 		Waiting:     l.q.len(),
 		Retrying:    l.q.retries,
-		InFlight:    l.inFlight,
+		InFlight:    l.inFlight - int(fast),
 		Paused:      l.p.paused,
 		Pauses:      l.stats.pauses,
 		PausedTime:  time.Duration(l.stats.pausedNs),

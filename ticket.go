@@ -2,11 +2,13 @@ package ratellmiter
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
-// ticketState is where a ticket is in its life. Guarded by the limiter's mu.
-type ticketState uint8
+// ticketState is where a ticket is in its life. It changes under the
+// limiter's mu, except from issued to done on Done's lock-free path.
+type ticketState = uint32
 
 const (
 	stateWaiting   ticketState = iota // queued, not issued yet
@@ -28,11 +30,10 @@ type Ticket struct {
 	prev     *Ticket       // wait queue links
 	next     *Ticket       //
 	ready    chan struct{} // signalled when a waiting ticket is issued or refused
-	attempts int32         // rate-limit errors reported on this ticket
-	state    ticketState
-	queued   bool // in the wait queue
-	retry    bool // queued as a rate-limited retry
-	canary   bool // issued during a pause, to find out whether the server accepts requests
+	state    atomic.Uint32 // a ticketState
+	queued   bool          // in the wait queue
+	retry    bool          // queued as a rate-limited retry
+	canary   bool          // issued during a pause, to find out whether the server accepts requests
 }
 
 // Done finishes the ticket: the call it allowed is over. Calling Done more
@@ -42,26 +43,35 @@ func (t *Ticket) Done() {
 		return
 	}
 	l := t.l
-	l.mu.Lock()
-	if t.state != stateIssued {
-		l.mu.Unlock()
+	// Unless the limiter must note the time (logs, a canary, an in-flight
+	// cap to dispatch against), Done takes no lock: the ticket changes
+	// state and the limiter counts it, both atomically.
+	if !l.logging && !t.canary && l.cfg.maxInFlight == 0 {
+		if t.state.CompareAndSwap(stateIssued, stateDone) {
+			l.doneFast.Add(1)
+		}
 		return
 	}
-	t.state = stateDone
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.state.Load() != stateIssued {
+		return
+	}
+	t.state.Store(stateDone)
 	l.inFlight--
 	l.stats.finished++
-	// Reading the clock is the costliest step here: only when needed.
-	if l.logging || t.canary || l.cfg.maxInFlight > 0 {
-		now := l.now()
-		l.act.add(l, now, fieldFinished)
-		if t.canary {
-			t.canary = false
+	now := l.now()
+	l.act.add(l, now, fieldFinished)
+	if t.canary {
+		t.canary = false
+		if l.p.canary == t {
 			l.resume(now, "canary succeeded")
-		} else if l.cfg.maxInFlight > 0 {
-			l.dispatch(now)
+			return
 		}
 	}
-	l.mu.Unlock()
+	if l.cfg.maxInFlight > 0 {
+		l.dispatch(now)
+	}
 }
 
 // RateLimited hands the ticket back because its call was rate limited;
@@ -74,25 +84,24 @@ func (t *Ticket) Done() {
 func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) error {
 	l := t.l
 	l.mu.Lock()
-	if t.state != stateIssued {
+	if t.state.Load() != stateIssued {
 		l.mu.Unlock()
 		return ErrTicketFinished
 	}
 	now := l.now()
-	t.attempts++
 	l.inFlight--
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
-	l.onRateLimited(now, retryAfter, t.canary)
+	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
 	t.canary = false
 	if err := l.refusal(ctx); err != nil {
-		t.state = stateCancelled
+		t.state.Store(stateCancelled)
 		l.stats.cancelled++
 		l.dispatch(now)
 		l.mu.Unlock()
 		return err
 	}
-	t.state = stateWaiting
+	t.state.Store(stateWaiting)
 	if t.ready == nil {
 		t.ready = make(chan struct{}, 1)
 	}
@@ -108,17 +117,17 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	l := t.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t.state != stateIssued {
+	if t.state.Load() != stateIssued {
 		return
 	}
 	now := l.now()
-	t.state = stateDone
+	t.state.Store(stateDone)
 	l.inFlight--
 	l.stats.rateLimited++
 	l.stats.finished++
 	l.act.add(l, now, fieldRateLimited)
 	l.act.add(l, now, fieldFinished)
-	l.onRateLimited(now, retryAfter, t.canary)
+	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
 	t.canary = false
 	l.dispatch(now)
 }
