@@ -31,6 +31,7 @@ type limitState struct {
 	lastResume int64 // when the last pause ended; 0 if never
 	lastChange int64 // when learned last changed
 	holdUntil  int64 // the server said its budget is spent until then
+	server     ServerLimits
 }
 
 // effective returns the limit to work at.
@@ -92,6 +93,19 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // per day) are left to their own 429s.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	b := lim.Requests
+	known := b.Known || lim.Tokens.Known || lim.InputTokens.Known || lim.OutputTokens.Known
+	if !known && b.Limit == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lim.server = ServerLimits{
+		Requests:     serverBudget(b),
+		Tokens:       serverBudget(lim.Tokens),
+		InputTokens:  serverBudget(lim.InputTokens),
+		OutputTokens: serverBudget(lim.OutputTokens),
+		Seen:         now,
+	}
 	if !b.Known || b.Reset.IsZero() {
 		return
 	}
@@ -99,8 +113,6 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if untilReset < 0 || untilReset > time.Minute {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	ns := l.now()
 	if b.Limit > 0 && b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported {
 		l.lim.reported = int(b.Limit)

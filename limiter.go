@@ -31,13 +31,14 @@ import (
 // usable. It is safe for concurrent use and should be created once and
 // shared by every goroutine that calls the endpoint.
 type BucketRateLimiter struct {
-	name    string
-	cfg     config
-	mon     *Monitor
-	logger  *slog.Logger
-	logging bool
-	base    time.Time // the monotonic origin of now()
-	baseNs  int64     // base as Unix nanoseconds
+	name     string
+	cfg      config
+	mon      *Monitor
+	logger   *slog.Logger
+	observer Observer
+	logging  bool
+	base     time.Time // the monotonic origin of now()
+	baseNs   int64     // base as Unix nanoseconds
 
 	mu       sync.Mutex // guards everything below
 	b        bucket
@@ -114,6 +115,10 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 	if l.logger == nil {
 		l.logger = m.logger()
 	}
+	l.observer = cfg.observer
+	if l.observer == nil {
+		l.observer = m.cfg.observer
+	}
 	l.logging = m.logsEnabled()
 	if err := m.join(l); err != nil {
 		return nil, err
@@ -182,6 +187,9 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 	if l.q.len() == 0 && l.canIssue(now) {
 		l.issue(t, now)
 		l.mu.Unlock()
+		if l.observer != nil {
+			l.observer.ObserveWait(l.name, 0, false)
+		}
 		return t, nil
 	}
 	if err := l.tooLate(ctx, now); err != nil {
@@ -198,6 +206,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 	if err := l.wait(ctx, t); err != nil {
 		return nil, err
 	}
+	l.observeWait(now, false)
 	return t, nil
 }
 
@@ -205,20 +214,29 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 // without waiting (and nobody is waiting before the caller), or false. It
 // never blocks.
 func (l *BucketRateLimiter) TryAcquire() (*Ticket, bool) {
+	t := l.tryIssue()
+	if t != nil && l.observer != nil {
+		l.observer.ObserveWait(l.name, 0, false)
+	}
+	return t, t != nil
+}
+
+// tryIssue issues a ticket if one can be issued now, or returns nil.
+func (l *BucketRateLimiter) tryIssue() *Ticket {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
-		return nil, false
+		return nil
 	}
 	now := l.now()
 	if l.q.len() > 0 || !l.canIssue(now) {
-		return nil, false
+		return nil
 	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
 	t := &Ticket{l: l}
 	l.issue(t, now)
-	return t, true
+	return t
 }
 
 // tooLate returns an error if the earliest time a ticket could be issued

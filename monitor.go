@@ -52,6 +52,7 @@ type monitorConfig struct {
 	logDir     string
 	logger     *slog.Logger
 	defaultRPM int
+	observer   Observer
 	err        error
 }
 
@@ -215,6 +216,14 @@ func (m *Monitor) logErr() error {
 		return nil
 	}
 	return m.w.err
+}
+
+// Limiters returns the limiters that belong to the Monitor now, in no
+// particular order: those created with it and not closed.
+func (m *Monitor) Limiters() []*BucketRateLimiter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snapshot()
 }
 
 // snapshot returns the limiters. Requires mu.

@@ -42,6 +42,7 @@ type config struct {
 	maxInFlight  int
 	maxWait      time.Duration
 	learn        bool
+	observer     Observer
 }
 
 func defaultConfig() config {

@@ -1,12 +1,25 @@
 package ratellmiter
 
-import "time"
+import (
+	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
 
 // Stats is a snapshot of a limiter's state and totals. For every limiter,
 // Requested = Waiting + InFlight + Finished + Cancelled.
 type Stats struct {
-	Name string
-	RPM  int // configured requests per minute
+	Name          string
+	RPM           int // requests per minute the limiter works at now
+	ConfiguredRPM int // requests per minute it was created with
+	LearnedRPM    int // the limit learned from repeated pauses; 0 if none
+	// HeldUntil is when the limiter resumes issuing after the server
+	// reported a request budget with nothing remaining; zero if not held.
+	HeldUntil time.Time
+	// Server holds the budgets the server last reported in its
+	// rate-limit headers (through the transport). A budget never reported
+	// is the zero ServerBudget.
+	Server ServerLimits
 
 	Requested   uint64 // tickets asked for (Acquire and TryAcquire successes)
 	Issued      uint64 // times a ticket was issued, re-issues after rate limits included
@@ -31,20 +44,26 @@ func (l *BucketRateLimiter) Stats() Stats {
 	now := l.now()
 	fast := l.doneFast.Load()
 	s := Stats{
-		Name:        l.name,
-		RPM:         l.b.rpm,
-		Requested:   l.stats.requested,
-		Issued:      l.stats.issued,
-		Finished:    l.stats.finished + fast,
-		Cancelled:   l.stats.cancelled,
-		RateLimited: l.stats.rateLimited,
-		Overflow:    l.stats.overflow,
-		Waiting:     l.q.len(),
-		Retrying:    l.q.retries,
-		InFlight:    l.inFlight - int(fast),
-		Paused:      l.p.paused,
-		Pauses:      l.stats.pauses,
-		PausedTime:  time.Duration(l.stats.pausedNs),
+		Name:          l.name,
+		RPM:           l.b.rpm,
+		ConfiguredRPM: l.lim.configured,
+		LearnedRPM:    l.lim.learned,
+		Server:        l.lim.server,
+		Requested:     l.stats.requested,
+		Issued:        l.stats.issued,
+		Finished:      l.stats.finished + fast,
+		Cancelled:     l.stats.cancelled,
+		RateLimited:   l.stats.rateLimited,
+		Overflow:      l.stats.overflow,
+		Waiting:       l.q.len(),
+		Retrying:      l.q.retries,
+		InFlight:      l.inFlight - int(fast),
+		Paused:        l.p.paused,
+		Pauses:        l.stats.pauses,
+		PausedTime:    time.Duration(l.stats.pausedNs),
+	}
+	if l.lim.holdUntil > now {
+		s.HeldUntil = l.timeOf(l.lim.holdUntil)
 	}
 	if l.p.paused {
 		s.PausedTime += time.Duration(now - l.p.since)
@@ -53,4 +72,27 @@ func (l *BucketRateLimiter) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// ServerLimits are the budgets a server reported in the rate-limit headers
+// of its latest response: OpenAI's x-ratelimit-*, Anthropic's
+// anthropic-ratelimit-*.
+type ServerLimits struct {
+	Requests     ServerBudget
+	Tokens       ServerBudget // combined input and output tokens
+	InputTokens  ServerBudget // Anthropic only
+	OutputTokens ServerBudget // Anthropic only
+	Seen         time.Time    // when the response carrying them arrived; zero if never
+}
+
+// ServerBudget is one budget as the server reported it.
+type ServerBudget struct {
+	Limit     int64     // the window's allowance; 0 if not sent
+	Remaining int64     // what was left; meaningful when Known
+	Reset     time.Time // when the allowance is full again; zero if not sent
+	Known     bool      // Remaining was sent
+}
+
+func serverBudget(b signals.Budget) ServerBudget {
+	return ServerBudget{Limit: b.Limit, Remaining: b.Remaining, Reset: b.Reset, Known: b.Known}
 }

@@ -108,7 +108,11 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	l.q.pushRetry(t)
 	l.dispatch(now)
 	l.mu.Unlock()
-	return l.wait(ctx, t)
+	if err := l.wait(ctx, t); err != nil {
+		return err
+	}
+	l.observeWait(now, true)
+	return nil
 }
 
 // rateLimitedFinal reports a rate limit on a ticket whose caller will not

@@ -1,0 +1,34 @@
+package ratellmiter
+
+import "time"
+
+// An Observer is told how long each ticket waited before it was issued,
+// for a histogram of waits (the metrics package's Collector is one).
+//
+// ObserveWait is called once per issued ticket, from the goroutine that
+// asked for it and without any lock of the limiter held: wait is 0 for a
+// ticket issued at once, and retry is true for a rate-limited ticket
+// issued again. It must be safe for concurrent use and quick, and must
+// not call back into the limiter.
+type Observer interface {
+	ObserveWait(limiter string, wait time.Duration, retry bool)
+}
+
+// ObserverOption is an option for both a BucketRateLimiter and a Monitor.
+type ObserverOption struct{ o Observer }
+
+func (o ObserverOption) applyLimiter(c *config) error  { c.observer = o.o; return nil }
+func (o ObserverOption) applyMonitor(c *monitorConfig) { c.observer = o.o }
+
+// WithObserver sets the Observer of ticket waits. A limiter without one
+// uses its Monitor's; by default nothing observes.
+func WithObserver(o Observer) ObserverOption { return ObserverOption{o} }
+
+// observeWait reports a wait that began at start (on the limiter's time
+// line) to the limiter's Observer, if any. Called without mu.
+func (l *BucketRateLimiter) observeWait(start int64, retry bool) {
+	if l.observer == nil {
+		return
+	}
+	l.observer.ObserveWait(l.name, time.Duration(max(0, l.now()-start)), retry)
+}
