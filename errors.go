@@ -37,6 +37,11 @@ var (
 	// when the service has no probe of its own. The limiter then resumes
 	// after a pause by letting a single queued request through as a canary.
 	ErrProbeUnsupported = errors.New("ratellmiter: service has no probe")
+
+	// ErrExceedsBudget is returned at once by Acquire for a call that
+	// needs more tokens than a whole minute of a token budget allows: no
+	// wait can admit it (the provider would refuse it as too large).
+	ErrExceedsBudget = errors.New("ratellmiter: request exceeds a per-minute budget")
 )
 
 // RateLimitError is an error that says a call was rate limited. Return it
@@ -70,8 +75,9 @@ func (e *RateLimitError) Unwrap() error { return e.Err }
 // limit is used up. It satisfies errors.Is(err, ErrQuotaExhausted) and
 // unwraps to the provider's error.
 type QuotaError struct {
-	Quota string // the quota or error code the provider named
-	Err   error  // the provider's error
+	Quota string    // the quota or error code the provider named
+	Reset time.Time // when the quota has room again; zero if not known
+	Err   error     // the provider's error, if any
 }
 
 // Error names the quota.

@@ -51,6 +51,7 @@ type BucketRateLimiter struct {
 	err      error // ErrStopped or ErrClosed once the limiter refuses tickets
 	act      activity
 	stats    counters
+	bud      budgets
 
 	// doneFast counts the tickets finished by Done without taking mu:
 	// inFlight still counts them and stats.finished does not yet. flying
@@ -110,6 +111,7 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		baseNs: base.UnixNano(),
 		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep, cfg.idleRamp),
 		lim:    limitState{configured: requestsPerMinute},
+		bud:    cfg.budgets(),
 	}
 	l.logger = cfg.logger
 	if l.logger == nil {
@@ -162,17 +164,21 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
 // The caller must report on the ticket with Done or RateLimited.
-func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
+func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	// The allocation and the clock read happen before taking the lock, to
 	// keep the critical section short when many goroutines contend.
 	t := &Ticket{l: l}
+	if len(opts) > 0 {
+		if err := applyAcquireOptions(t, opts); err != nil {
+			return nil, err
+		}
+	}
 	now := l.now()
 	l.mu.Lock()
-	if l.err != nil {
-		err := l.err
+	if err := l.refuse(t, now); err != nil {
 		l.mu.Unlock()
 		return nil, err
 	}
@@ -184,7 +190,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
-	if l.q.len() == 0 && l.canIssue(now) {
+	if l.q.len() == 0 && l.canIssue(now, t) {
 		l.issue(t, now)
 		l.mu.Unlock()
 		if l.observer != nil {
@@ -192,7 +198,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 		}
 		return t, nil
 	}
-	if err := l.tooLate(ctx, now); err != nil {
+	if err := l.tooLate(ctx, now, t); err != nil {
 		l.stats.cancelled++
 		l.mu.Unlock()
 		return nil, err
@@ -213,36 +219,54 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 // TryAcquire returns an issued ticket if one can be issued right now
 // without waiting (and nobody is waiting before the caller), or false. It
 // never blocks.
-func (l *BucketRateLimiter) TryAcquire() (*Ticket, bool) {
-	t := l.tryIssue()
-	if t != nil && l.observer != nil {
+func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
+	t := &Ticket{l: l}
+	if len(opts) > 0 && applyAcquireOptions(t, opts) != nil {
+		return nil, false
+	}
+	if !l.tryIssue(t) {
+		return nil, false
+	}
+	if l.observer != nil {
 		l.observer.ObserveWait(l.name, 0, false)
 	}
-	return t, t != nil
+	return t, true
 }
 
-// tryIssue issues a ticket if one can be issued now, or returns nil.
-func (l *BucketRateLimiter) tryIssue() *Ticket {
+// tryIssue issues t if it can be issued now and reports whether it was.
+func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err != nil {
-		return nil
-	}
 	now := l.now()
-	if l.q.len() > 0 || !l.canIssue(now) {
-		return nil
+	if l.refuse(t, now) != nil || l.q.len() > 0 || !l.canIssue(now, t) {
+		return false
 	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
-	t := &Ticket{l: l}
 	l.issue(t, now)
-	return t
+	return true
+}
+
+// refuse returns why t can never be issued: the limiter is closed or
+// stopped, t needs more tokens than a minute's budget, or the daily
+// budget is used up for longer than a minute. Requires mu.
+func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
+	if l.err != nil {
+		return l.err
+	}
+	if !l.bud.any() {
+		return nil
+	}
+	if err := l.bud.check(int64(t.in), int64(t.out)); err != nil {
+		return err
+	}
+	return l.dailyRefusal(now)
 }
 
 // tooLate returns an error if the earliest time a ticket could be issued
 // is after ctx's deadline or the WithMaxWait bound. The estimate is a lower
 // bound, so a wait that might succeed is never refused. Requires mu.
-func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64) error {
+func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket) error {
 	limit, why := int64(-1), ""
 	if d, ok := ctx.Deadline(); ok {
 		limit, why = now+int64(time.Until(d)), "context deadline"
@@ -253,7 +277,7 @@ func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64) error {
 	if limit < 0 {
 		return nil
 	}
-	est := l.earliest(now)
+	est := l.earliest(now, t)
 	if est <= limit {
 		return nil
 	}
@@ -263,11 +287,15 @@ func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64) error {
 
 // earliest returns a lower bound of when a request queued now could be
 // issued: the next free slot, plus the least spacing for everyone already
-// waiting; while paused, no earlier than the next probe. Requires mu.
-func (l *BucketRateLimiter) earliest(now int64) int64 {
+// waiting; while paused, no earlier than the next probe; no earlier than
+// t's budgets allow. Requires mu.
+func (l *BucketRateLimiter) earliest(now int64, t *Ticket) int64 {
 	from := now
 	if l.p.paused && l.p.probeAt > from {
 		from = l.p.probeAt
+	}
+	if l.bud.any() {
+		from = max(from, l.bud.when(now, t))
 	}
 	return l.b.next(from) + int64(l.q.len())*l.b.gap
 }
@@ -322,6 +350,9 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.stats.cancelled++
 	l.stats.issued--
 	l.b.refund(t.issuedAt)
+	if l.bud.any() {
+		l.bud.charge(now, t, -1)
+	}
 	if t.canary {
 		t.canary = false
 		if l.p.canary == t {
@@ -331,9 +362,9 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.dispatch(now)
 }
 
-// canIssue reports whether a ticket may be issued at now, by every budget.
+// canIssue reports whether t may be issued at now, by every budget.
 // Requires mu.
-func (l *BucketRateLimiter) canIssue(now int64) bool {
+func (l *BucketRateLimiter) canIssue(now int64, t *Ticket) bool {
 	if l.p.paused {
 		return false
 	}
@@ -343,12 +374,18 @@ func (l *BucketRateLimiter) canIssue(now int64) bool {
 	if now < l.lim.holdUntil {
 		return false
 	}
+	if l.bud.any() && !l.bud.fits(now, t) {
+		return false
+	}
 	return l.b.ready(now)
 }
 
 // issue issues t at now. Requires mu; the caller checked the budgets.
 func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
+	if l.bud.any() {
+		l.bud.charge(now, t, 1)
+	}
 	t.state.Store(stateIssued)
 	t.issuedAt = now
 	l.inFlight++
@@ -373,7 +410,7 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 			l.p.canaryIssued(t, now, l.cfg.probeTimeout)
 			l.event(now, EventProbe, "canary request issued")
 			t.ready <- struct{}{}
-		case l.canIssue(now):
+		case l.canIssue(now, t):
 			l.q.pop()
 			l.issue(t, now)
 			t.ready <- struct{}{}
@@ -395,8 +432,12 @@ func (l *BucketRateLimiter) schedule(now int64) {
 	at := int64(0)
 	if l.p.paused {
 		at = l.p.nextWake()
-	} else if l.q.len() > 0 && !l.full() {
-		at = l.b.next(max(now, l.lim.holdUntil))
+	} else if t := l.q.front(); t != nil && !l.full() {
+		from := max(now, l.lim.holdUntil)
+		if l.bud.any() {
+			from = max(from, l.bud.when(now, t))
+		}
+		at = l.b.next(from)
 	}
 	if at == 0 || at == l.timerAt {
 		return

@@ -43,6 +43,28 @@ type config struct {
 	maxWait      time.Duration
 	learn        bool
 	observer     Observer
+	tpm          int // tokens per minute, combined; 0: no budget
+	inputTPM     int
+	outputTPM    int
+	rpd          int // requests per day; 0: no budget
+}
+
+// budgets returns the budgets the options ask for.
+func (c *config) budgets() budgets {
+	var b budgets
+	if c.tpm > 0 {
+		b.tokens = newRefill(c.tpm, minuteNs)
+	}
+	if c.inputTPM > 0 {
+		b.input = newRefill(c.inputTPM, minuteNs)
+	}
+	if c.outputTPM > 0 {
+		b.output = newRefill(c.outputTPM, minuteNs)
+	}
+	if c.rpd > 0 {
+		b.daily = newRefill(c.rpd, dayNs)
+	}
+	return b
 }
 
 func defaultConfig() config {
@@ -239,4 +261,49 @@ func WithIdleRamp(on bool) Option {
 		c.idleRamp = on
 		return nil
 	})
+}
+
+// positive returns an option that sets *field(c) to n, refusing n <= 0
+// with an error naming the option.
+func positive(name string, n int, field func(*config) *int) Option {
+	return limiterOption(func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("ratellmiter: %s(%d): must be > 0", name, n)
+		}
+		*field(c) = n
+		return nil
+	})
+}
+
+// WithTokensPerMinute sets a budget of n tokens per minute, input and
+// output combined, as OpenAI's TPM limit counts them. A ticket acquired
+// with WithTokens is issued only when the budget has room for its
+// estimate; Ticket.Used corrects the charge. The budget refills
+// continuously, n per minute, and holds at most n.
+func WithTokensPerMinute(n int) Option {
+	return positive("WithTokensPerMinute", n, func(c *config) *int { return &c.tpm })
+}
+
+// WithInputTokensPerMinute sets a budget of n input (prompt) tokens per
+// minute, as Anthropic's input-tokens limit counts them. See
+// WithTokensPerMinute.
+func WithInputTokensPerMinute(n int) Option {
+	return positive("WithInputTokensPerMinute", n, func(c *config) *int { return &c.inputTPM })
+}
+
+// WithOutputTokensPerMinute sets a budget of n output (generated) tokens
+// per minute, as Anthropic's output-tokens limit counts them. The charge
+// before the call is the output estimate of WithTokens (the max_tokens
+// cap). See WithTokensPerMinute.
+func WithOutputTokensPerMinute(n int) Option {
+	return positive("WithOutputTokensPerMinute", n, func(c *config) *int { return &c.outputTPM })
+}
+
+// WithRequestsPerDay sets a budget of n requests per day (OpenAI's and
+// Gemini's RPD). It refills continuously, n per 24 hours, and starts full.
+// A request the budget cannot admit within a minute fails at once with a
+// *QuotaError (errors.Is(err, ErrQuotaExhausted)) that says when the next
+// request fits; a shorter wait is waited.
+func WithRequestsPerDay(n int) Option {
+	return positive("WithRequestsPerDay", n, func(c *config) *int { return &c.rpd })
 }

@@ -31,6 +31,7 @@ type Ticket struct {
 	next     *Ticket       //
 	ready    chan struct{} // signalled when a waiting ticket is issued or refused
 	state    atomic.Uint32 // a ticketState
+	in, out  int32         // tokens charged: the estimate, then the usage reported
 	queued   bool          // in the wait queue
 	retry    bool          // queued as a rate-limited retry
 	canary   bool          // issued during a pause, to find out whether the server accepts requests
@@ -90,6 +91,9 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	}
 	now := l.now()
 	l.inFlight--
+	if l.bud.any() {
+		l.bud.charge(now, t, -1)
+	}
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
 	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
@@ -127,6 +131,9 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	now := l.now()
 	t.state.Store(stateDone)
 	l.inFlight--
+	if l.bud.any() {
+		l.bud.charge(now, t, -1)
+	}
 	l.stats.rateLimited++
 	l.stats.finished++
 	l.act.add(l, now, fieldRateLimited)

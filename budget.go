@@ -1,0 +1,235 @@
+package ratellmiter
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Budgets beyond requests per minute: tokens per minute (combined, input
+// and output, as OpenAI and Anthropic enforce them) and requests per day.
+// Each is a budget that refills continuously, as the providers document
+// theirs: limit units per period, never more than limit banked, starting
+// full. A ticket is charged its estimate when it is issued, and the charge
+// is corrected when the call reports what it really used (Ticket.Used); a
+// rate-limited or given-back ticket is refunded.
+
+const (
+	minuteNs = 60 * nsPerSec
+	dayNs    = 24 * 60 * minuteNs
+	// dailyWaitMax is the longest a request waits for the daily budget;
+	// beyond it Acquire fails at once with a QuotaError.
+	dailyWaitMax = minuteNs
+)
+
+// refill is one continuously refilling budget. The zero value is no
+// budget: it admits everything.
+type refill struct {
+	limit float64 // units per period; 0: no budget
+	per   float64 // the period, in ns
+	level float64 // units available at last; negative after an under-estimate
+	last  int64
+}
+
+func newRefill(limit int, per int64) refill {
+	return refill{limit: float64(limit), per: float64(per), level: float64(limit)}
+}
+
+// on reports whether the budget limits anything.
+func (r *refill) on() bool { return r.limit > 0 }
+
+// at brings the level up to now.
+func (r *refill) at(now int64) {
+	if now > r.last {
+		r.level = min(r.limit, r.level+float64(now-r.last)*r.limit/r.per)
+		r.last = now
+	}
+}
+
+// fits reports whether n units are available at now.
+func (r *refill) fits(now int64, n int64) bool {
+	if !r.on() || n <= 0 {
+		return true
+	}
+	r.at(now)
+	return r.level >= float64(n)
+}
+
+// when returns the earliest time at or after now when n units are
+// available. The caller has checked that n <= limit.
+func (r *refill) when(now int64, n int64) int64 {
+	if r.fits(now, n) {
+		return now
+	}
+	need := float64(n) - r.level
+	return now + int64(math.Ceil(need*r.per/r.limit))
+}
+
+// charge takes n units (a negative n gives units back) at now.
+func (r *refill) charge(now int64, n int64) {
+	if !r.on() || n == 0 {
+		return
+	}
+	r.at(now)
+	r.level = min(r.limit, r.level-float64(n))
+}
+
+// budgets are a limiter's budgets beyond requests per minute. Guarded by
+// the limiter's mu.
+type budgets struct {
+	tokens, input, output refill // per minute
+	daily                 refill // requests per day
+}
+
+// any reports whether any budget is set.
+func (b *budgets) any() bool {
+	return b.tokens.on() || b.input.on() || b.output.on() || b.daily.on()
+}
+
+// tokensOn reports whether a token budget is set.
+func (b *budgets) tokensOn() bool { return b.tokens.on() || b.input.on() || b.output.on() }
+
+// fits reports whether t's charge fits every budget at now.
+func (b *budgets) fits(now int64, t *Ticket) bool {
+	in, out := int64(t.in), int64(t.out)
+	return b.tokens.fits(now, in+out) && b.input.fits(now, in) && b.output.fits(now, out) &&
+		b.daily.fits(now, 1)
+}
+
+// when returns the earliest time at or after now when t's charge fits.
+func (b *budgets) when(now int64, t *Ticket) int64 {
+	in, out := int64(t.in), int64(t.out)
+	at := now
+	if b.tokens.on() {
+		at = max(at, b.tokens.when(now, in+out))
+	}
+	if b.input.on() {
+		at = max(at, b.input.when(now, in))
+	}
+	if b.output.on() {
+		at = max(at, b.output.when(now, out))
+	}
+	if b.daily.on() {
+		at = max(at, b.daily.when(now, 1))
+	}
+	return at
+}
+
+// charge charges (sign 1) or refunds (sign -1) t's estimate at now.
+func (b *budgets) charge(now int64, t *Ticket, sign int64) {
+	in, out := sign*int64(t.in), sign*int64(t.out)
+	b.tokens.charge(now, in+out)
+	b.input.charge(now, in)
+	b.output.charge(now, out)
+	b.daily.charge(now, sign)
+}
+
+// check returns an error if a request of in and out tokens can never be
+// admitted: it needs more than a whole minute's budget.
+func (b *budgets) check(in, out int64) error {
+	for _, c := range [...]struct {
+		r    *refill
+		n    int64
+		name string
+	}{{&b.tokens, in + out, "tokens"}, {&b.input, in, "input tokens"}, {&b.output, out, "output tokens"}} {
+		if c.r.on() && float64(c.n) > c.r.limit {
+			return fmt.Errorf("%w: the request needs %d %s, more than the budget of %d per minute",
+				ErrExceedsBudget, c.n, c.name, int64(c.r.limit))
+		}
+	}
+	return nil
+}
+
+// dailyRefusal returns a QuotaError if the daily budget will not have room
+// for one more request within dailyWaitMax of now. Requires mu.
+func (l *BucketRateLimiter) dailyRefusal(now int64) error {
+	d := &l.bud.daily
+	if !d.on() {
+		return nil
+	}
+	at := d.when(now, 1)
+	if at-now <= dailyWaitMax {
+		return nil
+	}
+	reset := l.timeOf(at)
+	return &QuotaError{
+		Quota: fmt.Sprintf("%d requests per day (WithRequestsPerDay) used up; next request in %v, at %s",
+			int64(d.limit), time.Duration(at-now).Round(time.Second), reset.UTC().Format(time.RFC3339)),
+		Reset: reset,
+	}
+}
+
+// An AcquireOption describes the call a ticket is for.
+type AcquireOption interface {
+	applyAcquire(*acquireConfig) error
+}
+
+type acquireConfig struct {
+	in, out int64
+}
+
+type acquireOption func(*acquireConfig) error
+
+func (f acquireOption) applyAcquire(c *acquireConfig) error { return f(c) }
+
+// WithTokens tells Acquire how many tokens the call is expected to use:
+// input (the prompt: about one token per four characters of text) and
+// output (the max_tokens cap). The ticket is charged against the
+// limiter's token budgets (WithTokensPerMinute, WithInputTokensPerMinute,
+// WithOutputTokensPerMinute) and is issued only when they allow it; report
+// the real usage with Ticket.Used. Without it a ticket costs no tokens.
+func WithTokens(input, output int) AcquireOption {
+	return acquireOption(func(c *acquireConfig) error {
+		if input < 0 || output < 0 {
+			return fmt.Errorf("ratellmiter: WithTokens(%d, %d): token counts must be >= 0", input, output)
+		}
+		c.in, c.out = int64(input), int64(output)
+		return nil
+	})
+}
+
+// applyAcquireOptions sets t's token charge from opts. Called before mu.
+func applyAcquireOptions(t *Ticket, opts []AcquireOption) error {
+	var c acquireConfig
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyAcquire(&c); err != nil {
+			return err
+		}
+	}
+	t.in, t.out = clamp32(c.in), clamp32(c.out)
+	return nil
+}
+
+func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
+
+// Used reports the tokens the ticket's call really used, as the response's
+// usage says: the token budgets are corrected by the difference from the
+// estimate given with WithTokens (a call that used less gives the rest
+// back; one that used more is charged the excess). Call it before or
+// after Done; calling it again replaces the earlier report. It does
+// nothing on a ticket that was given up, or when the limiter has no token
+// budget.
+func (t *Ticket) Used(input, output int) {
+	if t == nil {
+		return
+	}
+	l := t.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := t.state.Load(); s != stateIssued && s != stateDone || !l.bud.tokensOn() {
+		return
+	}
+	in, out := clamp32(max(int64(input), 0)), clamp32(max(int64(output), 0))
+	now := l.now()
+	di, do := int64(in)-int64(t.in), int64(out)-int64(t.out)
+	l.bud.tokens.charge(now, di+do)
+	l.bud.input.charge(now, di)
+	l.bud.output.charge(now, do)
+	t.in, t.out = in, out
+	if di+do < 0 {
+		l.dispatch(now)
+	}
+}

@@ -1,0 +1,216 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRefillStartsFullAndRefillsContinuously(t *testing.T) {
+	r := newRefill(600, minuteNs) // 10 per second
+	assert.True(t, r.fits(0, 600), "a new budget is full")
+	r.charge(0, 600)
+	assert.False(t, r.fits(0, 1), "spent")
+	assert.Equal(t, int64(nsPerSec/10), r.when(0, 1), "one unit comes back every 100 ms")
+	assert.True(t, r.fits(nsPerSec, 10), "ten units a second later")
+	assert.False(t, r.fits(nsPerSec, 11))
+	assert.True(t, r.fits(10*minuteNs, 600), "never more than the limit banked")
+	assert.False(t, r.fits(10*minuteNs, 601))
+}
+
+func TestRefillChargesOverTheLevelAndRefunds(t *testing.T) {
+	r := newRefill(100, minuteNs)
+	r.charge(0, 150) // a call used more than its estimate
+	assert.Equal(t, 30*nsPerSec+int64(float64(minuteNs)/100), r.when(0, 1), "50 owed, then one more")
+	r.charge(0, -1000)
+	assert.True(t, r.fits(0, 100), "a refund never banks more than the limit")
+	assert.False(t, r.fits(0, 101))
+	var none refill
+	assert.True(t, none.fits(0, 1<<40), "the zero refill admits everything")
+}
+
+// issueTimes acquires tickets for calls of in and out tokens, one after
+// the other, and returns when each was issued.
+func issueTimes(t *testing.T, l *BucketRateLimiter, n, in, out int) []time.Duration {
+	t.Helper()
+	start := time.Now()
+	var got []time.Duration
+	for range n {
+		tk, err := l.Acquire(context.Background(), WithTokens(in, out))
+		require.NoError(t, err)
+		got = append(got, time.Since(start))
+		tk.Done()
+	}
+	return got
+}
+
+func TestTokensPerMinuteAdmitsABurstThenPacesByTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000, WithTokensPerMinute(6000))
+		got := issueTimes(t, l, 9, 400, 600)
+		// 6,000 tokens banked: six calls of 1,000 at once, then one
+		// every 10 s as the budget refills at 100 tokens per second.
+		for i := range 6 {
+			assert.Less(t, got[i], time.Second, "call %d", i)
+		}
+		assert.Equal(t, []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second},
+			roundTo(got[6:], time.Second))
+	})
+}
+
+func roundTo(ds []time.Duration, unit time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(unit)
+	}
+	return out
+}
+
+func TestUsedGivesBackWhatTheEstimateOverstated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000, WithTokensPerMinute(1000))
+		start := time.Now()
+		tk, err := l.Acquire(context.Background(), WithTokens(100, 900))
+		require.NoError(t, err)
+		tk.Used(100, 50) // the answer was short: 850 tokens come back
+		tk.Done()
+		tk2, err := l.Acquire(context.Background(), WithTokens(100, 700))
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), time.Second, "issued at once from the refund")
+		tk2.Used(100, 1700) // the answer was long: 1,000 more than estimated
+		tk2.Done()
+		_, err = l.Acquire(context.Background(), WithTokens(100, 0))
+		require.NoError(t, err)
+		// 150 + 1,800 used of a full 1,000: a debt of 950, and 100 more
+		// for the next call, take 63 s to refill at 1,000 a minute.
+		assert.Equal(t, 63*time.Second, time.Since(start).Round(time.Second))
+	})
+}
+
+func TestSplitInputAndOutputBudgets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000, WithInputTokensPerMinute(1000), WithOutputTokensPerMinute(6000))
+		got := issueTimes(t, l, 4, 500, 10)
+		// The input budget binds: two calls at once, then one every 30 s.
+		assert.Equal(t, []time.Duration{0, 0, 30 * time.Second, time.Minute}, roundTo(got, time.Second))
+
+		l2 := newLimiter(t, 6000, WithInputTokensPerMinute(100000), WithOutputTokensPerMinute(1200))
+		got = issueTimes(t, l2, 3, 10, 1200)
+		assert.Equal(t, []time.Duration{0, time.Minute, 2 * time.Minute}, roundTo(got, time.Second),
+			"the output budget binds")
+	})
+}
+
+func TestACallLargerThanTheBudgetFailsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithTokensPerMinute(1000), WithOutputTokensPerMinute(500))
+		_, err := l.Acquire(context.Background(), WithTokens(900, 200))
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Contains(t, err.Error(), "1100 tokens")
+		_, err = l.Acquire(context.Background(), WithTokens(10, 501))
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Contains(t, err.Error(), "501 output tokens")
+		_, ok := l.TryAcquire(WithTokens(900, 200))
+		assert.False(t, ok)
+		_, err = l.Acquire(context.Background(), WithTokens(-1, 0))
+		assert.ErrorContains(t, err, "WithTokens(-1, 0)")
+		assert.Equal(t, uint64(0), l.Stats().Requested, "refused calls are not counted")
+	})
+}
+
+func TestRequestsPerDayFailsFastSayingWhenItResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithRequestsPerDay(3))
+		start := time.Now()
+		for range 3 {
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			tk.Done()
+		}
+		_, err := l.Acquire(context.Background())
+		require.ErrorIs(t, err, ErrQuotaExhausted)
+		var qe *QuotaError
+		require.ErrorAs(t, err, &qe)
+		assert.Equal(t, 8*time.Hour, qe.Reset.Sub(start).Round(time.Second), "one request per 8 h comes back")
+		assert.Contains(t, err.Error(), "3 requests per day")
+		assert.Less(t, time.Since(start), time.Second, "failed at once")
+
+		time.Sleep(8*time.Hour - 30*time.Second) // within a minute of room: waited
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 8*time.Hour, time.Since(start).Round(time.Second))
+	})
+}
+
+func TestRateLimitedTicketsGiveTheirTokensBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithTokensPerMinute(1000), WithService(svc))
+		tk, err := l.Acquire(context.Background(), WithTokens(500, 500))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			// Retried first, once the probe says the server is back:
+			// charged again then, not twice.
+			if assert.NoError(t, tk.RateLimited(context.Background(), time.Second)) {
+				tk.Done()
+			}
+		})
+		wg.Wait()
+		assert.Equal(t, uint64(1), l.Stats().RateLimited)
+		retried := time.Now()
+		_, ok := l.TryAcquire(WithTokens(1, 0))
+		assert.False(t, ok, "the retry holds the whole budget")
+		_, err = l.Acquire(context.Background(), WithTokens(1000, 0))
+		require.NoError(t, err)
+		// Charged once: a minute refills it. Charged twice, it would
+		// take two.
+		assert.Equal(t, time.Minute, time.Since(retried).Round(time.Second))
+	})
+}
+
+func TestTokenBudgetKeepsRetriesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000, WithTokensPerMinute(600), WithService(newScriptedService(openAnswer)))
+		first, err := l.Acquire(context.Background(), WithTokens(300, 300))
+		require.NoError(t, err)
+		order := make(chan string, 2)
+		go func() {
+			tk, err := l.Acquire(context.Background(), WithTokens(10, 0))
+			if err == nil {
+				order <- "new"
+				tk.Done()
+			}
+		}()
+		synctest.Wait() // the new call waits: the budget is spent
+		go func() {
+			if first.RateLimited(context.Background(), 0) == nil {
+				order <- "retry"
+				first.Done()
+			}
+		}()
+		assert.Equal(t, "retry", <-order)
+		assert.Equal(t, "new", <-order)
+	})
+}
+
+func TestAcquireWithTokensRespectsTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000, WithTokensPerMinute(600))
+		tk, err := l.Acquire(context.Background(), WithTokens(600, 0))
+		require.NoError(t, err)
+		tk.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = l.Acquire(ctx, WithTokens(100, 0)) // 10 s of refill needed
+		assert.True(t, errors.Is(err, ErrWouldExceedDeadline), "%v", err)
+		assertConserved(t, l)
+	})
+}
