@@ -85,12 +85,13 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	l.event(now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
 }
 
-// observe takes in the rate-limit headers of a response received at now.
-// A request budget whose reset is within a minute is taken as the
-// per-minute limit the server enforces, so the limiter never works above
-// it; a budget with nothing remaining stops the limiter from issuing until
-// its reset, before a 429 can happen. Budgets of longer periods (requests
-// per day) are left to their own 429s.
+// observe takes in the rate-limit headers of a response received at now
+// and keeps them for Stats. A request budget whose reset is within a
+// minute is taken as the per-minute limit the server enforces, so the
+// limiter never works above it; a request or token budget with nothing
+// remaining stops the limiter from issuing until its reset, before a 429
+// can happen. Budgets of longer periods (requests per day) are left to
+// their own 429s.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	b := lim.Requests
 	known := b.Known || lim.Tokens.Known || lim.InputTokens.Known || lim.OutputTokens.Known
@@ -106,6 +107,22 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		OutputTokens: serverBudget(lim.OutputTokens),
 		Seen:         now,
 	}
+	ns := l.now()
+	// A budget with nothing left holds every ticket until its reset,
+	// before a 429 can happen.
+	for _, spent := range [...]signals.Budget{b, lim.Tokens, lim.InputTokens, lim.OutputTokens} {
+		if !spent.Known || spent.Remaining > 0 || spent.Reset.IsZero() {
+			continue
+		}
+		untilReset := spent.Reset.Sub(now)
+		if untilReset <= 0 || untilReset > time.Minute {
+			continue // a longer window (a day) is left to its own 429
+		}
+		if until := ns + int64(untilReset); until > l.lim.holdUntil {
+			l.lim.holdUntil = until
+			l.schedule(ns)
+		}
+	}
 	if !b.Known || b.Reset.IsZero() {
 		return
 	}
@@ -113,16 +130,9 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if untilReset < 0 || untilReset > time.Minute {
 		return
 	}
-	ns := l.now()
 	if b.Limit > 0 && b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported {
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
-	}
-	if b.Remaining == 0 {
-		if until := ns + int64(untilReset); until > l.lim.holdUntil {
-			l.lim.holdUntil = until
-			l.schedule(ns)
-		}
 	}
 }

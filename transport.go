@@ -173,7 +173,7 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	out, body, err := t.prepare(req)
+	out, body, err := t.prepare(req, t.service != nil || t.limiter.tokenBudgeted())
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -187,7 +187,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	ctx := req.Context()
-	tk, err := l.Acquire(ctx)
+	var opts []AcquireOption
+	tokens := body != nil && l.tokenBudgeted()
+	if tokens {
+		opts = append(opts, tokenEstimate(body))
+	}
+	tk, err := l.Acquire(ctx, opts...)
 	if err != nil {
 		closeBody(out)
 		return nil, fmt.Errorf("ratellmiter: waiting for a ticket from %s: %w", l.Name(), err)
@@ -201,7 +206,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now := time.Now()
 		l.observe(signals.ParseHeaders(resp.Header, now), now)
 		if !mayBeRateLimit(resp) {
-			return finishOnClose(resp, tk), nil
+			var tap *usageTap
+			if tokens && resp.StatusCode < 300 {
+				tap = newUsageTap(resp)
+			}
+			return finishOnClose(resp, tk, tap), nil
 		}
 		info, err := inspect(resp)
 		if err != nil {
@@ -240,15 +249,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // prepare returns the request to send first and, when the transport must
-// know it, the body. When req has no GetBody, its body is read (up to the
-// bound) and the returned request is a copy that can be replayed; otherwise
-// the returned request is req itself.
-func (t *Transport) prepare(req *http.Request) (*http.Request, []byte, error) {
+// know it (need), the body. When req has no GetBody, its body is read (up
+// to the bound) and the returned request is a copy that can be replayed;
+// otherwise the returned request is req itself.
+func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req, nil, nil
 	}
 	if req.GetBody != nil {
-		if t.service == nil {
+		if !need {
 			return req, nil, nil
 		}
 		rc, err := req.GetBody()
@@ -377,8 +386,10 @@ func closeBody(req *http.Request) {
 }
 
 // finishOnClose arranges for tk to be finished when resp's body has been
-// read to its end or closed, whichever comes first.
-func finishOnClose(resp *http.Response, tk *Ticket) *http.Response {
+// read to its end or closed, whichever comes first. A tap, when given,
+// reads the usage the body reports and corrects the ticket's token charge
+// if the body was read to its end.
+func finishOnClose(resp *http.Response, tk *Ticket, tap *usageTap) *http.Response {
 	if resp.Body == nil || resp.Body == http.NoBody {
 		tk.Done()
 		return resp
@@ -387,7 +398,7 @@ func finishOnClose(resp *http.Response, tk *Ticket) *http.Response {
 		// A 101 Switching Protocols body is also the connection's writer.
 		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
 	} else {
-		resp.Body = &ticketBody{rc: resp.Body, tk: tk}
+		resp.Body = &ticketBody{rc: resp.Body, tk: tk, tap: tap}
 	}
 	return resp
 }
@@ -396,11 +407,15 @@ func finishOnClose(resp *http.Response, tk *Ticket) *http.Response {
 type ticketBody struct {
 	rc   io.ReadCloser
 	tk   *Ticket
+	tap  *usageTap // nil unless the ticket's token charge is to be corrected
 	done atomic.Bool
 }
 
-func (b *ticketBody) finish() {
+func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
+		if atEOF && b.tap != nil {
+			b.tap.reconcile(b.tk)
+		}
 		b.tk.Done()
 	}
 }
@@ -408,8 +423,11 @@ func (b *ticketBody) finish() {
 // Read reads from the body and finishes the ticket at its end.
 func (b *ticketBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	if b.tap != nil && n > 0 && !b.done.Load() {
+		b.tap.write(p[:n])
+	}
 	if err == io.EOF {
-		b.finish()
+		b.finish(true)
 	}
 	return n, err
 }
@@ -417,7 +435,7 @@ func (b *ticketBody) Read(p []byte) (int, error) {
 // Close closes the body and finishes the ticket.
 func (b *ticketBody) Close() error {
 	err := b.rc.Close()
-	b.finish()
+	b.finish(false)
 	return err
 }
 

@@ -1,0 +1,91 @@
+package ratellmiter
+
+import (
+	"mime"
+	"net/http"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+// The transport and token budgets: when the limiter has one
+// (WithTokensPerMinute and the like), each request is charged an estimate
+// read from its JSON body (the prompt's text at four characters a token,
+// plus a few tokens a message, as input; max_tokens, max_completion_tokens
+// or max_output_tokens as output), and the charge is corrected from the
+// usage the response reports: the "usage" object of a JSON answer, or the
+// usage events of a stream (OpenAI's final chunk with
+// stream_options.include_usage, Anthropic's message_start and
+// message_delta). A response closed before its end keeps the estimate.
+
+// maxUsageBody bounds how much of a JSON answer is kept to read its usage.
+const maxUsageBody = 4 << 20
+
+// tokenEstimate returns the token charge of a request body.
+func tokenEstimate(body []byte) AcquireOption {
+	r := signals.ParseRequest(body)
+	in := satAdd(max(r.PromptChars, 0)/4, max(r.Messages, 0)*signals.PerMessageTokens)
+	return WithTokens(int(min(in, 1<<31-1)), int(min(max(r.MaxTokens, 0), 1<<31-1)))
+}
+
+func satAdd(a, b int64) int64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return 1<<63 - 1
+}
+
+// usageTap collects the usage a response reports while its body is read.
+type usageTap struct {
+	stream *signals.StreamUsage // an event stream
+	buf    []byte               // a JSON answer, up to maxUsageBody
+	over   bool                 // the JSON answer was longer than that
+}
+
+// newUsageTap returns a tap for resp, or nil when its usage cannot be read.
+func newUsageTap(resp *http.Response) *usageTap {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mt {
+	case "text/event-stream":
+		return &usageTap{stream: new(signals.StreamUsage)}
+	case "application/json", "":
+		return &usageTap{}
+	}
+	return nil
+}
+
+// write takes in the next bytes of the body.
+func (u *usageTap) write(p []byte) {
+	switch {
+	case u.stream != nil:
+		_, _ = u.stream.Write(p)
+	case u.over:
+	case len(u.buf)+len(p) > maxUsageBody:
+		u.over, u.buf = true, nil
+	default:
+		u.buf = append(u.buf, p...)
+	}
+}
+
+// usage returns the usage found in the whole body.
+func (u *usageTap) usage() signals.Usage {
+	if u.stream != nil {
+		return u.stream.Usage()
+	}
+	if u.over {
+		return signals.Usage{}
+	}
+	return signals.ParseUsage(u.buf)
+}
+
+// reconcile corrects tk's charge from the usage the body reported.
+func (u *usageTap) reconcile(tk *Ticket) {
+	if got := u.usage(); got.Known {
+		tk.Used(int(min(got.InputTokens, 1<<31-1)), int(min(got.OutputTokens, 1<<31-1)))
+	}
+}
+
+// tokenBudgeted reports whether the limiter has a token budget. The
+// budgets are set once, when the limiter is made.
+func (l *BucketRateLimiter) tokenBudgeted() bool {
+	return l.cfg.tpm > 0 || l.cfg.inputTPM > 0 || l.cfg.outputTPM > 0
+}

@@ -1,0 +1,95 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/fakeprovider"
+)
+
+func TestTransportTokenBudgetChargesEstimateAndReconcilesUsage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The server allows 3,000 tokens a minute. Each call asks for up
+		// to 100 output tokens but the answers are 12 tokens long.
+		s := tpProvider(t, fakeprovider.Config{RPM: 600, TPM: 3000})
+		l := newLimiter(t, 600, WithTokensPerMinute(3000))
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(100)
+		start := time.Now()
+
+		errs := runParallel(10, 200, func() error {
+			_, err := client.Chat.Completions.New(context.Background(), params)
+			return err
+		})
+
+		require.Empty(t, errs)
+		st := s.Stats()
+		assert.Equal(t, 200, st.Accepted)
+		assert.Zero(t, st.Rejected429, "the token budget is never overrun")
+		// Charged at the estimate alone (about 106 tokens), 200 calls
+		// would need 7 minutes of budget; corrected to the usage (about
+		// 18), they are bound by 600 RPM instead.
+		assert.Less(t, time.Since(start), 30*time.Second)
+		assertSettled(t, l, 200)
+	})
+}
+
+func TestTransportSplitTokenBudgetsWithAnthropicStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 6000, InputTPM: 2000, OutputTPM: 4000})
+		l := newLimiter(t, 6000, WithInputTokensPerMinute(2000), WithOutputTokensPerMinute(4000))
+		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpMessage()
+		params.Messages = []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(strings.Repeat("word ", 80)))}
+
+		errs := runParallel(5, 60, func() error {
+			st := client.Messages.NewStreaming(context.Background(), params)
+			var msg anthropic.Message
+			for st.Next() {
+				if err := msg.Accumulate(st.Current()); err != nil {
+					return err
+				}
+			}
+			if err := errors.Join(st.Err(), st.Close()); err != nil {
+				return err
+			}
+			if len(msg.Content) != 1 {
+				return errors.New("no content")
+			}
+			return nil
+		})
+
+		require.Empty(t, errs)
+		assert.Equal(t, 60, s.Stats().Accepted)
+		assert.Zero(t, s.Stats().Rejected429, "input and output budgets both held")
+		// About 105 input tokens a call: the input budget binds, 60
+		// calls need a little over two minutes of it.
+		assertSettled(t, l, 60)
+		sl := l.Stats().Server
+		assert.True(t, sl.InputTokens.Known && sl.OutputTokens.Known, "the server's budgets are in Stats: %+v", sl)
+		assert.EqualValues(t, 2000, sl.InputTokens.Limit)
+	})
+}
+
+func TestTransportRequestLargerThanTheTokenBudgetFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600, TPM: 1000})
+		l := newLimiter(t, 600, WithTokensPerMinute(1000))
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(5000)
+		_, err := client.Chat.Completions.New(context.Background(), params)
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
