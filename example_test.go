@@ -96,3 +96,36 @@ func ExampleService() {
 	// true true
 	// openai/gpt-4o-mini
 }
+
+// A token budget admits a call only when its estimate fits; the usage the
+// answer reports corrects the charge.
+func ExampleWithTokens() {
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(m),
+		ratellmiter.WithTokensPerMinute(1000))
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+
+	tk, err := limiter.Acquire(ctx, ratellmiter.WithTokens(200, 800)) // prompt, max_tokens
+	if err != nil {
+		panic(err)
+	}
+	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 500))
+	fmt.Println("before the usage is known:", errors.Is(err, ratellmiter.ErrWouldExceedDeadline))
+	tk.Used(200, 50) // the answer was short: 750 tokens come back
+	tk.Done()
+	tk, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 500))
+	fmt.Println("after:", err)
+	tk.Done()
+
+	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 2000))
+	fmt.Println(errors.Is(err, ratellmiter.ErrExceedsBudget))
+	// Output:
+	// before the usage is known: true
+	// after: <nil>
+	// true
+}
