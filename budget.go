@@ -9,9 +9,18 @@ import (
 // Budgets beyond requests per minute: tokens per minute (combined, input
 // and output, as OpenAI and Anthropic enforce them) and requests per day.
 // Each is a budget that refills continuously, as the providers document
-// theirs: limit units per period, never more than limit banked, starting
-// full. A ticket is charged its estimate when it is issued, and the charge
-// is corrected when the call reports what it really used (Ticket.Used); a
+// theirs: limit units per period, starting full.
+//
+// A token budget banks at most one second's worth (limit/60), so tokens
+// are spread across the minute as requests are, instead of a minute's
+// worth going out in the first second: a provider that enforces its limit
+// over shorter periods than a minute (they all may) never sees a burst. A
+// call larger than a second's worth is admitted when the budget is full,
+// and the budget goes into debt that later calls wait out. The daily
+// budget banks the whole day.
+//
+// A ticket is charged its estimate when it is issued, and the charge is
+// corrected when the call reports what it really used (Ticket.Used); a
 // rate-limited or given-back ticket is refunded.
 
 const (
@@ -27,12 +36,15 @@ const (
 type refill struct {
 	limit float64 // units per period; 0: no budget
 	per   float64 // the period, in ns
-	level float64 // units available at last; negative after an under-estimate
+	cap   float64 // the most that can be banked
+	level float64 // units available at last; negative while in debt
 	last  int64
 }
 
-func newRefill(limit int, per int64) refill {
-	return refill{limit: float64(limit), per: float64(per), level: float64(limit)}
+// newRefill returns a full budget of limit units per period that banks at
+// most capacity units.
+func newRefill(limit int, per int64, capacity float64) refill {
+	return refill{limit: float64(limit), per: float64(per), cap: capacity, level: capacity}
 }
 
 // on reports whether the budget limits anything.
@@ -41,28 +53,32 @@ func (r *refill) on() bool { return r.limit > 0 }
 // at brings the level up to now.
 func (r *refill) at(now int64) {
 	if now > r.last {
-		r.level = min(r.limit, r.level+float64(now-r.last)*r.limit/r.per)
+		r.level = min(r.cap, r.level+float64(now-r.last)*r.limit/r.per)
 		r.last = now
 	}
 }
 
-// fits reports whether n units are available at now.
+// need returns the level at which n units may be taken: n, or a full
+// budget for a call larger than the budget banks.
+func (r *refill) need(n int64) float64 { return min(float64(n), r.cap) }
+
+// fits reports whether n units may be taken at now.
 func (r *refill) fits(now int64, n int64) bool {
 	if !r.on() || n <= 0 {
 		return true
 	}
 	r.at(now)
-	return r.level >= float64(n)
+	return r.level >= r.need(n)
 }
 
-// when returns the earliest time at or after now when n units are
-// available. The caller has checked that n <= limit.
+// when returns the earliest time at or after now when n units may be
+// taken.
 func (r *refill) when(now int64, n int64) int64 {
 	if r.fits(now, n) {
 		return now
 	}
-	need := float64(n) - r.level
-	return now + int64(math.Ceil(need*r.per/r.limit))
+	short := r.need(n) - r.level
+	return now + int64(math.Ceil(short*r.per/r.limit))
 }
 
 // charge takes n units (a negative n gives units back) at now.
@@ -71,7 +87,7 @@ func (r *refill) charge(now int64, n int64) {
 		return
 	}
 	r.at(now)
-	r.level = min(r.limit, r.level-float64(n))
+	r.level = min(r.cap, r.level-float64(n))
 }
 
 // budgets are a limiter's budgets beyond requests per minute. Guarded by

@@ -13,24 +13,25 @@ import (
 )
 
 func TestRefillStartsFullAndRefillsContinuously(t *testing.T) {
-	r := newRefill(600, minuteNs) // 10 per second
-	assert.True(t, r.fits(0, 600), "a new budget is full")
-	r.charge(0, 600)
+	r := newRefill(600, minuteNs, 10) // 10 a second, a second's worth banked
+	assert.True(t, r.fits(0, 10), "a new budget is full")
+	r.charge(0, 10)
 	assert.False(t, r.fits(0, 1), "spent")
 	assert.Equal(t, int64(nsPerSec/10), r.when(0, 1), "one unit comes back every 100 ms")
-	assert.True(t, r.fits(nsPerSec, 10), "ten units a second later")
-	assert.False(t, r.fits(nsPerSec, 11))
-	assert.True(t, r.fits(10*minuteNs, 600), "never more than the limit banked")
-	assert.False(t, r.fits(10*minuteNs, 601))
+	assert.True(t, r.fits(nsPerSec/2, 5))
+	assert.False(t, r.fits(nsPerSec/2, 6))
+	assert.Equal(t, int64(nsPerSec), r.when(nsPerSec/2, 10))
+	r.at(10 * minuteNs)
+	assert.Equal(t, 10.0, r.level, "never more than the capacity banked")
 }
 
-func TestRefillChargesOverTheLevelAndRefunds(t *testing.T) {
-	r := newRefill(100, minuteNs)
-	r.charge(0, 150) // a call used more than its estimate
-	assert.Equal(t, 30*nsPerSec+int64(float64(minuteNs)/100), r.when(0, 1), "50 owed, then one more")
+func TestRefillAdmitsALargeCallWhenFullThenWaitsOutTheDebt(t *testing.T) {
+	r := newRefill(600, minuteNs, 10)
+	assert.True(t, r.fits(0, 30), "larger than the bank: admitted when full")
+	r.charge(0, 30)
+	assert.Equal(t, 2500*int64(time.Millisecond), r.when(0, 5), "20 owed, then 5 more")
 	r.charge(0, -1000)
-	assert.True(t, r.fits(0, 100), "a refund never banks more than the limit")
-	assert.False(t, r.fits(0, 101))
+	assert.Equal(t, 10.0, r.level, "a refund never banks more than the capacity")
 	var none refill
 	assert.True(t, none.fits(0, 1<<40), "the zero refill admits everything")
 }
@@ -50,17 +51,14 @@ func issueTimes(t *testing.T, l *BucketRateLimiter, n, in, out int) []time.Durat
 	return got
 }
 
-func TestTokensPerMinuteAdmitsABurstThenPacesByTokens(t *testing.T) {
+func TestTokensPerMinuteSpreadsTokensAcrossTheMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000, WithTokensPerMinute(6000))
-		got := issueTimes(t, l, 9, 400, 600)
-		// 6,000 tokens banked: six calls of 1,000 at once, then one
-		// every 10 s as the budget refills at 100 tokens per second.
-		for i := range 6 {
-			assert.Less(t, got[i], time.Second, "call %d", i)
-		}
-		assert.Equal(t, []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second},
-			roundTo(got[6:], time.Second))
+		got := issueTimes(t, l, 4, 400, 600)
+		// 100 tokens a second: a call of 1,000 every 10 s, the first at
+		// once, not six in the first second.
+		assert.Equal(t, []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second},
+			roundTo(got, time.Second))
 	})
 }
 
@@ -72,9 +70,9 @@ func roundTo(ds []time.Duration, unit time.Duration) []time.Duration {
 	return out
 }
 
-func TestUsedGivesBackWhatTheEstimateOverstated(t *testing.T) {
+func TestUsedCorrectsTheChargeBothWays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(t, 6000, WithTokensPerMinute(1000))
+		l := newLimiter(t, 6000, WithTokensPerMinute(6000)) // 100 tokens a second
 		start := time.Now()
 		tk, err := l.Acquire(context.Background(), WithTokens(100, 900))
 		require.NoError(t, err)
@@ -82,14 +80,15 @@ func TestUsedGivesBackWhatTheEstimateOverstated(t *testing.T) {
 		tk.Done()
 		tk2, err := l.Acquire(context.Background(), WithTokens(100, 700))
 		require.NoError(t, err)
-		assert.Less(t, time.Since(start), time.Second, "issued at once from the refund")
+		// 50 owed and 100 for the next call: 1.5 s, not the 10 s that
+		// the estimate alone would cost.
+		assert.Equal(t, 1500*time.Millisecond, time.Since(start))
 		tk2.Used(100, 1700) // the answer was long: 1,000 more than estimated
 		tk2.Done()
 		_, err = l.Acquire(context.Background(), WithTokens(100, 0))
 		require.NoError(t, err)
-		// 150 + 1,800 used of a full 1,000: a debt of 950, and 100 more
-		// for the next call, take 63 s to refill at 1,000 a minute.
-		assert.Equal(t, 63*time.Second, time.Since(start).Round(time.Second))
+		// 1,700 owed and 100 more: 18 s later.
+		assert.Equal(t, 19500*time.Millisecond, time.Since(start))
 	})
 }
 
@@ -97,8 +96,8 @@ func TestSplitInputAndOutputBudgets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000, WithInputTokensPerMinute(1000), WithOutputTokensPerMinute(6000))
 		got := issueTimes(t, l, 4, 500, 10)
-		// The input budget binds: two calls at once, then one every 30 s.
-		assert.Equal(t, []time.Duration{0, 0, 30 * time.Second, time.Minute}, roundTo(got, time.Second))
+		// The input budget binds: one call every 30 s.
+		assert.Equal(t, []time.Duration{0, 30 * time.Second, time.Minute, 90 * time.Second}, roundTo(got, time.Second))
 
 		l2 := newLimiter(t, 6000, WithInputTokensPerMinute(100000), WithOutputTokensPerMinute(1200))
 		got = issueTimes(t, l2, 3, 10, 1200)

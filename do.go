@@ -19,8 +19,9 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // ErrQuotaExhausted). Any other result of fn is returned as it is.
 //
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(). If fn
-// panics, the ticket is finished and the panic goes on.
-func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error)) (T, error) {
+// panics, the ticket is finished and the panic goes on. opts describe the
+// call (WithTokens) for the limiter's token budgets.
+func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
 	if fn == nil {
 		return zero, errNilFunc
@@ -30,7 +31,7 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			return zero, ErrStopped
 		}
 	}
-	t, err := l.Acquire(ctx)
+	t, err := l.Acquire(ctx, opts...)
 	if err != nil {
 		return zero, err
 	}

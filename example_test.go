@@ -103,11 +103,11 @@ func ExampleWithTokens() {
 	m := ratellmiter.NewMonitor()
 	defer m.Stop()
 	limiter, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(m),
-		ratellmiter.WithTokensPerMinute(1000))
+		ratellmiter.WithTokensPerMinute(60_000)) // 1,000 tokens a second
 	if err != nil {
 		panic(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 
 	tk, err := limiter.Acquire(ctx, ratellmiter.WithTokens(200, 800)) // prompt, max_tokens
@@ -122,7 +122,7 @@ func ExampleWithTokens() {
 	fmt.Println("after:", err)
 	tk.Done()
 
-	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 2000))
+	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(10_000, 60_000))
 	fmt.Println(errors.Is(err, ratellmiter.ErrExceedsBudget))
 	// Output:
 	// before the usage is known: true

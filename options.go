@@ -51,18 +51,19 @@ type config struct {
 
 // budgets returns the budgets the options ask for.
 func (c *config) budgets() budgets {
+	perMinute := func(n int) refill { return newRefill(n, minuteNs, float64(n)/60) }
 	var b budgets
 	if c.tpm > 0 {
-		b.tokens = newRefill(c.tpm, minuteNs)
+		b.tokens = perMinute(c.tpm)
 	}
 	if c.inputTPM > 0 {
-		b.input = newRefill(c.inputTPM, minuteNs)
+		b.input = perMinute(c.inputTPM)
 	}
 	if c.outputTPM > 0 {
-		b.output = newRefill(c.outputTPM, minuteNs)
+		b.output = perMinute(c.outputTPM)
 	}
 	if c.rpd > 0 {
-		b.daily = newRefill(c.rpd, dayNs)
+		b.daily = newRefill(c.rpd, dayNs, float64(c.rpd))
 	}
 	return b
 }
@@ -279,7 +280,10 @@ func positive(name string, n int, field func(*config) *int) Option {
 // output combined, as OpenAI's TPM limit counts them. A ticket acquired
 // with WithTokens is issued only when the budget has room for its
 // estimate; Ticket.Used corrects the charge. The budget refills
-// continuously, n per minute, and holds at most n.
+// continuously, n/60 a second, and banks at most a second's worth, so
+// tokens are spread across the minute like requests; a call larger than
+// that goes out when the budget is full and later calls wait out the
+// debt.
 func WithTokensPerMinute(n int) Option {
 	return positive("WithTokensPerMinute", n, func(c *config) *int { return &c.tpm })
 }

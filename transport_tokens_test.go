@@ -18,10 +18,10 @@ import (
 
 func TestTransportTokenBudgetChargesEstimateAndReconcilesUsage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// The server allows 3,000 tokens a minute. Each call asks for up
+		// The server allows 12,000 tokens a minute. Each call asks for up
 		// to 100 output tokens but the answers are 12 tokens long.
-		s := tpProvider(t, fakeprovider.Config{RPM: 600, TPM: 3000})
-		l := newLimiter(t, 600, WithTokensPerMinute(3000))
+		s := tpProvider(t, fakeprovider.Config{RPM: 600, TPM: 12000})
+		l := newLimiter(t, 600, WithTokensPerMinute(12000))
 		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
 		params := tpChat("gpt-4o-mini")
 		params.MaxCompletionTokens = openai.Int(100)
@@ -37,8 +37,8 @@ func TestTransportTokenBudgetChargesEstimateAndReconcilesUsage(t *testing.T) {
 		assert.Equal(t, 200, st.Accepted)
 		assert.Zero(t, st.Rejected429, "the token budget is never overrun")
 		// Charged at the estimate alone (about 106 tokens), 200 calls
-		// would need 7 minutes of budget; corrected to the usage (about
-		// 18), they are bound by 600 RPM instead.
+		// would need almost two minutes of budget; corrected to the usage
+		// (about 18), they are bound by 600 RPM instead.
 		assert.Less(t, time.Since(start), 30*time.Second)
 		assertSettled(t, l, 200)
 	})

@@ -23,6 +23,10 @@ func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
 		return nil, err
 	}
 	return ClientFunc{ClientName: OursName, DoFunc: func(ctx context.Context, req Request, call func(context.Context) error) error {
+		var opts []ratellmiter.AcquireOption
+		if req.Tokens > 0 {
+			opts = append(opts, ratellmiter.WithTokens(req.Tokens, 0))
+		}
 		_, err := ratellmiter.Do(ctx, l, func(ctx context.Context) (struct{}, error) {
 			err := call(ctx)
 			var rl *RateLimited
@@ -30,16 +34,21 @@ func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
 				return struct{}{}, &ratellmiter.RateLimitError{StatusCode: 429, RetryAfter: rl.RetryAfter, Err: err}
 			}
 			return struct{}{}, err
-		})
+		}, opts...)
 		return err
 	}}, nil
 }
 
 // Ours is the factory of the library's client, configured from the
-// scenario like the peers.
+// scenario like the peers: at the scenario's RPM and, when it gives one,
+// with a token budget of its TPM, each request charged its tokens.
 func Ours() ClientFactory {
 	return ClientFactory{Name: OursName, New: func(s Scenario) Client {
-		c, err := NewOurs(s.ClientRPM)
+		var opts []ratellmiter.Option
+		if s.ClientTPM > 0 {
+			opts = append(opts, ratellmiter.WithTokensPerMinute(s.ClientTPM))
+		}
+		c, err := NewOurs(s.ClientRPM, opts...)
 		if err != nil {
 			panic(err) // scenarios are fixed and valid
 		}
