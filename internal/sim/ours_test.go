@@ -26,10 +26,15 @@ func TestOursAgainstPeers(t *testing.T) {
 			t.Errorf("%s: ratellmiter %v slower than the original %v", s.Name, ours.Completion, python.Completion)
 		}
 	}
-	for _, name := range []string{"backlog", "bursts", "many-models"} {
+	for _, name := range []string{"backlog", "bursts", "many-models", "tpm"} {
 		if r := get(name, OursName); r.RateLimited != 0 {
 			t.Errorf("%s: ratellmiter saw %d 429s at a correctly configured rate", name, r.RateLimited)
 		}
+	}
+	// With its token budget, the token-bound backlog runs at the
+	// physical minimum.
+	if r := get("tpm", OursName); r.Ratio > 1.05 {
+		t.Errorf("tpm: ratellmiter at %.2f times the minimum", r.Ratio)
 	}
 	// A configured rate twice the real one is learned, not paid for on
 	// every request.
