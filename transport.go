@@ -2,7 +2,6 @@ package ratellmiter
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -354,13 +353,8 @@ func inspect(resp *http.Response) (signals.ErrorInfo, error) {
 // JSON body, or else the model of a Gemini-style path (".../models/NAME"
 // or ".../models/NAME:method"); "" when neither says.
 func modelOf(body []byte, req *http.Request) string {
-	if len(body) > 0 {
-		var v struct {
-			Model string `json:"model"`
-		}
-		if json.Unmarshal(body, &v) == nil && v.Model != "" {
-			return v.Model
-		}
+	if m := signals.Model(body); m != "" {
+		return m
 	}
 	if req.URL == nil {
 		return ""

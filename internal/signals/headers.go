@@ -56,22 +56,42 @@ type budgetHeaders struct {
 	absoluteReset bool
 }
 
+// The header names of every budget, built once and canonical, so that
+// reading them allocates nothing.
+var (
+	openAIRequests    = openAIBudget("Requests")
+	openAITokens      = openAIBudget("Tokens")
+	anthropicRequests = anthropicBudget("Requests")
+	anthropicTokens   = anthropicBudget("Tokens")
+	anthropicInput    = anthropicBudget("Input-Tokens")
+	anthropicOutput   = anthropicBudget("Output-Tokens")
+)
+
 func openAIBudget(name string) budgetHeaders {
 	return budgetHeaders{
-		limit:     "x-ratelimit-limit-" + name,
-		remaining: "x-ratelimit-remaining-" + name,
-		reset:     "x-ratelimit-reset-" + name,
+		limit:     http.CanonicalHeaderKey("x-ratelimit-limit-" + name),
+		remaining: http.CanonicalHeaderKey("x-ratelimit-remaining-" + name),
+		reset:     http.CanonicalHeaderKey("x-ratelimit-reset-" + name),
 	}
 }
 
 func anthropicBudget(name string) budgetHeaders {
 	p := "anthropic-ratelimit-" + name
 	return budgetHeaders{
-		limit:         p + "-limit",
-		remaining:     p + "-remaining",
-		reset:         p + "-reset",
+		limit:         http.CanonicalHeaderKey(p + "-limit"),
+		remaining:     http.CanonicalHeaderKey(p + "-remaining"),
+		reset:         http.CanonicalHeaderKey(p + "-reset"),
 		absoluteReset: true,
 	}
+}
+
+// get returns the first value of the canonical header key, as h.Get does,
+// without canonicalizing key again.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ParseHeaders extracts rate-limit information from response headers.
@@ -86,16 +106,12 @@ func anthropicBudget(name string) budgetHeaders {
 // individually.
 func ParseHeaders(h http.Header, now time.Time) Limits {
 	var l Limits
-	l.Requests = mergeBudget(
-		readBudget(h, openAIBudget("requests"), now),
-		readBudget(h, anthropicBudget("requests"), now))
-	l.Tokens = mergeBudget(
-		readBudget(h, openAIBudget("tokens"), now),
-		readBudget(h, anthropicBudget("tokens"), now))
-	l.InputTokens = readBudget(h, anthropicBudget("input-tokens"), now)
-	l.OutputTokens = readBudget(h, anthropicBudget("output-tokens"), now)
+	l.Requests = mergeBudget(readBudget(h, openAIRequests, now), readBudget(h, anthropicRequests, now))
+	l.Tokens = mergeBudget(readBudget(h, openAITokens, now), readBudget(h, anthropicTokens, now))
+	l.InputTokens = readBudget(h, anthropicInput, now)
+	l.OutputTokens = readBudget(h, anthropicOutput, now)
 	l.RetryAfter, l.HasRetryAfter = RetryAfter(h, now)
-	if b, ok := parseBool(h.Get("x-should-retry")); ok {
+	if b, ok := parseBool(get(h, "X-Should-Retry")); ok {
 		l.ShouldRetry = &b
 	}
 	return l
@@ -103,13 +119,13 @@ func ParseHeaders(h http.Header, now time.Time) Limits {
 
 func readBudget(h http.Header, names budgetHeaders, now time.Time) Budget {
 	var b Budget
-	if n, ok := parseCount(h.Get(names.limit)); ok {
+	if n, ok := parseCount(get(h, names.limit)); ok {
 		b.Limit = n
 	}
-	if n, ok := parseCount(h.Get(names.remaining)); ok {
+	if n, ok := parseCount(get(h, names.remaining)); ok {
 		b.Remaining, b.Known = n, true
 	}
-	v := strings.TrimSpace(h.Get(names.reset))
+	v := strings.TrimSpace(get(h, names.reset))
 	if v == "" {
 		return b
 	}
@@ -139,6 +155,9 @@ func mergeBudget(a, b Budget) Budget {
 
 // parseCount parses a non-negative decimal integer header value.
 func parseCount(v string) (int64, bool) {
+	if v == "" {
+		return 0, false
+	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
 		return 0, false
