@@ -31,6 +31,8 @@ type limitState struct {
 	lastResume int64 // when the last pause ended; 0 if never
 	lastChange int64 // when learned last changed
 	holdUntil  int64 // the server said its budget is spent until then
+	spentUntil int64 // the server said its request budget of a longer window (a day) is spent until then
+	spentLimit int64 // that budget's size, when sent
 	server     ServerLimits
 }
 
@@ -90,8 +92,9 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // minute is taken as the per-minute limit the server enforces, so the
 // limiter never works above it; a request or token budget with nothing
 // remaining stops the limiter from issuing until its reset, before a 429
-// can happen. Budgets of longer periods (requests per day) are left to
-// their own 429s.
+// can happen. A request budget of a longer period (requests per day) with
+// nothing remaining makes Acquire fail fast with a QuotaError until its
+// reset.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	b := lim.Requests
 	known := b.Known || lim.Tokens.Known || lim.InputTokens.Known || lim.OutputTokens.Known
@@ -115,8 +118,16 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 			continue
 		}
 		untilReset := spent.Reset.Sub(now)
-		if untilReset <= 0 || untilReset > time.Minute {
-			continue // a longer window (a day) is left to its own 429
+		if untilReset <= 0 {
+			continue
+		}
+		if untilReset > time.Minute {
+			// A longer window: requests per day, as Groq counts them.
+			// Waiting is pointless; Acquire fails fast until the reset.
+			if spent == b {
+				l.lim.spentUntil, l.lim.spentLimit = ns+int64(untilReset), b.Limit
+			}
+			continue
 		}
 		if until := ns + int64(untilReset); until > l.lim.holdUntil {
 			l.lim.holdUntil = until
@@ -134,5 +145,17 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
+	}
+}
+
+// spentRefusal returns a QuotaError while the server says its request
+// budget of a longer window is used up. Requires mu.
+func (l *BucketRateLimiter) spentRefusal(now int64) error {
+	s := &l.lim
+	reset := l.timeOf(s.spentUntil)
+	return &QuotaError{
+		Quota: fmt.Sprintf("the server reports its request budget (limit %d) used up; it resets in %v, at %s",
+			s.spentLimit, time.Duration(s.spentUntil-now).Round(time.Second), reset.UTC().Format(time.RFC3339)),
+		Reset: reset,
 	}
 }

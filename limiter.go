@@ -248,11 +248,15 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 }
 
 // refuse returns why t can never be issued: the limiter is closed or
-// stopped, t needs more tokens than a minute's budget, or the daily
-// budget is used up for longer than a minute. Requires mu.
+// stopped, the server said its daily request budget is used up, t needs
+// more tokens than a minute's budget, or the daily budget is used up for
+// longer than a minute. Requires mu.
 func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 	if l.err != nil {
 		return l.err
+	}
+	if now < l.lim.spentUntil {
+		return l.spentRefusal(now)
 	}
 	if !l.bud.any() {
 		return nil

@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -91,5 +92,42 @@ func TestTransportRequestLargerThanTheTokenBudgetFails(t *testing.T) {
 		_, err := client.Chat.Completions.New(context.Background(), params)
 		require.ErrorIs(t, err, ErrExceedsBudget)
 		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
+func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		calls := 0
+		// Groq counts requests per day under OpenAI's header names.
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			calls++
+			h := http.Header{
+				"X-Ratelimit-Limit-Requests":     {"1000"},
+				"X-Ratelimit-Remaining-Requests": {"0"},
+				"X-Ratelimit-Reset-Requests":     {"2h30m0s"},
+			}
+			return jsonResponse(r, http.StatusOK, h, `{"id":"1","choices":[]}`), nil
+		})
+		c := tpTransport(t, rt, WithLimiter(l)).Client()
+		start := time.Now()
+		resp, err := c.Post(fakeURL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+
+		_, err = c.Post(fakeURL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+		require.ErrorIs(t, err, ErrQuotaExhausted, "the last request of the day was spent")
+		var qe *QuotaError
+		require.ErrorAs(t, err, &qe)
+		assert.Equal(t, 150*time.Minute, qe.Reset.Sub(start))
+		assert.Contains(t, err.Error(), "limit 1000")
+		assert.Equal(t, 1, calls, "nothing sent")
+		assert.Equal(t, int64(1000), l.Stats().Server.Requests.Limit)
+
+		time.Sleep(150 * time.Minute)
+		resp, err = c.Post(fakeURL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+		require.NoError(t, err, "sent again after the reset")
+		require.NoError(t, resp.Body.Close())
+		assert.Equal(t, 2, calls)
 	})
 }
