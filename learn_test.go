@@ -61,6 +61,9 @@ func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
 		time.Sleep(time.Second)
 		l.observe(signals.Limits{Requests: signals.Budget{Limit: 14400, Remaining: 0, Reset: now.Add(20 * time.Hour), Known: true}}, time.Now())
 		_, ok = l.TryAcquire()
-		assert.True(t, ok, "a daily budget does not hold the minute limiter")
+		assert.False(t, ok, "a spent daily budget refuses at once")
+		_, err = l.Acquire(context.Background())
+		assert.ErrorIs(t, err, ErrQuotaExhausted, "instead of waiting 20 hours")
+		assert.True(t, l.Stats().HeldUntil.IsZero(), "the minute limiter itself is not held")
 	})
 }
