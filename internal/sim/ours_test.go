@@ -9,6 +9,12 @@ import (
 func TestOursAgainstPeers(t *testing.T) {
 	results := runAll(t, Scenarios(), All())
 	t.Log("\n" + FormatTable(results))
+	if *chartPath != "" {
+		if err := WriteChart(*chartPath, results); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("chart written to %s", *chartPath)
+	}
 	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
 	for _, s := range Scenarios() {
 		ours := get(s.Name, OursName)
