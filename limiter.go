@@ -51,6 +51,7 @@ type BucketRateLimiter struct {
 	err      error // ErrStopped or ErrClosed once the limiter refuses tickets
 	act      activity
 	stats    counters
+	sh       *shared // the quota shared WithStore; nil without a store
 
 	// doneFast counts the tickets finished by Done without taking mu:
 	// inFlight still counts them and stats.finished does not yet. flying
@@ -123,6 +124,9 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 	if err := m.join(l); err != nil {
 		return nil, err
 	}
+	if cfg.share != nil {
+		l.startSharing(cfg.share)
+	}
 	return l, nil
 }
 
@@ -171,8 +175,8 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context) (*Ticket, error) {
 	t := &Ticket{l: l}
 	now := l.now()
 	l.mu.Lock()
-	if l.err != nil {
-		err := l.err
+	if l.err != nil || l.sh != nil && l.sh.err != nil {
+		err := l.refused()
 		l.mu.Unlock()
 		return nil, err
 	}
@@ -290,7 +294,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		if t.state.Load() == stateIssued {
 			return nil
 		}
-		return l.err
+		return l.refused()
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-maxWait:
@@ -308,7 +312,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		l.stats.cancelled++
 		l.dispatch(l.now())
 	default:
-		return l.err
+		return l.refused()
 	}
 	return cause
 }
@@ -322,6 +326,9 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.stats.cancelled++
 	l.stats.issued--
 	l.b.refund(t.issuedAt)
+	if l.sh != nil {
+		l.sh.refund(t.issuedAt)
+	}
 	if t.canary {
 		t.canary = false
 		if l.p.canary == t {
@@ -343,12 +350,18 @@ func (l *BucketRateLimiter) canIssue(now int64) bool {
 	if now < l.lim.holdUntil {
 		return false
 	}
-	return l.b.ready(now)
+	if !l.b.ready(now) {
+		return false
+	}
+	return l.sh == nil || l.sh.allow(l, now)
 }
 
 // issue issues t at now. Requires mu; the caller checked the budgets.
 func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
+	if l.sh != nil {
+		l.sh.use(now)
+	}
 	t.state.Store(stateIssued)
 	t.issuedAt = now
 	l.inFlight++
@@ -397,6 +410,9 @@ func (l *BucketRateLimiter) schedule(now int64) {
 		at = l.p.nextWake()
 	} else if l.q.len() > 0 && !l.full() {
 		at = l.b.next(max(now, l.lim.holdUntil))
+	}
+	if l.sh != nil {
+		at = l.sh.wakeAt(l, now, at)
 	}
 	if at == 0 || at == l.timerAt {
 		return

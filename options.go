@@ -43,6 +43,7 @@ type config struct {
 	maxWait      time.Duration
 	learn        bool
 	observer     Observer
+	share        *shareConfig // WithStore
 }
 
 func defaultConfig() config {
