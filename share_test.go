@@ -276,3 +276,24 @@ func TestFallbackLocalKeepsToOneNthOfTheRate(t *testing.T) {
 		assert.Equal(t, 10, perSec, "sharing again: one limiter alone gets the whole rate")
 	})
 }
+
+func TestAtMostOneSyncPerTicket(t *testing.T) {
+	for _, tc := range []struct {
+		rpm, tickets int
+		most         float64 // syncs per ticket, heartbeats included
+	}{
+		{rpm: 600, tickets: 300, most: 0.65},  // batches of 2
+		{rpm: 6000, tickets: 3000, most: 0.1}, // batches of up to 25
+	} {
+		t.Run(fmt.Sprint(tc.rpm, " RPM"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &flakyStore{Store: NewMemoryStore()}
+				l := sharedLimiters(t, store, FallbackLocal, 1, tc.rpm)[0]
+				acquireAll(t, l, tc.tickets)
+				perTicket := float64(store.syncs.Load()) / float64(tc.tickets)
+				t.Logf("%d RPM: %d syncs for %d tickets, %.2f a ticket", tc.rpm, store.syncs.Load(), tc.tickets, perTicket)
+				assert.LessOrEqual(t, perTicket, tc.most)
+			})
+		})
+	}
+}
