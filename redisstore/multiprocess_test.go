@@ -39,7 +39,14 @@ const (
 	injectHint  = 3 * time.Second
 )
 
+// quietLogger drops go-redis's log lines: the fault tests make it log
+// every failed dial on purpose.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
 	if idx := os.Getenv(envChild); idx != "" {
 		os.Exit(childMain(idx))
 	}
