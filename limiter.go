@@ -52,6 +52,7 @@ type BucketRateLimiter struct {
 	act      activity
 	stats    counters
 	bud      budgets
+	sh       *shared // the quota shared WithStore; nil without a store
 
 	// doneFast counts the tickets finished by Done without taking mu:
 	// inFlight still counts them and stats.finished does not yet. flying
@@ -124,6 +125,9 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 	l.logging = m.logsEnabled()
 	if err := m.join(l); err != nil {
 		return nil, err
+	}
+	if cfg.share != nil {
+		l.startSharing(cfg.share)
 	}
 	return l, nil
 }
@@ -252,8 +256,8 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 // more tokens than a minute's budget, or the daily budget is used up for
 // longer than a minute. Requires mu.
 func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
-	if l.err != nil {
-		return l.err
+	if l.err != nil || l.sh != nil && l.sh.err != nil {
+		return l.refused()
 	}
 	if now < l.lim.spentUntil {
 		return l.spentRefusal(now)
@@ -322,7 +326,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		if t.state.Load() == stateIssued {
 			return nil
 		}
-		return l.err
+		return l.refused()
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-maxWait:
@@ -340,7 +344,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		l.stats.cancelled++
 		l.dispatch(l.now())
 	default:
-		return l.err
+		return l.refused()
 	}
 	return cause
 }
@@ -356,6 +360,9 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.b.refund(t.issuedAt)
 	if l.bud.any() {
 		l.bud.charge(now, t, -1)
+	}
+	if l.sh != nil {
+		l.sh.refund(t.issuedAt)
 	}
 	if t.canary {
 		t.canary = false
@@ -381,7 +388,10 @@ func (l *BucketRateLimiter) canIssue(now int64, t *Ticket) bool {
 	if l.bud.any() && !l.bud.fits(now, t) {
 		return false
 	}
-	return l.b.ready(now)
+	if !l.b.ready(now) {
+		return false
+	}
+	return l.sh == nil || l.sh.allow(l, now)
 }
 
 // issue issues t at now. Requires mu; the caller checked the budgets.
@@ -389,6 +399,9 @@ func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
 	if l.bud.any() {
 		l.bud.charge(now, t, 1)
+	}
+	if l.sh != nil {
+		l.sh.use(now)
 	}
 	t.state.Store(stateIssued)
 	t.issuedAt = now
@@ -442,6 +455,9 @@ func (l *BucketRateLimiter) schedule(now int64) {
 			from = max(from, l.bud.when(now, t))
 		}
 		at = l.b.next(from)
+	}
+	if l.sh != nil {
+		at = l.sh.wakeAt(l, now, at)
 	}
 	if at == 0 || at == l.timerAt {
 		return

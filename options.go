@@ -46,7 +46,8 @@ type config struct {
 	tpm          int // tokens per minute, combined; 0: no budget
 	inputTPM     int
 	outputTPM    int
-	rpd          int // requests per day; 0: no budget
+	rpd          int          // requests per day; 0: no budget
+	share        *shareConfig // WithStore
 }
 
 // budgets returns the budgets the options ask for.

@@ -90,6 +90,9 @@ func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary 
 			p.probeAt = at
 		}
 	}
+	if l.sh != nil {
+		l.sh.refused(l, false)
+	}
 }
 
 // backOff schedules the next probe after a probe found the server still
@@ -103,6 +106,9 @@ func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 	p.armed = false
 	p.deadline = 0
 	l.event(now, EventProbe, fmt.Sprintf("%s; next probe in %v", why, wait))
+	if l.sh != nil {
+		l.sh.refused(l, true)
+	}
 }
 
 // probeIfDue starts the probe when it is due: a canary is overdue, or the
@@ -120,6 +126,9 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 	}
 	if p.armed || p.probing || now < p.probeAt {
 		return
+	}
+	if l.sh != nil && !l.sh.mayProbe() {
+		return // another limiter sharing the quota probes
 	}
 	svc := l.cfg.service
 	if svc == nil || p.useCanary {
@@ -187,5 +196,8 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	l.b.restartRamp(secOf(now))
 	l.lim.lastResume = now
 	l.event(now, EventResume, why)
+	if l.sh != nil {
+		l.sh.resumed()
+	}
 	l.dispatch(now)
 }

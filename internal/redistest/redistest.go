@@ -1,0 +1,115 @@
+// Package redistest runs a real redis-server for tests: on a free port of
+// 127.0.0.1, without persistence, stopped when the test ends. A machine
+// without redis-server fails the test, saying how to install it: the
+// tests of the Redis store never skip.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is a redis-server process that a test started.
+type Server struct {
+	// Addr is the server's host:port; it stays the same across Stop and
+	// Start.
+	Addr string
+
+	t    testing.TB
+	path string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start starts a redis-server on a free port of 127.0.0.1, waits until it
+// answers PING, and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (%v): install it, for example with 'apt-get install redis-server', or run ./scripts/test.sh, which does", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &Server{Addr: addr, t: t, path: path}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server again on its address after Stop. The data is
+// gone: the server keeps nothing on disk.
+func (s *Server) Start() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatalf("redis-server on %s is running already", s.Addr)
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command(s.path, "--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir(), "--loglevel", "warning")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	s.cmd, s.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ping(s.Addr) == nil {
+			return
+		}
+		select {
+		case <-s.done:
+			s.cmd = nil
+			s.t.Fatalf("redis-server on %s exited at start: %s", s.Addr, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			s.t.Fatalf("redis-server on %s did not answer PING within 10 s: %s", s.Addr, out.String())
+		}
+	}
+}
+
+// Stop kills the server and waits for it to exit. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// ping sends PING to addr and expects PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return fmt.Errorf("redis on %s answered PING with %s", addr, strconv.Quote(line))
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+// Package storetest is the specification of a ratellmiter.Store as a test
+// suite: every implementation runs it, so the memory store and the Redis
+// store are held to the same semantics.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	rl "github.com/ratellmiter/ratellmiter"
+)
+
+// Base is the time the suite's requests start at: a whole second, Unix ns.
+const Base = int64(1_700_000_000) * int64(time.Second)
+
+const sec = int64(time.Second)
+
+// limit600 is 600 RPM: 10 a second, ramping from 5 by 3.
+var limit600 = rl.QuotaLimit{PerSecond: 10, PerMinute: 600, RampStart: 5, RampStep: 3}
+
+// req returns a request of id at now for want tickets of now's second.
+func req(id string, now int64, want int) rl.SyncRequest {
+	return rl.SyncRequest{
+		ID: id, Now: now, Sec: now / sec, Want: want, Limit: limit600,
+		ProbeTTL: 5 * time.Second, LiveTTL: 3 * time.Second,
+	}
+}
+
+// Run runs the suite against the stores newStore returns. Each test uses
+// keys of its own, so one store may serve them all.
+func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *client)
+	}{
+		{"per-second cap is summed over limiters", perSecondCap},
+		{"slots spread a second's tickets evenly", slotsSpread},
+		{"per-minute cap is summed over sixty seconds", perMinuteCap},
+		{"returned tickets can be granted again", returnedTickets},
+		{"used tickets are counted whatever the caps", usedTickets},
+		{"a refusal pauses every limiter", refusalPauses},
+		{"a straggler's refusal after a resume is ignored", stragglerIgnored},
+		{"one probe lease at a time, until it expires", probeLease},
+		{"the holder's failed probe releases the lease", failedProbe},
+		{"a resume ramps the seconds up", resumeRamps},
+		{"heartbeats count live limiters", heartbeats},
+		{"the learned limit is shared", learnedShared},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, &client{t: t, s: newStore(t), key: fmt.Sprintf("storetest-%d-%d", time.Now().UnixNano(), i)})
+		})
+	}
+}
+
+// client syncs one key and fails the test on an error.
+type client struct {
+	t   *testing.T
+	s   rl.Store
+	key string
+}
+
+func (c *client) sync(r rl.SyncRequest) rl.SyncReply {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rep, err := c.s.Sync(ctx, c.key, r)
+	if err != nil {
+		c.t.Fatalf("Sync(%+v): %v", r, err)
+	}
+	return rep
+}
+
+func expect[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: got %v, want %v", what, got, want)
+	}
+}
+
+func perSecondCap(t *testing.T, c *client) {
+	expect(t, "a's grant", c.sync(req("a", Base, 6)).Granted, 6)
+	expect(t, "b's grant, the rest of the second", c.sync(req("b", Base, 6)).Granted, 4)
+	expect(t, "a's grant in a full second", c.sync(req("a", Base+sec/2, 1)).Granted, 0)
+	expect(t, "b's grant in the next second", c.sync(req("b", Base+sec, 3)).Granted, 3)
+}
+
+func slotsSpread(t *testing.T, c *client) {
+	a := c.sync(req("a", Base, 3))
+	expect(t, "first slot", a.NotBefore, Base)
+	expect(t, "spacing", a.Spacing, 100*int64(time.Millisecond))
+	b := c.sync(req("b", Base+10*int64(time.Millisecond), 2))
+	expect(t, "b's first slot follows a's last", b.NotBefore, Base+300*int64(time.Millisecond))
+	late := c.sync(req("a", Base+850*int64(time.Millisecond), 5))
+	expect(t, "slots left in the second", late.Granted, 2)
+	expect(t, "late slot", late.NotBefore, Base+850*int64(time.Millisecond))
+}
+
+func perMinuteCap(t *testing.T, c *client) {
+	lim := rl.QuotaLimit{PerSecond: 10, PerMinute: 25, RampStart: 10, RampStep: 10}
+	got := 0
+	for i := range int64(5) {
+		r := req("a", Base+i*sec, 10)
+		r.Limit = lim
+		got += c.sync(r).Granted
+	}
+	expect(t, "granted in five seconds", got, 25)
+	r := req("b", Base+59*sec, 10)
+	r.Limit = lim
+	expect(t, "b at second 59", c.sync(r).Granted, 0)
+	r = req("b", Base+60*sec, 10)
+	r.Limit = lim
+	rep := c.sync(r)
+	expect(t, "b at second 60, when second 0 left the window", rep.Granted, 10)
+	expect(t, "window", rep.Window, 25)
+}
+
+func returnedTickets(t *testing.T, c *client) {
+	expect(t, "a's grant", c.sync(req("a", Base, 10)).Granted, 10)
+	r := req("a", Base+sec, 0)
+	r.Returned = []rl.SecondCount{{Sec: Base / sec, N: 4}}
+	expect(t, "window after the return", c.sync(r).Window, 6)
+	r = req("b", Base+sec, 10)
+	r.Returned = []rl.SecondCount{{Sec: Base / sec, N: 99}}
+	expect(t, "window never below zero", c.sync(r).Window, 10)
+}
+
+func usedTickets(t *testing.T, c *client) {
+	expect(t, "a's grant", c.sync(req("a", Base, 10)).Granted, 10)
+	r := req("a", Base+sec/2, 0)
+	r.Used = []rl.SecondCount{{Sec: Base / sec, N: 2}}
+	expect(t, "window", c.sync(r).Window, 12)
+}
+
+func refusalPauses(t *testing.T, c *client) {
+	r := req("a", Base, 1)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 2*sec}}
+	rep := c.sync(r)
+	expect(t, "paused", rep.Paused, true)
+	expect(t, "probe at", rep.ProbeAt, Base+2*sec)
+	expect(t, "epoch", rep.Epoch, uint64(1))
+	expect(t, "granted while paused", rep.Granted, 0)
+	rep = c.sync(req("b", Base+sec/2, 3))
+	expect(t, "b sees the pause", rep.Paused, true)
+	expect(t, "b's grant", rep.Granted, 0)
+	r = req("b", Base+sec, 0)
+	r.Epoch = 1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 5*sec}}
+	expect(t, "a later hint pushes the probe", c.sync(r).ProbeAt, Base+5*sec)
+}
+
+func stragglerIgnored(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}, {Kind: rl.QuotaResumed}}
+	rep := c.sync(r)
+	expect(t, "paused after pause and resume", rep.Paused, false)
+	expect(t, "epoch", rep.Epoch, uint64(2))
+	r = req("b", Base+sec, 0)
+	r.Epoch = 1 // b never saw the resume
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 3*sec}}
+	expect(t, "paused by the straggler", c.sync(r).Paused, false)
+	r.Epoch = 2
+	expect(t, "paused by a fresh refusal", c.sync(r).Paused, true)
+}
+
+func probeLease(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	c.sync(r)
+	ask := func(id string, at int64) bool {
+		r := req(id, at, 0)
+		r.WantProbe, r.Epoch = true, 1
+		return c.sync(r).Probe
+	}
+	expect(t, "lease before the probe is due", ask("b", Base+sec/2), false)
+	expect(t, "b takes the lease", ask("b", Base+sec), true)
+	expect(t, "c while b holds it", ask("c", Base+2*sec), false)
+	expect(t, "b still holds it", c.sync(req("b", Base+3*sec, 0)).Probe, true)
+	r = req("c", Base+3*sec, 0)
+	r.Epoch = 1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+	expect(t, "c cannot resume while b holds the lease", c.sync(r).Paused, true)
+	expect(t, "c takes the expired lease", ask("c", Base+6*sec), true)
+	expect(t, "b lost it", c.sync(req("b", Base+6*sec, 0)).Probe, false)
+	r = req("c", Base+6*sec, 0)
+	r.Epoch = 1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+	rep := c.sync(r)
+	expect(t, "the holder resumes", rep.Paused, false)
+	expect(t, "no lease once resumed", rep.Probe, false)
+}
+
+func failedProbe(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	c.sync(r)
+	r = req("a", Base+sec, 0)
+	r.WantProbe, r.Epoch = true, 1
+	expect(t, "a takes the lease", c.sync(r).Probe, true)
+	r = req("a", Base+2*sec, 0)
+	r.Epoch = 1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 4*sec}}
+	rep := c.sync(r)
+	expect(t, "lease released", rep.Probe, false)
+	expect(t, "next probe", rep.ProbeAt, Base+4*sec)
+	r = req("b", Base+4*sec, 0)
+	r.WantProbe, r.Epoch = true, 1
+	expect(t, "b takes the released lease", c.sync(r).Probe, true)
+}
+
+func resumeRamps(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base}, {Kind: rl.QuotaResumed}}
+	c.sync(r)
+	var got []int
+	for i := range int64(4) {
+		got = append(got, c.sync(req("a", Base+i*sec, 10)).Granted+c.sync(req("b", Base+i*sec, 10)).Granted)
+	}
+	expect(t, "tickets per second after the resume", fmt.Sprint(got), "[5 8 10 10]")
+}
+
+func heartbeats(t *testing.T, c *client) {
+	c.sync(req("a", Base, 0))
+	c.sync(req("b", Base+sec, 0))
+	expect(t, "live", c.sync(req("c", Base+2*sec, 0)).Live, 3)
+	expect(t, "live once a's heartbeat is 3 s old", c.sync(req("c", Base+3*sec, 0)).Live, 2)
+}
+
+func learnedShared(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.SetLearned, r.Learned = true, 300
+	expect(t, "a's reply", c.sync(r).Learned, 300)
+	expect(t, "b sees it", c.sync(req("b", Base+sec, 0)).Learned, 300)
+	r.SetLearned, r.Learned = true, 0
+	expect(t, "cleared", c.sync(r).Learned, 0)
+}

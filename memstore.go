@@ -1,0 +1,193 @@
+package ratellmiter
+
+import (
+	"context"
+	"sync"
+)
+
+// MemoryStore is a Store that keeps every quota in memory, so that
+// several limiters of one process share a quota as limiters of several
+// processes do through Redis. It is the reference for what a Store does;
+// package redisstore does the same in a Lua script.
+//
+// The zero value is not usable; create it with NewMemoryStore. It is safe
+// for concurrent use. It reads no clock: every time comes from the
+// requests, so it works in virtual time too.
+type MemoryStore struct {
+	mu     sync.Mutex
+	quotas map[string]*memQuota
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{quotas: map[string]*memQuota{}}
+}
+
+// Sync applies req to the quota named key; see Store.
+func (m *MemoryStore) Sync(ctx context.Context, key string, req SyncRequest) (SyncReply, error) {
+	if err := ctx.Err(); err != nil {
+		return SyncReply{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.quotas[key]
+	if q == nil {
+		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}}
+		m.quotas[key] = q
+	}
+	return q.sync(req), nil
+}
+
+// memQuota is the shared state of one quota.
+type memQuota struct {
+	counts     map[int64]int    // tickets per Unix second
+	seen       map[string]int64 // last heartbeat of each limiter
+	paused     bool
+	probeAt    int64
+	epoch      uint64
+	holder     string // the probe lease's holder; "" when free
+	leaseUntil int64
+	learned    int
+	rampSec    int64 // the second of the last resume
+	ramping    bool  // seconds ramp up until one issues the full cap
+	lastSlot   int64 // the time of the last ticket granted, in ms
+}
+
+func (q *memQuota) sync(r SyncRequest) SyncReply {
+	q.seen[r.ID] = r.Now
+	for id, t := range q.seen {
+		if t <= r.Now-int64(r.LiveTTL) {
+			delete(q.seen, id)
+		}
+	}
+	oldest := r.Sec - 59
+	for _, c := range r.Used {
+		if c.Sec >= oldest && c.N > 0 {
+			q.counts[c.Sec] += c.N
+		}
+	}
+	for _, c := range r.Returned {
+		if n, ok := q.counts[c.Sec]; ok && c.Sec >= oldest && c.N > 0 {
+			q.counts[c.Sec] = max(0, n-c.N)
+		}
+	}
+	epoch := r.Epoch
+	for _, e := range r.Events {
+		if q.event(r, e, epoch) {
+			epoch = q.epoch
+		}
+	}
+	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
+		q.holder, q.leaseUntil = r.ID, r.Now+int64(r.ProbeTTL)
+	}
+	if r.SetLearned {
+		q.learned = max(0, r.Learned)
+	}
+	window := 0
+	for s, n := range q.counts {
+		if s < oldest-1 {
+			delete(q.counts, s)
+		} else if s >= oldest {
+			window += n
+		}
+	}
+	granted, slot, gap := q.grant(r, window)
+	return SyncReply{
+		Granted:   granted,
+		NotBefore: slot * 1e6,
+		Spacing:   gap * 1e6,
+		Paused:    q.paused,
+		ProbeAt:   q.probeAt,
+		Epoch:     q.epoch,
+		Probe:     q.paused && q.holder == r.ID && q.leaseUntil > r.Now,
+		Learned:   q.learned,
+		Live:      len(q.seen),
+		Window:    window + granted,
+	}
+}
+
+// leasedToOther reports whether another limiter holds an unexpired probe
+// lease.
+func (q *memQuota) leasedToOther(r SyncRequest) bool {
+	return q.holder != "" && q.holder != r.ID && q.leaseUntil > r.Now
+}
+
+// event applies one event of r; epoch is the pause epoch its sender has
+// seen. It reports whether the event started a pause or a resume.
+func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64) bool {
+	switch e.Kind {
+	case QuotaRefused:
+		switch {
+		case !q.paused:
+			if epoch != q.epoch {
+				return false // a straggler of a pause that is over
+			}
+			q.paused, q.probeAt = true, e.ProbeAt
+			q.holder, q.leaseUntil = "", 0
+			q.epoch++
+			return true
+		case q.holder == r.ID:
+			q.holder, q.leaseUntil = "", 0 // the probe failed
+			q.probeAt = e.ProbeAt
+		case !q.leasedToOther(r):
+			q.probeAt = max(q.probeAt, e.ProbeAt)
+		}
+	case QuotaResumed:
+		if !q.paused || epoch != q.epoch || q.leasedToOther(r) {
+			return false
+		}
+		q.paused = false
+		q.holder, q.leaseUntil = "", 0
+		q.rampSec, q.ramping = r.Sec, true
+		q.epoch++
+		return true
+	}
+	return false
+}
+
+// grant leases up to r.Want tickets of second r.Sec, each on a time slot
+// of its own: slots are spread evenly across the second over every
+// limiter, at the second's cap (the ramp's allowance after a resume). It
+// returns the count, the first slot and the spacing, in ms.
+func (q *memQuota) grant(r SyncRequest, window int) (n int, slot, gap int64) {
+	if q.paused || r.Want <= 0 || r.Limit.PerSecond <= 0 {
+		return 0, 0, 0
+	}
+	allow := r.Limit.PerSecond
+	if q.ramping {
+		prev := 0
+		if r.Sec-1 >= q.rampSec {
+			prev = q.counts[r.Sec-1]
+		}
+		allow = min(max(r.Limit.RampStart, prev+r.Limit.RampStep), allow)
+	}
+	n = min(r.Want, allow-q.counts[r.Sec], r.Limit.PerMinute-window)
+	gap = 1000 / int64(allow)
+	slot = max(r.Now/1e6, r.Sec*1000)
+	if q.lastSlot > 0 {
+		slot = max(slot, q.lastSlot+gap)
+	}
+	end := r.Sec*1000 + 999 // the second's last millisecond
+	switch {
+	case slot > end:
+		n = 0
+	case gap > 0:
+		n = min(int64ToInt((end-slot)/gap+1), n)
+	}
+	if n <= 0 {
+		return 0, 0, 0
+	}
+	q.counts[r.Sec] += n
+	q.lastSlot = slot + int64(n-1)*gap
+	if q.ramping && q.counts[r.Sec] >= r.Limit.PerSecond {
+		q.ramping = false
+	}
+	return n, slot, gap
+}
+
+// int64ToInt converts v, clamping it to the int range.
+func int64ToInt(v int64) int {
+	return int(max(min(v, int64(^uint(0)>>1)), -int64(^uint(0)>>1)-1))
+}

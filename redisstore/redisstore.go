@@ -1,0 +1,155 @@
+// Package redisstore shares a ratellmiter quota between processes through
+// Redis: the limiters of every process that create their limiter with
+// ratellmiter.WithStore(store, key) count their tickets, pause, probe and
+// learn together.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	store := redisstore.New(rdb)
+//	limiter, err := ratellmiter.NewBucketRateLimiter(600,
+//		ratellmiter.WithStore(store, "openai-org-1"))
+//
+// Each Sync is one round trip: a Lua script (sync.lua) that applies the
+// request and computes the grant atomically, with the semantics of
+// ratellmiter.MemoryStore. A quota lives under three keys named after it:
+// a hash of tickets per second (the sixty-second window is its sum), a
+// hash of the shared state (pause, probe lease with its expiry, ramp,
+// learned limit), and a sorted set of limiter ids by their last heartbeat.
+// The key is put in a hash tag, so the three are in one slot of a Redis
+// Cluster. Keys of a quota no process syncs for an hour expire.
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ratellmiter/ratellmiter"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix starts the name of every key the store writes, unless
+// WithPrefix says otherwise.
+const DefaultPrefix = "ratellmiter:"
+
+// ErrBadReply is wrapped by the error of a Sync whose reply from Redis does
+// not have the script's shape.
+var ErrBadReply = errors.New("redisstore: unexpected reply from redis")
+
+//go:embed sync.lua
+var syncSource string
+
+var syncScript = redis.NewScript(syncSource)
+
+// Store is a ratellmiter.Store on a Redis server (or cluster). It is safe
+// for concurrent use; create one per Redis client and share it between
+// limiters. It does not own the client: closing the client is the
+// caller's.
+type Store struct {
+	rdb    redis.Scripter
+	prefix string
+}
+
+var _ ratellmiter.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option interface {
+	apply(*Store)
+}
+
+type prefixOption string
+
+func (p prefixOption) apply(s *Store) { s.prefix = string(p) }
+
+// WithPrefix sets the start of every key name; DefaultPrefix otherwise.
+// Two applications that share a Redis server and name a quota alike keep
+// their quotas apart with different prefixes.
+func WithPrefix(prefix string) Option { return prefixOption(prefix) }
+
+// New returns a Store that syncs through rdb: a *redis.Client,
+// *redis.ClusterClient, *redis.Ring or any other Scripter.
+func New(rdb redis.Scripter, opts ...Option) *Store {
+	s := &Store{rdb: rdb, prefix: DefaultPrefix}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(s)
+		}
+	}
+	return s
+}
+
+// Keys returns the names of the keys that hold the quota named key: the
+// per-second counts, the shared state and the heartbeats.
+func (s *Store) Keys(key string) []string {
+	base := s.prefix + "{" + key + "}:"
+	return []string{base + "counts", base + "state", base + "live"}
+}
+
+const nsPerMs = int64(1e6)
+
+// Sync applies req to the quota named key in one round trip; see
+// ratellmiter.Store.
+func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncRequest) (ratellmiter.SyncReply, error) {
+	args := make([]any, 0, 17+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
+	args = append(args, req.ID, req.Now/nsPerMs, req.Sec, req.Want,
+		req.Limit.PerSecond, req.Limit.PerMinute, req.Limit.RampStart, req.Limit.RampStep,
+		strconv.FormatUint(req.Epoch, 10), flag(req.WantProbe),
+		req.ProbeTTL.Milliseconds(), req.LiveTTL.Milliseconds(),
+		flag(req.SetLearned), req.Learned)
+	for _, list := range [][]ratellmiter.SecondCount{req.Used, req.Returned} {
+		args = append(args, len(list))
+		for _, c := range list {
+			args = append(args, c.Sec, c.N)
+		}
+	}
+	args = append(args, len(req.Events))
+	for _, e := range req.Events {
+		args = append(args, int(e.Kind), e.ProbeAt/nsPerMs)
+	}
+	v, err := syncScript.Run(ctx, s.rdb, s.Keys(key), args...).Result()
+	if err != nil {
+		return ratellmiter.SyncReply{}, fmt.Errorf("redisstore: sync of quota %q: %w", key, err)
+	}
+	rep, err := parseReply(v)
+	if err != nil {
+		return ratellmiter.SyncReply{}, fmt.Errorf("redisstore: sync of quota %q: %w", key, err)
+	}
+	return rep, nil
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// parseReply checks the script's reply: ten integers.
+func parseReply(v any) (ratellmiter.SyncReply, error) {
+	vals, ok := v.([]any)
+	if !ok {
+		return ratellmiter.SyncReply{}, fmt.Errorf("%w: %T, want an array", ErrBadReply, v)
+	}
+	if len(vals) != 10 {
+		return ratellmiter.SyncReply{}, fmt.Errorf("%w: %d values, want 10", ErrBadReply, len(vals))
+	}
+	var n [10]int64
+	for i, x := range vals {
+		if n[i], ok = x.(int64); !ok {
+			return ratellmiter.SyncReply{}, fmt.Errorf("%w: value %d is %T (%v), want an integer", ErrBadReply, i, x, x)
+		}
+	}
+	return ratellmiter.SyncReply{
+		Granted:   int(n[0]),
+		NotBefore: n[1] * nsPerMs,
+		Spacing:   n[2] * nsPerMs,
+		Paused:    n[3] == 1,
+		ProbeAt:   n[4] * nsPerMs,
+		Epoch:     uint64(max(n[5], 0)),
+		Probe:     n[6] == 1,
+		Learned:   int(n[7]),
+		Live:      int(n[8]),
+		Window:    int(n[9]),
+	}, nil
+}

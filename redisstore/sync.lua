@@ -1,0 +1,148 @@
+-- One Sync of a ratellmiter quota, atomically: the same steps, in the same
+-- order, as the memory store (memstore.go in the ratellmiter package).
+-- Times are in milliseconds, seconds are Unix seconds.
+--
+-- KEYS[1] counts: hash of tickets per second
+-- KEYS[2] state:  hash of the pause, the probe lease, the ramp, the learned
+--                 limit and the last slot granted
+-- KEYS[3] live:   sorted set of limiter ids by their last heartbeat
+--
+-- ARGV: id, now, sec, want, perSecond, perMinute, rampStart, rampStep,
+-- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, then a count
+-- and (second, n) pairs of used tickets, the same of returned tickets,
+-- and a count and (kind, probeAt) pairs of events (1 refused, 2 resumed).
+--
+-- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
+-- learned, live, window.
+local kc, ks, kl = KEYS[1], KEYS[2], KEYS[3]
+local id = ARGV[1]
+local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local perSec, perMin = tonumber(ARGV[5]), tonumber(ARGV[6])
+local rampStart, rampStep = tonumber(ARGV[7]), tonumber(ARGV[8])
+local seen = tonumber(ARGV[9])
+local wantProbe, probeTTL, liveTTL = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
+local setLearned, learnedArg = ARGV[13] == '1', tonumber(ARGV[14])
+local keep = 3600000 -- an hour without a sync forgets the quota
+
+local st = redis.call('HMGET', ks, 'paused', 'probe_at', 'epoch', 'holder', 'lease_until',
+  'learned', 'ramp_sec', 'ramping', 'last_slot')
+local paused = st[1] == '1'
+local probeAt = tonumber(st[2] or '0')
+local epoch = tonumber(st[3] or '0')
+local holder = st[4] or ''
+local leaseUntil = tonumber(st[5] or '0')
+local learned = tonumber(st[6] or '0')
+local rampSec = tonumber(st[7] or '0')
+local ramping = st[8] == '1'
+local lastSlot = tonumber(st[9] or '0')
+
+-- Heartbeat.
+redis.call('ZADD', kl, now, id)
+redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - liveTTL)
+local live = redis.call('ZCARD', kl)
+
+-- Tickets used without a lease, then tickets handed back.
+local oldest = sec - 59
+local i = 15
+local nUsed = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nUsed do
+  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  if s >= oldest and n > 0 then redis.call('HINCRBY', kc, s, n) end
+end
+local nRet = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nRet do
+  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  local v = redis.call('HGET', kc, s)
+  if v and s >= oldest and n > 0 then
+    redis.call('HSET', kc, s, math.max(0, tonumber(v) - n))
+  end
+end
+
+-- Events.
+local function leasedToOther()
+  return holder ~= '' and holder ~= id and leaseUntil > now
+end
+local nEv = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nEv do
+  local kind, at = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  if kind == 1 then
+    if not paused then
+      if seen == epoch then
+        paused, probeAt, holder, leaseUntil = true, at, '', 0
+        epoch = epoch + 1
+        seen = epoch
+      end
+    elseif holder == id then
+      holder, leaseUntil, probeAt = '', 0, at
+    elseif not leasedToOther() then
+      probeAt = math.max(probeAt, at)
+    end
+  elseif kind == 2 then
+    if paused and seen == epoch and not leasedToOther() then
+      paused, holder, leaseUntil = false, '', 0
+      rampSec, ramping = sec, true
+      epoch = epoch + 1
+      seen = epoch
+    end
+  end
+end
+
+-- The probe lease and the learned limit.
+if wantProbe and paused and now >= probeAt and not leasedToOther() then
+  holder, leaseUntil = id, now + probeTTL
+end
+if setLearned then learned = math.max(0, learnedArg) end
+
+-- The window, forgetting seconds that left it.
+local counts, window = {}, 0
+local all = redis.call('HGETALL', kc)
+for j = 1, #all, 2 do
+  local s, n = tonumber(all[j]), tonumber(all[j + 1])
+  if s < oldest - 1 then
+    redis.call('HDEL', kc, all[j])
+  else
+    counts[s] = n
+    if s >= oldest then window = window + n end
+  end
+end
+
+-- The grant, on slots spread across the second.
+local granted, slot, gap = 0, 0, 0
+if not paused and want > 0 and perSec > 0 then
+  local allow = perSec
+  if ramping then
+    local prev = 0
+    if sec - 1 >= rampSec then prev = counts[sec - 1] or 0 end
+    allow = math.min(math.max(rampStart, prev + rampStep), allow)
+  end
+  local n = math.min(want, allow - (counts[sec] or 0), perMin - window)
+  gap = math.floor(1000 / allow)
+  slot = math.max(now, sec * 1000)
+  if lastSlot > 0 then slot = math.max(slot, lastSlot + gap) end
+  local last = sec * 1000 + 999
+  if slot > last then
+    n = 0
+  elseif gap > 0 then
+    n = math.min(math.floor((last - slot) / gap) + 1, n)
+  end
+  if n > 0 then
+    granted = n
+    redis.call('HINCRBY', kc, sec, n)
+    lastSlot = slot + (n - 1) * gap
+    if ramping and (counts[sec] or 0) + n >= perSec then ramping = false end
+  else
+    slot, gap = 0, 0
+  end
+end
+
+local function flag(b) if b then return '1' end return '0' end
+redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epoch,
+  'holder', holder, 'lease_until', leaseUntil, 'learned', learned,
+  'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot)
+redis.call('PEXPIRE', kc, keep)
+redis.call('PEXPIRE', ks, keep)
+redis.call('PEXPIRE', kl, keep)
+
+local probe = 0
+if paused and holder == id and leaseUntil > now then probe = 1 end
+return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window + granted}

@@ -1,0 +1,222 @@
+package ratellmiter
+
+import (
+	"fmt"
+	"time"
+)
+
+// shared is a limiter's side of a quota shared through a Store: the lease
+// of the current second's tickets, what is still to be told to the store,
+// and what the store last said. A limiter without a store has none, and
+// its ticket path only checks that the pointer is nil.
+//
+// cfg and kick are set at creation; everything else is guarded by the
+// limiter's mu. The hooks below are called by the core with mu held; they
+// never do I/O: the sync loop (sharesync.go) talks to the store.
+type shared struct {
+	cfg  shareConfig
+	kick chan struct{} // wakes the sync loop; buffered, sent to without blocking
+
+	leaseSec int64 // the second the lease is for
+	leaseN   int   // leased tickets of leaseSec not issued yet
+	usedSec  int   // tickets of leaseSec issued from leases: the demand to lease for
+	slot     int64 // the earliest time the next leased ticket may be issued
+	spacing  int64 // between two leased tickets' slots
+	capped   int64 // a grant for this second fell short: ask again next second
+	asked    bool  // a ticket was wanted when no lease had one
+
+	returned []SecondCount // leased tickets not issued, to hand back
+	used     []SecondCount // tickets issued without a lease, to count
+	events   []QuotaEvent  // pauses and resumes not told yet
+	applying bool          // the store's state is being applied: not a local event
+
+	epoch       uint64 // the pause epoch the store last said
+	holder      bool   // this limiter holds the probe lease
+	probeAsked  int64  // when the lease was last asked for
+	sentLearned int    // the learned limit the store has from this limiter
+	live        int    // live limiters on the quota, at least 1
+	window      int    // tickets in the store's window at the last sync
+	windowSec   int64  // the second of that window
+	lastSync    int64  // when the last sync ended
+
+	down    bool  // the last sync failed
+	err     error // while down and FailClosed: what Acquire returns
+	fbUntil int64 // while down: the store's last window is gone from this second on
+	fbLeft  int   // while down, before fbUntil: this limiter's share of what that window had left
+}
+
+func newShared(c shareConfig) *shared {
+	return &shared{cfg: c, kick: make(chan struct{}, 1), live: 1}
+}
+
+// poke wakes the sync loop.
+func (s *shared) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// allow reports whether the limiter, whose own budgets allow a ticket at
+// now, may issue it under the shared quota: a leased ticket whose slot has
+// come, or, while the store is unreachable, the fallback's share.
+func (s *shared) allow(l *BucketRateLimiter, now int64) bool {
+	sec := secOf(now)
+	if s.down {
+		return s.fallbackAllows(l, sec)
+	}
+	if sec == s.leaseSec && s.leaseN > 0 {
+		return now >= s.slot
+	}
+	s.asked = true
+	s.poke()
+	return false
+}
+
+// use records a ticket issued at now.
+func (s *shared) use(now int64) {
+	sec := secOf(now)
+	if !s.down && sec == s.leaseSec && s.leaseN > 0 {
+		s.leaseN--
+		s.usedSec++
+		s.slot = max(s.slot, now) + s.spacing
+		if s.leaseN == 0 {
+			s.poke() // lease the next batch while this ticket's call runs
+		}
+		return
+	}
+	s.used = addCount(s.used, sec, 1) // a canary, or the fallback
+	if s.down {
+		s.fbLeft--
+	}
+}
+
+// refund takes back a ticket issued at 'at' and never used.
+func (s *shared) refund(at int64) {
+	sec := secOf(at)
+	if !s.down && sec == s.leaseSec {
+		s.leaseN++
+		s.usedSec--
+		return
+	}
+	s.returned = addCount(s.returned, sec, 1)
+}
+
+// wakeAt adjusts when the limiter's timer should fire: never for a ticket
+// that needs a lease not held yet (the sync loop dispatches when one
+// comes), never for a probe another limiter holds the lease of, and not
+// before the next leased ticket's slot.
+func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
+	if at == 0 {
+		return 0
+	}
+	if l.p.paused {
+		if s.holder || s.down {
+			return at
+		}
+		return 0
+	}
+	if s.down {
+		if s.fallbackAllows(l, secOf(at)) {
+			return at
+		}
+		return (secOf(max(at, now)) + 1) * nsPerSec
+	}
+	switch sec := secOf(at); {
+	case sec == s.leaseSec && s.leaseN > 0:
+		return max(at, s.slot)
+	case sec > secOf(now):
+		return at
+	}
+	s.poke() // the sync loop dispatches when the lease comes
+	return 0
+}
+
+// fallbackAllows reports whether the fallback lets the limiter issue a
+// ticket in second sec while the store is unreachable. Requires the
+// bucket's window to be at or before sec.
+func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
+	if s.cfg.policy == FailClosed {
+		return false
+	}
+	n := max(1, s.live)
+	if l.b.issuedIn(sec) >= max(1, l.b.perSec/n) || l.b.windowAt(sec) >= max(1, l.b.rpm/n) {
+		return false
+	}
+	return sec >= s.fbUntil || s.fbLeft > 0
+}
+
+// mayProbe reports whether the paused limiter may probe now: it holds the
+// probe lease, or the store is unreachable. Otherwise the sync loop asks
+// for the lease.
+func (s *shared) mayProbe() bool {
+	if s.holder || s.down {
+		return true
+	}
+	s.poke()
+	return false
+}
+
+// refused tells the store that the server refused a call: the limiter
+// paused, or its probe failed (probeFailed), or a straggler pushed its
+// probe later. Called after the pause state changed.
+func (s *shared) refused(l *BucketRateLimiter, probeFailed bool) {
+	if s.applying || !l.p.paused || (s.holder && !probeFailed) {
+		return
+	}
+	s.holder = false
+	ev := QuotaEvent{Kind: QuotaRefused, ProbeAt: l.p.probeAt}
+	if n := len(s.events); n > 0 && s.events[n-1].Kind == QuotaRefused {
+		s.events[n-1] = ev
+	} else {
+		s.events = append(s.events, ev)
+	}
+	s.poke()
+}
+
+// resumed tells the store that the limiter's probe found the server
+// accepting requests again.
+func (s *shared) resumed() {
+	if s.applying {
+		return
+	}
+	s.holder = false
+	s.events = append(s.events, QuotaEvent{Kind: QuotaResumed})
+	s.poke()
+}
+
+// refused returns why a waiting ticket was refused: the limiter's error,
+// or else the store's. Requires mu.
+func (l *BucketRateLimiter) refused() error {
+	if l.err != nil || l.sh == nil {
+		return l.err
+	}
+	if l.sh.err != nil {
+		return l.sh.err
+	}
+	return ErrStoreUnavailable
+}
+
+// pauseShared pauses the limiter because another limiter on the quota was
+// rate limited. It does not learn from it: the one that saw the rate limit
+// did, and the store shares what it learned. Requires mu.
+func (l *BucketRateLimiter) pauseShared(now, probeAt int64) {
+	p := &l.p
+	p.paused, p.since = true, now
+	p.interval = l.cfg.probeFirst
+	p.probeAt = probeAt
+	l.stats.pauses++
+	l.event(now, EventPause, fmt.Sprintf("rate limited on the shared quota; probe in %v",
+		time.Duration(max(0, probeAt-now)).Round(time.Millisecond)))
+}
+
+// addCount adds n tickets of second sec to cs.
+func addCount(cs []SecondCount, sec int64, n int) []SecondCount {
+	for i := range cs {
+		if cs[i].Sec == sec {
+			cs[i].N += n
+			return cs
+		}
+	}
+	return append(cs, SecondCount{Sec: sec, N: n})
+}

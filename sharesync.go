@@ -1,0 +1,264 @@
+package ratellmiter
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+const (
+	// syncTick is the longest a limiter with a store goes without a sync:
+	// its heartbeat, how soon it sees another limiter's pause when it has
+	// nothing else to ask, and how often it retries an unreachable store.
+	syncTick = 500 * time.Millisecond
+	// liveTTL is how long a heartbeat counts a limiter as live.
+	liveTTL = 3 * time.Second
+	// leaseMargin is added to the probe timeout for the probe lease.
+	leaseMargin = 2 * time.Second
+)
+
+// startSharing makes the limiter share its quota through c's store: it
+// starts the sync loop on a goroutine of the Monitor. Called once, before
+// the limiter is handed out.
+func (l *BucketRateLimiter) startSharing(c *shareConfig) {
+	l.sh = newShared(*c)
+	l.mon.spawn(l.syncLoop)
+}
+
+// syncLoop talks to the store: at once when the limiter needs tickets it
+// has no lease for, has events to tell or wants the probe lease; otherwise
+// at the next second (while tickets are wanted) or the next tick. It ends
+// when the Monitor stops or the limiter closes. The store is never called
+// with mu held.
+func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
+	s := l.sh
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		if l.err != nil {
+			l.mu.Unlock()
+			return
+		}
+		now := l.now()
+		wait := s.due(l, now)
+		var req SyncRequest
+		if wait <= 0 {
+			req = s.request(l, now)
+		}
+		l.mu.Unlock()
+		if wait > 0 {
+			timer.Reset(time.Duration(wait))
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+			case <-timer.C:
+			}
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		l.mu.Lock()
+		s.apply(l, l.now(), req, rep, err)
+		l.mu.Unlock()
+	}
+}
+
+// demand returns how many tickets the limiter is waiting to issue.
+// Requires mu.
+func (s *shared) demand(l *BucketRateLimiter) int {
+	if l.p.paused || l.full() || l.now() < l.lim.holdUntil {
+		return 0
+	}
+	d := l.q.len()
+	if s.asked {
+		d = max(d, 1)
+	}
+	return d
+}
+
+// due returns how long the sync loop may wait before its next sync.
+// Requires mu.
+func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
+	tick := s.lastSync + int64(syncTick) - now
+	if s.down {
+		return tick
+	}
+	if len(s.events) > 0 {
+		return 0
+	}
+	if l.p.paused {
+		if s.wantsProbe(l, now) {
+			return s.probeAsked + int64(syncTick) - now
+		}
+		if !s.holder && l.p.probeAt > now {
+			return min(tick, l.p.probeAt-now)
+		}
+		return tick
+	}
+	if s.demand(l) == 0 {
+		return tick
+	}
+	sec := secOf(now)
+	next := (sec+1)*nsPerSec - now
+	if (sec != s.leaseSec || s.leaseN == 0) && s.capped != sec {
+		return 0
+	}
+	return min(tick, next)
+}
+
+// wantsProbe reports whether the limiter should ask for the probe lease.
+func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
+	p := &l.p
+	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt
+}
+
+// request builds the next SyncRequest and hands over what it tells: the
+// lists are put back if the sync fails. Requires mu.
+func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
+	sec := secOf(now)
+	if s.leaseSec != sec {
+		if s.leaseN > 0 {
+			s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
+		}
+		s.leaseSec, s.leaseN, s.usedSec = sec, 0, 0
+	}
+	want := 0
+	if d := s.demand(l); d > 0 && !s.down {
+		batch := max(1, l.b.perSec/4)
+		want = max(0, min(max(d, s.usedSec), batch)-s.leaseN)
+		s.asked = false
+	}
+	req := SyncRequest{
+		ID:       s.cfg.id,
+		Now:      now,
+		Sec:      sec,
+		Want:     want,
+		Limit:    QuotaLimit{PerSecond: l.b.perSec, PerMinute: l.b.rpm, RampStart: l.b.rampStart, RampStep: l.b.rampStep},
+		Returned: s.returned,
+		Used:     s.used,
+		Events:   s.events,
+		Epoch:    s.epoch,
+		ProbeTTL: l.cfg.probeTimeout + leaseMargin,
+		LiveTTL:  liveTTL,
+	}
+	if s.wantsProbe(l, now) && !s.down {
+		req.WantProbe = true
+		s.probeAsked = now
+	}
+	if l.lim.learned != s.sentLearned {
+		req.SetLearned, req.Learned = true, l.lim.learned
+	}
+	s.returned, s.used, s.events = nil, nil, nil
+	return req
+}
+
+// apply takes in the outcome of the sync of req, and issues what it can.
+// Requires mu.
+func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep SyncReply, err error) {
+	s.lastSync = now
+	if l.err != nil {
+		return
+	}
+	if err != nil {
+		s.lost(l, now, req, err)
+		return
+	}
+	if s.down {
+		s.down, s.err = false, nil
+		l.event(now, EventProbe, "quota store reachable again")
+	}
+	if req.SetLearned {
+		s.sentLearned = req.Learned
+	}
+	s.epoch, s.live = rep.Epoch, max(1, rep.Live)
+	s.window, s.windowSec = rep.Window, req.Sec
+	s.lease(now, req, rep)
+	if rep.Learned != l.lim.learned && l.lim.learned == s.sentLearned {
+		l.lim.learned, l.lim.lastChange = rep.Learned, now
+		s.sentLearned = rep.Learned
+		l.applyLimit()
+		l.event(now, EventLimit, fmt.Sprintf("learned on the shared quota: limit %d RPM", l.b.rpm))
+	}
+	s.holder = rep.Probe
+	switch {
+	case len(s.events) > 0:
+		// Something happened during the sync: the next one tells it.
+	case rep.Paused && !l.p.paused:
+		l.pauseShared(now, rep.ProbeAt)
+	case rep.Paused && !s.holder:
+		l.p.probeAt = rep.ProbeAt
+	case !rep.Paused && l.p.paused:
+		s.applying = true
+		l.resume(now, "the shared quota resumed")
+		s.applying = false
+	}
+	if s.holder && l.p.paused {
+		l.probeIfDue(now)
+	}
+	l.dispatch(now)
+}
+
+// lease adds the tickets granted by rep to the lease, or hands them back
+// when their second is over. Requires mu.
+func (s *shared) lease(now int64, req SyncRequest, rep SyncReply) {
+	if rep.Granted < req.Want {
+		s.capped = req.Sec
+	}
+	if rep.Granted <= 0 {
+		return
+	}
+	if req.Sec != secOf(now) || req.Sec != s.leaseSec {
+		s.returned = addCount(s.returned, req.Sec, rep.Granted)
+		return
+	}
+	if s.leaseN == 0 {
+		s.slot = rep.NotBefore
+	}
+	s.leaseN += rep.Granted
+	s.spacing = rep.Spacing
+}
+
+// lost handles a failed sync: what req told is put back to be told again,
+// and on the first failure the limiter falls back or fails closed.
+// Requires mu.
+func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err error) {
+	s.returned = append(req.Returned, s.returned...)
+	s.used = append(req.Used, s.used...)
+	s.events = append(req.Events, s.events...)
+	if req.WantProbe {
+		s.probeAsked = 0
+	}
+	if s.down {
+		return
+	}
+	s.down = true
+	s.holder = false
+	if s.leaseN > 0 {
+		s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
+		s.leaseN = 0
+	}
+	n := max(1, s.live)
+	s.fbLeft = max(0, l.b.rpm-s.window) / n
+	s.fbUntil = s.windowSec + 60
+	if s.windowSec == 0 {
+		s.fbUntil = 0 // never synced: nothing of the store's window is known
+	}
+	l.logger.Warn("ratellmiter: quota store unreachable", "limiter", l.name, "policy", s.cfg.policy.String(), "error", err)
+	l.event(now, EventProbe, fmt.Sprintf("quota store unreachable (%v): %v", s.cfg.policy, err))
+	if s.cfg.policy != FailClosed {
+		l.dispatch(now)
+		return
+	}
+	s.err = fmt.Errorf("%w: quota %q: %w", ErrStoreUnavailable, s.cfg.key, err)
+	for t := l.q.pop(); t != nil; t = l.q.pop() {
+		t.state.Store(stateCancelled)
+		l.stats.cancelled++
+		t.ready <- struct{}{}
+	}
+}

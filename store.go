@@ -1,0 +1,149 @@
+package ratellmiter
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrStoreUnavailable is returned, wrapped around the store's error, by
+// Acquire (and to every waiter) of a limiter created WithStore and
+// FailClosed while its Store cannot be reached.
+var ErrStoreUnavailable = errors.New("ratellmiter: quota store unavailable")
+
+// A Store shares one quota between limiters in several processes: every
+// process that calls an API with the same key creates its limiter WithStore,
+// naming the same Store (a Redis server, say) and the same quota key.
+//
+// Through the store the limiters count the tickets of each second and of
+// the last sixty seconds summed over every process, share the pause that
+// follows a rate limit, let one process at a time probe the server, and
+// share the limit learned from repeated pauses. A limiter talks to its
+// store from a goroutine of its own, never on the ticket path: it leases
+// small batches of the current second's tickets and issues them locally.
+//
+// The in-memory MemoryStore documents the semantics; package redisstore
+// implements them with Redis. Implementations must be safe for concurrent
+// use.
+type Store interface {
+	// Sync applies req to the quota named key and returns the shared
+	// state, in one atomic step: heartbeat, tickets handed back or
+	// counted, events, the probe lease, the learned limit, and finally the
+	// grant of up to req.Want tickets in second req.Sec. See SyncRequest
+	// and SyncReply for each field's meaning. It must honour ctx.
+	Sync(ctx context.Context, key string, req SyncRequest) (SyncReply, error)
+}
+
+// SyncRequest is what one limiter tells its Store in a Sync. Times are
+// Unix nanoseconds of the limiter's clock: the processes sharing a quota
+// must have clocks that agree to well within a second (NTP does).
+type SyncRequest struct {
+	// ID names the limiter among those sharing the key; unique per
+	// limiter (WithProcessID, or host, pid and a random suffix).
+	ID string
+	// Now is the time of the request: the heartbeat, and the clock for
+	// the probe lease and the pause.
+	Now int64
+	// Sec is the Unix second the tickets asked for are in.
+	Sec int64
+	// Want is how many tickets of Sec the limiter asks for; 0 asks for
+	// none (a heartbeat, or events only).
+	Want int
+	// Limit holds the caps the grant is checked against.
+	Limit QuotaLimit
+	// Returned lists leased tickets the limiter did not issue; a store
+	// takes them off the counts of their seconds (never below zero) as
+	// long as those seconds are within the last sixty.
+	Returned []SecondCount
+	// Used lists tickets issued without a lease (while the store was
+	// unreachable, or as a canary): a store adds them to their seconds'
+	// counts, whatever the caps, so the window does not forget them.
+	Used []SecondCount
+	// Events are the pauses and resumes the limiter saw, in order.
+	Events []QuotaEvent
+	// Epoch is the pause epoch the limiter last saw in a SyncReply. A
+	// pause reported by a limiter that had not seen the latest resume is
+	// taken for a straggler of the pause before, and ignored.
+	Epoch uint64
+	// WantProbe asks for the probe lease: the quota is paused, its probe
+	// is due, and the limiter would probe.
+	WantProbe bool
+	// ProbeTTL is how long a granted probe lease lasts unless its holder
+	// reports the probe's outcome first.
+	ProbeTTL time.Duration
+	// LiveTTL is how long a heartbeat counts a limiter as live.
+	LiveTTL time.Duration
+	// SetLearned asks the store to take Learned as the shared learned
+	// limit (0: none).
+	SetLearned bool
+	Learned    int
+}
+
+// QuotaLimit holds the caps of a quota in tickets, as the limiter
+// computes them from its requests per minute.
+type QuotaLimit struct {
+	PerSecond int // tickets in any one second, ceil(PerMinute/60)
+	PerMinute int // tickets in any sixty seconds
+	RampStart int // after a resume: the least a second may issue
+	RampStep  int // after a resume: how much a second may add to the previous one
+}
+
+// SecondCount is a number of tickets in one Unix second.
+type SecondCount struct {
+	Sec int64
+	N   int
+}
+
+// QuotaEventKind says what a QuotaEvent reports.
+type QuotaEventKind uint8
+
+const (
+	// QuotaRefused reports that the server refused a call: the quota
+	// pauses, or, when paused already, no probe comes before ProbeAt.
+	// From the probe lease's holder it reports a failed probe: the lease
+	// is released and the next probe is at ProbeAt.
+	QuotaRefused QuotaEventKind = iota + 1
+	// QuotaResumed reports that a probe found the server accepting
+	// requests: the quota resumes and the ramp starts again. It is taken
+	// from the probe lease's holder, or from anyone while no unexpired
+	// lease is held.
+	QuotaResumed
+)
+
+// QuotaEvent is a pause or resume a limiter reports to its Store.
+type QuotaEvent struct {
+	Kind    QuotaEventKind
+	ProbeAt int64 // QuotaRefused: no probe before then (Unix ns)
+}
+
+// SyncReply is the shared state of a quota after a Sync.
+type SyncReply struct {
+	// Granted is how many tickets of the request's second the limiter
+	// may issue: at most Want, and within the second's cap (the ramp's
+	// allowance after a resume) and the sixty-second window, both summed
+	// over every limiter. Nothing is granted while paused.
+	Granted int
+	// NotBefore is the time of the first granted ticket's slot and
+	// Spacing the time between slots (Unix ns; milliseconds apart at
+	// most): the granted tickets are issued no sooner than their slots,
+	// so the quota's tickets are spread evenly across the second over
+	// every limiter.
+	NotBefore int64
+	Spacing   int64
+	// Paused is whether the quota is paused; ProbeAt is when its next
+	// probe is due (Unix ns).
+	Paused  bool
+	ProbeAt int64
+	// Epoch counts the pauses and resumes so far.
+	Epoch uint64
+	// Probe is whether the requesting limiter holds the probe lease.
+	Probe bool
+	// Learned is the shared learned limit; 0 when there is none.
+	Learned int
+	// Live is the number of limiters whose last heartbeat is within
+	// LiveTTL, the requesting one included.
+	Live int
+	// Window is the number of tickets counted in the sixty seconds that
+	// end with the request's second, after the grant.
+	Window int
+}

@@ -1,0 +1,146 @@
+package ratellmiter
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+)
+
+// DefaultSyncTimeout bounds each round trip of a limiter to its Store
+// unless WithSyncTimeout says otherwise.
+const DefaultSyncTimeout = 250 * time.Millisecond
+
+// FailurePolicy says what a limiter created WithStore does while its Store
+// cannot be reached. A limiter notices within one sync (at most
+// DefaultSyncTimeout), keeps trying every half second, and goes back to
+// the shared quota by itself as soon as a sync succeeds.
+type FailurePolicy uint8
+
+const (
+	// FallbackLocal, the default, keeps issuing tickets at 1/N of the
+	// rate, N being the number of live limiters the store last reported
+	// (at least 1): at most max(1, perSecond/N) a second and
+	// max(1, perMinute/N) in sixty seconds of this limiter's own tickets.
+	// Until the tickets of the store's last window have left it, the
+	// limiter also spends no more than its 1/N share of what that window
+	// had left, so the quota is exceeded by at most the rounding of one
+	// second's share per limiter.
+	FallbackLocal FailurePolicy = iota
+	// FailClosed refuses tickets while the store cannot be reached:
+	// Acquire fails at once and every waiter is woken, with an error that
+	// wraps ErrStoreUnavailable and the store's error.
+	FailClosed
+)
+
+// String names the policy.
+func (p FailurePolicy) String() string {
+	switch p {
+	case FallbackLocal:
+		return "FallbackLocal"
+	case FailClosed:
+		return "FailClosed"
+	}
+	return fmt.Sprintf("FailurePolicy(%d)", uint8(p))
+}
+
+func (p FailurePolicy) applyStore(c *shareConfig) error {
+	if p > FailClosed {
+		return fmt.Errorf("ratellmiter: WithStore: unknown failure policy %v", p)
+	}
+	c.policy = p
+	return nil
+}
+
+// StoreOption configures how a limiter uses its Store: a FailurePolicy,
+// WithSyncTimeout or WithProcessID. The set is closed.
+type StoreOption interface {
+	applyStore(*shareConfig) error
+}
+
+type storeOption func(*shareConfig) error
+
+func (f storeOption) applyStore(c *shareConfig) error { return f(c) }
+
+// shareConfig is how a limiter shares its quota.
+type shareConfig struct {
+	store   Store
+	key     string
+	id      string
+	policy  FailurePolicy
+	timeout time.Duration
+}
+
+// WithSyncTimeout bounds each round trip to the store; DefaultSyncTimeout
+// (250 ms) otherwise. A sync that takes longer counts as a failure.
+func WithSyncTimeout(d time.Duration) StoreOption {
+	return storeOption(func(c *shareConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("ratellmiter: WithSyncTimeout(%v): must be > 0", d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithProcessID names the limiter among those sharing the quota, in the
+// store's heartbeats and probe lease. It must be unique per limiter; the
+// default is the host name, the process id and a random suffix.
+func WithProcessID(id string) StoreOption {
+	return storeOption(func(c *shareConfig) error {
+		if id == "" {
+			return fmt.Errorf("ratellmiter: WithProcessID: empty id")
+		}
+		c.id = id
+		return nil
+	})
+}
+
+// WithStore makes the limiter share the quota named key with every
+// limiter, in any process, created with the same store and key: tickets
+// are counted per second and per minute over all of them, a rate limit
+// seen by one pauses all of them within a second, only one probes at a
+// time, and the resume, the ramp after it and the learned limit are
+// shared. Limiters sharing a key should be created with the same requests
+// per minute.
+//
+// Without WithStore a limiter keeps everything in its own memory. opts
+// choose the FailurePolicy (FallbackLocal by default), the sync timeout
+// and the process id.
+func WithStore(s Store, key string, opts ...StoreOption) Option {
+	return limiterOption(func(c *config) error {
+		if s == nil {
+			return fmt.Errorf("ratellmiter: WithStore: nil store")
+		}
+		if key == "" {
+			return fmt.Errorf("ratellmiter: WithStore: empty key")
+		}
+		sc := &shareConfig{store: s, key: key, timeout: DefaultSyncTimeout}
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o.applyStore(sc); err != nil {
+				return err
+			}
+		}
+		if sc.id == "" {
+			sc.id = processID()
+		}
+		c.share = sc
+		return nil
+	})
+}
+
+// processID returns a limiter id unique with high probability: host,
+// process id and eight random hex digits.
+func processID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
