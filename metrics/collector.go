@@ -1,0 +1,126 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ratellmiter/ratellmiter"
+)
+
+const (
+	namespace    = "ratellmiter"
+	labelLimiter = "limiter"
+)
+
+// Collector is a prometheus.Collector of the limiters of one Monitor, and
+// the ratellmiter.Observer of their waits. Create it with NewCollector. It
+// is safe for concurrent use.
+type Collector struct {
+	m     *ratellmiter.Monitor
+	descs descs
+	wait  *prometheus.HistogramVec
+}
+
+var (
+	_ prometheus.Collector = (*Collector)(nil)
+	_ ratellmiter.Observer = (*Collector)(nil)
+)
+
+// NewCollector returns a Collector of m's limiters (DefaultMonitor's when
+// m is nil). It panics on an invalid option, a mistake in the program
+// rather than at run time, as prometheus.MustRegister does.
+//
+// The wait histogram is fed only by limiters that have the Collector as
+// their Observer: give it with ratellmiter.WithObserver to each limiter,
+// or to the Monitor they join.
+func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
+	cfg := config{buckets: DefaultWaitBuckets}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			panic(err)
+		}
+	}
+	if m == nil {
+		m = ratellmiter.DefaultMonitor()
+	}
+	return &Collector{
+		m:     m,
+		descs: newDescs(cfg.labels),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace:   namespace,
+			Name:        "wait_seconds",
+			Help:        "Time from asking for a ticket to its issue, rate-limited retries included.",
+			Buckets:     cfg.buckets,
+			ConstLabels: cfg.labels,
+		}, []string{labelLimiter}),
+	}
+}
+
+// ObserveWait adds a ticket's wait to the histogram of its limiter.
+func (c *Collector) ObserveWait(limiter string, wait time.Duration, retry bool) {
+	c.wait.WithLabelValues(limiter).Observe(wait.Seconds())
+}
+
+// Describe sends the descriptions of every metric.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs.all() {
+		ch <- d
+	}
+	c.wait.Describe(ch)
+}
+
+// Collect reads the Stats of every limiter of the Monitor and sends them,
+// with the wait histogram.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range byName(c.m.Limiters()) {
+		c.descs.collect(ch, s)
+	}
+	c.wait.Collect(ch)
+}
+
+// byName returns the Stats of the limiters, those that share a name added
+// up into one.
+func byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
+	var out []ratellmiter.Stats
+	index := map[string]int{}
+	for _, l := range ls {
+		s := l.Stats()
+		i, ok := index[s.Name]
+		if !ok {
+			index[s.Name] = len(out)
+			out = append(out, s)
+			continue
+		}
+		out[i] = add(out[i], s)
+	}
+	return out
+}
+
+// add returns the sum of two limiters' Stats: counts and limits add up,
+// a limiter is paused if either is, and the server's budgets are the
+// latest reported.
+func add(a, b ratellmiter.Stats) ratellmiter.Stats {
+	a.Requested += b.Requested
+	a.Issued += b.Issued
+	a.Finished += b.Finished
+	a.Cancelled += b.Cancelled
+	a.RateLimited += b.RateLimited
+	a.Overflow += b.Overflow
+	a.Waiting += b.Waiting
+	a.Retrying += b.Retrying
+	a.InFlight += b.InFlight
+	a.Pauses += b.Pauses
+	a.PausedTime += b.PausedTime
+	a.Paused = a.Paused || b.Paused
+	a.RPM += b.RPM
+	a.ConfiguredRPM += b.ConfiguredRPM
+	a.LearnedRPM += b.LearnedRPM
+	if b.Server.Seen.After(a.Server.Seen) {
+		a.Server = b.Server
+	}
+	return a
+}

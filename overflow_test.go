@@ -1,0 +1,113 @@
+package ratellmiter
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Settings at the top of their range must either be refused by name or
+// work: none may overflow the limiter's nanosecond arithmetic into a
+// limiter that never issues, or one that probes without pause.
+
+func TestOverflowHugeRateIssuesOrIsRefused(t *testing.T) {
+	knownBug(t, "NewBucketRateLimiter(math.MaxInt) overflows ceil(rpm/60) and the ticket gap, and never issues")
+	synctest.Test(t, func(t *testing.T) {
+		m := newStoppedAtEnd(t)
+		l, err := NewBucketRateLimiter(math.MaxInt, WithMonitor(m))
+		if err != nil {
+			if !strings.Contains(err.Error(), strconv.Itoa(math.MaxInt)) {
+				t.Errorf("error %q does not name the rate", err)
+			}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tk, err := l.Acquire(ctx)
+		if err != nil {
+			t.Fatalf("a limiter of %d RPM gave no ticket in a minute: %v", math.MaxInt, err)
+		}
+		tk.Done()
+	})
+}
+
+func TestOverflowProbeIntervalNeverShrinks(t *testing.T) {
+	knownBug(t, "backOff converts interval*growth to a Duration without bounding it first: past MaxInt64 the interval turns negative and the limiter probes without pause")
+	tests := []struct {
+		name        string
+		first, most time.Duration
+		growth      float64
+		probes      int
+	}{
+		{"huge growth", time.Second, time.Minute, 1e10, 4},
+		{"largest growth", time.Second, time.Minute, math.MaxFloat64, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				answers := make([]func(context.Context) (bool, error), tc.probes)
+				for i := range answers {
+					answers[i] = blockedAnswer
+				}
+				svc := newScriptedService(append(answers, openAnswer)...)
+				l := newLimiter(t, 600, WithService(svc), WithProbeInterval(tc.first, tc.most, tc.growth))
+				tk, _ := l.Acquire(context.Background())
+				if err := <-handBack(tk, 0); err != nil {
+					t.Fatal(err)
+				}
+				tk.Done()
+				calls := svc.callTimes()
+				for i := 1; i < len(calls); i++ {
+					if gap := calls[i] - calls[i-1]; gap < tc.first {
+						t.Fatalf("probe %d came %v after the one before, less than the first interval %v", i, gap, tc.first)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestOverflowHugeProbeTimeoutKeepsTheCanary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(time.Duration(math.MaxInt64)))
+		a, _ := l.Acquire(context.Background())
+		time.Sleep(time.Second)
+		b, _ := l.Acquire(context.Background())
+		ra := handBack(a, time.Second)
+		synctest.Wait()
+		rb := handBack(b, time.Second)
+		if err := <-ra; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		select {
+		case <-rb:
+			t.Fatal("a second canary went out while the first, with no timeout to speak of, was unanswered")
+		default:
+		}
+		a.Done()
+		if err := <-rb; err != nil {
+			t.Fatal(err)
+		}
+		b.Done()
+	})
+}
+
+func TestOverflowHugeRetryAfterDefersTheProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc))
+		tk, _ := l.Acquire(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		err := tk.RateLimited(ctx, time.Duration(math.MaxInt64))
+		if err == nil {
+			t.Fatalf("the server said to wait for ages; probed after %v", svc.callTimes())
+		}
+	})
+}
