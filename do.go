@@ -69,7 +69,7 @@ func call[T any](ctx context.Context, t *Ticket, fn func(context.Context) (T, er
 	returned := false
 	defer func() {
 		if !returned {
-			t.Done()
+			t.abandon()
 		}
 	}()
 	v, err = fn(ctx)

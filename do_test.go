@@ -227,3 +227,27 @@ func TestDefaultClassifierTellsQuotaFromRateLimit(t *testing.T) {
 	noRetry := &sdkLikeError{StatusCode: 429, Response: &http.Response{StatusCode: 429, Header: h}}
 	assert.Equal(t, KindQuotaExhausted, DefaultClassifier(noRetry).Kind)
 }
+
+func TestDoACanaryThatPanicsDoesNotResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600) // no service: canaries decide
+		calls := 0
+		func() {
+			defer func() { assert.NotNil(t, recover(), "the panic goes on") }()
+			_, _ = Do(context.Background(), l, func(context.Context) (int, error) {
+				calls++
+				if calls == 1 {
+					return 0, &RateLimitError{StatusCode: 429}
+				}
+				panic("boom") // the canary retry
+			})
+		}()
+		assert.Equal(t, 2, calls)
+		assert.True(t, l.Stats().Paused, "a canary that panicked is no proof the server is back")
+		v, err := Do(context.Background(), l, func(context.Context) (int, error) { return 7, nil })
+		require.NoError(t, err)
+		assert.Equal(t, 7, v)
+		assert.False(t, l.Stats().Paused, "the next canary succeeded")
+		assertConserved(t, l)
+	})
+}

@@ -108,7 +108,6 @@ func TestFaultStopReturnsWhileAProbeHangs(t *testing.T) {
 // A probe must honour its context (RateLimitedService.IsBlocked says so).
 // One that does not should still not hold the limiter, or Stop, forever.
 func TestFaultProbeIgnoringItsContext(t *testing.T) {
-	knownBug(t, "runProbe waits for IsBlocked however long it takes: a probe that ignores its context keeps the limiter paused past the probe timeout, and Monitor.Stop waits for it")
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
@@ -267,7 +266,6 @@ func TestFaultLogFolderRemovedMidRun(t *testing.T) {
 		assert.EqualValues(t, 210, l.Stats().Finished, "the limiter kept issuing")
 		stopErr := m.Stop()
 
-		knownBug(t, "logWriter keeps appending to the file it opened: once its folder is removed, the minutes go to an unlinked file, and nothing is said")
 		if stopErr != nil {
 			assert.NotEmpty(t, rec.matching("ERROR"), "the error Stop returns was said through the logger")
 			return

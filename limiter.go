@@ -79,13 +79,18 @@ type counters struct {
 	pausedNs                                                      int64
 }
 
+// maxRPM is the highest limit a limiter takes: one ticket a nanosecond,
+// the resolution of its time line. Above it, ceil(rpm/60) and the ticket
+// gap overflow.
+const maxRPM = 60 * int64(time.Second)
+
 // NewBucketRateLimiter returns a limiter that issues at most
 // requestsPerMinute tickets in any sixty seconds and at most
 // ceil(requestsPerMinute/60) in any one second. It joins DefaultMonitor, or
 // the Monitor given with WithMonitor, starting it if needed.
 func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLimiter, error) {
-	if requestsPerMinute <= 0 {
-		return nil, fmt.Errorf("ratellmiter: requests per minute %d: must be > 0", requestsPerMinute)
+	if requestsPerMinute <= 0 || int64(requestsPerMinute) > maxRPM {
+		return nil, fmt.Errorf("ratellmiter: requests per minute %d: must be in [1, %d]", requestsPerMinute, maxRPM)
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {

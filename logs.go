@@ -79,6 +79,13 @@ func (w *logWriter) write(rec *MinuteLog) {
 		return
 	}
 	line = append(line, '\n')
+	if w.f != nil && !w.stillThere() {
+		// The folder or the file was removed or replaced: writing on
+		// would go where nobody can read it. Create them again.
+		w.logger.Warn("ratellmiter: minute log file is gone; starting it again", "path", w.path())
+		w.f.Close()
+		w.f = nil
+	}
 	if w.f == nil {
 		if err := os.MkdirAll(w.dir, 0o755); err != nil {
 			w.fail(fmt.Errorf("ratellmiter: log folder: %w", err))
@@ -97,6 +104,17 @@ func (w *logWriter) write(rec *MinuteLog) {
 		w.f.Close()
 		w.f = nil
 	}
+}
+
+// stillThere reports whether the open file is still the file at the
+// writer's path.
+func (w *logWriter) stillThere() bool {
+	at, err := os.Stat(w.path())
+	if err != nil {
+		return false
+	}
+	open, err := w.f.Stat()
+	return err == nil && os.SameFile(at, open)
 }
 
 func (w *logWriter) fail(err error) {

@@ -15,7 +15,6 @@ import (
 // limiter that never issues, or one that probes without pause.
 
 func TestOverflowHugeRateIssuesOrIsRefused(t *testing.T) {
-	knownBug(t, "NewBucketRateLimiter(math.MaxInt) overflows ceil(rpm/60) and the ticket gap, and never issues")
 	synctest.Test(t, func(t *testing.T) {
 		m := newStoppedAtEnd(t)
 		l, err := NewBucketRateLimiter(math.MaxInt, WithMonitor(m))
@@ -36,7 +35,6 @@ func TestOverflowHugeRateIssuesOrIsRefused(t *testing.T) {
 }
 
 func TestOverflowProbeIntervalNeverShrinks(t *testing.T) {
-	knownBug(t, "backOff converts interval*growth to a Duration without bounding it first: past MaxInt64 the interval turns negative and the limiter probes without pause")
 	tests := []struct {
 		name        string
 		first, most time.Duration

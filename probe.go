@@ -100,7 +100,12 @@ func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary 
 // never ends before the server's hint. Requires mu.
 func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 	p := &l.p
-	p.interval = min(time.Duration(float64(p.interval)*l.cfg.probeGrowth), l.cfg.probeMax)
+	// Compare before converting: past MaxInt64 the conversion wraps.
+	if next := float64(p.interval) * l.cfg.probeGrowth; next < float64(l.cfg.probeMax) {
+		p.interval = time.Duration(next)
+	} else {
+		p.interval = l.cfg.probeMax
+	}
 	wait := max(p.interval, hint)
 	p.probeAt = now + int64(wait)
 	p.armed = false
@@ -148,7 +153,22 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	blocked, err := safeIsBlocked(ctx, svc)
+	// A probe that ignores its context is abandoned at the timeout, or
+	// when the Monitor stops: it must not hold the pause, or Stop,
+	// forever. Its goroutine ends whenever the probe returns.
+	answer := make(chan probeAnswer, 1)
+	go func() {
+		blocked, err := safeIsBlocked(ctx, svc)
+		answer <- probeAnswer{blocked, err}
+	}()
+	var blocked bool
+	var err error
+	select {
+	case a := <-answer:
+		blocked, err = a.blocked, a.err
+	case <-ctx.Done():
+		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of %q did not return: %w", svc.ServiceName(), ctx.Err())
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := &l.p
@@ -200,4 +220,10 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 		l.sh.resumed()
 	}
 	l.dispatch(now)
+}
+
+// probeAnswer is what IsBlocked returned.
+type probeAnswer struct {
+	blocked bool
+	err     error
 }

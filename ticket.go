@@ -142,3 +142,28 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	t.canary = false
 	l.dispatch(now)
 }
+
+// abandon finishes the ticket of a call whose outcome is unknown: its
+// function panicked. The ticket counts as finished, but a canary that
+// panicked proves nothing about the server, so the pause holds and another
+// canary may go.
+func (t *Ticket) abandon() {
+	l := t.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.state.Load() != stateIssued {
+		return
+	}
+	t.state.Store(stateDone)
+	l.inFlight--
+	l.stats.finished++
+	now := l.now()
+	l.act.add(l, now, fieldFinished)
+	if t.canary {
+		t.canary = false
+		if l.p.canary == t {
+			l.p.canaryLost(now)
+		}
+	}
+	l.dispatch(now)
+}
