@@ -52,6 +52,7 @@ type BucketRateLimiter struct {
 	act      activity
 	stats    counters
 	bud      budgets
+	budgeted bool    // bud has a budget; set once, at creation
 	sh       *shared // the quota shared WithStore; nil without a store
 
 	// doneFast counts the tickets finished by Done without taking mu:
@@ -119,6 +120,7 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		lim:    limitState{configured: requestsPerMinute},
 		bud:    cfg.budgets(),
 	}
+	l.budgeted = l.bud.any()
 	l.logger = cfg.logger
 	if l.logger == nil {
 		l.logger = m.logger()
@@ -267,7 +269,7 @@ func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 	if now < l.lim.spentUntil {
 		return l.spentRefusal(now)
 	}
-	if !l.bud.any() {
+	if !l.budgeted {
 		return nil
 	}
 	if err := l.bud.check(int64(t.in), int64(t.out)); err != nil {
@@ -307,7 +309,7 @@ func (l *BucketRateLimiter) earliest(now int64, t *Ticket) int64 {
 	if l.p.paused && l.p.probeAt > from {
 		from = l.p.probeAt
 	}
-	if l.bud.any() {
+	if l.budgeted {
 		from = max(from, l.bud.when(now, t))
 	}
 	return l.b.next(from) + int64(l.q.len())*l.b.gap
@@ -363,7 +365,7 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.stats.cancelled++
 	l.stats.issued--
 	l.b.refund(t.issuedAt)
-	if l.bud.any() {
+	if l.budgeted {
 		l.bud.charge(now, t, -1)
 	}
 	if l.sh != nil {
@@ -390,7 +392,7 @@ func (l *BucketRateLimiter) canIssue(now int64, t *Ticket) bool {
 	if now < l.lim.holdUntil {
 		return false
 	}
-	if l.bud.any() && !l.bud.fits(now, t) {
+	if l.budgeted && !l.bud.fits(now, t) {
 		return false
 	}
 	if !l.b.ready(now) {
@@ -402,7 +404,7 @@ func (l *BucketRateLimiter) canIssue(now int64, t *Ticket) bool {
 // issue issues t at now. Requires mu; the caller checked the budgets.
 func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
-	if l.bud.any() {
+	if l.budgeted {
 		l.bud.charge(now, t, 1)
 	}
 	if l.sh != nil {
@@ -456,7 +458,7 @@ func (l *BucketRateLimiter) schedule(now int64) {
 		at = l.p.nextWake()
 	} else if t := l.q.front(); t != nil && !l.full() {
 		from := max(now, l.lim.holdUntil)
-		if l.bud.any() {
+		if l.budgeted {
 			from = max(from, l.bud.when(now, t))
 		}
 		at = l.b.next(from)
