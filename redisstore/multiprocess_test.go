@@ -19,6 +19,7 @@ import (
 	"github.com/ratellmiter/ratellmiter/internal/redistest"
 	"github.com/ratellmiter/ratellmiter/redisstore"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // The multi-process test runs this test binary again as each child
@@ -50,7 +51,8 @@ func TestMain(m *testing.M) {
 	if idx := os.Getenv(envChild); idx != "" {
 		os.Exit(childMain(idx))
 	}
-	os.Exit(m.Run())
+	// No goroutine may outlive the tests.
+	goleak.VerifyTestMain(m)
 }
 
 // childReport is what a child prints on its last line.
