@@ -1,0 +1,76 @@
+package ratellmiter
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// geminiServer answers generateContent with the fixture errorFile for the
+// first call and a plain answer after that.
+func geminiServer(t *testing.T, errorFile string) (http.RoundTripper, *atomic.Int32) {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("testdata", "signals", errorFile))
+	require.NoError(t, err)
+	var calls atomic.Int32
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if calls.Add(1) == 1 {
+			return jsonResponse(r, http.StatusTooManyRequests, nil, string(body)), nil
+		}
+		return jsonResponse(r, http.StatusOK, nil, `{"candidates":[],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":5}}`), nil
+	}), &calls
+}
+
+func postGemini(t *testing.T, c *http.Client) (int, string) {
+	t.Helper()
+	resp, err := c.Post(fakeURL+"/v1beta/models/gemini-2.0-flash:generateContent", "application/json",
+		strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp.StatusCode, string(b)
+}
+
+func TestTransportGeminiRetryInfoIsTheRetryHint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, calls := geminiServer(t, "gemini_retryinfo.json")
+		l := newLimiter(t, 600)
+		start := time.Now()
+		status, _ := postGemini(t, tpTransport(t, rt, WithLimiter(l)).Client())
+		assert.Equal(t, http.StatusOK, status, "the 429 was absorbed")
+		assert.EqualValues(t, 2, calls.Load())
+		// RetryInfo.retryDelay "26s": the canary goes when it expires.
+		assert.Equal(t, 26*time.Second, time.Since(start).Round(time.Second))
+		st := l.Stats()
+		assert.EqualValues(t, 1, st.Pauses)
+		assert.False(t, st.Paused)
+	})
+}
+
+func TestTransportGeminiPerDayQuotaIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, calls := geminiServer(t, "gemini_per_day.json")
+		l := newLimiter(t, 600)
+		start := time.Now()
+		status, body := postGemini(t, tpTransport(t, rt, WithLimiter(l)).Client())
+		assert.Equal(t, http.StatusTooManyRequests, status, "handed on at once")
+		assert.Contains(t, body, "PerDay")
+		assert.EqualValues(t, 1, calls.Load(), "no retry")
+		assert.Less(t, time.Since(start), time.Second)
+		assert.Zero(t, l.Stats().Pauses, "a used-up daily quota pauses nothing")
+
+		status, _ = postGemini(t, tpTransport(t, rt, WithLimiter(l)).Client())
+		assert.Equal(t, http.StatusOK, status, "the next call goes at once")
+		assert.Less(t, time.Since(start), time.Second)
+	})
+}
