@@ -91,7 +91,7 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	}
 	now := l.now()
 	l.inFlight--
-	if l.bud.any() {
+	if l.budgeted {
 		l.bud.charge(now, t, -1)
 	}
 	l.stats.rateLimited++
@@ -131,7 +131,7 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	now := l.now()
 	t.state.Store(stateDone)
 	l.inFlight--
-	if l.bud.any() {
+	if l.budgeted {
 		l.bud.charge(now, t, -1)
 	}
 	l.stats.rateLimited++
