@@ -53,26 +53,7 @@ func (t *Ticket) Done() {
 		}
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if t.state.Load() != stateIssued {
-		return
-	}
-	t.state.Store(stateDone)
-	l.inFlight--
-	l.stats.finished++
-	now := l.now()
-	l.act.add(l, now, fieldFinished)
-	if t.canary {
-		t.canary = false
-		if l.p.canary == t {
-			l.resume(now, "canary succeeded")
-			return
-		}
-	}
-	if l.cfg.maxInFlight > 0 {
-		l.dispatch(now)
-	}
+	t.finish(true)
 }
 
 // RateLimited hands the ticket back because its call was rate limited;
@@ -147,7 +128,11 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 // function panicked. The ticket counts as finished, but a canary that
 // panicked proves nothing about the server, so the pause holds and another
 // canary may go.
-func (t *Ticket) abandon() {
+func (t *Ticket) abandon() { t.finish(false) }
+
+// finish finishes an issued ticket under the lock. A canary that ended
+// well (ok) resumes the limiter; one that did not lets another canary go.
+func (t *Ticket) finish(ok bool) {
 	l := t.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -161,7 +146,12 @@ func (t *Ticket) abandon() {
 	l.act.add(l, now, fieldFinished)
 	if t.canary {
 		t.canary = false
-		if l.p.canary == t {
+		switch {
+		case l.p.canary != t:
+		case ok:
+			l.resume(now, "canary succeeded")
+			return
+		default:
 			l.p.canaryLost(now)
 		}
 	}
