@@ -115,20 +115,7 @@ func (b *budgets) fits(now int64, t *Ticket) bool {
 // when returns the earliest time at or after now when t's charge fits.
 func (b *budgets) when(now int64, t *Ticket) int64 {
 	in, out := int64(t.in), int64(t.out)
-	at := now
-	if b.tokens.on() {
-		at = max(at, b.tokens.when(now, in+out))
-	}
-	if b.input.on() {
-		at = max(at, b.input.when(now, in))
-	}
-	if b.output.on() {
-		at = max(at, b.output.when(now, out))
-	}
-	if b.daily.on() {
-		at = max(at, b.daily.when(now, 1))
-	}
-	return at
+	return max(b.tokens.when(now, in+out), b.input.when(now, in), b.output.when(now, out), b.daily.when(now, 1))
 }
 
 // charge charges (sign 1) or refunds (sign -1) t's estimate at now.

@@ -263,7 +263,7 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 // more tokens than a minute's budget, or the daily budget is used up for
 // longer than a minute. Requires mu.
 func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
-	if l.err != nil || l.sh != nil && l.sh.err != nil {
+	if l.refusing() {
 		return l.refused()
 	}
 	if now < l.lim.spentUntil {
@@ -494,11 +494,17 @@ func (l *BucketRateLimiter) wake() {
 	l.dispatch(now)
 }
 
-// refusal returns why a ticket may not wait any more: the limiter's error,
-// or ctx's. Requires mu.
+// refusing reports whether the limiter refuses every ticket: it is
+// closed or stopped, or its shared store failed closed. Requires mu.
+func (l *BucketRateLimiter) refusing() bool {
+	return l.err != nil || l.sh != nil && l.sh.err != nil
+}
+
+// refusal returns why a ticket may not wait any more: the limiter's or the
+// shared store's error, or ctx's. Requires mu.
 func (l *BucketRateLimiter) refusal(ctx context.Context) error {
-	if l.err != nil {
-		return l.err
+	if l.refusing() {
+		return l.refused()
 	}
 	return ctx.Err()
 }

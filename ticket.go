@@ -71,14 +71,7 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 		return ErrTicketFinished
 	}
 	now := l.now()
-	l.inFlight--
-	if l.budgeted {
-		l.bud.charge(now, t, -1)
-	}
-	l.stats.rateLimited++
-	l.act.add(l, now, fieldRateLimited)
-	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
-	t.canary = false
+	t.handBack(now, retryAfter)
 	if err := l.refusal(ctx); err != nil {
 		t.state.Store(stateCancelled)
 		l.stats.cancelled++
@@ -111,17 +104,26 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	}
 	now := l.now()
 	t.state.Store(stateDone)
+	t.handBack(now, retryAfter)
+	l.stats.finished++
+	l.act.add(l, now, fieldFinished)
+	l.dispatch(now)
+}
+
+// handBack takes back the issued ticket t, whose call was rate limited at
+// now: its budget charge is refunded (the server refused the call), the
+// rate limit is counted, and the limiter pauses or backs off. The caller
+// sets t's next state. Requires mu.
+func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
+	l := t.l
 	l.inFlight--
 	if l.budgeted {
 		l.bud.charge(now, t, -1)
 	}
 	l.stats.rateLimited++
-	l.stats.finished++
 	l.act.add(l, now, fieldRateLimited)
-	l.act.add(l, now, fieldFinished)
 	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
 	t.canary = false
-	l.dispatch(now)
 }
 
 // abandon finishes the ticket of a call whose outcome is unknown: its

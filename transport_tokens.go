@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"math"
 	"mime"
 	"net/http"
 
@@ -23,15 +24,7 @@ const maxUsageBody = 4 << 20
 // tokenEstimate returns the token charge of a request body.
 func tokenEstimate(body []byte) AcquireOption {
 	r := signals.ParseRequest(body)
-	in := satAdd(max(r.PromptChars, 0)/4, max(r.Messages, 0)*signals.PerMessageTokens)
-	return WithTokens(int(min(in, 1<<31-1)), int(min(max(r.MaxTokens, 0), 1<<31-1)))
-}
-
-func satAdd(a, b int64) int64 {
-	if s := a + b; s >= a {
-		return s
-	}
-	return 1<<63 - 1
+	return WithTokens(int(min(r.EstimateInputTokens(), math.MaxInt32)), int(min(max(r.MaxTokens, 0), math.MaxInt32)))
 }
 
 // usageTap collects the usage a response reports while its body is read.
@@ -80,12 +73,11 @@ func (u *usageTap) usage() signals.Usage {
 // reconcile corrects tk's charge from the usage the body reported.
 func (u *usageTap) reconcile(tk *Ticket) {
 	if got := u.usage(); got.Known {
-		tk.Used(int(min(got.InputTokens, 1<<31-1)), int(min(got.OutputTokens, 1<<31-1)))
+		tk.Used(int(min(got.InputTokens, math.MaxInt32)), int(min(got.OutputTokens, math.MaxInt32)))
 	}
 }
 
 // tokenBudgeted reports whether the limiter has a token budget. The
-// budgets are set once, when the limiter is made.
-func (l *BucketRateLimiter) tokenBudgeted() bool {
-	return l.cfg.tpm > 0 || l.cfg.inputTPM > 0 || l.cfg.outputTPM > 0
-}
+// budgets' limits are set once, when the limiter is made, so they are
+// read without the lock.
+func (l *BucketRateLimiter) tokenBudgeted() bool { return l.bud.tokensOn() }

@@ -40,16 +40,22 @@ type Request struct {
 }
 
 // EstimateTokens returns a conservative token estimate for the request:
-// MaxTokens, plus one token per four bytes of prompt text, plus
-// PerMessageTokens for each message. The result saturates instead of
+// MaxTokens plus EstimateInputTokens. The result saturates instead of
 // overflowing.
 func (r Request) EstimateTokens() int64 {
-	n := satAdd(max(r.MaxTokens, 0), max(r.PromptChars, 0)/4)
+	return satAdd(max(r.MaxTokens, 0), r.EstimateInputTokens())
+}
+
+// EstimateInputTokens returns a conservative estimate of the request's
+// input tokens: one token per four bytes of prompt text, plus
+// PerMessageTokens for each message. The result saturates instead of
+// overflowing.
+func (r Request) EstimateInputTokens() int64 {
 	per := max(r.Messages, 0)
 	if per > math.MaxInt64/PerMessageTokens {
 		return math.MaxInt64
 	}
-	return satAdd(n, per*PerMessageTokens)
+	return satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens)
 }
 
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
