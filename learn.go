@@ -113,7 +113,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	ns := l.now()
 	// A budget with nothing left holds every ticket until its reset,
 	// before a 429 can happen.
-	for _, spent := range [...]signals.Budget{b, lim.Tokens, lim.InputTokens, lim.OutputTokens} {
+	for i, spent := range [...]signals.Budget{b, lim.Tokens, lim.InputTokens, lim.OutputTokens} {
 		if !spent.Known || spent.Remaining > 0 || spent.Reset.IsZero() {
 			continue
 		}
@@ -124,7 +124,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		if untilReset > time.Minute {
 			// A longer window: requests per day, as Groq counts them.
 			// Waiting is pointless; Acquire fails fast until the reset.
-			if spent == b {
+			if i == 0 { // the request budget
 				l.lim.spentUntil, l.lim.spentLimit = ns+int64(untilReset), b.Limit
 			}
 			continue

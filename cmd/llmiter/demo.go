@@ -77,12 +77,9 @@ const (
 )
 
 func init() {
-	subcommands["demo"] = runDemo
+	subcommands["demo"] = demo
 	subcommandSummaries["demo"] = "compare exponential backoff with ratellmiter on a local fake provider"
 }
-
-// runDemo runs the demo subcommand on the process's standard streams.
-func runDemo(args []string) int { return demo(args, os.Stdout, os.Stderr) }
 
 // demoOptions are the flags of demo.
 type demoOptions struct {
@@ -206,20 +203,18 @@ type libSetup struct{ logDir string }
 
 // demoResult is what one run did.
 type demoResult struct {
-	client      string
-	total       int
-	completed   int
-	stopped     bool          // the wall-clock cap ended the run
-	wall        time.Duration // until the last request finished, or the cap
-	server      fakeprovider.Stats
-	client429   int64 // 429 answers the calling code saw
-	busiest     int   // most requests accepted in any 1 s window
-	seconds     []demoSecond
-	limiter     *ratellmiter.Stats
-	logPath     string
-	startAt     time.Duration // when the run started, after the first second of seconds began
-	timeLimit   time.Duration
-	serverLimit int
+	client    string
+	total     int
+	completed int
+	stopped   bool          // the wall-clock cap ended the run
+	wall      time.Duration // until the last request finished, or the cap
+	server    fakeprovider.Stats
+	client429 int64 // 429 answers the calling code saw
+	busiest   int   // most requests accepted in any 1 s window
+	seconds   []demoSecond
+	limiter   *ratellmiter.Stats
+	logPath   string
+	startAt   time.Duration // when the run started, after the first second of seconds began
 }
 
 // demoSecond counts one second of a run.
@@ -281,7 +276,7 @@ func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSet
 	defer base.CloseIdleConnections()
 	var rt http.RoundTripper = &countingTransport{base: base, c: counter}
 
-	res := &demoResult{client: client, total: o.requests, timeLimit: limit, serverLimit: o.rpm}
+	res := &demoResult{client: client, total: o.requests}
 	var (
 		mon     *ratellmiter.Monitor
 		limiter *ratellmiter.BucketRateLimiter

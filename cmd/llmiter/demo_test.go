@@ -16,9 +16,7 @@ import (
 func TestDemoSmall(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	// run hands subcommands the process's own streams, so call demo,
-	// which the "demo" subcommand runs on them, to see its output.
-	if code := demo([]string{"-requests", "40", "-workers", "8", "-rpm", "1200",
+	if code := run([]string{"demo", "-requests", "40", "-workers", "8", "-rpm", "1200",
 		"-naive-timeout", "10s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
 	}

@@ -113,7 +113,7 @@ var eventColors = map[string]color.Color{
 }
 
 func init() {
-	subcommands["graph"] = func(args []string) int { return runGraph(args, os.Stdout, os.Stderr) }
+	subcommands["graph"] = runGraph
 	subcommandSummaries["graph"] = "draw a chart of a minute log (the default)"
 }
 
@@ -228,11 +228,7 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 	}
 	names := lf.Limiters()
 	if !o.compare {
-		found := false
-		for _, n := range names {
-			found = found || n == o.name
-		}
-		if !found {
+		if !slices.Contains(names, o.name) {
 			return "", fmt.Errorf("no limiter %q in %s; its limiters: %s", o.name, path, strings.Join(names, ", "))
 		}
 		names = []string{o.name}

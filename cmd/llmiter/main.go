@@ -14,10 +14,10 @@ import (
 )
 
 // subcommands maps a subcommand's name to the function that runs it with
-// the arguments that follow the name. A subcommand writes to os.Stdout and
-// os.Stderr and returns the exit status. Files of this package add theirs
-// from an init function.
-var subcommands = map[string]func(args []string) int{}
+// the arguments that follow the name and the streams to write to, and
+// returns the exit status. Files of this package add theirs from an init
+// function.
+var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
 // subcommandSummaries holds the one-line description shown for a
 // subcommand in the usage text; a subcommand without one is listed by name.
@@ -35,13 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGraph(args, stdout, stderr)
 	}
 	name, rest := args[0], args[1:]
-	switch name {
-	case "graph":
-		return runGraph(rest, stdout, stderr)
-	case "help":
-		if len(rest) > 0 && rest[0] != "graph" {
+	if name == "help" {
+		if len(rest) > 0 {
 			if cmd, ok := subcommands[rest[0]]; ok {
-				return cmd([]string{"-h"})
+				return cmd([]string{"-h"}, stdout, stderr)
 			}
 		}
 		usage(stdout)
@@ -53,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			name, strings.Join(subcommandNames(), ", "))
 		return 2
 	}
-	return cmd(rest)
+	return cmd(rest, stdout, stderr)
 }
 
 // subcommandNames returns the registered subcommands, sorted.

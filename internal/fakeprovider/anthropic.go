@@ -89,8 +89,7 @@ func anthropicBudgetName(k budgetKind) string {
 	return "requests"
 }
 
-func (anthropicDialect) refuse(w http.ResponseWriter, setHeaders func(), req *chatRequest, dec decision) int {
-	setHeaders()
+func (anthropicDialect) refuse(w http.ResponseWriter, req *chatRequest, dec decision) int {
 	status := http.StatusTooManyRequests
 	var body anthropicError
 	switch dec.kind {

@@ -19,9 +19,9 @@ type dialect interface {
 	badRequest(w http.ResponseWriter, status int, msg string)
 	// setHeaders adds the rate-limit and request-id headers.
 	setHeaders(h http.Header, snap snapshot, now time.Time, requestID string)
-	// refuse answers a refused request (calling setHeaders first) and
+	// refuse answers a refused request, its headers already set, and
 	// returns the status it wrote.
-	refuse(w http.ResponseWriter, setHeaders func(), req *chatRequest, dec decision) int
+	refuse(w http.ResponseWriter, req *chatRequest, dec decision) int
 	// answer writes an admitted request's reply, streamed if asked.
 	answer(w http.ResponseWriter, req *chatRequest, rep reply)
 }

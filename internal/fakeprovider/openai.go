@@ -75,8 +75,7 @@ func openAIBudgetName(k budgetKind) (name, typ string) {
 	return "requests per min (RPM)", "requests"
 }
 
-func (openAIDialect) refuse(w http.ResponseWriter, setHeaders func(), req *chatRequest, dec decision) int {
-	setHeaders()
+func (openAIDialect) refuse(w http.ResponseWriter, req *chatRequest, dec decision) int {
 	h := w.Header()
 	status := http.StatusTooManyRequests
 	var body openAIError

@@ -137,6 +137,7 @@ func TestAnthropicSDKStreaming(t *testing.T) {
 func TestAnthropicSDKErrors(t *testing.T) {
 	s, url := startLoopback(t, Config{RPM: 60})
 	client := newAnthropic(anthropicoption.WithBaseURL(url))
+	s.SetRPM(1) // one request a minute: the third call is refused however slow the machine
 	s.Overloaded(1)
 	_, err := client.Messages.New(context.Background(), anthropicParams)
 	var apiErr *anthropic.Error

@@ -98,21 +98,20 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, d dialect, req *
 	}
 	now := s.now()
 	dec := s.decide(d.overloadable(), req.Model, in, out, now)
-	setHeaders := func() { d.setHeaders(w.Header(), dec.snap, now, dec.requestID) }
 	if dec.kind != outcomeAccept {
-		status := d.refuse(w, setHeaders, req, dec)
-		s.rec.rejected(now, status)
+		d.setHeaders(w.Header(), dec.snap, now, dec.requestID)
+		s.rec.rejected(now, d.refuse(w, req, dec))
 		return
 	}
 	s.rec.accepted(now)
 	rep := s.reply(dec, req, in, out, now)
-	if !s.sleep(r, s.latency()) {
-		s.settle(out, rep.output)
+	answered := s.sleep(r, s.latency())
+	s.settle(out, rep.output)
+	if !answered {
 		return
 	}
-	s.settle(out, rep.output)
 	s.rec.tokens(rep.input + rep.output)
-	setHeaders()
+	d.setHeaders(w.Header(), dec.snap, now, dec.requestID)
 	d.answer(w, req, rep)
 }
 

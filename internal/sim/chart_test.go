@@ -54,23 +54,21 @@ func TestWriteChart(t *testing.T) {
 
 func TestWriteChartErrors(t *testing.T) {
 	dir := t.TempDir()
-	for name, results := range map[string][]Result{
-		"no results":     nil,
-		"zero ratio":     {{Scenario: "backlog", Client: "naive"}},
-		"negative ratio": {{Scenario: "backlog", Client: "naive", Ratio: -1}},
+	for name, tc := range map[string]struct {
+		results []Result
+		want    string
+	}{
+		"no results":     {nil, "no results"},
+		"zero ratio":     {[]Result{{Scenario: "backlog", Client: "naive"}}, "ratio 0 is not a positive number"},
+		"negative ratio": {[]Result{{Scenario: "backlog", Client: "naive", Ratio: -1}}, "ratio -1 is not a positive number"},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".png")
-		err := WriteChart(path, results)
-		if err == nil {
-			t.Errorf("%s: no error", name)
-			continue
+		err := WriteChart(path, tc.results)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one saying %q", name, err, tc.want)
 		}
-		t.Logf("%s: %v", name, err)
 		if _, statErr := os.Stat(path); statErr == nil {
 			t.Errorf("%s: file written despite the error", name)
 		}
-	}
-	if err := WriteChart(filepath.Join(dir, "empty.png"), nil); err == nil || !strings.Contains(err.Error(), "no results") {
-		t.Errorf("empty result set: error %v, want one saying there are no results", err)
 	}
 }

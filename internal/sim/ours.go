@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"errors"
 
 	"github.com/ratellmiter/ratellmiter"
 )
@@ -29,8 +28,7 @@ func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
 		}
 		_, err := ratellmiter.Do(ctx, l, func(ctx context.Context) (struct{}, error) {
 			err := call(ctx)
-			var rl *RateLimited
-			if errors.As(err, &rl) {
+			if rl, ok := asRateLimited(err); ok {
 				return struct{}{}, &ratellmiter.RateLimitError{StatusCode: 429, RetryAfter: rl.RetryAfter, Err: err}
 			}
 			return struct{}{}, err

@@ -41,7 +41,6 @@ const (
 //   - No retry limit: a request keeps its place until it succeeds, fails
 //     with another error, or its context ends.
 type PythonOriginal struct {
-	rpm   int
 	max   int // tickets per second at full speed
 	step  int // ramp growth per second
 	floor int // least tickets a second may issue
@@ -73,7 +72,6 @@ type pyWaiter struct {
 func NewPythonOriginal(rpm int) *PythonOriginal {
 	m := max((rpm+59)/60, 1)
 	return &PythonOriginal{
-		rpm:   rpm,
 		max:   m,
 		step:  max(int(float64(m)*pyRampStep+0.5), 1),
 		floor: max(int(float64(m)*pyRampFloor), 1),

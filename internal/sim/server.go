@@ -229,12 +229,6 @@ func NewServer(cfg ServerConfig) *Server {
 	return s
 }
 
-// Config returns the server's configuration.
-func (s *Server) Config() ServerConfig { return s.cfg }
-
-// Start returns the time the server was created.
-func (s *Server) Start() time.Time { return s.start }
-
 // Call simulates one request. The admission decision is taken when the call
 // arrives; the call then sleeps the simulated latency (returning ctx.Err() if
 // ctx ends first) and returns nil or a *RateLimited. Refused calls take the
@@ -249,12 +243,8 @@ func (s *Server) Call(ctx context.Context, req Request) error {
 	s.mu.Unlock()
 
 	if lat > 0 {
-		t := time.NewTimer(lat)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleepCtx(ctx, lat); err != nil {
+			return err
 		}
 	}
 	if ok {
