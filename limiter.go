@@ -494,6 +494,16 @@ func (l *BucketRateLimiter) wake() {
 	l.dispatch(now)
 }
 
+// refuseWaiters wakes every waiter with a refusal: each finds its ticket
+// cancelled and returns the limiter's error. Requires mu.
+func (l *BucketRateLimiter) refuseWaiters() {
+	for t := l.q.pop(); t != nil; t = l.q.pop() {
+		t.state.Store(stateCancelled)
+		l.stats.cancelled++
+		t.ready <- struct{}{}
+	}
+}
+
 // refusing reports whether the limiter refuses every ticket: it is
 // closed or stopped, or its shared store failed closed. Requires mu.
 func (l *BucketRateLimiter) refusing() bool {
@@ -530,10 +540,9 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 	if l.timer != nil {
 		l.timer.Stop()
 	}
-	for t := l.q.pop(); t != nil; t = l.q.pop() {
-		t.state.Store(stateCancelled)
-		l.stats.cancelled++
-		t.ready <- struct{}{}
+	l.refuseWaiters()
+	if l.sh != nil {
+		l.sh.poke() // the sync loop sees the limiter closed and ends
 	}
 	now := l.now()
 	if l.p.paused {

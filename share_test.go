@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // flakyStore is a Store that fails while down.
@@ -147,6 +149,24 @@ func TestSharedLimitersNeverExceedTheCapsSummed(t *testing.T) {
 	})
 }
 
+func TestSharedLimiterIssuesWhenTheServersHoldEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 1, 600)[0]
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		start := time.Now()
+		// The server says its budget is spent for 300 ms.
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 0,
+			Reset: start.Add(300 * time.Millisecond), Known: true}}, start)
+		time.Sleep(50 * time.Millisecond)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 300*time.Millisecond, time.Since(start), "as without a store, not at the next sync tick")
+	})
+}
+
 func TestSharedLimiterAloneRunsAtTheFullRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 2, 600)
@@ -261,9 +281,8 @@ func TestFallbackLocalKeepsToOneNthOfTheRate(t *testing.T) {
 			log.run(&wg, l, 50)
 		}
 		wg.Wait()
-		perSec, perMin := log.most()
+		perSec, _ := log.most()
 		assert.Equal(t, 10, perSec, "5 a second each, 10 together")
-		assert.LessOrEqual(t, perMin, 600)
 		assert.Len(t, log.times, 100, "nothing refused")
 
 		store.down.Store(false)

@@ -34,7 +34,7 @@ type shared struct {
 	holder      bool   // this limiter holds the probe lease
 	probeAsked  int64  // when the lease was last asked for
 	sentLearned int    // the learned limit the store has from this limiter
-	live        int    // live limiters on the quota, at least 1
+	live        int    // live limiters on the quota; at least 1 (newShared and apply keep it so)
 	window      int    // tickets in the store's window at the last sync
 	windowSec   int64  // the second of that window
 	lastSync    int64  // when the last sync ended
@@ -139,7 +139,7 @@ func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
 	if s.cfg.policy == FailClosed {
 		return false
 	}
-	n := max(1, s.live)
+	n := s.live
 	if l.b.issuedIn(sec) >= max(1, l.b.perSec/n) || l.b.windowAt(sec) >= max(1, l.b.rpm/n) {
 		return false
 	}

@@ -71,8 +71,8 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 
 // demand returns how many tickets the limiter is waiting to issue.
 // Requires mu.
-func (s *shared) demand(l *BucketRateLimiter) int {
-	if l.p.paused || l.full() || l.now() < l.lim.holdUntil {
+func (s *shared) demand(l *BucketRateLimiter, now int64) int {
+	if l.p.paused || l.full() || now < l.lim.holdUntil {
 		return 0
 	}
 	d := l.q.len()
@@ -101,7 +101,10 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 		}
 		return tick
 	}
-	if s.demand(l) == 0 {
+	if s.demand(l, now) == 0 {
+		if h := l.lim.holdUntil - now; h > 0 && l.q.len() > 0 {
+			return min(tick, h) // lease as soon as the server's hold ends
+		}
 		return tick
 	}
 	sec := secOf(now)
@@ -129,7 +132,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 		s.leaseSec, s.leaseN, s.usedSec = sec, 0, 0
 	}
 	want := 0
-	if d := s.demand(l); d > 0 && !s.down {
+	if d := s.demand(l, now); d > 0 && !s.down {
 		batch := max(1, l.b.perSec/4)
 		want = max(0, min(max(d, s.usedSec), batch)-s.leaseN)
 		s.asked = false
@@ -243,7 +246,7 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 		s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
 		s.leaseN = 0
 	}
-	n := max(1, s.live)
+	n := s.live
 	s.fbLeft = max(0, l.b.rpm-s.window) / n
 	s.fbUntil = s.windowSec + 60
 	if s.windowSec == 0 {
@@ -256,9 +259,5 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 		return
 	}
 	s.err = fmt.Errorf("%w: quota %q: %w", ErrStoreUnavailable, s.cfg.key, err)
-	for t := l.q.pop(); t != nil; t = l.q.pop() {
-		t.state.Store(stateCancelled)
-		l.stats.cancelled++
-		t.ready <- struct{}{}
-	}
+	l.refuseWaiters()
 }

@@ -47,6 +47,9 @@ func benchLimiter(b *testing.B, store ratellmiter.Store) *ratellmiter.BucketRate
 	return l
 }
 
+// benchStores starts one redis-server for a benchmark and returns how to
+// make each store its sub-benchmarks compare: none ("local"), a
+// MemoryStore, and Redis.
 func benchStores(b *testing.B) map[string]func() ratellmiter.Store {
 	srv := redistest.Start(b)
 	return map[string]func() ratellmiter.Store{
@@ -54,6 +57,17 @@ func benchStores(b *testing.B) map[string]func() ratellmiter.Store {
 		"memory": func() ratellmiter.Store { return ratellmiter.NewMemoryStore() },
 		"redis":  func() ratellmiter.Store { return redisstore.New(newClient(b, srv)) },
 	}
+}
+
+// limiterOn returns a limiter on the store newStore makes and that store,
+// counting its syncs; the store is nil for a limiter without one.
+func limiterOn(b *testing.B, newStore func() ratellmiter.Store) (*ratellmiter.BucketRateLimiter, *countingStore) {
+	s := newStore()
+	if s == nil {
+		return benchLimiter(b, nil), nil
+	}
+	cs := &countingStore{Store: s}
+	return benchLimiter(b, cs), cs
 }
 
 // takeN takes and finishes n tickets from l on one goroutine.
@@ -69,16 +83,10 @@ func takeN(b *testing.B, l *ratellmiter.BucketRateLimiter, n int) {
 }
 
 func BenchmarkAcquireDone(b *testing.B) {
+	stores := benchStores(b)
 	for _, name := range []string{"local", "memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			var cs *countingStore
-			var l *ratellmiter.BucketRateLimiter
-			if s := benchStores(b)[name](); s != nil {
-				cs = &countingStore{Store: s}
-				l = benchLimiter(b, cs)
-			} else {
-				l = benchLimiter(b, nil)
-			}
+			l, cs := limiterOn(b, stores[name])
 			b.ReportAllocs()
 			b.ResetTimer()
 			takeN(b, l, b.N)
@@ -91,16 +99,10 @@ func BenchmarkAcquireDone(b *testing.B) {
 }
 
 func BenchmarkAcquireDone1000Goroutines(b *testing.B) {
+	stores := benchStores(b)
 	for _, name := range []string{"local", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			var cs *countingStore
-			var l *ratellmiter.BucketRateLimiter
-			if s := benchStores(b)[name](); s != nil {
-				cs = &countingStore{Store: s}
-				l = benchLimiter(b, cs)
-			} else {
-				l = benchLimiter(b, nil)
-			}
+			l, cs := limiterOn(b, stores[name])
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.SetParallelism(max(1, 1000/runtime.GOMAXPROCS(0)))

@@ -231,9 +231,6 @@ func TestFourProcessesShareOneQuotaThroughRedis(t *testing.T) {
 			t.Errorf("%d tickets issued in second %d, over the shared %d", n, s, sharedRPM/60)
 		}
 	}
-	if len(issued) > sharedRPM {
-		t.Errorf("%d tickets in a run shorter than a minute, over %d", len(issued), sharedRPM)
-	}
 	for _, s := range provider.PerSecond() {
 		if s.Accepted > sharedRPM/60 {
 			t.Errorf("the server accepted %d in the second from %v", s.Accepted, s.Start.Format(time.StampMilli))

@@ -108,10 +108,10 @@ func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncReques
 		args = append(args, int(e.Kind), e.ProbeAt/nsPerMs)
 	}
 	v, err := syncScript.Run(ctx, s.rdb, s.Keys(key), args...).Result()
-	if err != nil {
-		return ratellmiter.SyncReply{}, fmt.Errorf("redisstore: sync of quota %q: %w", key, err)
+	var rep ratellmiter.SyncReply
+	if err == nil {
+		rep, err = parseReply(v)
 	}
-	rep, err := parseReply(v)
 	if err != nil {
 		return ratellmiter.SyncReply{}, fmt.Errorf("redisstore: sync of quota %q: %w", key, err)
 	}
