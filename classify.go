@@ -40,11 +40,14 @@ type Classifier func(err error) Classification
 //   - *RateLimitError: rate limited, with its RetryAfter;
 //   - any error with a StatusCode() int method or an exported int field
 //     named StatusCode (the error types of the official OpenAI and
-//     Anthropic SDKs, among others): 429 and 529 are rate limits, and
-//     503 when the response says when to retry. The hint comes from a
-//     Response *http.Response field's Retry-After headers, when present.
-//     A 429 whose body (a RawJSON() string method, as the SDKs have) or
-//     headers say a quota or spend limit is used up (OpenAI's
+//     Anthropic SDKs, among others), read as the transport reads a
+//     response, from its status, the headers of a Response *http.Response
+//     field and the body of a RawJSON() string method (as the SDKs have):
+//     429 and 529 are rate limits, and so are a 503 that says when to
+//     retry and an overload the body names (Gemini's UNAVAILABLE); the
+//     hint comes from the headers, or else from the body (Gemini's
+//     RetryInfo, OpenAI's "Please try again in 1.5s"). A 429 whose body
+//     or headers say a quota or spend limit is used up (OpenAI's
 //     insufficient_quota, Anthropic's enforced_spend_limit_reached, a
 //     Gemini per-day quota, x-should-retry: false) is KindQuotaExhausted.
 func DefaultClassifier(err error) Classification {
@@ -64,28 +67,22 @@ func DefaultClassifier(err error) Classification {
 		if code == 0 {
 			continue
 		}
-		var hint time.Duration
-		hasHint := false
+		// The status, the headers and the body (the SDKs keep it as
+		// RawJSON) are read as the transport reads a response.
 		var header http.Header
 		if resp != nil {
 			header = resp.Header
-			hint, hasHint = signals.RetryAfter(header, time.Now())
 		}
-		if code == http.StatusTooManyRequests {
-			// The body tells a used-up quota from a rate limit.
-			var body []byte
-			if r, ok := e.(interface{ RawJSON() string }); ok {
-				body = []byte(r.RawJSON())
-			}
-			if info := signals.ParseErrorBody(code, header, body, time.Now()); info.Kind == signals.KindQuotaExhausted {
-				return Classification{Kind: KindQuotaExhausted, Quota: info.Quota}
-			}
+		var body []byte
+		if r, ok := e.(interface{ RawJSON() string }); ok {
+			body = []byte(r.RawJSON())
 		}
-		switch {
-		case code == http.StatusTooManyRequests || code == 529:
-			return Classification{Kind: KindRateLimited, RetryAfter: hint}
-		case code == http.StatusServiceUnavailable && hasHint:
-			return Classification{Kind: KindRateLimited, RetryAfter: hint}
+		info := signals.ParseErrorBody(code, header, body, time.Now())
+		switch info.Kind {
+		case signals.KindQuotaExhausted:
+			return Classification{Kind: KindQuotaExhausted, Quota: info.Quota}
+		case signals.KindRateLimited, signals.KindOverloaded:
+			return Classification{Kind: KindRateLimited, RetryAfter: info.RetryAfter}
 		}
 		return Classification{}
 	}

@@ -228,6 +228,20 @@ func TestDefaultClassifierTellsQuotaFromRateLimit(t *testing.T) {
 	assert.Equal(t, KindQuotaExhausted, DefaultClassifier(noRetry).Kind)
 }
 
+func TestDefaultClassifierReadsHintsAndOverloadsFromTheBody(t *testing.T) {
+	openAI := &rawJSONError{sdkLikeError{StatusCode: 429},
+		`{"error":{"message":"Rate limit reached for gpt-4o. Please try again in 1.5s.","type":"requests","code":"rate_limit_exceeded"}}`}
+	assert.Equal(t, Classification{Kind: KindRateLimited, RetryAfter: 1500 * time.Millisecond}, DefaultClassifier(openAI))
+
+	gemini := &rawJSONError{sdkLikeError{StatusCode: 429}, `{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"quota",
+		"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"26s"}]}}`}
+	assert.Equal(t, Classification{Kind: KindRateLimited, RetryAfter: 26 * time.Second}, DefaultClassifier(gemini))
+
+	unavailable := &rawJSONError{sdkLikeError{StatusCode: 503},
+		`{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}`}
+	assert.Equal(t, KindRateLimited, DefaultClassifier(unavailable).Kind, "Gemini's overload is waited out like a rate limit")
+}
+
 func TestDoACanaryThatPanicsDoesNotResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600) // no service: canaries decide
