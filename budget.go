@@ -154,10 +154,15 @@ func (l *BucketRateLimiter) dailyRefusal(now int64) error {
 	if at-now <= dailyWaitMax {
 		return nil
 	}
+	return l.usedUpUntil(now, at, fmt.Sprintf("%d requests per day (WithRequestsPerDay) used up; next request", int64(d.limit)))
+}
+
+// usedUpUntil returns the QuotaError of a quota used up until at: what
+// names the quota, and the error says in how long and when it has room.
+func (l *BucketRateLimiter) usedUpUntil(now, at int64, what string) *QuotaError {
 	reset := l.timeOf(at)
 	return &QuotaError{
-		Quota: fmt.Sprintf("%d requests per day (WithRequestsPerDay) used up; next request in %v, at %s",
-			int64(d.limit), time.Duration(at-now).Round(time.Second), reset.UTC().Format(time.RFC3339)),
+		Quota: fmt.Sprintf("%s in %v, at %s", what, time.Duration(at-now).Round(time.Second), reset.UTC().Format(time.RFC3339)),
 		Reset: reset,
 	}
 }

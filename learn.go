@@ -152,10 +152,5 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 // budget of a longer window is used up. Requires mu.
 func (l *BucketRateLimiter) spentRefusal(now int64) error {
 	s := &l.lim
-	reset := l.timeOf(s.spentUntil)
-	return &QuotaError{
-		Quota: fmt.Sprintf("the server reports its request budget (limit %d) used up; it resets in %v, at %s",
-			s.spentLimit, time.Duration(s.spentUntil-now).Round(time.Second), reset.UTC().Format(time.RFC3339)),
-		Reset: reset,
-	}
+	return l.usedUpUntil(now, s.spentUntil, fmt.Sprintf("the server reports its request budget (limit %d) used up; it resets", s.spentLimit))
 }
