@@ -12,15 +12,27 @@ import (
 // the server's behaviour.
 //
 // Learning follows additive increase, multiplicative decrease, with a guard
-// against mistaking an outage for a wrong limit: a single pause says only
-// that the server refused requests for a while. A pause that starts within
-// a minute of the previous resume says the rate itself is too high: the
-// limit is halved. (The rate issued just before is no better a base: it is
-// still ramping up after the resume.) Every clean minute after that adds back 5% of the configured
-// limit, until the configured (or reported) limit is reached again.
+// against mistaking an outage for a wrong limit: a pause alone says only
+// that the server refused requests for a while. Two things say the rate
+// itself is too high, and each halves the limit (once per pause):
+//
+//   - the server admitted part of the traffic: a ticket issued at least
+//     partialMargin after a refused one still succeeded. A server that is
+//     down, or punishing the client, refuses everything after the first
+//     refusal; one whose limit is below the rate refuses only the excess.
+//     The margin keeps requests that overtook one another on the network
+//     from counting. This is judged when the pause ends, once the answers
+//     of the tickets in flight are in.
+//   - a pause starts within a minute of the previous resume. (The rate
+//     issued just before is no better a base: it is still ramping up after
+//     the resume.)
+//
+// Every clean minute after that adds back 5% of the configured limit, until
+// the configured (or reported) limit is reached again.
 const (
 	learnWindow   = 60 * nsPerSec // a pause this soon after a resume lowers the limit
 	learnStepFrac = 0.05          // share of the configured limit added per clean minute
+	partialMargin = int64(20 * time.Millisecond)
 )
 
 // limitState holds the limits behind the effective one. Guarded by mu.
@@ -62,12 +74,33 @@ func (l *BucketRateLimiter) learnFromPause(now int64) {
 	if !l.cfg.learn || s.lastResume == 0 || now-s.lastResume > learnWindow {
 		return
 	}
-	base := s.effective()
-	s.learned = max(1, base/2)
+	l.halveLimit(now, fmt.Sprintf("paused again %v after resuming",
+		time.Duration(now-s.lastResume).Round(time.Millisecond)))
+}
+
+// learnFromPartial lowers the learned limit, as the pause ending at now
+// ends, if the server admitted a ticket issued well after one it refused.
+// Requires mu.
+func (l *BucketRateLimiter) learnFromPartial(now int64) {
+	p := &l.p
+	if !l.cfg.learn || p.lowered || !p.refused {
+		return
+	}
+	if ok := l.okIssued.Load(); ok-p.refusedFrom >= partialMargin {
+		l.halveLimit(now, fmt.Sprintf("the server admitted a request issued %v after one it refused",
+			time.Duration(ok-p.refusedFrom).Round(time.Millisecond)))
+	}
+}
+
+// halveLimit halves the limit the limiter works at, once per pause.
+// Requires mu.
+func (l *BucketRateLimiter) halveLimit(now int64, why string) {
+	s := &l.lim
+	s.learned = max(1, s.effective()/2)
 	s.lastChange = now
+	l.p.lowered = true
 	l.applyLimit()
-	l.event(now, EventLimit, fmt.Sprintf("paused again %v after resuming: limit lowered to %d RPM",
-		time.Duration(now-s.lastResume).Round(time.Millisecond), l.b.rpm))
+	l.event(now, EventLimit, fmt.Sprintf("%s: limit lowered to %d RPM", why, l.b.rpm))
 }
 
 // raiseLimit adds back to a learned limit after each clean minute.

@@ -31,6 +31,50 @@ func TestRepeatedPauseHalvesTheLimitAndCleanMinutesRaiseIt(t *testing.T) {
 	})
 }
 
+func TestPauseWhereTheServerAdmittedPartOfTheTrafficHalvesTheLimit(t *testing.T) {
+	// At 1200 RPM tickets go out 50 ms apart. Which of two tickets the
+	// server refuses tells a wrong limit from an outage.
+	cases := []struct {
+		name    string
+		refused string // the ticket handed back as rate limited
+		both    bool   // the other one is refused too
+		want    int
+	}{
+		{"a later ticket got through: the rate is too high", "first", false, 600},
+		{"everything after the first refusal refused: an outage", "first", true, 1200},
+		{"only the last ticket refused: nothing after it got through", "second", false, 1200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)))
+				first, _ := l.Acquire(context.Background())
+				second, _ := l.Acquire(context.Background())
+				refused, other := first, second
+				if c.refused == "second" {
+					refused, other = second, first
+				}
+				retried := handBack(refused, time.Second)
+				synctest.Wait()
+				var again <-chan error
+				if c.both {
+					again = handBack(other, time.Second)
+				} else {
+					other.Done()
+				}
+				require.NoError(t, <-retried)
+				refused.Done()
+				if again != nil {
+					require.NoError(t, <-again)
+					other.Done()
+				}
+				assert.Equal(t, c.want, l.RPM())
+				assert.EqualValues(t, 1, l.Stats().Pauses, "one pause")
+			})
+		})
+	}
+}
+
 func TestWithLearningOffKeepsTheLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := newScriptedService(openAnswer)

@@ -60,6 +60,21 @@ type BucketRateLimiter struct {
 	// and finished read the true totals with a single atomic load, so a
 	// snapshot taken under mu stays consistent.
 	doneFast atomic.Uint64
+	// okIssued is the latest issue time of a ticket that finished with
+	// Done, canaries aside. A pause whose first refused ticket was issued
+	// before it shows the server admitting part of the traffic: the rate
+	// is too high (see learnFromPartial).
+	okIssued atomic.Int64
+}
+
+// noteOK records that a ticket issued at issued finished well.
+func (l *BucketRateLimiter) noteOK(issued int64) {
+	for {
+		cur := l.okIssued.Load()
+		if issued <= cur || l.okIssued.CompareAndSwap(cur, issued) {
+			return
+		}
+	}
 }
 
 // flying returns the number of tickets issued and not finished.

@@ -239,11 +239,14 @@ func (o LoggerOption) applyMonitor(c *monitorConfig) { c.logger = o.l }
 func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 
 // WithLearning turns limit learning on or off (on by default). When on,
-// a limiter that is paused again within a minute of resuming concludes
-// that its configured limit is above the server's real one: it halves the
-// rate it works at, then adds back 5% of the configured limit after each
-// clean minute, never going above the configured or server-reported limit.
-// Stats reports the limit in use.
+// a limiter concludes that its configured limit is above the server's real
+// one when a pause shows the server admitting part of the traffic (a
+// request issued at least 20 ms after a refused one succeeded) or when it
+// is paused again within a minute of resuming. It then halves the rate it
+// works at, once per pause, and adds back 5% of the configured limit after
+// each clean minute, never going above the configured or server-reported
+// limit. A pause in which everything after the first refusal is refused,
+// as in an outage, teaches nothing. Stats reports the limit in use.
 func WithLearning(on bool) Option {
 	return limiterOption(func(c *config) error {
 		c.learn = on

@@ -24,6 +24,12 @@ type pauseState struct {
 	armed     bool          // a canary may be issued
 	canary    *Ticket       // the canary in flight, if any
 	deadline  int64         // when an unanswered canary counts as blocked
+	// refusedFrom is the earliest issue time of a ticket refused in this
+	// pause, canaries aside, if refused says there is one; lowered records
+	// that the pause already lowered the learned limit.
+	refusedFrom int64
+	refused     bool
+	lowered     bool
 }
 
 // mayIssueCanary reports whether a queued ticket may go out as a canary.
@@ -63,13 +69,17 @@ func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 	l.logger.Info("ratellmiter: "+kind, "limiter", l.name, "detail", detail)
 }
 
-// onRateLimited handles a rate-limit error reported at now with the
-// server's hint. The first one pauses the limiter; a failed canary backs the
-// probe off; a straggler (a ticket issued before the pause) can only push
-// the probe later, to honour a longer hint. Requires mu.
-func (l *BucketRateLimiter) onRateLimited(now int64, hint time.Duration, canary bool) {
+// onRateLimited handles a rate-limit error reported at now, with the
+// server's hint, on a ticket issued at issued. The first one pauses the
+// limiter; a failed canary backs the probe off; a straggler (a ticket issued
+// before the pause) can only push the probe later, to honour a longer hint.
+// Requires mu.
+func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary bool) {
 	p := &l.p
 	hint = max(hint, 0)
+	if !canary && (!p.refused || issued < p.refusedFrom) {
+		p.refusedFrom, p.refused = issued, true
+	}
 	switch {
 	case !p.paused:
 		p.paused, p.since = true, now
@@ -211,6 +221,7 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 		return
 	}
 	l.stats.pausedNs += now - p.since
+	l.learnFromPartial(now)
 	useCanary := p.useCanary
 	*p = pauseState{useCanary: useCanary}
 	l.b.restartRamp(secOf(now))

@@ -12,7 +12,7 @@ type Stats struct {
 	Name          string
 	RPM           int // requests per minute the limiter works at now
 	ConfiguredRPM int // requests per minute it was created with
-	LearnedRPM    int // the limit learned from repeated pauses; 0 if none
+	LearnedRPM    int // the limit learned from pauses (see WithLearning); 0 if none
 	// HeldUntil is when the limiter resumes issuing after the server
 	// reported a request budget with nothing remaining; zero if not held.
 	HeldUntil time.Time

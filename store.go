@@ -18,7 +18,7 @@ var ErrStoreUnavailable = errors.New("ratellmiter: quota store unavailable")
 // Through the store the limiters count the tickets of each second and of
 // the last sixty seconds summed over every process, share the pause that
 // follows a rate limit, let one process at a time probe the server, and
-// share the limit learned from repeated pauses. A limiter talks to its
+// share the limit learned from pauses. A limiter talks to its
 // store from a goroutine of its own, never on the ticket path: it leases
 // small batches of the current second's tickets and issues them locally.
 //

@@ -49,6 +49,7 @@ func (t *Ticket) Done() {
 	// state and the limiter counts it, both atomically.
 	if !l.logging && !t.canary && l.cfg.maxInFlight == 0 {
 		if t.state.CompareAndSwap(stateIssued, stateDone) {
+			l.noteOK(t.issuedAt)
 			l.doneFast.Add(1)
 		}
 		return
@@ -122,7 +123,7 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
 	}
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
-	l.onRateLimited(now, retryAfter, t.canary && l.p.canary == t)
+	l.onRateLimited(now, t.issuedAt, retryAfter, t.canary && l.p.canary == t)
 	t.canary = false
 }
 
@@ -146,6 +147,9 @@ func (t *Ticket) finish(ok bool) {
 	l.stats.finished++
 	now := l.now()
 	l.act.add(l, now, fieldFinished)
+	if ok && !t.canary {
+		l.noteOK(t.issuedAt)
+	}
 	if t.canary {
 		t.canary = false
 		switch {
