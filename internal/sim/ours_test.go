@@ -2,6 +2,7 @@ package sim
 
 import (
 	"testing"
+	"time"
 )
 
 // TestOursAgainstPeers runs the library's own client beside every peer in
@@ -42,9 +43,17 @@ func TestOursAgainstPeers(t *testing.T) {
 	if r := get("tpm", OursName); r.Ratio > 1.05 {
 		t.Errorf("tpm: ratellmiter at %.2f times the minimum", r.Ratio)
 	}
-	// A configured rate twice the real one is learned, not paid for on
-	// every request.
-	if r, x := get("config-2x", OursName), get("config-2x", "x/time/rate"); 2*r.Completion > x.Completion+r.Completion/2 {
+	// A configured rate twice the real one is learned from the first
+	// pause, not paid for on every request: one 10 s penalty, then the
+	// server's rate.
+	r, x := get("config-2x", OursName), get("config-2x", "x/time/rate")
+	if 2*r.Completion > x.Completion+r.Completion/2 {
 		t.Errorf("config-2x: ratellmiter %v not well ahead of x/time/rate %v", r.Completion, x.Completion)
+	}
+	if backlog := get("backlog", OursName); r.Completion > backlog.Completion+11*time.Second {
+		t.Errorf("config-2x: ratellmiter %v, more than one penalty over its backlog time %v", r.Completion, backlog.Completion)
+	}
+	if p := get("config-2x", "python-original"); r.RateLimited > p.RateLimited {
+		t.Errorf("config-2x: ratellmiter saw %d 429s, python-original %d", r.RateLimited, p.RateLimited)
 	}
 }
