@@ -37,7 +37,8 @@ twice, each time to a fresh server:
   naive backoff   plain net/http; on 429, sleep 2^k s and try again, at most
                   6 attempts; no pacing. Stopped after -naive-timeout.
   ratellmiter     an http.Client on ratellmiter.NewTransport with a limiter
-                  at -rpm. Stopped after max(-naive-timeout, 3 x minimum + 30 s).
+                  at -limiter-rpm. Stopped after max(-naive-timeout,
+                  3 x minimum + 30 s).
 
 It needs no API key and no network. It prints one progress line a second,
 then a comparison table, and writes a chart of each run and the minute log
@@ -46,8 +47,11 @@ of the ratellmiter run.
 Flags:
   -requests N        chat completions to send (default 300)
   -workers N         concurrent callers (default 30)
-  -rpm N             requests per minute the server allows, and the
-                     limiter's setting (default 1200)
+  -rpm N             requests per minute the server allows (default 1200)
+  -limiter-rpm N     the limiter's setting (default: -rpm); set it above
+                     -rpm, as when the documented limit is not your
+                     account's, to see the limiter take the server's real
+                     limit from its x-ratelimit-* headers
   -naive-timeout D   wall-clock cap of the naive run (default 75s)
   -out DIR           folder for the charts and logs, created if needed
                      (default llmiter-demo)
@@ -84,6 +88,7 @@ func init() {
 // demoOptions are the flags of demo.
 type demoOptions struct {
 	requests, workers, rpm int
+	limiterRPM             int // 0: rpm
 	naiveTimeout           time.Duration
 	out                    string
 	quiet                  bool
@@ -97,6 +102,7 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 	fs.IntVar(&o.requests, "requests", 300, "")
 	fs.IntVar(&o.workers, "workers", 30, "")
 	fs.IntVar(&o.rpm, "rpm", 1200, "")
+	fs.IntVar(&o.limiterRPM, "limiter-rpm", 0, "")
 	fs.DurationVar(&o.naiveTimeout, "naive-timeout", 75*time.Second, "")
 	fs.StringVar(&o.out, "out", "llmiter-demo", "")
 	fs.BoolVar(&o.quiet, "quiet", false, "")
@@ -113,10 +119,15 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 		return nil, fmt.Errorf("-workers %d: must be 1 to %d", o.workers, demoMaxWorkers)
 	case o.rpm < 1 || o.rpm > demoMaxRPM:
 		return nil, fmt.Errorf("-rpm %d: must be 1 to %d", o.rpm, demoMaxRPM)
+	case o.limiterRPM < 0 || o.limiterRPM > demoMaxRPM:
+		return nil, fmt.Errorf("-limiter-rpm %d: must be 1 to %d", o.limiterRPM, demoMaxRPM)
 	case o.naiveTimeout <= 0:
 		return nil, fmt.Errorf("-naive-timeout %v: must be positive", o.naiveTimeout)
 	case o.out == "":
 		return nil, errors.New("-out: empty folder name")
+	}
+	if o.limiterRPM == 0 {
+		o.limiterRPM = o.rpm
 	}
 	return o, nil
 }
@@ -147,8 +158,9 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 	minimum := physicalMinimum(o.requests, o.rpm, demoLatency)
 	fmt.Fprintf(stdout, "fake provider: %d RPM token bucket (burst %s, refill %s/s), latency ~%v, penalty %v after %d refusals within 1 s\n",
 		o.rpm, fmtNum(bucketBurst(o.rpm)), fmtNum(float64(o.rpm)/60), demoLatency, demoPenaltyDuration, demoPenaltyThreshold)
-	fmt.Fprintf(stdout, "workload: %d chat completions from %d workers; physical minimum %.1f s\n\n",
+	fmt.Fprintf(stdout, "workload: %d chat completions from %d workers; physical minimum %.1f s\n",
 		o.requests, o.workers, minimum.Seconds())
+	fmt.Fprintf(stdout, "ratellmiter: configured at %d RPM\n\n", o.limiterRPM)
 
 	naive, err := demoRunOnce(o, "naive backoff", o.naiveTimeout, nil, stdout)
 	if err != nil {
@@ -284,7 +296,7 @@ func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSet
 	if lib != nil {
 		mon = ratellmiter.NewMonitor(ratellmiter.WithLogDir(lib.logDir))
 		defer mon.Stop()
-		limiter, err = ratellmiter.NewBucketRateLimiter(o.rpm, ratellmiter.WithMonitor(mon), ratellmiter.WithName(demoLimiterName))
+		limiter, err = ratellmiter.NewBucketRateLimiter(o.limiterRPM, ratellmiter.WithMonitor(mon), ratellmiter.WithName(demoLimiterName))
 		if err != nil {
 			return nil, err
 		}
@@ -509,8 +521,8 @@ func printDemoTable(w io.Writer, o *demoOptions, runs []*demoResult, minimum tim
 		fmtNum(bucketBurst(o.rpm)+float64(o.rpm)/60))
 	for _, r := range runs {
 		if s := r.limiter; s != nil {
-			fmt.Fprintf(w, "%s limiter: %d requested, %d issued, %d rate limited, %d pauses (%.1f s paused), %d RPM at the end\n",
-				r.client, s.Requested, s.Issued, s.RateLimited, s.Pauses, s.PausedTime.Seconds(), s.RPM)
+			fmt.Fprintf(w, "%s limiter: %d requested, %d issued, %d rate limited, %d pauses (%.1f s paused), %d RPM at the end (configured %d)\n",
+				r.client, s.Requested, s.Issued, s.RateLimited, s.Pauses, s.PausedTime.Seconds(), s.RPM, o.limiterRPM)
 		}
 	}
 }

@@ -71,6 +71,29 @@ func TestDemoSmall(t *testing.T) {
 	}
 }
 
+// TestDemoLimiterAboveTheServer configures the limiter at twice the fake
+// server's limit: the limiter takes the real one from the response headers
+// before the server refuses anything.
+func TestDemoLimiterAboveTheServer(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"demo", "-requests", "30", "-workers", "8", "-rpm", "1200", "-limiter-rpm", "2400",
+		"-naive-timeout", "1s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
+	}
+	text := stdout.String()
+	if !strings.Contains(text, "ratellmiter: configured at 2400 RPM") {
+		t.Errorf("output does not say the limiter's setting:\n%s", text)
+	}
+	lib := tableRow(t, text, "ratellmiter")
+	if len(lib) != 7 || lib[1] != "30/30" || lib[5] != "0" {
+		t.Errorf("ratellmiter row %q, want 30/30 completed and no 429 to the caller\n%s", lib, text)
+	}
+	if !strings.Contains(text, "1200 RPM at the end (configured 2400)") {
+		t.Errorf("the limiter did not take the server's limit:\n%s", text)
+	}
+}
+
 // tableRow returns the fields of the table row of client, split on runs
 // of two or more spaces.
 func tableRow(t *testing.T, text, client string) []string {
@@ -92,6 +115,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{"-requests", "0"},
 		{"-workers", "-3"},
 		{"-rpm", "x"},
+		{"-limiter-rpm", "-1"},
 		{"-naive-timeout", "0s"},
 		{"-nosuch"},
 		{"extra"},
