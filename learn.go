@@ -16,13 +16,16 @@ import (
 // that the server refused requests for a while. Two things say the rate
 // itself is too high, and each halves the limit (once per pause):
 //
-//   - the server admitted part of the traffic: a ticket issued at least
-//     partialMargin after a refused one still succeeded. A server that is
-//     down, or punishing the client, refuses everything after the first
-//     refusal; one whose limit is below the rate refuses only the excess.
-//     The margin keeps requests that overtook one another on the network
-//     from counting. This is judged when the pause ends, once the answers
-//     of the tickets in flight are in.
+//   - the server admitted part of the traffic: while the limiter was
+//     paused, a ticket issued at least partialMargin after a refused one
+//     came back successful. A server that is down, or punishing the
+//     client, refuses everything from the first refusal on; one whose
+//     limit is below the rate refuses only the excess. Only successes
+//     that come back during the pause count, so that a request that was
+//     answered before a slower, earlier one was refused (the server went
+//     down between the two answers) does not; the margin keeps requests
+//     that overtook one another on the network from counting. This is
+//     judged when the pause ends, once the tickets in flight are back.
 //   - a pause starts within a minute of the previous resume. (The rate
 //     issued just before is no better a base: it is still ramping up after
 //     the resume.)
@@ -79,14 +82,14 @@ func (l *BucketRateLimiter) learnFromPause(now int64) {
 }
 
 // learnFromPartial lowers the learned limit, as the pause ending at now
-// ends, if the server admitted a ticket issued well after one it refused.
-// Requires mu.
+// ends, if during the pause the server's success came back for a ticket
+// issued well after one it refused. Requires mu.
 func (l *BucketRateLimiter) learnFromPartial(now int64) {
 	p := &l.p
 	if !l.cfg.learn || p.lowered || !p.refused {
 		return
 	}
-	if ok := l.okIssued.Load(); ok-p.refusedFrom >= partialMargin {
+	if ok := l.okIssued.Load(); ok > p.okBefore && ok-p.refusedFrom >= partialMargin {
 		l.halveLimit(now, fmt.Sprintf("the server admitted a request issued %v after one it refused",
 			time.Duration(ok-p.refusedFrom).Round(time.Millisecond)))
 	}

@@ -38,11 +38,13 @@ func TestPauseWhereTheServerAdmittedPartOfTheTrafficHalvesTheLimit(t *testing.T)
 		name    string
 		refused string // the ticket handed back as rate limited
 		both    bool   // the other one is refused too
+		early   bool   // the other one succeeds before the refusal comes back
 		want    int
 	}{
-		{"a later ticket got through: the rate is too high", "first", false, 600},
-		{"everything after the first refusal refused: an outage", "first", true, 1200},
-		{"only the last ticket refused: nothing after it got through", "second", false, 1200},
+		{"a later ticket got through: the rate is too high", "first", false, false, 600},
+		{"everything after the first refusal refused: an outage", "first", true, false, 1200},
+		{"only the last ticket refused: nothing after it got through", "second", false, false, 1200},
+		{"a later ticket answered before the refusal: the server may have gone down between", "first", false, true, 1200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,12 +56,16 @@ func TestPauseWhereTheServerAdmittedPartOfTheTrafficHalvesTheLimit(t *testing.T)
 				if c.refused == "second" {
 					refused, other = second, first
 				}
+				if c.early {
+					other.Done()
+				}
 				retried := handBack(refused, time.Second)
 				synctest.Wait()
 				var again <-chan error
-				if c.both {
+				switch {
+				case c.both:
 					again = handBack(other, time.Second)
-				} else {
+				case !c.early:
 					other.Done()
 				}
 				require.NoError(t, <-retried)

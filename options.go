@@ -240,9 +240,11 @@ func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 
 // WithLearning turns limit learning on or off (on by default). When on,
 // a limiter concludes that its configured limit is above the server's real
-// one when a pause shows the server admitting part of the traffic (a
-// request issued at least 20 ms after a refused one succeeded) or when it
-// is paused again within a minute of resuming. It then halves the rate it
+// one when a pause shows the server admitting part of the traffic (while
+// paused, the success of a request issued at least 20 ms after a refused
+// one comes back) or when it is paused again within a minute of resuming.
+// A 429 for a request issued before the last resume is old news: it is
+// retried first but neither pauses the limiter nor teaches anything. It then halves the rate it
 // works at, once per pause, and adds back 5% of the configured limit after
 // each clean minute, never going above the configured or server-reported
 // limit. A pause in which everything after the first refusal is refused,

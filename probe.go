@@ -25,10 +25,12 @@ type pauseState struct {
 	canary    *Ticket       // the canary in flight, if any
 	deadline  int64         // when an unanswered canary counts as blocked
 	// refusedFrom is the earliest issue time of a ticket refused in this
-	// pause, canaries aside, if refused says there is one; lowered records
-	// that the pause already lowered the learned limit.
+	// pause, canaries aside, if refused says there is one; okBefore is
+	// the limiter's okIssued when the pause began; lowered records that
+	// the pause already lowered the learned limit.
 	refusedFrom int64
 	refused     bool
+	okBefore    int64
 	lowered     bool
 }
 
@@ -73,16 +75,22 @@ func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 // server's hint, on a ticket issued at issued. The first one pauses the
 // limiter; a failed canary backs the probe off; a straggler (a ticket issued
 // before the pause) can only push the probe later, to honour a longer hint.
-// Requires mu.
+// A straggler whose answer comes after the pause has ended is old news: the
+// probe found the server accepting requests since, so it neither pauses the
+// limiter again nor teaches anything. Requires mu.
 func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary bool) {
 	p := &l.p
 	hint = max(hint, 0)
+	if !p.paused && issued < l.lim.lastResume {
+		return
+	}
 	if !canary && (!p.refused || issued < p.refusedFrom) {
 		p.refusedFrom, p.refused = issued, true
 	}
 	switch {
 	case !p.paused:
 		p.paused, p.since = true, now
+		p.okBefore = l.okIssued.Load()
 		p.interval = l.cfg.probeFirst
 		wait := hint
 		if wait == 0 {

@@ -198,6 +198,28 @@ func TestStragglerRateLimitExtendsProbeToItsHint(t *testing.T) {
 	})
 }
 
+func TestStragglerAnsweredAfterTheResumeDoesNotPauseAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithRampUp(1, 1))
+		a, _ := l.Acquire(context.Background())
+		b, _ := l.Acquire(context.Background()) // 100 ms later, a slow call
+		require.NoError(t, <-handBack(a, time.Second))
+		a.Done()
+		resumed := time.Now()
+		// b's 429 comes back after the probe found the server open: it
+		// is retried first, and nothing pauses.
+		require.NoError(t, b.RateLimited(context.Background(), time.Second))
+		assert.Less(t, time.Since(resumed), time.Second, "retried at the next slot, not after a probe")
+		b.Done()
+		s := l.Stats()
+		assert.EqualValues(t, 1, s.Pauses)
+		assert.EqualValues(t, 2, s.RateLimited, "the straggler's 429 still counts")
+		assert.Equal(t, 600, l.RPM())
+		assert.Len(t, svc.callTimes(), 1, "one probe")
+	})
+}
+
 func TestProbeFailuresCountAsBlocked(t *testing.T) {
 	tests := []struct {
 		name   string
