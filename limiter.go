@@ -61,9 +61,9 @@ type BucketRateLimiter struct {
 	// snapshot taken under mu stays consistent.
 	doneFast atomic.Uint64
 	// okIssued is the latest issue time of a ticket that finished with
-	// Done, canaries aside. A pause whose first refused ticket was issued
-	// before it shows the server admitting part of the traffic: the rate
-	// is too high (see learnFromPartial).
+	// Done, canaries aside. If it grows during a pause, past the issue
+	// time of a refused ticket, the server admitted part of the traffic:
+	// the rate is too high (see learnFromPartial).
 	okIssued atomic.Int64
 }
 

@@ -243,12 +243,15 @@ func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 // one when a pause shows the server admitting part of the traffic (while
 // paused, the success of a request issued at least 20 ms after a refused
 // one comes back) or when it is paused again within a minute of resuming.
-// A 429 for a request issued before the last resume is old news: it is
-// retried first but neither pauses the limiter nor teaches anything. It then halves the rate it
-// works at, once per pause, and adds back 5% of the configured limit after
-// each clean minute, never going above the configured or server-reported
-// limit. A pause in which everything after the first refusal is refused,
-// as in an outage, teaches nothing. Stats reports the limit in use.
+// It then halves the rate it works at, once per pause, and adds back 5% of
+// the configured limit after each clean minute, never going above the
+// configured or server-reported limit. A pause in which everything after
+// the first refusal is refused, as in an outage, teaches nothing. Stats
+// reports the limit in use.
+//
+// Whether learning is on or off, a 429 for a request issued before the
+// last resume is old news: it is retried first but neither pauses the
+// limiter again nor teaches anything.
 func WithLearning(on bool) Option {
 	return limiterOption(func(c *config) error {
 		c.learn = on
