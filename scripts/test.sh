@@ -39,12 +39,30 @@ fi
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout 15m ./...
 
+# fuzz runs one target and prints what went wrong when it fails.
+fuzz() {
+	local out
+	if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" 2>&1); then
+		echo "$out" | grep -v '^fuzz: elapsed' | tail -40
+		return 1
+	fi
+}
+
 step "fuzz ($FUZZTIME each)"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 		echo "$pkg $target"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+		fuzz "$pkg" "$target" && continue
+		# An input that fails is saved under testdata/fuzz: that is a bug.
+		# Without one, the fuzzing engine itself failed (a worker lost on
+		# a loaded machine): run the target once more.
+		if [ -n "$(git status --porcelain -- "$dir/testdata/fuzz")" ]; then
+			echo "failing input saved under $dir/testdata/fuzz"
+			exit 1
+		fi
+		echo "no failing input saved; running $target again"
+		fuzz "$pkg" "$target"
 	done
 done
 
