@@ -88,7 +88,7 @@ func init() {
 // demoOptions are the flags of demo.
 type demoOptions struct {
 	requests, workers, rpm int
-	limiterRPM             int // 0: rpm
+	limiterRPM             int // the limiter's setting; rpm when -limiter-rpm is not given
 	naiveTimeout           time.Duration
 	out                    string
 	quiet                  bool
