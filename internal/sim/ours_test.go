@@ -6,9 +6,10 @@ import (
 )
 
 // TestOursAgainstPeers runs the library's own client beside every peer in
-// every scenario and asserts where it stands, as measured.
+// every scenario, with the Oracle as the measure of what any client could
+// do, and asserts where it stands, as measured.
 func TestOursAgainstPeers(t *testing.T) {
-	results := runAll(t, Scenarios(), All())
+	results := runAll(t, Scenarios(), append(All(), OracleFactory()))
 	t.Log("\n" + FormatTable(results))
 	if *chartPath != "" {
 		if err := WriteChart(*chartPath, results); err != nil {
@@ -36,6 +37,14 @@ func TestOursAgainstPeers(t *testing.T) {
 	for _, name := range []string{"backlog", "bursts", "many-models", "tpm"} {
 		if r := get(name, OursName); r.RateLimited != 0 {
 			t.Errorf("%s: ratellmiter saw %d 429s at a correctly configured rate", name, r.RateLimited)
+		}
+	}
+	// Told only the rate, it comes within 10% of the client that knows the
+	// server's buckets (about one second: the server's initial burst, which
+	// the per-second cap leaves unused), except when told the wrong rate.
+	for _, name := range []string{"backlog", "bursts", "outage", "many-models", "tpm"} {
+		if r, o := get(name, OursName), get(name, OracleName); r.Completion.Seconds() > 1.1*o.Completion.Seconds() {
+			t.Errorf("%s: ratellmiter %v, more than 10%% behind the oracle's %v", name, r.Completion, o.Completion)
 		}
 	}
 	// With its token budget, the token-bound backlog runs at the

@@ -231,34 +231,10 @@ func PhysicalMin(s Scenario) time.Duration {
 	if s.Requests == 0 {
 		return 0
 	}
-	cfg := s.Server
-	rpm := newGauge(cfg.Window, cfg.RPM)
-	var tpm *gauge
-	if cfg.TPM > 0 {
-		tpm = newGauge(cfg.Window, cfg.TPM)
-	}
+	rep := newReplica(s.Server)
 	var t int64
 	for _, i := range s.order() {
-		req := s.request(i)
-		t = max(t, int64(s.arrival(i)))
-		for {
-			if end, down := outageEnd(cfg.Outages, t); down {
-				t = end
-				continue
-			}
-			w := rpm.wait(t, 1)
-			if tpm != nil {
-				w = max(w, tpm.wait(t, req.Tokens))
-			}
-			if w == 0 {
-				break
-			}
-			t += int64(w)
-		}
-		rpm.take(t, 1)
-		if tpm != nil {
-			tpm.take(t, req.Tokens)
-		}
+		t = rep.admit(max(t, int64(s.arrival(i))), s.request(i))
 	}
-	return time.Duration(t) + cfg.LatencyMedian
+	return time.Duration(t) + s.Server.LatencyMedian
 }
