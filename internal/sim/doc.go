@@ -6,7 +6,9 @@
 // provoking 429s, and outages. A Client is a calling policy; Peers returns
 // the reference policies (naive exponential backoff, full jitter,
 // golang.org/x/time/rate pacing, and a model of the original Python
-// rateLLMiter). A Scenario describes a workload; Run drains it through one
+// rateLLMiter). The Oracle, told the server's configuration, sends every
+// request at the first instant the server admits it: the measure of how
+// close to PhysicalMin any client can come. A Scenario describes a workload; Run drains it through one
 // client against one server and returns a Result, and FormatTable renders
 // results side by side.
 //
