@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 )
 
 // errNilFunc is returned by Do for a nil function.
@@ -16,10 +17,13 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // attempt limit (WithMaxRetries) Do returns an error wrapping both
 // ErrRateLimited and fn's last error. An error that says a quota is used
 // up is returned at once, wrapped so that errors.Is(err,
-// ErrQuotaExhausted). Any other result of fn is returned as it is.
+// ErrQuotaExhausted). Any other result of fn is returned as it is; an
+// error that says the call got no answer (ctx ended, a context error, a
+// network error) abandons the ticket (see Ticket.Abandon) instead of
+// finishing it.
 //
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(). If fn
-// panics, the ticket is finished and the panic goes on. opts describe the
+// panics, the ticket is abandoned and the panic goes on. opts describe the
 // call (WithTokens) for the limiter's token budgets.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
@@ -58,18 +62,34 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			}
 			return zero, &QuotaError{Quota: c.Quota, Err: err}
 		default:
-			t.Done()
+			if unanswered(ctx, err) {
+				t.Abandon()
+			} else {
+				t.Done()
+			}
 			return v, err
 		}
 	}
 }
 
-// call runs fn, finishing t if fn panics.
+// unanswered reports whether err, returned by a call made under ctx, says
+// the call got no answer from the server: ctx ended, the error is a
+// context error, or it is a network error (which every error of an
+// http.Client is).
+func unanswered(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// call runs fn, abandoning t if fn panics.
 func call[T any](ctx context.Context, t *Ticket, fn func(context.Context) (T, error)) (v T, err error) {
 	returned := false
 	defer func() {
 		if !returned {
-			t.abandon()
+			t.Abandon()
 		}
 	}()
 	v, err = fn(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -264,4 +265,62 @@ func TestDoACanaryThatPanicsDoesNotResume(t *testing.T) {
 		assert.False(t, l.Stats().Paused, "the next canary succeeded")
 		assertConserved(t, l)
 	})
+}
+
+func TestDoACanaryThatGetsNoAnswerDoesNotResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeInterval(time.Second, 10*time.Second, 2))
+		calls := 0
+		_, err := Do(context.Background(), l, func(ctx context.Context) (int, error) {
+			calls++
+			if calls == 1 {
+				return 0, &RateLimitError{StatusCode: 429}
+			}
+			// The canary: the server hangs and the call's own timeout
+			// ends it.
+			ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 2, calls)
+		st := l.Stats()
+		assert.True(t, st.Paused, "a canary that got no answer is no proof the server is back")
+		// The next probe backs off as after a refused canary: 1 s, then 2 s.
+		start := time.Now()
+		_, err = Do(context.Background(), l, func(context.Context) (int, error) { return 1, nil })
+		require.NoError(t, err)
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		assert.False(t, l.Stats().Paused)
+		assertConserved(t, l)
+	})
+}
+
+func TestDoAbandonsTheTicketOfACallWithoutAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"network error", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}},
+		{"context error", fmt.Errorf("calling: %w", context.Canceled)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 600)
+				tk, _ := l.Acquire(context.Background())
+				gone, cancel := context.WithCancel(context.Background())
+				cancel()
+				require.Error(t, tk.RateLimited(gone, 0), "paused, and the ticket given up")
+				// The next call is the canary.
+				_, err := Do(context.Background(), l, func(context.Context) (int, error) { return 0, tc.err })
+				require.ErrorIs(t, err, tc.err)
+				assert.True(t, l.Stats().Paused)
+				_, err = Do(context.Background(), l, func(context.Context) (int, error) { return 1, nil })
+				require.NoError(t, err, "the next canary goes out later and succeeds")
+				assert.False(t, l.Stats().Paused)
+				assertConserved(t, l)
+			})
+		})
+	}
 }

@@ -65,6 +65,9 @@ func (t *Ticket) Done() {
 // retry its call with the same ticket. If ctx ends first, or the limiter
 // stops, it returns the error and the ticket is finished.
 func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) error {
+	if t == nil {
+		return ErrTicketFinished
+	}
 	l := t.l
 	l.mu.Lock()
 	if t.state.Load() != stateIssued {
@@ -127,14 +130,26 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
 	t.canary = false
 }
 
-// abandon finishes the ticket of a call whose outcome is unknown: its
-// function panicked. The ticket counts as finished, but a canary that
-// panicked proves nothing about the server, so the pause holds and another
-// canary may go.
-func (t *Ticket) abandon() { t.finish(false) }
+// Abandon finishes the ticket of a call that got no answer from the
+// server: it failed on the network, timed out, or its caller gave up on it.
+// Use it instead of Done when the call says nothing about the server. The
+// ticket counts as finished, but teaches the limiter nothing: in
+// particular, a canary (the one call let through during a pause to see
+// whether the server accepts requests again) that got no answer does not
+// end the pause; the next probe comes later, as when the server refuses
+// it. Calling Abandon after Done, or more than once, does nothing.
+//
+// Do and the Transport call it for a call that fails with a network error
+// or because its context ended, and for a function that panics.
+func (t *Ticket) Abandon() {
+	if t != nil {
+		t.finish(false)
+	}
+}
 
 // finish finishes an issued ticket under the lock. A canary that ended
-// well (ok) resumes the limiter; one that did not lets another canary go.
+// well (ok) resumes the limiter; one that got no answer counts as one the
+// server refused without a hint.
 func (t *Ticket) finish(ok bool) {
 	l := t.l
 	l.mu.Lock()
@@ -158,7 +173,8 @@ func (t *Ticket) finish(ok bool) {
 			l.resume(now, "canary succeeded")
 			return
 		default:
-			l.p.canaryLost(now)
+			l.p.canary = nil
+			l.backOff(now, 0, "canary got no answer")
 		}
 	}
 	l.dispatch(now)

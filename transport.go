@@ -199,7 +199,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := t.base.RoundTrip(out)
 		if err != nil {
-			tk.Done()
+			// No answer: nothing learned about the server.
+			tk.Abandon()
 			return nil, err
 		}
 		now := time.Now()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -713,4 +714,38 @@ func TestTransport503(t *testing.T) {
 		assert.EqualValues(t, 1, l.Stats().RateLimited)
 		assertSettled(t, l, 2)
 	})
+}
+
+// TestTransportCanaryWithoutAnswerKeepsThePause runs against a real server
+// on 127.0.0.1 that refuses the first request and never answers the retry.
+func TestTransportCanaryWithoutAnswerKeepsThePause(t *testing.T) {
+	var calls atomic.Int32
+	testDone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("retry-after-ms", "20")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		select { // hang until the client gives up, or the test ends
+		case <-r.Context().Done():
+		case <-testDone:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(testDone) })
+	l := newLimiter(t, 600)
+	tr := tpTransport(t, nil, WithLimiter(l))
+	t.Cleanup(tr.CloseIdleConnections)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/chat/completions", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	_, err = tr.Client().Do(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.EqualValues(t, 2, calls.Load(), "the retry went out as the canary")
+	st := l.Stats()
+	assert.True(t, st.Paused, "a canary without an answer does not end the pause")
+	assert.EqualValues(t, 0, st.InFlight)
 }
