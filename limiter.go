@@ -440,7 +440,8 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 	for t := l.q.front(); t != nil; t = l.q.front() {
 		switch {
 		case l.p.paused && l.p.mayIssueCanary():
-			if l.full() {
+			// The canary keeps to every limit but the pause.
+			if l.full() || now < l.lim.holdUntil || (l.budgeted && !l.bud.fits(now, t)) || !l.b.ready(now) {
 				l.schedule(now)
 				return
 			}
@@ -463,16 +464,19 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 }
 
 // schedule arms the timer for the next time the limiter has work: the next
-// free ticket slot when someone waits, the next probe or canary deadline
-// while paused. Requires mu.
+// free ticket slot when someone waits (while paused, only when a canary may
+// go), the next probe or canary deadline while paused. Requires mu.
 func (l *BucketRateLimiter) schedule(now int64) {
 	if l.err != nil {
 		return
 	}
 	at := int64(0)
-	if l.p.paused {
+	t := l.q.front()
+	switch {
+	case l.p.paused && !(l.p.mayIssueCanary() && t != nil):
 		at = l.p.nextWake()
-	} else if t := l.q.front(); t != nil && !l.full() {
+	case t != nil && !l.full():
+		// The next free slot, for the head of the queue or the canary.
 		from := max(now, l.lim.holdUntil)
 		if l.budgeted {
 			from = max(from, l.bud.when(now, t))

@@ -294,3 +294,19 @@ func newStoppedAtEnd(t *testing.T) *Monitor {
 	t.Cleanup(func() { m.Stop() })
 	return m
 }
+
+func TestCanaryKeepsToThePerSecondCapAndSpacing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 60) // one ticket a second, a second apart
+		start := time.Now()
+		time.Sleep(100 * time.Millisecond)
+		tk, _ := l.Acquire(context.Background())
+		// A hint far shorter than the spacing: the canary still waits for
+		// the next slot.
+		require.NoError(t, tk.RateLimited(context.Background(), 150*time.Millisecond))
+		assert.Equal(t, 1100*time.Millisecond, time.Since(start))
+		tk.Done()
+		assert.False(t, l.Stats().Paused)
+		assertConserved(t, l)
+	})
+}
