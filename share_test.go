@@ -316,3 +316,31 @@ func TestAtMostOneSyncPerTicket(t *testing.T) {
 		})
 	}
 }
+
+func TestIdleLimiterDoesNotTakeTheCanaryFromABusyOne(t *testing.T) {
+	for _, busyFirst := range []bool{true, false} {
+		t.Run(fmt.Sprint("busy limiter created first: ", busyFirst), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 2, 600) // no service: canaries
+				busy := ls[1]
+				if busyFirst {
+					busy = ls[0]
+				}
+				time.Sleep(time.Second)
+				tk, err := busy.Acquire(context.Background())
+				require.NoError(t, err)
+				time.Sleep(100 * time.Millisecond)
+				start := time.Now()
+				// The idle limiter pauses too, but has no request to send
+				// as the canary: the busy one's retry goes when the hint
+				// expires.
+				require.NoError(t, tk.RateLimited(context.Background(), time.Second))
+				assert.Less(t, time.Since(start), 1500*time.Millisecond)
+				tk.Done()
+				for _, l := range ls {
+					assert.Eventually(t, func() bool { return !l.Stats().Paused }, 2*time.Second, 100*time.Millisecond, "%s resumed", l.Name())
+				}
+			})
+		})
+	}
+}

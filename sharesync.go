@@ -115,10 +115,14 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 	return min(tick, next)
 }
 
-// wantsProbe reports whether the limiter should ask for the probe lease.
+// wantsProbe reports whether the limiter should ask for the probe lease:
+// its probe is due and it can probe, which without a service's probe means
+// it has a request to send as the canary (an idle limiter holding the
+// lease would keep every limiter sharing the quota paused).
 func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 	p := &l.p
-	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt
+	canCanary := l.q.len() > 0 || (l.cfg.service != nil && !p.useCanary)
+	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt && canCanary
 }
 
 // request builds the next SyncRequest and hands over what it tells: the
