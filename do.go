@@ -22,7 +22,10 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // network error) abandons the ticket (see Ticket.Abandon) instead of
 // finishing it.
 //
-// If ctx ends while Do waits for a ticket, Do returns ctx.Err(). If fn
+// If ctx ends while Do waits for a ticket, Do returns ctx.Err(); while it
+// waits to retry, or when the retry could not be issued before ctx's
+// deadline (ErrWouldExceedDeadline, at once), the error wraps fn's last
+// error too. If fn
 // panics, the ticket is abandoned and the panic goes on. opts describe the
 // call (WithTokens) for the limiter's token budgets.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
@@ -50,10 +53,10 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 		case KindRateLimited:
 			if attempt > l.cfg.maxRetries {
 				t.rateLimitedFinal(c.RetryAfter)
-				return zero, fmt.Errorf("%w after %d attempts: %w", ErrRateLimited, attempt, err)
+				return zero, fmt.Errorf("%w after %d %s: %w", ErrRateLimited, attempt, plural(attempt, "attempt"), err)
 			}
 			if werr := t.RateLimited(ctx, c.RetryAfter); werr != nil {
-				return zero, werr
+				return zero, fmt.Errorf("%w (retrying after: %w)", werr, err)
 			}
 		case KindQuotaExhausted:
 			t.Done()
@@ -105,4 +108,12 @@ func Wrap[T any](l *BucketRateLimiter, fn func(context.Context) (T, error)) func
 		panic("ratellmiter: Wrap: nil function")
 	}
 	return func(ctx context.Context) (T, error) { return Do(ctx, l, fn) }
+}
+
+// plural returns word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

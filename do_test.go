@@ -324,3 +324,24 @@ func TestDoAbandonsTheTicketOfACallWithoutAnswer(t *testing.T) {
 		})
 	}
 }
+
+func TestDoFailsAtOnceWhenTheRetryCannotMakeTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		calls := 0
+		_, err := Do(ctx, l, func(context.Context) (int, error) {
+			calls++
+			return 0, &RateLimitError{StatusCode: 429, RetryAfter: 30 * time.Second}
+		})
+		require.ErrorIs(t, err, ErrWouldExceedDeadline)
+		var rle *RateLimitError
+		require.ErrorAs(t, err, &rle, "the server's answer is kept")
+		assert.Equal(t, 30*time.Second, rle.RetryAfter)
+		assert.Zero(t, time.Since(start), "at once, not at the deadline")
+		assert.Equal(t, 1, calls)
+		assertConserved(t, l)
+	})
+}

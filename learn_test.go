@@ -117,3 +117,21 @@ func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
 		assert.True(t, l.Stats().HeldUntil.IsZero(), "the minute limiter itself is not held")
 	})
 }
+
+func TestAcquireFailsAtOnceWhenTheServersHoldOutlastsTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 0, Reset: now.Add(500 * time.Millisecond), Known: true}}, now)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := l.Acquire(ctx)
+		require.ErrorIs(t, err, ErrWouldExceedDeadline)
+		assert.Zero(t, time.Since(now), "at once, not at the deadline")
+		// With time enough, the ticket comes when the hold ends.
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 500*time.Millisecond, time.Since(now))
+		tk.Done()
+	})
+}

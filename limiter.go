@@ -225,7 +225,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		}
 		return t, nil
 	}
-	if err := l.tooLate(ctx, now, t); err != nil {
+	if err := l.tooLate(ctx, now, t, l.q.len()); err != nil {
 		l.stats.cancelled++
 		l.mu.Unlock()
 		return nil, err
@@ -294,10 +294,11 @@ func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 	return l.dailyRefusal(now)
 }
 
-// tooLate returns an error if the earliest time a ticket could be issued
-// is after ctx's deadline or the WithMaxWait bound. The estimate is a lower
-// bound, so a wait that might succeed is never refused. Requires mu.
-func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket) error {
+// tooLate returns an error if the earliest time t could be issued, with
+// ahead tickets queued before it, is after ctx's deadline or the
+// WithMaxWait bound. The estimate is a lower bound, so a wait that might
+// succeed is never refused. Requires mu.
+func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket, ahead int) error {
 	limit, why := int64(-1), ""
 	if d, ok := ctx.Deadline(); ok {
 		limit, why = now+int64(time.Until(d)), "context deadline"
@@ -308,7 +309,7 @@ func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket) e
 	if limit < 0 {
 		return nil
 	}
-	est := l.earliest(now, t)
+	est := l.earliest(now, t, ahead)
 	if est <= limit {
 		return nil
 	}
@@ -316,19 +317,19 @@ func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket) e
 		time.Duration(est-now).Round(time.Millisecond), why, time.Duration(limit-now).Round(time.Millisecond))
 }
 
-// earliest returns a lower bound of when a request queued now could be
-// issued: the next free slot, plus the least spacing for everyone already
-// waiting; while paused, no earlier than the next probe; no earlier than
-// t's budgets allow. Requires mu.
-func (l *BucketRateLimiter) earliest(now int64, t *Ticket) int64 {
-	from := now
+// earliest returns a lower bound of when t, queued now behind ahead
+// tickets, could be issued: the next free slot, plus the least spacing for
+// those ahead; while paused, no earlier than the next probe; no earlier
+// than the end of the server's hold or than t's budgets allow. Requires mu.
+func (l *BucketRateLimiter) earliest(now int64, t *Ticket, ahead int) int64 {
+	from := max(now, l.lim.holdUntil)
 	if l.p.paused && l.p.probeAt > from {
 		from = l.p.probeAt
 	}
 	if l.budgeted {
 		from = max(from, l.bud.when(now, t))
 	}
-	return l.b.next(from) + int64(l.q.len())*l.b.gap
+	return l.b.next(from) + int64(ahead)*l.b.gap
 }
 
 // wait blocks until the queued ticket t is issued or refused, or ctx ends.

@@ -214,9 +214,11 @@ func WithMaxInFlight(n int) Option {
 	})
 }
 
-// WithMaxWait bounds how long Acquire waits for a ticket, beside the
-// caller's context. A wait that cannot end within the bound fails at once
-// with ErrWouldExceedDeadline. 0, the default, means no bound.
+// WithMaxWait bounds how long Acquire waits for a ticket, and
+// Ticket.RateLimited for the ticket to be issued again, beside the caller's
+// context. A wait that cannot end within the bound fails at once with
+// ErrWouldExceedDeadline; one that might, fails with it at the bound. 0,
+// the default, means no bound.
 func WithMaxWait(d time.Duration) Option {
 	return limiterOption(func(c *config) error {
 		if d < 0 {

@@ -63,7 +63,10 @@ func (t *Ticket) Done() {
 // RateLimited then waits, at the front of the line, ahead of every new
 // request, until the ticket is issued again and returns nil: the caller may
 // retry its call with the same ticket. If ctx ends first, or the limiter
-// stops, it returns the error and the ticket is finished.
+// stops, it returns the error and the ticket is finished; if the retry
+// cannot be issued before ctx's deadline or within WithMaxWait (the
+// server's hint alone may say so), it fails at once with an error wrapping
+// ErrWouldExceedDeadline.
 func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) error {
 	if t == nil {
 		return ErrTicketFinished
@@ -76,7 +79,12 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	}
 	now := l.now()
 	t.handBack(now, retryAfter)
-	if err := l.refusal(ctx); err != nil {
+	err := l.refusal(ctx)
+	if err == nil {
+		// A retry goes first in line: nobody is counted ahead of it.
+		err = l.tooLate(ctx, now, t, 0)
+	}
+	if err != nil {
 		t.state.Store(stateCancelled)
 		l.stats.cancelled++
 		l.dispatch(now)

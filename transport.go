@@ -115,7 +115,9 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // quota. A rate limit (or an overload) pauses the limiter with the server's
 // hint and the request is sent again, with the same body, as soon as the
 // limiter issues its ticket again, ahead of every new request; after the
-// limiter's WithMaxRetries the last answer is returned as it is. An
+// limiter's WithMaxRetries, or at once when the retry could not go out
+// before the request context's deadline (or within WithMaxWait), the last
+// answer is returned as it is. An
 // exhausted quota (OpenAI's insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
 // "x-should-retry: false") is returned at once without pausing the
@@ -125,8 +127,8 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // Any other response is returned with its body wrapped: the ticket is
 // finished when the body is read to its end or closed, so a streamed
 // response holds its ticket until the stream is over. Close every response
-// body, as net/http requires anyway. A network error finishes the ticket
-// and is returned as it is.
+// body, as net/http requires anyway. A network error abandons the ticket
+// (see Ticket.Abandon) and is returned as it is.
 //
 // While the transport waits for a ticket it honours the request's context:
 // when it ends, RoundTrip returns an error wrapping the context's error,
@@ -239,11 +241,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			tk.rateLimitedFinal(hint)
 			return resp, nil
 		}
-		_ = resp.Body.Close()
 		if err := tk.RateLimited(ctx, hint); err != nil {
 			closeBody(next)
+			if errors.Is(err, ErrWouldExceedDeadline) {
+				// The retry is hopeless: the caller gets the answer.
+				return resp, nil
+			}
+			_ = resp.Body.Close()
 			return nil, fmt.Errorf("ratellmiter: waiting to retry a rate-limited request (%s): %w", l.Name(), err)
 		}
+		_ = resp.Body.Close()
 		out = next
 	}
 }

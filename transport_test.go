@@ -379,7 +379,30 @@ func TestTransportCancelWhileWaitingForTicket(t *testing.T) {
 func TestTransportCancelWhileWaitingToRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		s.Outage(time.Hour)
+		s.Outage(5 * time.Minute) // within the SDK's own request timeout
+		l := newLimiter(t, 600)
+		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(2*time.Second, cancel)
+		start := time.Now()
+		_, err := client.Messages.New(ctx, tpMessage())
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		assert.Equal(t, 1, s.Stats().Requests)
+		st := l.Stats()
+		assert.True(t, st.Paused, "the outage paused the limiter")
+		assert.EqualValues(t, 1, st.RateLimited)
+		assert.EqualValues(t, 1, st.Cancelled)
+		assertSettled(t, l, 0)
+	})
+}
+
+func TestTransportReturnsA429ItCannotRetryBeforeTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		s.Outage(time.Hour) // every answer: 429, retry after an hour
 		l := newLimiter(t, 600)
 		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
 
@@ -387,12 +410,13 @@ func TestTransportCancelWhileWaitingToRetry(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := client.Messages.New(ctx, tpMessage())
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, 2*time.Second, time.Since(start))
+		var ae *anthropic.Error
+		require.ErrorAs(t, err, &ae, "the SDK gets the 429 itself")
+		assert.Equal(t, http.StatusTooManyRequests, ae.StatusCode)
+		assert.Zero(t, time.Since(start), "at once, not at the deadline")
 		assert.Equal(t, 1, s.Stats().Requests)
 		st := l.Stats()
 		assert.True(t, st.Paused, "the outage paused the limiter")
-		assert.EqualValues(t, 1, st.RateLimited)
 		assert.EqualValues(t, 1, st.Cancelled)
 		assertSettled(t, l, 0)
 	})
