@@ -118,9 +118,6 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 			return nil, err
 		}
 	}
-	if cfg.name == "" {
-		cfg.name = "default"
-	}
 	m := cfg.monitor
 	if m == nil {
 		m = DefaultMonitor()
@@ -155,8 +152,8 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 	return l, nil
 }
 
-// Name returns the limiter's name, as given with WithName ("default"
-// otherwise).
+// Name returns the limiter's name, as given with WithName; see WithName
+// for the names of limiters created without one.
 func (l *BucketRateLimiter) Name() string { return l.name }
 
 // RPM returns the requests per minute the limiter works at now: the

@@ -315,3 +315,26 @@ func TestCloseRefusesWaiters(t *testing.T) {
 		assert.True(t, errors.Is(err, ErrClosed))
 	})
 }
+
+func TestUnnamedLimitersOfAMonitorHaveNamesOfTheirOwn(t *testing.T) {
+	m := newStoppedAtEnd(t)
+	named, err := NewBucketRateLimiter(60, WithMonitor(m), WithName("gpt-4o"))
+	require.NoError(t, err)
+	a, err := NewBucketRateLimiter(60, WithMonitor(m))
+	require.NoError(t, err)
+	b, err := NewBucketRateLimiter(60, WithMonitor(m))
+	require.NoError(t, err)
+	def := m.DefaultLimiter()
+	assert.Equal(t, []string{"gpt-4o", "default", "default-2", "default-3"},
+		[]string{named.Name(), a.Name(), b.Name(), def.Name()})
+	// A closed name is free again, and a closed default limiter is
+	// replaced by a working one.
+	require.NoError(t, def.Close())
+	require.NoError(t, a.Close())
+	def = m.DefaultLimiter()
+	require.NotNil(t, def)
+	assert.Equal(t, "default", def.Name())
+	tk, ok := def.TryAcquire()
+	require.True(t, ok, "the new default limiter issues tickets")
+	tk.Done()
+}

@@ -113,8 +113,10 @@ func DefaultMonitor() *Monitor { return defaultMonitor() }
 // DefaultMonitor's default limiter.
 func DefaultLimiter() *BucketRateLimiter { return DefaultMonitor().DefaultLimiter() }
 
-// DefaultLimiter returns the Monitor's default limiter, named "default",
-// created on first use at the Monitor's default rate. It returns nil if the
+// DefaultLimiter returns the Monitor's default limiter, created on first
+// use at the Monitor's default rate, without a name (so named "default"
+// unless another unnamed limiter was created first; see WithName). Once
+// it is closed, the next call creates a new one. It returns nil if the
 // Monitor is stopped or misconfigured.
 func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
 	m.mu.Lock()
@@ -124,7 +126,7 @@ func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
 	}
 	rpm := m.cfg.defaultRPM
 	m.mu.Unlock()
-	l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName("default"))
+	l, err := NewBucketRateLimiter(rpm, WithMonitor(m))
 	if err != nil {
 		return nil
 	}
@@ -242,14 +244,41 @@ func (m *Monitor) join(l *BucketRateLimiter) error {
 	if err := m.startLocked(); err != nil {
 		return err
 	}
+	if l.name == "" {
+		l.name = m.freeNameLocked()
+	}
 	m.limiters[l] = struct{}{}
 	return nil
+}
+
+// freeNameLocked returns the first of "default", "default-2", ... that no
+// limiter of m has. Requires m.mu.
+func (m *Monitor) freeNameLocked() string {
+	for n := 1; ; n++ {
+		name := "default"
+		if n > 1 {
+			name = fmt.Sprintf("default-%d", n)
+		}
+		taken := false
+		for l := range m.limiters {
+			if l.name == name {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return name
+		}
+	}
 }
 
 // leave removes l; Close has already handed its last minute to enqueue.
 func (m *Monitor) leave(l *BucketRateLimiter) {
 	m.mu.Lock()
 	delete(m.limiters, l)
+	if m.def == l {
+		m.def = nil
+	}
 	m.mu.Unlock()
 }
 

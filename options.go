@@ -88,8 +88,10 @@ type limiterOption func(*config) error
 func (f limiterOption) applyLimiter(c *config) error { return f(c) }
 
 // WithName names the limiter in logs, metrics and errors. Several models may
-// share one limiter; the name is usually the model's or the service's. The
-// default is "limiter-N", numbered per Monitor.
+// share one limiter; the name is usually the model's or the service's.
+// Limiters created without a name are named "default", "default-2",
+// "default-3", ..., the first name no other limiter of their Monitor has,
+// so that their minute logs stay apart.
 func WithName(name string) Option {
 	return limiterOption(func(c *config) error {
 		if name == "" {
