@@ -40,9 +40,7 @@ func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
 			StartTime: l.timeOf(start * nsPerSec).UTC().Format(rfc3339),
 			RPM:       l.b.rpm,
 		}
-		if svc := l.cfg.service; svc != nil {
-			a.rec.Service = svc.ServiceName()
-		}
+		a.rec.Service = l.serviceName
 		a.pauseFrom = -1
 		if l.p.paused {
 			a.pauseFrom = 0

@@ -31,14 +31,17 @@ import (
 // usable. It is safe for concurrent use and should be created once and
 // shared by every goroutine that calls the endpoint.
 type BucketRateLimiter struct {
-	name     string
-	cfg      config
-	mon      *Monitor
-	logger   *slog.Logger
-	observer Observer
-	logging  bool
-	base     time.Time // the monotonic origin of now()
-	baseNs   int64     // base as Unix nanoseconds
+	name string
+	cfg  config
+	// serviceName is the ServiceName of cfg.service, asked once, when
+	// the limiter is created.
+	serviceName string
+	mon         *Monitor
+	logger      *slog.Logger
+	observer    Observer
+	logging     bool
+	base        time.Time // the monotonic origin of now()
+	baseNs      int64     // base as Unix nanoseconds
 
 	mu       sync.Mutex // guards everything below
 	b        bucket
@@ -132,6 +135,9 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep, cfg.idleRamp),
 		lim:    limitState{configured: requestsPerMinute},
 		bud:    cfg.budgets(),
+	}
+	if cfg.service != nil {
+		l.serviceName = cfg.service.ServiceName()
 	}
 	l.budgeted = l.bud.any()
 	l.logger = cfg.logger

@@ -338,3 +338,17 @@ func TestUnnamedLimitersOfAMonitorHaveNamesOfTheirOwn(t *testing.T) {
 	require.True(t, ok, "the new default limiter issues tickets")
 	tk.Done()
 }
+
+func TestARateLimitReportedAfterCloseDoesNotPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 60)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, l.Close())
+		require.ErrorIs(t, tk.RateLimited(context.Background(), time.Second), ErrClosed)
+		st := l.Stats()
+		assert.False(t, st.Paused)
+		assert.Zero(t, st.Pauses)
+		assertConserved(t, l)
+	})
+}

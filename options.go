@@ -104,9 +104,15 @@ func WithName(name string) Option {
 
 // WithService names the RateLimitedService the limiter belongs to. After a
 // pause, the limiter asks the service's IsBlocked whether the server accepts
-// requests again. Without a service, it resumes with a canary request.
+// requests again (on a goroutine of its Monitor: an IsBlocked that panics
+// or fails counts as blocked). Without a service, it resumes with a canary
+// request. The service's ServiceName is asked once, when the limiter is
+// created, for its minute logs.
 func WithService(s RateLimitedService) Option {
 	return limiterOption(func(c *config) error {
+		if s == nil {
+			return fmt.Errorf("ratellmiter: WithService: nil service")
+		}
 		c.service = s
 		return nil
 	})

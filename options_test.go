@@ -67,6 +67,7 @@ func TestBadSettingsAreRefusedByName(t *testing.T) {
 		{"negative retries", limiter(60, WithMaxRetries(-1)), []string{"WithMaxRetries", "-1"}},
 		{"empty name", limiter(60, WithName("")), []string{"WithName", "empty"}},
 		{"nil monitor", limiter(60, WithMonitor(nil)), []string{"WithMonitor", "nil"}},
+		{"nil service", limiter(60, WithService(nil)), []string{"WithService", "nil"}},
 		{"nil classifier", limiter(60, WithClassifier(nil)), []string{"WithClassifier", "nil"}},
 		{"empty log folder", monitor(WithLogDir("")), []string{"WithLogDir", "empty"}},
 		{"zero default rate", monitor(WithDefaultRateLimit(0)), []string{"WithDefaultRateLimit", "0"}},

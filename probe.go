@@ -77,12 +77,13 @@ func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 // before the pause) can only push the probe later, to honour a longer hint.
 // A straggler whose answer comes after the pause has ended is old news: the
 // probe found the server accepting requests since, so it neither pauses the
-// limiter again nor teaches anything. Requires mu.
+// limiter again nor teaches anything. A closed limiter does not pause.
+// Requires mu.
 func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary bool) {
 	p := &l.p
 	hint = max(hint, 0)
-	if !p.paused && issued < l.lim.lastResume {
-		return
+	if l.err != nil || (!p.paused && issued < l.lim.lastResume) {
+		return // closed, or a straggler
 	}
 	if !canary && (!p.refused || issued < p.refusedFrom) {
 		p.refusedFrom, p.refused = issued, true
@@ -176,7 +177,7 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService
 	// forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
 	go func() {
-		blocked, err := safeIsBlocked(ctx, svc)
+		blocked, err := safeIsBlocked(ctx, svc, l.name)
 		answer <- probeAnswer{blocked, err}
 	}()
 	var blocked bool
@@ -185,7 +186,7 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService
 	case a := <-answer:
 		blocked, err = a.blocked, a.err
 	case <-ctx.Done():
-		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of %q did not return: %w", svc.ServiceName(), ctx.Err())
+		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q did not return: %w", l.name, ctx.Err())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -211,11 +212,13 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService
 	l.dispatch(now)
 }
 
-// safeIsBlocked calls svc.IsBlocked, turning a panic into an error.
-func safeIsBlocked(ctx context.Context, svc RateLimitedService) (blocked bool, err error) {
+// safeIsBlocked calls svc.IsBlocked for the limiter named name, turning a
+// panic into an error. It calls nothing else of svc, which may be what
+// panics (a nil pointer in an interface, say).
+func safeIsBlocked(ctx context.Context, svc RateLimitedService, name string) (blocked bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of %q panicked: %v", svc.ServiceName(), r)
+			blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q panicked: %v", name, r)
 		}
 	}()
 	return svc.IsBlocked(ctx)

@@ -310,3 +310,38 @@ func TestCanaryKeepsToThePerSecondCapAndSpacing(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+// nilProbe is a service whose IsBlocked dereferences its receiver: a nil
+// *nilProbe in the interface panics there.
+type nilProbe struct{ blocked bool }
+
+func (*nilProbe) ServiceName() string                       { return "nil-probe" }
+func (p *nilProbe) IsBlocked(context.Context) (bool, error) { return p.blocked, nil }
+func (*nilProbe) Limiter(string) *BucketRateLimiter         { return nil }
+
+func TestAProbeThatPanicsOnANilServiceCountsAsBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithService((*nilProbe)(nil)))
+		tk, _ := l.Acquire(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.ErrorIs(t, tk.RateLimited(ctx, time.Second), context.DeadlineExceeded)
+		st := l.Stats()
+		assert.True(t, st.Paused, "every probe panicked: still blocked")
+		assert.Greater(t, st.NextProbe, time.Now(), "and the next probe is planned")
+	})
+}
+
+// namelessProbe is a nilProbe whose ServiceName dereferences its receiver.
+type namelessProbe struct{ nilProbe }
+
+func (p *namelessProbe) ServiceName() string { return p.nilProbe.ServiceName() }
+
+func TestAServiceWhoseNamePanicsFailsWhenTheLimiterIsCreated(t *testing.T) {
+	m := newStoppedAtEnd(t)
+	// On the caller's goroutine, at once; never later on the Monitor's,
+	// where nobody could recover it.
+	assert.Panics(t, func() {
+		_, _ = NewBucketRateLimiter(60, WithMonitor(m), WithService((*namelessProbe)(nil)))
+	})
+}

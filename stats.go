@@ -21,9 +21,9 @@ type Stats struct {
 	// is the zero ServerBudget.
 	Server ServerLimits
 
-	Requested   uint64 // tickets asked for (Acquire and TryAcquire successes)
+	Requested   uint64 // tickets asked for: every Acquire that got past its arguments, and TryAcquire successes
 	Issued      uint64 // times a ticket was issued, re-issues after rate limits included
-	Finished    uint64 // tickets finished with Done, or given up after rate limits
+	Finished    uint64 // tickets finished with Done or Abandon, or given up after rate limits
 	Cancelled   uint64 // tickets given up while waiting: ctx ended, deadline, limiter stopped
 	RateLimited uint64 // rate-limit errors reported
 	Overflow    uint64 // requests that could not be issued at once and waited
