@@ -21,7 +21,11 @@ type Stats struct {
 	// is the zero ServerBudget.
 	Server ServerLimits
 
-	Requested   uint64 // tickets asked for: every Acquire that got past its arguments, and TryAcquire successes
+	// Requested counts tickets asked for: TryAcquire successes, and every
+	// Acquire the limiter did not refuse outright (closed, a quota spent,
+	// more tokens than a minute's budget), including those that then
+	// failed fast on a deadline or gave up waiting.
+	Requested   uint64
 	Issued      uint64 // times a ticket was issued, re-issues after rate limits included
 	Finished    uint64 // tickets finished with Done or Abandon, or given up after rate limits
 	Cancelled   uint64 // tickets given up while waiting: ctx ended, deadline, limiter stopped
