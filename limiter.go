@@ -36,6 +36,7 @@ type BucketRateLimiter struct {
 	// serviceName is the ServiceName of cfg.service, asked once, when
 	// the limiter is created.
 	serviceName string
+	closed      chan struct{} // closed by Close and by its Monitor's Stop
 	mon         *Monitor
 	logger      *slog.Logger
 	observer    Observer
@@ -134,6 +135,7 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		baseNs: base.UnixNano(),
 		b:      newBucket(requestsPerMinute, cfg.rampStart, cfg.rampStep, cfg.idleRamp),
 		lim:    limitState{configured: requestsPerMinute},
+		closed: make(chan struct{}),
 		bud:    cfg.budgets(),
 	}
 	if cfg.service != nil {
@@ -561,6 +563,7 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 		return nil
 	}
 	l.err = err
+	close(l.closed)
 	if l.timer != nil {
 		l.timer.Stop()
 	}

@@ -161,20 +161,30 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 	}
 	p.probing = true
 	timeout := l.cfg.probeTimeout
-	if !l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, svc, timeout) }) {
+	closed := l.closed
+	if !l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, closed, svc, timeout) }) {
 		p.probing = false
 	}
 }
 
 // runProbe asks the service whether it is blocked, with a timeout, and acts
-// on the answer. It runs on a goroutine owned by the Monitor; a probe that
+// on the answer; closed is closed when the limiter closes. It runs on a goroutine owned by the Monitor; a probe that
 // panics counts as blocked.
-func (l *BucketRateLimiter) runProbe(ctx context.Context, svc RateLimitedService, timeout time.Duration) {
+func (l *BucketRateLimiter) runProbe(ctx context.Context, closed <-chan struct{}, svc RateLimitedService, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Closing the limiter ends its probe too.
+	go func() {
+		select {
+		case <-closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// A probe that ignores its context is abandoned at the timeout, or
-	// when the Monitor stops: it must not hold the pause, or Stop,
-	// forever. Its goroutine ends whenever the probe returns.
+	// when the Monitor stops or the limiter closes: it must not hold the
+	// pause, or Stop, forever. Its goroutine ends whenever the probe
+	// returns.
 	answer := make(chan probeAnswer, 1)
 	go func() {
 		blocked, err := safeIsBlocked(ctx, svc, l.name)

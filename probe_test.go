@@ -345,3 +345,23 @@ func TestAServiceWhoseNamePanicsFailsWhenTheLimiterIsCreated(t *testing.T) {
 		_, _ = NewBucketRateLimiter(60, WithMonitor(m), WithService((*namelessProbe)(nil)))
 	})
 }
+
+func TestCloseEndsARunningProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ended := make(chan error, 1)
+		svc := newScriptedService(func(ctx context.Context) (bool, error) {
+			<-ctx.Done()
+			ended <- ctx.Err()
+			return true, ctx.Err()
+		})
+		l := newLimiter(t, 600, WithService(svc), WithProbeTimeout(time.Minute))
+		tk, _ := l.Acquire(context.Background())
+		retried := handBack(tk, time.Second)
+		time.Sleep(2 * time.Second) // the probe started at 1 s and hangs
+		start := time.Now()
+		require.NoError(t, l.Close())
+		require.ErrorIs(t, <-ended, context.Canceled)
+		assert.Zero(t, time.Since(start), "the probe ended with the limiter, not at its timeout")
+		require.ErrorIs(t, <-retried, ErrClosed)
+	})
+}
