@@ -139,16 +139,18 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
 }
 
 // Abandon finishes the ticket of a call that got no answer from the
-// server: it failed on the network, timed out, or its caller gave up on it.
-// Use it instead of Done when the call says nothing about the server. The
+// server (it failed on the network, timed out, or its caller gave up on
+// it), or an answer that says nothing about the server's limits (a server
+// error). Use it instead of Done when the call says nothing about them. The
 // ticket counts as finished, but teaches the limiter nothing: in
 // particular, a canary (the one call let through during a pause to see
 // whether the server accepts requests again) that got no answer does not
 // end the pause; the next probe comes later, as when the server refuses
 // it. Calling Abandon after Done, or more than once, does nothing.
 //
-// Do and the Transport call it for a call that fails with a network error
-// or because its context ended, and for a function that panics.
+// Do calls it for a call that fails with a network error or because its
+// context ended, and for a function that panics; the Transport for network
+// errors, server errors and exhausted quotas.
 func (t *Ticket) Abandon() {
 	if t != nil {
 		t.finish(false)

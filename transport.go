@@ -128,7 +128,9 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // finished when the body is read to its end or closed, so a streamed
 // response holds its ticket until the stream is over. Close every response
 // body, as net/http requires anyway. A network error abandons the ticket
-// (see Ticket.Abandon) and is returned as it is.
+// (see Ticket.Abandon) and is returned as it is; so do a server error
+// (5xx) and an exhausted quota, which say nothing about the rate limit,
+// once their body is closed.
 //
 // While the transport waits for a ticket it honours the request's context:
 // when it ends, RoundTrip returns an error wrapping the context's error,
@@ -217,15 +219,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		info, err := inspect(resp)
 		if err != nil {
 			// The error body could not be read: hand on what we have.
-			tk.Done()
+			tk.Abandon()
 			return resp, nil
 		}
 		switch info.Kind {
 		case signals.KindRateLimited, signals.KindOverloaded:
 		default:
 			// An exhausted quota, or an answer that is no rate limit
-			// after all: waiting cannot help.
-			tk.Done()
+			// after all: waiting cannot help, and the refusal says
+			// nothing about the rate.
+			tk.Abandon()
 			return resp, nil
 		}
 		hint := time.Duration(0)
@@ -391,26 +394,42 @@ func closeBody(req *http.Request) {
 // read to its end or closed, whichever comes first. A tap, when given,
 // reads the usage the body reports and corrects the ticket's token charge
 // if the body was read to its end.
+//
+// A server error (5xx) says nothing about the limits: its ticket is
+// abandoned rather than done, so that it neither ends a pause as a canary
+// nor counts as admitted for learning.
 func finishOnClose(resp *http.Response, tk *Ticket, tap *usageTap) *http.Response {
+	serverError := resp.StatusCode >= 500
 	if resp.Body == nil || resp.Body == http.NoBody {
-		tk.Done()
+		finishTicket(tk, serverError)
 		return resp
 	}
 	if w, ok := resp.Body.(io.Writer); ok {
 		// A 101 Switching Protocols body is also the connection's writer.
 		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
 	} else {
-		resp.Body = &ticketBody{rc: resp.Body, tk: tk, tap: tap}
+		resp.Body = &ticketBody{rc: resp.Body, tk: tk, tap: tap, abandon: serverError}
 	}
 	return resp
 }
 
+// finishTicket finishes tk: Abandon if the answer says nothing about the
+// server's limits, else Done.
+func finishTicket(tk *Ticket, abandon bool) {
+	if abandon {
+		tk.Abandon()
+	} else {
+		tk.Done()
+	}
+}
+
 // ticketBody is a response body that finishes its ticket once.
 type ticketBody struct {
-	rc   io.ReadCloser
-	tk   *Ticket
-	tap  *usageTap // nil unless the ticket's token charge is to be corrected
-	done atomic.Bool
+	rc      io.ReadCloser
+	tk      *Ticket
+	tap     *usageTap // nil unless the ticket's token charge is to be corrected
+	abandon bool      // finish with Abandon: the answer says nothing about the limits
+	done    atomic.Bool
 }
 
 func (b *ticketBody) finish(atEOF bool) {
@@ -418,7 +437,7 @@ func (b *ticketBody) finish(atEOF bool) {
 		if atEOF && b.tap != nil {
 			b.tap.reconcile(b.tk)
 		}
-		b.tk.Done()
+		finishTicket(b.tk, b.abandon)
 	}
 }
 

@@ -773,3 +773,32 @@ func TestTransportCanaryWithoutAnswerKeepsThePause(t *testing.T) {
 	assert.True(t, st.Paused, "a canary without an answer does not end the pause")
 	assert.EqualValues(t, 0, st.InFlight)
 }
+
+// TestTransportCanaryAnsweredWithAServerErrorKeepsThePause runs against a
+// real server on 127.0.0.1 that refuses the first request and fails the
+// retry with a 500: an answer that says nothing about the rate limit.
+func TestTransportCanaryAnsweredWithAServerErrorKeepsThePause(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("retry-after-ms", "20")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	l := newLimiter(t, 600)
+	tr := tpTransport(t, nil, WithLimiter(l))
+	t.Cleanup(tr.CloseIdleConnections)
+
+	resp, err := tr.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.EqualValues(t, 2, calls.Load(), "the retry went out as the canary")
+	st := l.Stats()
+	assert.True(t, st.Paused, "a server error does not end the pause")
+	assert.EqualValues(t, 0, st.InFlight)
+}
