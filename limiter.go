@@ -405,22 +405,14 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 // canIssue reports whether t may be issued at now, by every budget.
 // Requires mu.
 func (l *BucketRateLimiter) canIssue(now int64, t *Ticket) bool {
-	if l.p.paused {
-		return false
-	}
-	if l.full() {
-		return false
-	}
-	if now < l.lim.holdUntil {
-		return false
-	}
-	if l.budgeted && !l.bud.fits(now, t) {
-		return false
-	}
-	if !l.b.ready(now) {
-		return false
-	}
-	return l.sh == nil || l.sh.allow(l, now)
+	return !l.p.paused && l.withinLimits(now, t) && (l.sh == nil || l.sh.allow(l, now))
+}
+
+// withinLimits reports whether issuing t at now keeps to the limiter's own
+// limits: the in-flight cap, the server's hold, the budgets, and the
+// bucket's per-second cap, spacing and minute window. Requires mu.
+func (l *BucketRateLimiter) withinLimits(now int64, t *Ticket) bool {
+	return !l.full() && now >= l.lim.holdUntil && (!l.budgeted || l.bud.fits(now, t)) && l.b.ready(now)
 }
 
 // issue issues t at now. Requires mu; the caller checked the budgets.
@@ -447,7 +439,7 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 		switch {
 		case l.p.paused && l.p.mayIssueCanary():
 			// The canary keeps to every limit but the pause.
-			if l.full() || now < l.lim.holdUntil || (l.budgeted && !l.bud.fits(now, t)) || !l.b.ready(now) {
+			if !l.withinLimits(now, t) {
 				l.schedule(now)
 				return
 			}

@@ -740,23 +740,34 @@ func TestTransport503(t *testing.T) {
 	})
 }
 
-// TestTransportCanaryWithoutAnswerKeepsThePause runs against a real server
-// on 127.0.0.1 that refuses the first request and never answers the retry.
-func TestTransportCanaryWithoutAnswerKeepsThePause(t *testing.T) {
-	var calls atomic.Int32
-	testDone := make(chan struct{})
+// refuseOnceThen starts a real server on 127.0.0.1 that answers the first
+// request with a 429 and a 20 ms hint, and every later one with then. It
+// returns the server and its count of requests.
+func refuseOnceThen(t *testing.T, then http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			w.Header().Set("retry-after-ms", "20")
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
+		then(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, calls
+}
+
+// TestTransportCanaryWithoutAnswerKeepsThePause runs against a server that
+// refuses the first request and never answers the retry.
+func TestTransportCanaryWithoutAnswerKeepsThePause(t *testing.T) {
+	testDone := make(chan struct{})
+	srv, calls := refuseOnceThen(t, func(w http.ResponseWriter, r *http.Request) {
 		select { // hang until the client gives up, or the test ends
 		case <-r.Context().Done():
 		case <-testDone:
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	t.Cleanup(func() { close(testDone) })
 	l := newLimiter(t, 600)
 	tr := tpTransport(t, nil, WithLimiter(l))
@@ -775,19 +786,12 @@ func TestTransportCanaryWithoutAnswerKeepsThePause(t *testing.T) {
 }
 
 // TestTransportCanaryAnsweredWithAServerErrorKeepsThePause runs against a
-// real server on 127.0.0.1 that refuses the first request and fails the
-// retry with a 500: an answer that says nothing about the rate limit.
+// server that refuses the first request and fails the retry with a 500: an
+// answer that says nothing about the rate limit.
 func TestTransportCanaryAnsweredWithAServerErrorKeepsThePause(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.Header().Set("retry-after-ms", "20")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
+	srv, calls := refuseOnceThen(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	l := newLimiter(t, 600)
 	tr := tpTransport(t, nil, WithLimiter(l))
 	t.Cleanup(tr.CloseIdleConnections)
