@@ -75,11 +75,7 @@ func TestOursAgainstPeers(t *testing.T) {
 // that counts its limits in fixed one-second windows instead of a token
 // bucket, and asserts what holds there, as measured.
 func TestOursOnFixedSecondWindows(t *testing.T) {
-	var scenarios []Scenario
-	for _, s := range Scenarios() {
-		s.Server.Window = FixedSecond
-		scenarios = append(scenarios, s)
-	}
+	scenarios := onFixedSecondWindows(Scenarios())
 	results := runAll(t, scenarios, append(All(), OracleFactory()))
 	t.Log("\n" + FormatTable(results))
 	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
