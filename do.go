@@ -18,9 +18,9 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // ErrRateLimited and fn's last error. An error that says a quota is used
 // up is returned at once, wrapped so that errors.Is(err,
 // ErrQuotaExhausted). Any other result of fn is returned as it is; an
-// error that says the call got no answer (ctx ended, a context error, a
-// network error) abandons the ticket (see Ticket.Abandon) instead of
-// finishing it.
+// error that says nothing about the server's limits (ctx ended, a context
+// error, a network error, a server error with a 5xx status) abandons the
+// ticket (see Ticket.Abandon) instead of finishing it.
 //
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(); while it
 // waits to retry, or when the retry could not be issued before ctx's
@@ -65,7 +65,7 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			}
 			return zero, &QuotaError{Quota: c.Quota, Err: err}
 		default:
-			if unanswered(ctx, err) {
+			if saysNothing(ctx, err) {
 				t.Abandon()
 			} else {
 				t.Done()
@@ -75,16 +75,26 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 	}
 }
 
-// unanswered reports whether err, returned by a call made under ctx, says
-// the call got no answer from the server: ctx ended, the error is a
-// context error, or it is a network error (which every error of an
-// http.Client is).
-func unanswered(ctx context.Context, err error) bool {
+// saysNothing reports whether err, returned by a call made under ctx, says
+// nothing about the server's limits: the call got no answer (ctx ended, the
+// error is a context error, or a network error, which every error of an
+// http.Client is), or the server failed (an error in the chain carries a
+// 5xx status, as the SDKs' errors do; the Classifier has already claimed
+// the 5xx that are rate limits, a 503 with a hint or a 529).
+func saysNothing(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne net.Error
-	return errors.As(err, &ne)
+	if errors.As(err, &ne) {
+		return true
+	}
+	for e := range walkErrors(err, 16) {
+		if code, _ := statusOf(e); code != 0 {
+			return code >= 500
+		}
+	}
+	return false
 }
 
 // call runs fn, abandoning t if fn panics.

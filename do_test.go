@@ -297,13 +297,15 @@ func TestDoACanaryThatGetsNoAnswerDoesNotResume(t *testing.T) {
 	})
 }
 
-func TestDoAbandonsTheTicketOfACallWithoutAnswer(t *testing.T) {
+func TestDoAbandonsTheTicketOfACallThatSaysNothingOfTheLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error
 	}{
 		{"network error", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}},
 		{"context error", fmt.Errorf("calling: %w", context.Canceled)},
+		{"server error", &sdkLikeError{StatusCode: 500}},
+		{"wrapped server error", fmt.Errorf("calling: %w", statusMethodError(502))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -323,6 +325,23 @@ func TestDoAbandonsTheTicketOfACallWithoutAnswer(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestDoCanaryWithAClientErrorResumes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		tk, _ := l.Acquire(context.Background())
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, tk.RateLimited(gone, 0), "paused, and the ticket given up")
+		// The canary's request is refused as malformed: the server
+		// answered, so it accepts requests again.
+		bad := &sdkLikeError{StatusCode: 400}
+		_, err := Do(context.Background(), l, func(context.Context) (int, error) { return 0, bad })
+		require.ErrorIs(t, err, bad)
+		assert.False(t, l.Stats().Paused)
+		assertConserved(t, l)
+	})
 }
 
 func TestDoFailsAtOnceWhenTheRetryCannotMakeTheDeadline(t *testing.T) {

@@ -148,9 +148,9 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
 // end the pause; the next probe comes later, as when the server refuses
 // it. Calling Abandon after Done, or more than once, does nothing.
 //
-// Do calls it for a call that fails with a network error or because its
-// context ended, and for a function that panics; the Transport for network
-// errors, server errors and exhausted quotas.
+// Do calls it for a call that fails with a network error, a server error
+// (5xx) or because its context ended, and for a function that panics; the
+// Transport for network errors, server errors and exhausted quotas.
 func (t *Ticket) Abandon() {
 	if t != nil {
 		t.finish(false)
