@@ -265,6 +265,19 @@ func TestServiceWithoutProbeUsesCanary(t *testing.T) {
 	})
 }
 
+func TestAClosedServiceRefusesNewLimitersAndKeepsItsOwnClosed(t *testing.T) {
+	svc := NewService("svc", nil)
+	l, err := svc.NewLimiter("model-a", 600, WithMonitor(newStoppedAtEnd(t)))
+	require.NoError(t, err)
+	require.NoError(t, svc.Close())
+	require.NoError(t, svc.Close(), "closing twice is harmless")
+	_, err = svc.NewLimiter("model-b", 600, WithMonitor(newStoppedAtEnd(t)))
+	require.ErrorIs(t, err, ErrClosed)
+	assert.Same(t, l, svc.Limiter("model-a"), "a late caller finds the closed limiter, not another one")
+	_, err = l.Acquire(context.Background())
+	require.ErrorIs(t, err, ErrClosed)
+}
+
 func TestUnansweredCanaryCountsAsBlocked(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))

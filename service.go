@@ -38,6 +38,7 @@ type Service struct {
 
 	mu       sync.RWMutex
 	limiters map[string]*BucketRateLimiter
+	closed   bool
 }
 
 var _ RateLimitedService = (*Service)(nil)
@@ -51,7 +52,8 @@ func NewService(name string, probe ProbeFunc) *Service {
 // NewLimiter creates the limiter for model at rpm requests per minute, with
 // this service attached, and registers it. The empty model names the
 // service's default limiter, used for models without one of their own.
-// Registering a model twice is an error.
+// Registering a model twice is an error, and so is registering one once
+// the service is closed (it wraps ErrClosed).
 func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRateLimiter, error) {
 	name := s.name
 	if model != "" {
@@ -61,6 +63,9 @@ func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRate
 	all = append(all, WithService(s))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("ratellmiter: service %q: %w", s.name, ErrClosed)
+	}
 	if _, dup := s.limiters[model]; dup {
 		return nil, fmt.Errorf("ratellmiter: service %q already has a limiter for model %q", s.name, model)
 	}
@@ -94,10 +99,13 @@ func (s *Service) Limiter(model string) *BucketRateLimiter {
 	return s.limiters[""]
 }
 
-// Close closes every limiter of the service.
+// Close closes every limiter of the service; Limiter still returns them,
+// so that a late caller gets ErrClosed rather than another limiter.
+// Closing twice does nothing more.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	var errs []error
 	for _, l := range s.limiters {
 		errs = append(errs, l.Close())
