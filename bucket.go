@@ -25,6 +25,7 @@ type bucket struct {
 	winSec  int64        // the second winSum is computed for
 	winSum  int          // tickets issued in seconds (winSec-60, winSec]
 	last    int64        // when the last ticket was issued
+	slot    int64        // the slot of the last ticket, from which the next is spaced
 	hasLast bool
 	rampSec int64 // the ramp restarts here: earlier seconds count as idle
 	// idleRamp makes every second ramp from the one before, so a burst
@@ -123,9 +124,18 @@ func (b *bucket) allowance(sec int64) int {
 	return min(max(b.rampStart, prev+b.rampStep), b.perSec)
 }
 
-// spacing returns the least time between two tickets in a second whose
-// allowance is a: the second's tickets are spread across it, and never
-// closer than the per-minute rate allows.
+// spacing returns the time between the slots of two tickets in a second
+// whose allowance is a: the second's tickets are spread across it, and
+// never closer than the per-minute rate allows.
+//
+// Tickets are spaced from the last ticket's slot, not from when it was
+// issued. A ticket's slot is when it was due, if it was issued at most
+// half a spacing after that, and otherwise when it was issued. A timer
+// that fires a little late (a fraction of a millisecond, each time) thus
+// does not push every later ticket back: at 50 tickets a second, spacing
+// from the issue times lost about 0.35 s over 600 tickets. Two tickets are
+// never closer than half a spacing, and the per-second cap and the minute
+// window count tickets when they are issued.
 func (b *bucket) spacing(a int) int64 {
 	return max(nsPerSec/int64(a), b.gap)
 }
@@ -153,7 +163,7 @@ func (b *bucket) ready(now int64) bool {
 	sec := secOf(now)
 	b.advance(sec)
 	a := b.allowance(sec)
-	if b.hasLast && now-b.last < b.spacing(a) {
+	if b.hasLast && now-b.slot < b.spacing(a) {
 		return false
 	}
 	return b.issuedIn(sec) < a && b.winSum < b.rpm
@@ -169,7 +179,7 @@ func (b *bucket) next(now int64) int64 {
 		sec := secOf(t)
 		a := b.allowance(sec)
 		if b.hasLast {
-			if e := b.last + b.spacing(a); t < e {
+			if e := b.slot + b.spacing(a); t < e {
 				t = e
 				if secOf(t) != sec {
 					continue
@@ -189,6 +199,12 @@ func (b *bucket) next(now int64) int64 {
 func (b *bucket) take(now int64) {
 	sec := secOf(now)
 	b.advance(sec)
+	sp := b.spacing(b.allowance(sec))
+	if due := b.slot + sp; b.hasLast && now >= due && now-due <= sp/2 {
+		b.slot = due
+	} else {
+		b.slot = now
+	}
 	c := &b.counts[mod60(sec)]
 	if c.sec != sec {
 		c.sec, c.n = sec, 0

@@ -3,8 +3,10 @@ package ratellmiter
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // issueGreedily issues n tickets as early as the bucket allows, starting at
@@ -95,12 +97,46 @@ func TestBucketRestartRamp(t *testing.T) {
 	assert.Equal(t, map[int64]int{0: 13, 1: 18}, perSecond(times, sec*nsPerSec))
 }
 
+func TestBucketLateTimersDoNotPushTicketsBack(t *testing.T) {
+	b := newBucket(3000, 1, 1, false) // 50 a second, 20 ms apart
+	const late = 700 * time.Microsecond
+	var now int64
+	var times []int64
+	for range 600 {
+		// Every ticket is issued late, as when the timer that wakes
+		// the waiter fires after its time.
+		now = b.next(now) + int64(late)
+		require.True(t, b.ready(now))
+		b.take(now)
+		times = append(times, now)
+	}
+	// 600 tickets 20 ms apart from the first: the last is due 11.98 s
+	// after it, and only its own lateness is added (and the first's, which
+	// the schedule starts from), not that of the 598 in between.
+	assert.Equal(t, 11980*time.Millisecond+2*late, time.Duration(times[599]))
+	for i := 1; i < len(times); i++ {
+		require.GreaterOrEqual(t, times[i]-times[i-1], int64(10*time.Millisecond), "never closer than half a spacing")
+	}
+	for sec, n := range perSecond(times, 0) {
+		assert.LessOrEqual(t, n, 50, "second %d", sec)
+	}
+}
+
+func TestBucketAfterALongWaitSpacesFromTheIssue(t *testing.T) {
+	b := newBucket(3000, 1, 1, false)
+	b.take(0)
+	// Issued 15 ms after it was due (more than half the 20 ms spacing):
+	// the next slot is 20 ms after it, not after when it was due.
+	b.take(int64(35 * time.Millisecond))
+	assert.Equal(t, int64(55*time.Millisecond), b.next(int64(35*time.Millisecond)))
+}
+
 func TestBucketRefund(t *testing.T) {
 	b := newBucket(120, 1, 1, true) // 2 per second
 	times := issueGreedily(&b, 0, 2)
 	assert.False(t, b.ready(times[1]+1), "second is full")
 	b.refund(times[1])
-	b.last = times[0]
+	b.slot = times[0]
 	assert.True(t, b.ready(times[1]+1), "refunded ticket is available again")
 }
 
