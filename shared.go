@@ -79,7 +79,13 @@ func (s *shared) use(now int64) {
 	if !s.down && sec == s.leaseSec && s.leaseN > 0 {
 		s.leaseN--
 		s.usedSec++
-		s.slot = max(s.slot, now) + s.spacing
+		// As the bucket does (see bucket.spacing): a ticket issued at
+		// most half a spacing late keeps its slot, so that late timers
+		// do not push the lease's later slots back.
+		if now-s.slot > s.spacing/2 {
+			s.slot = now
+		}
+		s.slot += s.spacing
 		if s.leaseN == 0 {
 			s.poke() // lease the next batch while this ticket's call runs
 		}
