@@ -32,27 +32,40 @@ Demo starts a fake LLM provider on 127.0.0.1 that throttles like the real
 ones (a token bucket of -rpm requests per minute, 429 with retry-after, a
 latency of about 300 ms, and a 10 s penalty for a client that sends more
 than 5 refused requests within a second), and sends it the same workload
-twice, each time to a fresh server:
+through each client of -clients in turn, each time to a fresh server:
 
-  naive backoff   plain net/http; on 429, sleep 2^k s and try again, at most
-                  6 attempts; no pacing. Stopped after -naive-timeout.
-  ratellmiter     an http.Client on ratellmiter.NewTransport with a limiter
-                  at -limiter-rpm. Stopped after max(-naive-timeout,
-                  3 x minimum + 30 s).
+  naive         naive backoff: plain net/http; on 429, sleep 2^k s and try
+                again, at most 6 attempts; no pacing.
+  openai-go     the official openai-go client with its built-in retries
+                (2 retries, honouring the server's retry-after).
+  x-time-rate   golang.org/x/time/rate at -limiter-rpm/60 a second (burst
+                1) before every attempt; on 429, sleep max(retry-after,
+                2^k s), at most 10 attempts.
+  python        a model of the original Python rateLLMiter's policy at
+                -limiter-rpm (per-second buckets, a ramp from 25%, a 10 s
+                probe after a 429).
+  ratellmiter   an http.Client on ratellmiter.NewTransport with a limiter
+                at -limiter-rpm.
+
+naive and openai-go are stopped after -naive-timeout, the others after
+max(-naive-timeout, 3 x minimum + 30 s).
 
 It needs no API key and no network. It prints one progress line a second,
 then a comparison table, and writes a chart of each run and the minute log
 of the ratellmiter run.
 
 Flags:
+  -clients LIST      the clients to run, comma-separated, or all
+                     (default naive,ratellmiter)
   -requests N        chat completions to send (default 300)
   -workers N         concurrent callers (default 30)
   -rpm N             requests per minute the server allows (default 1200)
-  -limiter-rpm N     the limiter's setting (default: -rpm); set it above
-                     -rpm, as when the documented limit is not your
-                     account's, to see the limiter take the server's real
-                     limit from its x-ratelimit-* headers
-  -naive-timeout D   wall-clock cap of the naive run (default 75s)
+  -limiter-rpm N     the setting of the paced clients (default: -rpm);
+                     set it above -rpm, as when the documented limit is
+                     not your account's, to see ratellmiter take the
+                     server's real limit from its x-ratelimit-* headers
+  -naive-timeout D   wall-clock cap of the naive and openai-go runs
+                     (default 75s)
   -out DIR           folder for the charts and logs, created if needed
                      (default llmiter-demo)
   -quiet             no progress lines
@@ -63,8 +76,8 @@ second, and the last answer takes one median latency to come back:
 
   minimum = max(0, requests - RPM/60) / (RPM/60) s + 300 ms
 
-Exit status: 0 when both runs were made and the charts written (whatever
-the naive client managed), 1 on any other error, 2 on a bad command line.
+Exit status: 0 when every run was made and the charts written (whatever
+the clients managed), 1 on any other error, 2 on a bad command line.
 `
 
 // Settings of the fake server and of the naive client.
@@ -74,6 +87,7 @@ const (
 	demoPenaltyDuration  = 10 * time.Second
 	naiveMaxAttempts     = 6
 	demoModel            = "gpt-4o-mini"
+	demoMaxTokens        = 16
 	demoLimiterName      = "ratellmiter"
 	demoMaxRequests      = 1_000_000
 	demoMaxWorkers       = 10_000
@@ -82,11 +96,12 @@ const (
 
 func init() {
 	subcommands["demo"] = demo
-	subcommandSummaries["demo"] = "compare exponential backoff with ratellmiter on a local fake provider"
+	subcommandSummaries["demo"] = "compare exponential backoff, other clients and ratellmiter on a local fake provider"
 }
 
 // demoOptions are the flags of demo.
 type demoOptions struct {
+	clients                []demoClient
 	requests, workers, rpm int
 	limiterRPM             int // the limiter's setting; rpm when -limiter-rpm is not given
 	naiveTimeout           time.Duration
@@ -99,6 +114,7 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 	fs := flag.NewFlagSet("llmiter demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
+	clients := fs.String("clients", defaultDemoClients, "")
 	fs.IntVar(&o.requests, "requests", 300, "")
 	fs.IntVar(&o.workers, "workers", 30, "")
 	fs.IntVar(&o.rpm, "rpm", 1200, "")
@@ -129,6 +145,10 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 	if o.limiterRPM == 0 {
 		o.limiterRPM = o.rpm
 	}
+	var err error
+	if o.clients, err = parseDemoClients(*clients); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -150,7 +170,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runDemoWith makes both runs, prints the table and writes the charts.
+// runDemoWith makes the runs, prints the table and writes the charts.
 func runDemoWith(o *demoOptions, stdout io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("-out: %w", err)
@@ -160,31 +180,48 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 		o.rpm, fmtNum(bucketBurst(o.rpm)), fmtNum(float64(o.rpm)/60), demoLatency, demoPenaltyDuration, demoPenaltyThreshold)
 	fmt.Fprintf(stdout, "workload: %d chat completions from %d workers; physical minimum %.1f s\n",
 		o.requests, o.workers, minimum.Seconds())
-	fmt.Fprintf(stdout, "ratellmiter: configured at %d RPM\n\n", o.limiterRPM)
+	var paced []string
+	for _, c := range o.clients {
+		if c.paced {
+			paced = append(paced, c.label)
+		}
+	}
+	if len(paced) > 0 {
+		fmt.Fprintf(stdout, "configured at %d RPM: %s\n", o.limiterRPM, strings.Join(paced, ", "))
+	}
 
-	naive, err := demoRunOnce(o, "naive backoff", o.naiveTimeout, nil, stdout)
-	if err != nil {
-		return err
+	pacedCap := max(o.naiveTimeout, 3*minimum+30*time.Second)
+	var runs []*demoResult
+	var paths []string
+	for _, c := range o.clients {
+		fmt.Fprintln(stdout)
+		limit := o.naiveTimeout
+		if c.paced {
+			limit = pacedCap
+		}
+		res, err := demoRunOnce(o, c, limit, stdout)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, res)
+		paths = append(paths, filepath.Join(o.out, "demo-"+c.key+".png"))
 	}
-	fmt.Fprintln(stdout)
-	libCap := max(o.naiveTimeout, 3*minimum+30*time.Second)
-	lib, err := demoRunOnce(o, demoLimiterName, libCap, &libSetup{logDir: filepath.Join(o.out, "logs")}, stdout)
-	if err != nil {
-		return err
-	}
-	runs := []*demoResult{naive, lib}
 
 	fmt.Fprintln(stdout)
 	printDemoTable(stdout, o, runs, minimum)
 
-	paths := []string{filepath.Join(o.out, "demo-naive.png"), filepath.Join(o.out, "demo-ratellmiter.png")}
 	if err := writeDemoCharts(o, runs, paths); err != nil {
 		return fmt.Errorf("writing the charts: %w", err)
 	}
-	fmt.Fprintf(stdout, "\ncharts (requests per second: sent, accepted, 429s, finished):\n  %s\n  %s\n", paths[0], paths[1])
-	if lib.logPath != "" {
-		fmt.Fprintf(stdout, "ratellmiter's minute log: %s\n  graph it with: llmiter -dir %s -name %s -lines rief\n",
-			lib.logPath, filepath.Join(o.out, "logs"), demoLimiterName)
+	fmt.Fprintf(stdout, "\ncharts (requests per second: sent, accepted, 429s, finished):\n")
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "  %s\n", p)
+	}
+	for _, r := range runs {
+		if r.logPath != "" {
+			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -dir %s -name %s -lines rief\n",
+				r.client, r.logPath, filepath.Join(o.out, "logs"), demoLimiterName)
+		}
 	}
 	return nil
 }
@@ -209,9 +246,6 @@ func fmtNum(v float64) string {
 	}
 	return fmt.Sprintf("%.2f", v)
 }
-
-// libSetup asks demoRunOnce for the ratellmiter client.
-type libSetup struct{ logDir string }
 
 // demoResult is what one run did.
 type demoResult struct {
@@ -266,9 +300,9 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// demoRunOnce sends the workload to a fresh fake server, with the naive
-// client when lib is nil and through ratellmiter otherwise.
-func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSetup, stdout io.Writer) (*demoResult, error) {
+// demoRunOnce sends the workload through client c to a fresh fake server,
+// stopping it after limit.
+func demoRunOnce(o *demoOptions, c demoClient, limit time.Duration, stdout io.Writer) (*demoResult, error) {
 	srv, baseURL, stop, err := fakeprovider.Start(fakeprovider.Config{
 		RPM:              o.rpm,
 		LatencyMedian:    demoLatency,
@@ -280,51 +314,28 @@ func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSet
 		return nil, err
 	}
 	defer stop()
-	url := baseURL + "/v1/chat/completions"
 
 	counter := &secondCounter{origin: srv.PerSecond()[0].Start}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = o.workers
 	defer base.CloseIdleConnections()
-	var rt http.RoundTripper = &countingTransport{base: base, c: counter}
 
+	client := c.label
 	res := &demoResult{client: client, total: o.requests}
-	var (
-		mon     *ratellmiter.Monitor
-		limiter *ratellmiter.BucketRateLimiter
-	)
-	if lib != nil {
-		mon = ratellmiter.NewMonitor(ratellmiter.WithLogDir(lib.logDir))
-		defer mon.Stop()
-		limiter, err = ratellmiter.NewBucketRateLimiter(o.limiterRPM, ratellmiter.WithMonitor(mon), ratellmiter.WithName(demoLimiterName))
-		if err != nil {
-			return nil, err
-		}
-		tr, err := ratellmiter.NewTransport(rt, ratellmiter.WithLimiter(limiter))
-		if err != nil {
-			return nil, err
-		}
-		rt = tr
+	var completed, client429 atomic.Int64
+	call, finish, err := c.start(&demoRun{
+		o:       o,
+		url:     baseURL + "/v1/chat/completions",
+		baseURL: baseURL,
+		rt:      &countingTransport{base: base, c: counter},
+		seen429: &client429,
+	})
+	if err != nil {
+		return nil, err
 	}
-	hc := &http.Client{Transport: rt}
 
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	var completed, client429 atomic.Int64
-	call := func(ctx context.Context, i int) error {
-		body := demoBody(i)
-		if lib != nil {
-			status, err := demoPost(ctx, hc, url, body)
-			if status == http.StatusTooManyRequests {
-				client429.Add(1)
-			}
-			if err == nil && status != http.StatusOK {
-				err = fmt.Errorf("HTTP %d", status)
-			}
-			return err
-		}
-		return naiveCall(ctx, hc, url, body, &client429)
-	}
 
 	start := time.Now()
 	res.startAt = start.Sub(counter.origin)
@@ -355,7 +366,7 @@ func demoRunOnce(o *demoOptions, client string, limit time.Duration, lib *libSet
 			case <-progressDone:
 				return
 			case <-tick.C:
-				fmt.Fprintf(stdout, "%-14s %4.0fs  done %*d/%d  429s so far %d\n", client,
+				fmt.Fprintf(stdout, "%-17s %4.0fs  done %*d/%d  429s so far %d\n", client,
 					time.Since(start).Seconds(), len(fmt.Sprint(o.requests)), completed.Load(), o.requests, srv.Stats().Rejected429)
 			}
 		}
@@ -377,13 +388,10 @@ feed:
 		res.stopped, res.wall = true, limit
 	}
 
-	if limiter != nil {
-		st := limiter.Stats()
-		res.limiter = &st
-		if err := mon.Stop(); err != nil {
-			return nil, fmt.Errorf("writing the minute log: %w", err)
+	if finish != nil {
+		if err := finish(res); err != nil {
+			return nil, err
 		}
-		res.logPath = mon.LogPath()
 	}
 	res.completed = int(completed.Load())
 	res.client429 = client429.Load()
@@ -414,32 +422,37 @@ feed:
 	if res.stopped {
 		state = fmt.Sprintf("stopped at the %v cap", limit)
 	}
-	fmt.Fprintf(stdout, "%-14s %s: %d/%d completed in %.1f s\n", client, state, res.completed, res.total, res.wall.Seconds())
+	fmt.Fprintf(stdout, "%-17s %s: %d/%d completed in %.1f s\n", client, state, res.completed, res.total, res.wall.Seconds())
 	return res, nil
 }
 
+// demoPrompt is the prompt of chat completion i.
+func demoPrompt(i int) string { return fmt.Sprintf("Summarise document %d in one sentence.", i) }
+
 // demoBody is the JSON body of chat completion i, in OpenAI's shape.
 func demoBody(i int) []byte {
-	return fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":"Summarise document %d in one sentence."}],"max_tokens":16}`, demoModel, i)
+	return fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":%q}],"max_tokens":%d}`,
+		demoModel, demoPrompt(i), demoMaxTokens)
 }
 
-// demoPost sends one chat completion and returns the HTTP status.
-func demoPost(ctx context.Context, hc *http.Client, url string, body []byte) (int, error) {
+// demoPost sends one chat completion and returns the HTTP status and the
+// response's headers.
+func demoPost(ctx context.Context, hc *http.Client, url string, body []byte) (int, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer demo")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // errGaveUp is the naive client's answer after its last attempt.
@@ -450,7 +463,7 @@ var errGaveUp = errors.New("still rate limited after the last attempt")
 // callers.
 func naiveCall(ctx context.Context, hc *http.Client, url string, body []byte, seen429 *atomic.Int64) error {
 	for attempt := range naiveMaxAttempts {
-		status, err := demoPost(ctx, hc, url, body)
+		status, _, err := demoPost(ctx, hc, url, body)
 		switch {
 		case err != nil:
 			return err

@@ -11,35 +11,40 @@ import (
 	"time"
 )
 
-// TestDemoSmall runs the demo on loopback with a small workload. It runs
-// in real time, but checks only completion and counts, never timing.
+// TestDemoSmall runs the demo with every client on loopback with a small
+// workload. It runs in real time, but checks only completion and counts,
+// never timing.
 func TestDemoSmall(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo", "-requests", "40", "-workers", "8", "-rpm", "1200",
-		"-naive-timeout", "10s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"demo", "-clients", "all", "-requests", "40", "-workers", "8", "-rpm", "1200",
+		"-naive-timeout", "5s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
 	}
 	text := stdout.String()
 	if strings.Contains(text, "done ") {
 		t.Errorf("-quiet printed progress lines:\n%s", text)
 	}
-	naive := tableRow(t, text, "naive backoff")
-	lib := tableRow(t, text, "ratellmiter")
+	if !strings.Contains(text, "configured at 1200 RPM: x/time/rate, python model, ratellmiter") {
+		t.Errorf("output does not say the paced clients' setting:\n%s", text)
+	}
 	// client, completed, wall time, vs minimum, 429s at server, 429s to
 	// caller, most accepted in 1 s
-	for _, row := range [][]string{naive, lib} {
-		if len(row) != 7 {
+	for _, c := range demoClients {
+		if row := tableRow(t, text, c.label); len(row) != 7 {
 			t.Fatalf("table row %q: %d columns, want 7\n%s", row, len(row), text)
 		}
 	}
-	if lib[1] != "40/40" {
-		t.Errorf("ratellmiter completed %s, want 40/40\n%s", lib[1], text)
+	for _, client := range []string{"x/time/rate", "ratellmiter"} {
+		if row := tableRow(t, text, client); row[1] != "40/40" {
+			t.Errorf("%s completed %s, want 40/40\n%s", client, row[1], text)
+		}
 	}
-	if lib[5] != "0" {
+	if lib := tableRow(t, text, "ratellmiter"); lib[5] != "0" {
 		t.Errorf("ratellmiter's caller saw %s 429s, want 0\n%s", lib[5], text)
 	}
-	for _, name := range []string{"demo-naive.png", "demo-ratellmiter.png"} {
+	for _, c := range demoClients {
+		name := "demo-" + c.key + ".png"
 		path := filepath.Join(out, name)
 		if !strings.Contains(text, path) {
 			t.Errorf("output does not name %s", path)
@@ -82,7 +87,7 @@ func TestDemoLimiterAboveTheServer(t *testing.T) {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
 	}
 	text := stdout.String()
-	if !strings.Contains(text, "ratellmiter: configured at 2400 RPM") {
+	if !strings.Contains(text, "configured at 2400 RPM: ratellmiter") {
 		t.Errorf("output does not say the limiter's setting:\n%s", text)
 	}
 	lib := tableRow(t, text, "ratellmiter")
@@ -119,6 +124,9 @@ func TestDemoBadFlags(t *testing.T) {
 		{"-naive-timeout", "0s"},
 		{"-nosuch"},
 		{"extra"},
+		{"-clients", "nosuch"},
+		{"-clients", ""},
+		{"-clients", "naive,naive"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := demo(args, &stdout, &stderr); code != 2 {
@@ -146,5 +154,37 @@ func TestPhysicalMinimum(t *testing.T) {
 		if got := physicalMinimum(c.n, c.rpm, demoLatency); got != c.want {
 			t.Errorf("physicalMinimum(%d, %d) = %v, want %v", c.n, c.rpm, got, c.want)
 		}
+	}
+}
+
+func TestDemoClientsFlag(t *testing.T) {
+	keys := func(cs []demoClient) []string {
+		var ks []string
+		for _, c := range cs {
+			ks = append(ks, c.key)
+		}
+		return ks
+	}
+	o, err := parseDemoFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(keys(o.clients), ","); got != "naive,ratellmiter" {
+		t.Errorf("default clients %s, want naive,ratellmiter", got)
+	}
+	// Any order on the command line; the runs go in the demo's order.
+	o, err = parseDemoFlags([]string{"-clients", "ratellmiter, x-time-rate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(keys(o.clients), ","); got != "x-time-rate,ratellmiter" {
+		t.Errorf("clients %s, want x-time-rate,ratellmiter", got)
+	}
+	o, err = parseDemoFlags([]string{"-clients", "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(keys(o.clients), ","); got != "naive,openai-go,x-time-rate,python,ratellmiter" {
+		t.Errorf("all clients %s", got)
 	}
 }
