@@ -297,6 +297,17 @@ func TestDoACanaryThatGetsNoAnswerDoesNotResume(t *testing.T) {
 	})
 }
 
+// pausedLimiter returns a limiter at 600 RPM that a 429 has paused, with
+// nobody waiting: the next call is its canary.
+func pausedLimiter(t *testing.T) *BucketRateLimiter {
+	l := newLimiter(t, 600)
+	tk, _ := l.Acquire(context.Background())
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, tk.RateLimited(gone, 0), "paused, and the ticket given up")
+	return l
+}
+
 func TestDoAbandonsTheTicketOfACallThatSaysNothingOfTheLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -309,11 +320,7 @@ func TestDoAbandonsTheTicketOfACallThatSaysNothingOfTheLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				l := newLimiter(t, 600)
-				tk, _ := l.Acquire(context.Background())
-				gone, cancel := context.WithCancel(context.Background())
-				cancel()
-				require.Error(t, tk.RateLimited(gone, 0), "paused, and the ticket given up")
+				l := pausedLimiter(t)
 				// The next call is the canary.
 				_, err := Do(context.Background(), l, func(context.Context) (int, error) { return 0, tc.err })
 				require.ErrorIs(t, err, tc.err)
@@ -329,11 +336,7 @@ func TestDoAbandonsTheTicketOfACallThatSaysNothingOfTheLimits(t *testing.T) {
 
 func TestDoCanaryWithAClientErrorResumes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(t, 600)
-		tk, _ := l.Acquire(context.Background())
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, tk.RateLimited(gone, 0), "paused, and the ticket given up")
+		l := pausedLimiter(t)
 		// The canary's request is refused as malformed: the server
 		// answered, so it accepts requests again.
 		bad := &sdkLikeError{StatusCode: 400}
