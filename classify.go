@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -75,7 +76,7 @@ func DefaultClassifier(err error) Classification {
 		}
 		var body []byte
 		if r, ok := e.(interface{ RawJSON() string }); ok {
-			body = []byte(r.RawJSON())
+			body = errorEnvelope(r.RawJSON())
 		}
 		info := signals.ParseErrorBody(code, header, body, time.Now())
 		switch info.Kind {
@@ -87,6 +88,20 @@ func DefaultClassifier(err error) Classification {
 		return Classification{}
 	}
 	return Classification{}
+}
+
+// errorEnvelope returns raw as an error response's body: raw itself if it
+// is one, or raw wrapped as its "error" object. openai-go's Error keeps
+// only the inner object of {"error": {...}}, Anthropic's the whole body.
+func errorEnvelope(raw string) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw), &top) != nil {
+		return []byte(raw)
+	}
+	if _, ok := top["error"]; ok {
+		return []byte(raw)
+	}
+	return []byte(`{"error":` + raw + `}`)
 }
 
 // walkErrors yields err and the errors it wraps, depth first, at most n.
