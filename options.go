@@ -186,8 +186,11 @@ func WithProbeInterval(first, max time.Duration, growth float64) Option {
 }
 
 // WithProbeTimeout bounds each call of the service's IsBlocked, and how long
-// a canary request may stay unanswered before it counts as blocked. The
-// default is 10 s.
+// a canary request may stay unanswered before it counts as blocked and the
+// next probe is scheduled. The default is 10 s. A canary that succeeds
+// later (a long generation) still ends the pause, as long as it was sent
+// during it; through the Transport, a canary counts as answered when its
+// status and headers arrive, before a streamed body ends.
 func WithProbeTimeout(d time.Duration) Option {
 	return limiterOption(func(c *config) error {
 		if d <= 0 {

@@ -378,3 +378,42 @@ func TestCloseEndsARunningProbe(t *testing.T) {
 		require.ErrorIs(t, <-retried, ErrClosed)
 	})
 }
+
+func TestACanaryThatSucceedsPastItsTimeoutEndsThePause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, tk.RateLimited(context.Background(), time.Second), "the retry goes out as the canary")
+		// The canary is a long generation: 12 s, past its 5 s timeout.
+		time.Sleep(12 * time.Second)
+		st := l.Stats()
+		require.True(t, st.Paused)
+		tk.Done()
+		assert.False(t, l.Stats().Paused, "a late success still shows the server accepts requests")
+		start := time.Now()
+		next, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "requests flow again at once")
+		next.Done()
+		assertConserved(t, l)
+	})
+}
+
+func TestACanaryFromAnEarlierPauseDoesNotEndThisOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))
+		old, _ := l.Acquire(context.Background())
+		require.NoError(t, old.RateLimited(context.Background(), time.Second), "old is the first pause's canary")
+		time.Sleep(6 * time.Second) // old times out; the next canary resumes
+		b, _ := l.Acquire(context.Background())
+		b.Done()
+		require.False(t, l.Stats().Paused)
+		c, _ := l.Acquire(context.Background())
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, c.RateLimited(gone, 30*time.Second), "a second pause")
+		old.Done() // the first pause's canary, long after
+		assert.True(t, l.Stats().Paused, "it says nothing of the second pause")
+		assertConserved(t, l)
+	})
+}

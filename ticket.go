@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -178,14 +179,51 @@ func (t *Ticket) finish(ok bool) {
 	if t.canary {
 		t.canary = false
 		switch {
-		case l.p.canary != t:
 		case ok:
-			l.resume(now, "canary succeeded")
-			return
-		default:
+			if l.canarySucceeded(t, now) {
+				return
+			}
+		case l.p.canary == t:
 			l.p.canary = nil
 			l.backOff(now, 0, "canary got no answer")
 		}
 	}
 	l.dispatch(now)
+}
+
+// answered tells the limiter that the server answered t's call without
+// refusing it, though its body may still be streaming: a canary ends the
+// pause now rather than when its body is closed. The ticket stays issued.
+func (t *Ticket) answered() {
+	if !t.canary {
+		return
+	}
+	l := t.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.state.Load() != stateIssued || !t.canary {
+		return
+	}
+	t.canary = false
+	if !l.canarySucceeded(t, l.now()) {
+		l.dispatch(l.now())
+	}
+}
+
+// canarySucceeded ends the pause because the server admitted the call of
+// canary t, and reports whether it did. The canary need not be the current
+// one: one that comes back after its timeout (a long generation, a stream)
+// still shows the server accepts requests, as long as it was sent during
+// this pause. Requires mu.
+func (l *BucketRateLimiter) canarySucceeded(t *Ticket, now int64) bool {
+	if !l.p.paused || t.issuedAt < l.p.since {
+		return false
+	}
+	why := "canary succeeded"
+	if l.p.canary != t {
+		why = fmt.Sprintf("canary succeeded %v after it was sent, past its timeout",
+			time.Duration(now-t.issuedAt).Round(time.Millisecond))
+	}
+	l.resume(now, why)
+	return true
 }

@@ -210,6 +210,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now := time.Now()
 		l.observe(signals.ParseHeaders(resp.Header, now), now)
 		if !mayBeRateLimit(resp) {
+			if resp.StatusCode < 500 {
+				tk.answered() // a canary resumes without waiting for its body
+			}
 			var tap *usageTap
 			if tokens && resp.StatusCode < 300 {
 				tap = newUsageTap(resp)

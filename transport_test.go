@@ -806,3 +806,38 @@ func TestTransportCanaryAnsweredWithAServerErrorKeepsThePause(t *testing.T) {
 	assert.True(t, st.Paused, "a server error does not end the pause")
 	assert.EqualValues(t, 0, st.InFlight)
 }
+
+// TestTransportCanaryResumesWhenItsAnswerBegins runs against a server that
+// refuses the first request and streams the retry's body slowly: the pause
+// ends when the canary's status and headers arrive, not when its stream
+// does.
+func TestTransportCanaryResumesWhenItsAnswerBegins(t *testing.T) {
+	release := make(chan struct{})
+	srv, calls := refuseOnceThen(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "data: {}\n\n")
+		w.(http.Flusher).Flush()
+		select { // the rest of the stream, once the test has looked
+		case <-release:
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	})
+	l := newLimiter(t, 600)
+	tr := tpTransport(t, nil, WithLimiter(l))
+	t.Cleanup(tr.CloseIdleConnections)
+
+	resp, err := tr.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.EqualValues(t, 2, calls.Load(), "the retry went out as the canary")
+	st := l.Stats()
+	assert.False(t, st.Paused, "the canary's answer has begun: the server accepts requests")
+	assert.EqualValues(t, 1, st.InFlight, "its stream still holds the ticket")
+	close(release)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.EqualValues(t, 0, l.Stats().InFlight)
+	assertConserved(t, l)
+}
