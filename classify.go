@@ -24,6 +24,11 @@ const (
 	// cannot help, so Do fails at once with ErrQuotaExhausted and the
 	// limiter does not pause.
 	KindQuotaExhausted
+	// KindOverloaded means the server refused the call for its own load
+	// (Anthropic's 529, a 503 that says when to retry): Do pauses and
+	// retries as for KindRateLimited, but the limiter does not take it as
+	// a sign that its limit is too high.
+	KindOverloaded
 )
 
 // Classification is a Classifier's verdict on an error.
@@ -44,8 +49,8 @@ type Classifier func(err error) Classification
 //     Anthropic SDKs, among others), read as the transport reads a
 //     response, from its status, the headers of a Response *http.Response
 //     field and the body of a RawJSON() string method (as the SDKs have):
-//     429 and 529 are rate limits, and so are a 503 that says when to
-//     retry and an overload the body names (Gemini's UNAVAILABLE); the
+//     429 is a rate limit; 529, a 503 that says when to retry and an
+//     overload the body names (Gemini's UNAVAILABLE) are overloads; the
 //     hint comes from the headers, or else from the body (Gemini's
 //     RetryInfo, OpenAI's "Please try again in 1.5s"). A 429 whose body
 //     or headers say a quota or spend limit is used up (OpenAI's
@@ -82,8 +87,10 @@ func DefaultClassifier(err error) Classification {
 		switch info.Kind {
 		case signals.KindQuotaExhausted:
 			return Classification{Kind: KindQuotaExhausted, Quota: info.Quota}
-		case signals.KindRateLimited, signals.KindOverloaded:
+		case signals.KindRateLimited:
 			return Classification{Kind: KindRateLimited, RetryAfter: info.RetryAfter}
+		case signals.KindOverloaded:
+			return Classification{Kind: KindOverloaded, RetryAfter: info.RetryAfter}
 		}
 		return Classification{}
 	}

@@ -11,8 +11,8 @@ import (
 var errNilFunc = errors.New("ratellmiter: Do: nil function")
 
 // Do calls fn with a ticket from l (DefaultLimiter when l is nil). When fn
-// returns an error that the limiter's Classifier says is a rate limit, the
-// ticket is handed back with the server's hint, and fn is called again as
+// returns an error that the limiter's Classifier says is a rate limit or an
+// overload, the ticket is handed back with the server's hint, and fn is called again as
 // soon as the limiter issues it, ahead of every new request; after the
 // attempt limit (WithMaxRetries) Do returns an error wrapping both
 // ErrRateLimited and fn's last error. An error that says a quota is used
@@ -50,12 +50,13 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 		}
 		c := l.cfg.classify(err)
 		switch c.Kind {
-		case KindRateLimited:
+		case KindRateLimited, KindOverloaded:
+			overloaded := c.Kind == KindOverloaded
 			if attempt > l.cfg.maxRetries {
-				t.rateLimitedFinal(c.RetryAfter)
+				t.rateLimitedFinal(c.RetryAfter, overloaded)
 				return zero, fmt.Errorf("%w after %d %s: %w", ErrRateLimited, attempt, plural(attempt, "attempt"), err)
 			}
-			if werr := t.RateLimited(ctx, c.RetryAfter); werr != nil {
+			if werr := t.waitRetry(ctx, c.RetryAfter, overloaded); werr != nil {
 				return zero, fmt.Errorf("%w (retrying after: %w)", werr, err)
 			}
 		case KindQuotaExhausted:

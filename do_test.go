@@ -189,8 +189,8 @@ func TestDefaultClassifier(t *testing.T) {
 		{"QuotaError", &QuotaError{Quota: "q"}, Classification{Kind: KindQuotaExhausted, Quota: "q"}},
 		{"SDK 429 with retry-after-ms", withHeader(429, "Retry-After-Ms", "1500"), Classification{Kind: KindRateLimited, RetryAfter: 1500 * time.Millisecond}},
 		{"SDK 429 with retry-after", withHeader(429, "Retry-After", "7"), Classification{Kind: KindRateLimited, RetryAfter: 7 * time.Second}},
-		{"SDK 529 overloaded", &sdkLikeError{StatusCode: 529}, Classification{Kind: KindRateLimited}},
-		{"SDK 503 with retry-after", withHeader(503, "Retry-After", "2"), Classification{Kind: KindRateLimited, RetryAfter: 2 * time.Second}},
+		{"SDK 529 overloaded", &sdkLikeError{StatusCode: 529}, Classification{Kind: KindOverloaded}},
+		{"SDK 503 with retry-after", withHeader(503, "Retry-After", "2"), Classification{Kind: KindOverloaded, RetryAfter: 2 * time.Second}},
 		{"SDK 503 without a hint", &sdkLikeError{StatusCode: 503}, Classification{}},
 		{"SDK 400", &sdkLikeError{StatusCode: 400}, Classification{}},
 		{"StatusCode method", statusMethodError(429), Classification{Kind: KindRateLimited}},
@@ -240,7 +240,7 @@ func TestDefaultClassifierReadsHintsAndOverloadsFromTheBody(t *testing.T) {
 
 	unavailable := &rawJSONError{sdkLikeError{StatusCode: 503},
 		`{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}`}
-	assert.Equal(t, KindRateLimited, DefaultClassifier(unavailable).Kind, "Gemini's overload is waited out like a rate limit")
+	assert.Equal(t, KindOverloaded, DefaultClassifier(unavailable).Kind, "Gemini's overload is waited out like a rate limit")
 }
 
 func TestDoACanaryThatPanicsDoesNotResume(t *testing.T) {

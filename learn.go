@@ -30,6 +30,10 @@ import (
 //     issued just before is no better a base: it is still ramping up after
 //     the resume.)
 //
+// An overloaded server's refusals (a 529, a 503 with a hint) count for
+// neither: they pause the limiter, but the server's load caused them, not
+// the rate.
+//
 // Every clean minute after that adds back 5% of the configured limit, until
 // the configured (or reported) limit is reached again.
 const (

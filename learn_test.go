@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -134,4 +135,39 @@ func TestAcquireFailsAtOnceWhenTheServersHoldOutlastsTheDeadline(t *testing.T) {
 		assert.Equal(t, 500*time.Millisecond, time.Since(now))
 		tk.Done()
 	})
+}
+
+// TestOverloadsTeachNothingAboutTheLimit has the server refuse calls for
+// its own load, 5 s apart, while others succeed: each refusal pauses the
+// limiter, but none lowers its limit, where the same answers as 429s would
+// halve it.
+func TestOverloadsTeachNothingAboutTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		want   int
+	}{
+		{"overloaded", 529, 1200},
+		{"rate limited", http.StatusTooManyRequests, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 1200)
+				calls := 0
+				for range 2 {
+					_, err := Do(context.Background(), l, func(context.Context) (int, error) {
+						calls++
+						if calls%2 == 1 {
+							return 0, &sdkLikeError{StatusCode: tc.status}
+						}
+						return 1, nil
+					})
+					require.NoError(t, err, "the retry, the canary, succeeds")
+					time.Sleep(5 * time.Second)
+				}
+				assert.EqualValues(t, 2, l.Stats().Pauses)
+				assert.Equal(t, tc.want, l.RPM())
+			})
+		})
+	}
 }

@@ -72,20 +72,22 @@ func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 }
 
 // onRateLimited handles a rate-limit error reported at now, with the
-// server's hint, on a ticket issued at issued. The first one pauses the
+// server's hint, on a ticket issued at issued. An overloaded server's
+// refusal pauses the limiter in the same way but teaches it nothing about
+// its limit: the server's load, not the caller's rate, caused it. The first one pauses the
 // limiter; a failed canary backs the probe off; a straggler (a ticket issued
 // before the pause) can only push the probe later, to honour a longer hint.
 // A straggler whose answer comes after the pause has ended is old news: the
 // probe found the server accepting requests since, so it neither pauses the
 // limiter again nor teaches anything. A closed limiter does not pause.
 // Requires mu.
-func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary bool) {
+func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary, overloaded bool) {
 	p := &l.p
 	hint = max(hint, 0)
 	if l.err != nil || (!p.paused && issued < l.lim.lastResume) {
 		return // closed, or a straggler
 	}
-	if !canary && (!p.refused || issued < p.refusedFrom) {
+	if !canary && !overloaded && (!p.refused || issued < p.refusedFrom) {
 		p.refusedFrom, p.refused = issued, true
 	}
 	switch {
@@ -100,7 +102,9 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		p.probeAt = now + int64(wait)
 		l.stats.pauses++
 		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
-		l.learnFromPause(now)
+		if !overloaded {
+			l.learnFromPause(now)
+		}
 	case canary:
 		p.canary = nil
 		l.backOff(now, hint, "canary rate limited")

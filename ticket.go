@@ -72,6 +72,14 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	if t == nil {
 		return ErrTicketFinished
 	}
+	return t.waitRetry(ctx, retryAfter, false)
+}
+
+// waitRetry is RateLimited; overloaded says the server refused the call
+// for its own load (a 529, a 503 with a hint) rather than for the caller's
+// rate, so that the limiter pauses all the same but learns nothing about
+// its limit from it.
+func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overloaded bool) error {
 	l := t.l
 	l.mu.Lock()
 	if t.state.Load() != stateIssued {
@@ -79,7 +87,7 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 		return ErrTicketFinished
 	}
 	now := l.now()
-	t.handBack(now, retryAfter)
+	t.handBack(now, retryAfter, overloaded)
 	err := l.refusal(ctx)
 	if err == nil {
 		// A retry goes first in line: nobody is counted ahead of it.
@@ -107,8 +115,8 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 }
 
 // rateLimitedFinal reports a rate limit on a ticket whose caller will not
-// retry: the limiter pauses as for RateLimited, and the ticket is finished.
-func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
+// retry: the limiter pauses as for waitRetry, and the ticket is finished.
+func (t *Ticket) rateLimitedFinal(retryAfter time.Duration, overloaded bool) {
 	l := t.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -117,17 +125,18 @@ func (t *Ticket) rateLimitedFinal(retryAfter time.Duration) {
 	}
 	now := l.now()
 	t.state.Store(stateDone)
-	t.handBack(now, retryAfter)
+	t.handBack(now, retryAfter, overloaded)
 	l.stats.finished++
 	l.act.add(l, now, fieldFinished)
 	l.dispatch(now)
 }
 
 // handBack takes back the issued ticket t, whose call was rate limited at
-// now: its budget charge is refunded (the server refused the call), the
-// rate limit is counted, and the limiter pauses or backs off. The caller
-// sets t's next state. Requires mu.
-func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
+// now (or refused for the server's load, if overloaded): its budget charge
+// is refunded (the server refused the call), the rate limit is counted,
+// and the limiter pauses or backs off. The caller sets t's next state.
+// Requires mu.
+func (t *Ticket) handBack(now int64, retryAfter time.Duration, overloaded bool) {
 	l := t.l
 	l.inFlight--
 	if l.budgeted {
@@ -135,7 +144,7 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration) {
 	}
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
-	l.onRateLimited(now, t.issuedAt, retryAfter, t.canary && l.p.canary == t)
+	l.onRateLimited(now, t.issuedAt, retryAfter, t.canary && l.p.canary == t, overloaded)
 	t.canary = false
 }
 

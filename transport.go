@@ -238,16 +238,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if info.HasRetryAfter {
 			hint = info.RetryAfter
 		}
+		overloaded := info.Kind == signals.KindOverloaded
 		if attempt > l.cfg.maxRetries {
-			tk.rateLimitedFinal(hint)
+			tk.rateLimitedFinal(hint, overloaded)
 			return resp, nil
 		}
 		next, err := t.replay(req, out)
 		if err != nil {
-			tk.rateLimitedFinal(hint)
+			tk.rateLimitedFinal(hint, overloaded)
 			return resp, nil
 		}
-		if err := tk.RateLimited(ctx, hint); err != nil {
+		if err := tk.waitRetry(ctx, hint, overloaded); err != nil {
 			closeBody(next)
 			if errors.Is(err, ErrWouldExceedDeadline) {
 				// The retry is hopeless: the caller gets the answer.

@@ -643,7 +643,7 @@ func TestTransportDoClassifiesSDKErrors(t *testing.T) {
 		var ae *anthropic.Error
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 529, ae.StatusCode)
-		assert.Equal(t, KindRateLimited, DefaultClassifier(err).Kind, "*anthropic.Error 529")
+		assert.Equal(t, KindOverloaded, DefaultClassifier(err).Kind, "*anthropic.Error 529")
 
 		time.Sleep(time.Minute)
 		before := s.Stats()
