@@ -181,10 +181,18 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if untilReset < 0 || untilReset > time.Minute {
 		return
 	}
-	if b.Limit > 0 && b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported {
+	switch {
+	case b.Limit <= 0:
+	case b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported:
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
+	case b.Limit >= int64(l.lim.configured) && l.lim.reported != 0:
+		// The account's limit went up (a new tier): back to the
+		// configured one.
+		l.lim.reported = 0
+		l.applyLimit()
+		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute, at least the configured %d", b.Limit, l.lim.configured))
 	}
 }
 

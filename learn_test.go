@@ -119,6 +119,22 @@ func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
 	})
 }
 
+func TestAReportedLimitFollowsTheServerUpToTheConfiguredOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000)
+		report := func(limit int64) {
+			now := time.Now()
+			l.observe(signals.Limits{Requests: signals.Budget{Limit: limit, Remaining: 10, Reset: now.Add(time.Second), Known: true}}, now)
+		}
+		report(600)
+		assert.Equal(t, 600, l.RPM())
+		report(3000)
+		assert.Equal(t, 3000, l.RPM(), "a higher tier")
+		report(10000)
+		assert.Equal(t, 6000, l.RPM(), "never above the configured limit, but no longer held below it")
+	})
+}
+
 func TestAcquireFailsAtOnceWhenTheServersHoldOutlastsTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600)
