@@ -4,8 +4,8 @@
 //
 // A BucketRateLimiter hands out Tickets: at most ceil(R/60) in any
 // one-second bucket and at most R in any sixty seconds, spread evenly across
-// each second instead of released in bursts. After a quiet spell it ramps
-// up over a few seconds. A call that is rate limited anyway hands its ticket
+// each second instead of released in bursts. After a pause it ramps up over
+// a few seconds. A call that is rate limited anyway hands its ticket
 // back with the server's retry-after hint: the whole limiter pauses, the
 // call waits at the front of the line, and the limiter resumes when a probe
 // (the service's IsBlocked, or one canary request) says the server accepts

@@ -4,9 +4,10 @@
 //
 // By default it starts a local fake provider on 127.0.0.1 that allows
 // 1200 requests per minute and answers the first request with 529
-// "overloaded", and configures the limiter at twice the server's rate, so
-// that requests are refused with 429 and 529 and the transport absorbs
-// them: every call still succeeds. With ANTHROPIC_API_KEY set it calls the
+// "overloaded", and configures the limiter at twice the server's rate: the
+// transport retries the 529, the anthropic-ratelimit-* headers bring the
+// limiter down to the server's real limit before a 429 can happen, and
+// every call succeeds. With ANTHROPIC_API_KEY set it calls the
 // real API instead (a few calls only, unless -n says otherwise).
 //
 //	go run ./examples/anthropic

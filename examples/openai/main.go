@@ -4,8 +4,10 @@
 //
 // By default it starts a local fake provider on 127.0.0.1 that allows
 // 1200 requests per minute, and deliberately configures the limiter at
-// twice that, so that some requests are refused with 429 and the transport
-// absorbs them: every call still succeeds. With OPENAI_API_KEY set it
+// twice that, as when the documented limit is not your account's: the
+// first response's x-ratelimit-* headers bring the limiter down to the
+// server's real limit before any request is refused, and every call
+// succeeds. With OPENAI_API_KEY set it
 // calls the real API instead (a few calls only, unless -n says otherwise).
 //
 //	go run ./examples/openai
