@@ -417,3 +417,23 @@ func TestACanaryFromAnEarlierPauseDoesNotEndThisOne(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+func TestStatsShowNoNextProbeWhileACanaryIsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))
+		tk, _ := l.Acquire(context.Background())
+		other, _ := l.Acquire(context.Background())
+		start := time.Now()
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, other.RateLimited(gone, 2*time.Second), "paused")
+		assert.Equal(t, start.Add(2*time.Second), l.Stats().NextProbe)
+		require.NoError(t, tk.RateLimited(context.Background(), 0), "tk goes out as the canary")
+		time.Sleep(3 * time.Second) // the canary is still out
+		st := l.Stats()
+		assert.True(t, st.Paused)
+		assert.True(t, st.NextProbe.IsZero(), "no probe time in the past: %v", st.NextProbe)
+		tk.Done()
+		assertConserved(t, l)
+	})
+}

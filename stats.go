@@ -38,7 +38,10 @@ type Stats struct {
 	Paused     bool          // issuing nothing until a probe succeeds
 	Pauses     uint64        // pauses so far
 	PausedTime time.Duration // total time paused, the current pause included
-	NextProbe  time.Time     // while paused: when the next probe is due
+	// NextProbe is, while paused, when the next probe is due; it is
+	// zero while a probe is under way (IsBlocked running, a canary
+	// waiting to go or in flight).
+	NextProbe time.Time
 }
 
 // Stats returns a snapshot of the limiter.
@@ -71,7 +74,7 @@ func (l *BucketRateLimiter) Stats() Stats {
 	}
 	if l.p.paused {
 		s.PausedTime += time.Duration(now - l.p.since)
-		if l.p.probeAt > 0 {
+		if p := &l.p; p.probeAt > 0 && p.canary == nil && !p.armed && !p.probing {
 			s.NextProbe = l.timeOf(l.p.probeAt)
 		}
 	}
