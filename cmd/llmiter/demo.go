@@ -495,8 +495,12 @@ func printDemoTable(w io.Writer, o *demoOptions, runs []*demoResult, minimum tim
 		ratio := fmt.Sprintf("%.2fx", r.wall.Seconds()/minimum.Seconds())
 		wall := fmt.Sprintf("%.1f s", r.wall.Seconds())
 		if r.stopped {
-			// An unfinished run would have taken longer still.
+			// An unfinished run would have taken longer still; a cap
+			// below the minimum says nothing about it.
 			ratio, wall = ">"+ratio, wall+" (cap)"
+			if r.wall < minimum {
+				ratio = "n/a"
+			}
 		}
 		rows = append(rows, []string{
 			r.client,

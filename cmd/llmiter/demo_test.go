@@ -142,6 +142,24 @@ func TestDemoBadFlags(t *testing.T) {
 	}
 }
 
+// TestDemoTableCappedBeforeTheMinimum checks the ratio of a run stopped
+// by its cap before the physical minimum: it says nothing.
+func TestDemoTableCappedBeforeTheMinimum(t *testing.T) {
+	o := &demoOptions{requests: 300, rpm: 1200, limiterRPM: 1200}
+	minimum := physicalMinimum(o.requests, o.rpm, demoLatency)
+	var out bytes.Buffer
+	printDemoTable(&out, o, []*demoResult{
+		{client: "short", total: 300, completed: 20, stopped: true, wall: 5 * time.Second},
+		{client: "long", total: 300, completed: 200, stopped: true, wall: 75 * time.Second},
+	}, minimum)
+	if row := tableRow(t, out.String(), "short"); row[3] != "n/a" {
+		t.Errorf("ratio of a run capped at 5 s of a 14.3 s minimum: %q, want n/a", row[3])
+	}
+	if row := tableRow(t, out.String(), "long"); row[3] != ">5.24x" {
+		t.Errorf("ratio of a run capped at 75 s: %q, want >5.24x", row[3])
+	}
+}
+
 func TestPhysicalMinimum(t *testing.T) {
 	for _, c := range []struct {
 		n, rpm int

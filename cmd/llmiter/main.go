@@ -37,20 +37,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	name, rest := args[0], args[1:]
 	if name == "help" {
 		if len(rest) > 0 {
-			if cmd, ok := subcommands[rest[0]]; ok {
-				return cmd([]string{"-h"}, stdout, stderr)
+			cmd, ok := subcommands[rest[0]]
+			if !ok {
+				return unknownSubcommand(rest[0], stderr)
 			}
+			return cmd([]string{"-h"}, stdout, stderr)
 		}
 		usage(stdout)
 		return 0
 	}
 	cmd, ok := subcommands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "llmiter: unknown subcommand %q; subcommands: %s (llmiter -h for help)\n",
-			name, strings.Join(subcommandNames(), ", "))
-		return 2
+		return unknownSubcommand(name, stderr)
 	}
 	return cmd(rest, stdout, stderr)
+}
+
+// unknownSubcommand reports a subcommand that does not exist and returns
+// the exit status of a bad command line.
+func unknownSubcommand(name string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "llmiter: unknown subcommand %q; subcommands: %s (llmiter -h for help)\n",
+		name, strings.Join(subcommandNames(), ", "))
+	return 2
 }
 
 // subcommandNames returns the registered subcommands, sorted.

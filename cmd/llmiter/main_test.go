@@ -285,6 +285,7 @@ func TestGraphErrors(t *testing.T) {
 		{"unknown flag", []string{"-colour", "red"}, 2, "flag provided but not defined: -colour"},
 		{"extra argument", []string{"-dir", logsDir, "extra"}, 2, `unexpected argument "extra"`},
 		{"unknown subcommand", []string{"paint"}, 2, `unknown subcommand "paint"`},
+		{"help for an unknown subcommand", []string{"help", "paint"}, 2, `unknown subcommand "paint"`},
 		{"out is a file", []string{"-dir", logsDir, "-name", "all", "-out", sampleLog}, 1, "-out:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
