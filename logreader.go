@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ErrNotLog is wrapped by the error of ReadLog, and of LogReader.Next at the
@@ -225,11 +226,16 @@ func (f *LogFile) Limiters() []string {
 	return slices.Compact(names)
 }
 
+// MaxSeriesSpan is the longest time a Series covers: a day of seconds.
+const MaxSeriesSpan = 24 * time.Hour
+
 // Series is one limiter's activity over a whole log file, one element per
 // second. All the series of a file share the same time axis, from the
 // first second of the file's first minute to the last second of its last
 // minute, whichever limiters those minutes belong to; the seconds of
-// minutes the limiter did not log are zero and not paused.
+// minutes the limiter did not log are zero and not paused. A file that
+// spans more than MaxSeriesSpan (a long-lived process with sparse
+// traffic) gives the span that ends with its last minute.
 type Series struct {
 	Limiter     string
 	Start       int64 // Unix seconds of element 0
@@ -267,6 +273,8 @@ func (f *LogFile) Series(limiter string) Series {
 	for _, m := range f.Minutes {
 		first, last = min(first, m.Start), max(last, m.Start)
 	}
+	// Starts are whole minutes, and so is the span: first stays one.
+	first = max(first, last+60-int64(MaxSeriesSpan/time.Second))
 	n := int(last-first) + 60
 	s.Start = first
 	s.Requested = make([]int, n)
@@ -277,7 +285,7 @@ func (f *LogFile) Series(limiter string) Series {
 	s.Paused = make([]bool, n)
 	lastStart := int64(-1)
 	for _, m := range f.Minutes {
-		if m.Limiter != limiter {
+		if m.Limiter != limiter || m.Start < first {
 			continue
 		}
 		if m.Start >= lastStart {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // The log readers take files that may be torn, corrupt or something else
@@ -113,6 +114,12 @@ func FuzzReadLog(f *testing.F) {
 				if p.Start > m.Start || p.Start == m.Start && p.Limiter > m.Limiter {
 					t.Fatalf("minutes out of order at %d: %d %q after %d %q", i, m.Start, m.Limiter, p.Start, p.Limiter)
 				}
+			}
+		}
+		for _, name := range lf.Limiters() {
+			s := lf.Series(name)
+			if s.Len() == 0 || s.Len()%60 != 0 || s.Len() > int(MaxSeriesSpan/time.Second) {
+				t.Fatalf("Series(%q) has %d seconds", name, s.Len())
 			}
 		}
 	})

@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // logLine returns rec as a log line, newline included.
@@ -297,5 +300,34 @@ func TestLogSeries(t *testing.T) {
 	}
 	if got := (&LogFile{}).Limiters(); got != nil {
 		t.Errorf("Limiters of an empty file: %q", got)
+	}
+}
+
+func TestSeriesOfASparseFileCoversItsLastDay(t *testing.T) {
+	const day = 86400
+	minute := func(start int64, finished int) MinuteLog {
+		m := MinuteLog{V: LogVersion, Limiter: "a", Start: start, RPM: 60}
+		m.Finished[0] = finished
+		return m
+	}
+	for _, tc := range []struct {
+		name        string
+		first, last int64
+	}{
+		{"a year apart", 1_700_000_040, 1_700_000_040 + 365*day},
+		{"an absurd start", 1_700_000_040, 60_000_000_000_000_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &LogFile{Minutes: []MinuteLog{minute(tc.first, 7), minute(tc.last, 5)}}
+			s := f.Series("a")
+			require.Equal(t, day, s.Len())
+			assert.Equal(t, tc.last+60-day, s.Start)
+			assert.Equal(t, 5, s.Finished[day-60], "the last minute")
+			sum := 0
+			for _, n := range s.Finished {
+				sum += n
+			}
+			assert.Equal(t, 5, sum, "the minute a year before is outside the day")
+		})
 	}
 }
