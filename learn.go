@@ -71,6 +71,9 @@ func (s *limitState) effective() int {
 func (l *BucketRateLimiter) applyLimit() {
 	if r := l.lim.effective(); r != l.b.rpm {
 		l.b.setRate(r, l.cfg.rampStart, l.cfg.rampStep)
+		if l.act.rec != nil {
+			l.act.rec.RPM = r // the minute's log keeps the limit at its end
+		}
 	}
 }
 

@@ -239,7 +239,7 @@ const MaxSeriesSpan = 24 * time.Hour
 type Series struct {
 	Limiter     string
 	Start       int64 // Unix seconds of element 0
-	RPM         int   // the configured requests per minute of the limiter's last minute; 0 if none
+	RPM         int   // the limit in use at the end of the limiter's last minute; 0 if none
 	Requested   []int
 	Issued      []int
 	Overflow    []int

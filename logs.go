@@ -33,7 +33,7 @@ type MinuteLog struct {
 	Service     string     `json:"service,omitempty"`
 	Start       int64      `json:"start"`      // Unix seconds of the minute's first second
 	StartTime   string     `json:"start_time"` // Start in RFC 3339, UTC
-	RPM         int        `json:"rpm"`        // configured requests per minute
+	RPM         int        `json:"rpm"`        // the limit in use, requests per minute, at the minute's end
 	Requested   [60]int    `json:"requested"`  // tickets asked for
 	Issued      [60]int    `json:"issued"`     // tickets issued, retries included
 	Overflow    [60]int    `json:"overflow"`   // requests that had to wait

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 var updateLogs = flag.Bool("update-logs", false, "regenerate the sample minute log in testdata/logs")
@@ -302,4 +304,29 @@ func writeLogSample(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return m.LogPath()
+}
+
+func TestTheMinuteLogKeepsTheLimitInUseAtItsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(1200, WithMonitor(m), WithName("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, _ := l.Acquire(context.Background())
+		tk.Done()
+		time.Sleep(30 * time.Second)
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 100, Reset: now.Add(time.Second), Known: true}}, now)
+		if err := m.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		lf, err := ReadLog(m.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lf.Minutes) != 1 || lf.Minutes[0].RPM != 600 {
+			t.Fatalf("minutes %+v, want one with rpm 600", lf.Minutes)
+		}
+	})
 }
