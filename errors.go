@@ -42,6 +42,15 @@ var (
 	// needs more tokens than a whole minute of a token budget allows: no
 	// wait can admit it (the provider would refuse it as too large).
 	ErrExceedsBudget = errors.New("ratellmiter: request exceeds a per-minute budget")
+
+	// ErrNoLimiter is returned, wrapped, by a Transport routing by model
+	// (WithServiceLimiters) for a request whose model has no limiter when
+	// the service has no default one either.
+	ErrNoLimiter = errors.New("ratellmiter: no limiter for the model")
+
+	// ErrBodyTooLarge is returned, wrapped, by a Transport for a request
+	// body larger than it may buffer (WithMaxBodyBytes).
+	ErrBodyTooLarge = errors.New("ratellmiter: request body too large to buffer")
 )
 
 // RateLimitError is an error that says a call was rate limited. Return it

@@ -186,7 +186,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		model := modelOf(body, req)
 		if l = t.service.Limiter(model); l == nil {
 			closeBody(out)
-			return nil, fmt.Errorf("ratellmiter: service %q has no limiter for model %q", t.service.ServiceName(), model)
+			return nil, fmt.Errorf("%w: service %q has none for model %q and no default one (register it with NewLimiter(%q, rpm), or a default with NewLimiter(\"\", rpm))",
+				ErrNoLimiter, t.service.ServiceName(), model, model)
 		}
 	}
 	ctx := req.Context()
@@ -304,7 +305,7 @@ func (t *Transport) readBody(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
 	}
 	if int64(len(body)) > t.maxBody {
-		return nil, fmt.Errorf("ratellmiter: request body larger than %d bytes: too large to buffer (see WithMaxBodyBytes)", t.maxBody)
+		return nil, fmt.Errorf("%w: more than %d bytes (see WithMaxBodyBytes)", ErrBodyTooLarge, t.maxBody)
 	}
 	return body, nil
 }

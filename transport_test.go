@@ -272,7 +272,8 @@ func TestTransportRoutesByModel(t *testing.T) {
 
 		// A model without a limiter, and no default one: not sent.
 		_, err = client.Chat.Completions.New(ctx, tpChat("o3"))
-		require.ErrorContains(t, err, `no limiter for model "o3"`)
+		require.ErrorIs(t, err, ErrNoLimiter)
+		require.ErrorContains(t, err, `NewLimiter("o3", rpm)`)
 		assert.Equal(t, 5, s.Stats().Requests)
 
 		// With a default limiter, unknown models share it.
@@ -582,7 +583,8 @@ func TestTransportBodyTooLarge(t *testing.T) {
 		req, err := http.NewRequest(http.MethodPost, fakeURL+"/x", onlyReader{bytes.NewReader(make([]byte, 11))})
 		require.NoError(t, err)
 		_, err = tr.Client().Do(req)
-		require.ErrorContains(t, err, "larger than 10 bytes")
+		require.ErrorIs(t, err, ErrBodyTooLarge)
+		require.ErrorContains(t, err, "more than 10 bytes")
 		assert.Zero(t, calls.Load())
 		assert.Zero(t, l.Stats().Requested)
 
