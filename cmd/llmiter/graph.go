@@ -50,7 +50,8 @@ Flags of graph:
 The chart plots requests per second over the seconds of the log that saw
 activity. A dashed line marks the limiter's cap, ceil(RPM/60) per second;
 shaded spans are the seconds the limiter was paused after a rate-limit error;
-triangles on top mark pauses, probes and resumes. It is written to
+triangles on top mark pauses, probes and resumes, and a row below them
+changes of the limit (learned, or reported by the server). It is written to
 OUT/<log>-<limiter>-<lines>.<format>, with the limiter's name made safe for a
 file name ("all" with -compare), and its path is printed.
 
@@ -110,6 +111,7 @@ var eventColors = map[string]color.Color{
 	ratellmiter.EventPause:  color.RGBA{200, 30, 30, 255},
 	ratellmiter.EventProbe:  color.RGBA{230, 150, 0, 255},
 	ratellmiter.EventResume: color.RGBA{30, 150, 60, 255},
+	ratellmiter.EventLimit:  color.RGBA{90, 90, 200, 255},
 }
 
 func init() {
@@ -447,12 +449,15 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 		}
 
 		if !compare {
-			for _, kind := range []string{ratellmiter.EventPause, ratellmiter.EventProbe, ratellmiter.EventResume} {
+			for _, kind := range []string{ratellmiter.EventPause, ratellmiter.EventProbe, ratellmiter.EventResume, ratellmiter.EventLimit} {
 				mk := &markers{glyph: draw.GlyphStyle{
 					Color:  eventColors[kind],
 					Radius: vg.Points(4.5),
 					Shape:  draw.PyramidGlyph{},
 				}}
+				if kind == ratellmiter.EventLimit {
+					mk.row = 1 // clear of a pause in the same second
+				}
 				for _, e := range s.Events {
 					if e.Kind == kind && e.Second >= lo && e.Second <= hi {
 						mk.xs = append(mk.xs, float64(e.Second-lo)+0.5)
@@ -537,12 +542,13 @@ func (s *shade) Thumbnail(c *draw.Canvas) {
 type markers struct {
 	xs    []float64
 	glyph draw.GlyphStyle
+	row   int // 0 along the top; each row below clears the one above
 }
 
 // Plot implements plot.Plotter.
 func (m *markers) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
-	y := c.Max.Y - m.glyph.Radius - vg.Points(2)
+	y := c.Max.Y - m.glyph.Radius - vg.Points(2) - vg.Length(m.row)*(2*m.glyph.Radius+vg.Points(2))
 	for _, x := range m.xs {
 		if px := trX(x); c.ContainsX(px) {
 			c.DrawGlyphNoClip(m.glyph, vg.Point{X: px, Y: y})
