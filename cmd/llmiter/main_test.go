@@ -381,3 +381,47 @@ func TestDocsCharts(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphMarksChangesOfTheLimit draws a minute with a limit event and
+// the same minute without it: only the first has the limit marker's color.
+func TestGraphMarksChangesOfTheLimit(t *testing.T) {
+	hasMarker := func(events string) bool {
+		dir := t.TempDir()
+		counts := "[" + strings.TrimSuffix(strings.Repeat("5,", 60), ",") + "]"
+		zeros := "[" + strings.TrimSuffix(strings.Repeat("0,", 60), ",") + "]"
+		flags := "[" + strings.TrimSuffix(strings.Repeat("false,", 60), ",") + "]"
+		line := fmt.Sprintf(`{"v":1,"limiter":"a","start":946684800,"start_time":"2000-01-01T00:00:00Z","rpm":600,`+
+			`"requested":%s,"issued":%s,"overflow":%s,"rate_limited":%s,"finished":%s,"paused":%s,"events":%s}`+"\n",
+			counts, counts, zeros, zeros, counts, flags, events)
+		if err := os.WriteFile(filepath.Join(dir, "946684800.jsonl"), []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path := mustGraph(t, nil, "-dir", dir, "-name", "a", "-out", dir)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := eventColors["limit"]
+		wr, wg, wb, _ := want.RGBA()
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if r, g, bl, _ := img.At(x, y).RGBA(); r == wr && g == wg && bl == wb {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !hasMarker(`[{"s":30,"kind":"limit","detail":"server reports a limit of 300 requests per minute"}]`) {
+		t.Error("no limit marker on a chart with a limit event")
+	}
+	if hasMarker(`[]`) {
+		t.Error("a limit marker's color on a chart without limit events")
+	}
+}
