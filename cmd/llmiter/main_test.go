@@ -92,15 +92,7 @@ func mustGraph(t *testing.T, env []string, args ...string) string {
 // a chart rather than a blank page.
 func checkPNG(t *testing.T, path string, width, height int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	img := decodePNG(t, path)
 	if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
 		t.Errorf("%s: %dx%d, want %dx%d", path, b.Dx(), b.Dy(), width, height)
 	}
@@ -112,6 +104,21 @@ func checkPNG(t *testing.T, path string, width, height int) {
 	if inked < total/50 || inked > total/2 {
 		t.Errorf("%s: %d of %d pixels not white, want a chart on a white page", path, inked, total)
 	}
+}
+
+// decodePNG reads the PNG image at path.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
 }
 
 func colorStats(img image.Image) (colors, inked int) {
@@ -396,16 +403,7 @@ func TestGraphMarksChangesOfTheLimit(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "946684800.jsonl"), []byte(line), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		path := mustGraph(t, nil, "-dir", dir, "-name", "a", "-out", dir)
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		img, err := png.Decode(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := decodePNG(t, mustGraph(t, nil, "-dir", dir, "-name", "a", "-out", dir))
 		want := eventColors["limit"]
 		wr, wg, wb, _ := want.RGBA()
 		b := img.Bounds()
