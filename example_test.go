@@ -129,3 +129,38 @@ func ExampleWithTokens() {
 	// after: <nil>
 	// true
 }
+
+// busyError is what a hypothetical client returns when its backend is
+// busy, with how long to wait.
+type busyError struct{ retryIn time.Duration }
+
+func (e *busyError) Error() string { return "backend busy" }
+
+// A classifier for another API: its busy error is an overload (Do waits
+// and retries, and the limit stays as it is); everything else is left to
+// DefaultClassifier.
+func ExampleWithClassifier() {
+	classify := func(err error) ratellmiter.Classification {
+		var busy *busyError
+		if errors.As(err, &busy) {
+			return ratellmiter.Classification{Kind: ratellmiter.KindOverloaded, RetryAfter: busy.retryIn}
+		}
+		return ratellmiter.DefaultClassifier(err)
+	}
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	limiter, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(m), ratellmiter.WithClassifier(classify))
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	answer, err := ratellmiter.Do(context.Background(), limiter, func(context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			return "", &busyError{retryIn: 10 * time.Millisecond}
+		}
+		return "done", nil
+	})
+	fmt.Println(answer, err, "after", calls, "calls; limit", limiter.RPM(), "RPM")
+	// Output: done <nil> after 2 calls; limit 600 RPM
+}

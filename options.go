@@ -202,7 +202,9 @@ func WithProbeTimeout(d time.Duration) Option {
 }
 
 // WithClassifier replaces DefaultClassifier, the hook that tells Do which
-// errors are rate limits.
+// errors are rate limits, overloads or exhausted quotas. A classifier for
+// another API usually handles its own errors and hands the rest to
+// DefaultClassifier.
 func WithClassifier(f Classifier) Option {
 	return limiterOption(func(c *config) error {
 		if f == nil {
