@@ -42,6 +42,11 @@ type secCount struct {
 
 const nsPerSec = int64(time.Second)
 
+// slotSlack is the most of a ticket's lateness the spacing makes up (see
+// bucket.spacing): more than timers' usual jitter, too little to matter to
+// any server.
+const slotSlack = int64(2 * time.Millisecond)
+
 // newBucket returns a bucket for rpm tickets per minute whose ramp starts at
 // startFrac of the per-second cap and grows by stepFrac of it each second.
 func newBucket(rpm int, startFrac, stepFrac float64, idleRamp bool) bucket {
@@ -130,12 +135,14 @@ func (b *bucket) allowance(sec int64) int {
 //
 // Tickets are spaced from the last ticket's slot, not from when it was
 // issued. A ticket's slot is when it was due, if it was issued at most
-// half a spacing after that, and otherwise when it was issued. A timer
-// that fires a little late (a fraction of a millisecond, each time) thus
-// does not push every later ticket back: at 50 tickets a second, spacing
-// from the issue times lost about 0.35 s over 600 tickets. Two tickets are
-// never closer than half a spacing, and the per-second cap and the minute
-// window count tickets when they are issued.
+// slotSlack (and half a spacing) after that, and otherwise when it was
+// issued. A timer that fires a little late (a fraction of a millisecond,
+// each time) thus does not push every later ticket back: at 50 tickets a
+// second, spacing from the issue times lost about 0.35 s over 600
+// tickets. The per-second cap and the sixty one-second buckets count
+// tickets when they are issued and hold exactly; a sliding sixty seconds
+// may see R+1 tickets only if it is shorter than a minute by the lateness
+// made up, at most slotSlack.
 func (b *bucket) spacing(a int) int64 {
 	return max(nsPerSec/int64(a), b.gap)
 }
@@ -200,7 +207,7 @@ func (b *bucket) take(now int64) {
 	sec := secOf(now)
 	b.advance(sec)
 	sp := b.spacing(b.allowance(sec))
-	if due := b.slot + sp; b.hasLast && now >= due && now-due <= sp/2 {
+	if due := b.slot + sp; b.hasLast && now >= due && now-due <= min(sp/2, slotSlack) {
 		b.slot = due
 	} else {
 		b.slot = now

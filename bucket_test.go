@@ -163,6 +163,12 @@ func TestBucketCapsHoldForRandomWorkloads(t *testing.T) {
 			if !b.ready(at) {
 				t.Fatalf("run %d: next(%d) = %d, which is not ready", run, now, at)
 			}
+			// Often issued late, as by a timer that fires after its time
+			// (unless the lateness crosses into a second that allows
+			// less).
+			if late := at + int64(rng.IntN(4000))*1e3; rng.IntN(3) == 0 && b.ready(late) {
+				at = late
+			}
 			b.take(at)
 			times = append(times, at)
 			now = at
@@ -184,7 +190,22 @@ func TestBucketCapsHoldForRandomWorkloads(t *testing.T) {
 				t.Fatalf("run %d (rpm %d): minute ending second %d issued %d", run, rpm, secOf(times[hi]), hi-lo+1)
 			}
 		}
+		// Any R+1 tickets span a minute, less the lateness made up.
+		for i := 0; i+rpm < len(times); i++ {
+			if span := times[i+rpm] - times[i]; span < 60*nsPerSec-slotSlack {
+				t.Fatalf("run %d (rpm %d): %d tickets within %v", run, rpm, rpm+1, time.Duration(span))
+			}
+		}
 	}
+}
+
+func TestALateArrivalIsSpacedFromItsIssue(t *testing.T) {
+	b := newBucket(60, 1, 1, false) // one a second
+	b.take(0)
+	// The next request comes half a second after its slot: far later
+	// than a timer's jitter, so the backlog behind it is spaced from it.
+	b.take(1500 * int64(time.Millisecond))
+	assert.Equal(t, 2500*int64(time.Millisecond), b.next(1500*int64(time.Millisecond)))
 }
 
 func TestBucketWithoutIdleRampRampsOnlyAfterPause(t *testing.T) {

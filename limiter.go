@@ -3,10 +3,10 @@
 // throttled.
 //
 // A BucketRateLimiter hands out Tickets: at most ceil(R/60) in any
-// one-second bucket and at most R in any sixty seconds, spread evenly across
-// each second instead of released in bursts. After a pause it ramps up over
-// a few seconds. A call that is rate limited anyway hands its ticket
-// back with the server's retry-after hint: the whole limiter pauses, the
+// one-second bucket and at most R in any sixty such buckets, spread evenly
+// across each second instead of released in bursts. After a pause it ramps
+// up over a few seconds. A call that is rate limited anyway hands its
+// ticket back with the server's retry-after hint: the whole limiter pauses, the
 // call waits at the front of the line, and the limiter resumes when a probe
 // (the service's IsBlocked, or one canary request) says the server accepts
 // requests again.
@@ -106,8 +106,8 @@ type counters struct {
 const maxRPM = 60 * int64(time.Second)
 
 // NewBucketRateLimiter returns a limiter that issues at most
-// requestsPerMinute tickets in any sixty seconds and at most
-// ceil(requestsPerMinute/60) in any one second. It joins DefaultMonitor, or
+// requestsPerMinute tickets in any sixty consecutive one-second buckets and
+// at most ceil(requestsPerMinute/60) in any one of them. It joins DefaultMonitor, or
 // the Monitor given with WithMonitor, starting it if needed.
 func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLimiter, error) {
 	if requestsPerMinute <= 0 || int64(requestsPerMinute) > maxRPM {

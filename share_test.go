@@ -348,8 +348,8 @@ func TestIdleLimiterDoesNotTakeTheCanaryFromABusyOne(t *testing.T) {
 func TestLeasedTicketsIssuedALittleLateKeepTheirSlots(t *testing.T) {
 	s := newShared(shareConfig{})
 	s.leaseSec, s.leaseN, s.slot, s.spacing = 0, 3, 0, int64(100*time.Millisecond)
-	s.use(int64(30 * time.Millisecond)) // 30 ms late: keeps its slot
+	s.use(int64(time.Millisecond)) // 1 ms late: keeps its slot
 	assert.Equal(t, int64(100*time.Millisecond), s.slot)
-	s.use(int64(170 * time.Millisecond)) // 70 ms late: spaced from its issue
-	assert.Equal(t, int64(270*time.Millisecond), s.slot)
+	s.use(int64(130 * time.Millisecond)) // 30 ms late: spaced from its issue
+	assert.Equal(t, int64(230*time.Millisecond), s.slot)
 }

@@ -80,9 +80,9 @@ func (s *shared) use(now int64) {
 		s.leaseN--
 		s.usedSec++
 		// As the bucket does (see bucket.spacing): a ticket issued at
-		// most half a spacing late keeps its slot, so that late timers
-		// do not push the lease's later slots back.
-		if now-s.slot > s.spacing/2 {
+		// most slotSlack (and half a spacing) late keeps its slot, so
+		// that late timers do not push the lease's later slots back.
+		if now-s.slot > min(s.spacing/2, slotSlack) {
 			s.slot = now
 		}
 		s.slot += s.spacing
