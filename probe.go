@@ -32,6 +32,9 @@ type pauseState struct {
 	refused     bool
 	okBefore    int64
 	lowered     bool
+	// canaryRefused is when the latest canary the server refused was
+	// issued: a canary sent before it that succeeds late is old news.
+	canaryRefused int64
 }
 
 // mayIssueCanary reports whether a queued ticket may go out as a canary.
@@ -107,6 +110,7 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		}
 	case canary:
 		p.canary = nil
+		p.canaryRefused = max(p.canaryRefused, issued)
 		l.backOff(now, hint, "canary rate limited")
 	default:
 		if at := now + int64(hint); at > p.probeAt && p.canary == nil && !p.probing {

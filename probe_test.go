@@ -437,3 +437,28 @@ func TestStatsShowNoNextProbeWhileACanaryIsOut(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+func TestALateCanaryDoesNotOverrideANewerRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithProbeTimeout(5*time.Second))
+		a, _ := l.Acquire(context.Background())
+		require.NoError(t, a.RateLimited(context.Background(), time.Second), "a goes out as the canary")
+		next := make(chan *Ticket)
+		go func() {
+			b, err := l.Acquire(context.Background())
+			assert.NoError(t, err)
+			next <- b
+		}()
+		time.Sleep(6 * time.Second) // a is past its timeout
+		b := <-next                 // b went out as the next canary
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, b.RateLimited(gone, 30*time.Second), "the server refuses b: retry after 30 s")
+		time.Sleep(2 * time.Second)
+		a.Done() // a, sent before b, ends well
+		st := l.Stats()
+		assert.True(t, st.Paused, "the server's newer refusal stands")
+		assert.Equal(t, 30*time.Second-2*time.Second, time.Until(st.NextProbe))
+		assertConserved(t, l)
+	})
+}

@@ -223,9 +223,11 @@ func (t *Ticket) answered() {
 // canary t, and reports whether it did. The canary need not be the current
 // one: one that comes back after its timeout (a long generation, a stream)
 // still shows the server accepts requests, as long as it was sent during
-// this pause. Requires mu.
+// this pause and no canary sent after it has been refused since. Requires
+// mu.
 func (l *BucketRateLimiter) canarySucceeded(t *Ticket, now int64) bool {
-	if !l.p.paused || t.issuedAt < l.p.since {
+	p := &l.p
+	if !p.paused || t.issuedAt < p.since || (p.canary != t && t.issuedAt < p.canaryRefused) {
 		return false
 	}
 	why := "canary succeeded"
