@@ -72,7 +72,10 @@ func (l *BucketRateLimiter) applyLimit() {
 	if r := l.lim.effective(); r != l.b.rpm {
 		l.b.setRate(r, l.cfg.rampStart, l.cfg.rampStep)
 		if l.act.rec != nil {
-			l.act.rec.RPM = r // the minute's log keeps the limit at its end
+			// The minute's log keeps the limit at its end; a record
+			// whose minute is over goes to the Monitor first, as it was.
+			rec, _ := l.act.current(l, l.now())
+			rec.RPM = r
 		}
 	}
 }

@@ -330,3 +330,37 @@ func TestTheMinuteLogKeepsTheLimitInUseAtItsEnd(t *testing.T) {
 		}
 	})
 }
+
+func TestALimitChangeJustAfterAMinuteLeavesThatMinutesLogAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(500 * time.Millisecond) // the Monitor's loop ticks at x.5 s
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(1200, WithMonitor(m), WithName("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, _ := l.Acquire(context.Background()) // in minute 0
+		tk.Done()
+		// 60.2 s: minute 1 has begun, and the Monitor has not yet taken
+		// minute 0's record.
+		time.Sleep(59*time.Second + 700*time.Millisecond)
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 100, Reset: now.Add(time.Second), Known: true}}, now)
+		if err := m.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		lf, err := ReadLog(m.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lf.Minutes) != 2 || lf.Minutes[0].RPM != 1200 || lf.Minutes[1].RPM != 600 {
+			t.Fatalf("minutes with rpm %v, want minute 0 at 1200 and minute 1 at 600", func() []int {
+				var r []int
+				for _, mm := range lf.Minutes {
+					r = append(r, mm.RPM)
+				}
+				return r
+			}())
+		}
+	})
+}
