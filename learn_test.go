@@ -187,3 +187,59 @@ func TestOverloadsTeachNothingAboutTheLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestAFinalOverloadThroughDoTeachesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		want   int
+	}{
+		{"overloaded", 529, 1200},
+		{"rate limited", http.StatusTooManyRequests, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 1200, WithMaxRetries(0))
+				calls := 0
+				for range 3 { // refused (pause), the canary (resume), refused (pause)
+					_, _ = Do(context.Background(), l, func(context.Context) (int, error) {
+						calls++
+						if calls%2 == 1 {
+							return 0, &sdkLikeError{StatusCode: tc.status}
+						}
+						return 1, nil
+					})
+				}
+				assert.EqualValues(t, 2, l.Stats().Pauses)
+				assert.Equal(t, tc.want, l.RPM())
+			})
+		})
+	}
+}
+
+func TestAnOverloadIsNoPartialRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		overloaded bool
+		want       int
+	}{
+		{"overloaded", true, 600},
+		{"rate limited", false, 300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 600) // tickets 100 ms apart
+				a, _ := l.Acquire(context.Background())
+				b, _ := l.Acquire(context.Background())
+				gone, cancel := context.WithCancel(context.Background())
+				cancel()
+				require.Error(t, a.waitRetry(gone, 0, tc.overloaded), "paused")
+				b.Done() // b, sent after a, admitted during the pause
+				c, _ := l.Acquire(context.Background())
+				c.Done() // the canary: resume
+				require.False(t, l.Stats().Paused)
+				assert.Equal(t, tc.want, l.RPM())
+			})
+		})
+	}
+}

@@ -843,3 +843,57 @@ func TestTransportCanaryResumesWhenItsAnswerBegins(t *testing.T) {
 	assert.EqualValues(t, 0, l.Stats().InFlight)
 	assertConserved(t, l)
 }
+
+// refuseEveryOther answers status (with a 20 ms hint) to odd calls and 200
+// to even ones.
+func refuseEveryOther(t *testing.T, status int) *httptest.Server {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%2 == 1 {
+			w.Header().Set("retry-after-ms", "20")
+			w.WriteHeader(status)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestTransportOverloadsTeachNothing runs against servers that refuse
+// every other call, with 529 or with 429: each refusal pauses, but only
+// the 429s lower the limit, whether the transport retries or gives up.
+func TestTransportOverloadsTeachNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		status     int
+		maxRetries int
+		want       int
+	}{
+		{"overloaded, retried", 529, DefaultMaxRetries, 1200},
+		{"rate limited, retried", http.StatusTooManyRequests, DefaultMaxRetries, 600},
+		{"overloaded, no retry", 529, 0, 1200},
+		{"rate limited, no retry", http.StatusTooManyRequests, 0, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := refuseEveryOther(t, tc.status)
+			l := newLimiter(t, 1200, WithMaxRetries(tc.maxRetries))
+			tr := tpTransport(t, nil, WithLimiter(l))
+			t.Cleanup(tr.CloseIdleConnections)
+			calls := 2 // each retried: refused, then admitted as the canary
+			if tc.maxRetries == 0 {
+				calls = 3 // refused (pause), admitted (resume), refused (pause)
+			}
+			for range calls {
+				resp, err := tr.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				require.NoError(t, resp.Body.Close())
+			}
+			assert.EqualValues(t, 2, l.Stats().Pauses)
+			assert.Equal(t, tc.want, l.RPM())
+			assertConserved(t, l)
+		})
+	}
+}
