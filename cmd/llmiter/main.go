@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	name, rest := args[0], args[1:]
 	if name == "help" {
-		if len(rest) > 0 {
+		if len(rest) > 0 && !slices.Contains([]string{"help", "-h", "-help", "--help"}, rest[0]) {
 			cmd, ok := subcommands[rest[0]]
 			if !ok {
 				return unknownSubcommand(rest[0], stderr)

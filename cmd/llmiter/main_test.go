@@ -314,7 +314,7 @@ func TestGraphErrors(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"-help"}, {"graph", "-h"}, {"help"}, {"help", "graph"}} {
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"graph", "-h"}, {"help"}, {"help", "graph"}, {"help", "help"}, {"help", "-h"}} {
 		stdout, stderr, code := llmiter(t, nil, args...)
 		if code != 0 || stderr != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
