@@ -251,16 +251,23 @@ func (s *chaos) acquirer(ctx context.Context) func() {
 	}
 }
 
+// isServerError reports whether err is the chaos server error.
+func isServerError(err error) bool {
+	var se *sdkLikeError
+	return errors.As(err, &se) && se.StatusCode == 500
+}
+
 // errChaos is what the functions given to Do fail with.
 var errChaos = errors.New("chaos: call failed")
 
 // doer returns a caller that runs Do with a function whose every attempt
-// succeeds, fails, is rate limited or panics.
+// succeeds, fails, is rate limited, overloaded or answered with a server
+// error, or panics.
 func (s *chaos) doer(ctx context.Context) func() {
 	latency := time.Duration(s.rng.IntN(1500)) * time.Millisecond
 	outcomes := make([]int, 6)
 	for i := range outcomes {
-		outcomes[i] = s.rng.IntN(10)
+		outcomes[i] = s.rng.IntN(12)
 	}
 	return func() {
 		attempt := 0
@@ -283,11 +290,15 @@ func (s *chaos) doer(ctx context.Context) func() {
 				return 0, errChaos
 			case o < 9:
 				return 0, &RateLimitError{StatusCode: 429, RetryAfter: time.Duration(o-5) * time.Second}
+			case o < 10:
+				return 0, &sdkLikeError{StatusCode: 529} // an overload
+			case o < 11:
+				return 0, &sdkLikeError{StatusCode: 500} // the ticket is abandoned
 			}
 			panic("chaos: panic")
 		})
 		switch {
-		case err == nil, errors.Is(err, errChaos), errors.Is(err, ErrRateLimited):
+		case err == nil, errors.Is(err, errChaos), errors.Is(err, ErrRateLimited), isServerError(err):
 			s.finished.Add(1)
 		case !refusal(err):
 			s.unexpected("Do: %v", err)
