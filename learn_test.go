@@ -153,55 +153,31 @@ func TestAcquireFailsAtOnceWhenTheServersHoldOutlastsTheDeadline(t *testing.T) {
 	})
 }
 
-// TestOverloadsTeachNothingAboutTheLimit has the server refuse calls for
-// its own load, 5 s apart, while others succeed: each refusal pauses the
-// limiter, but none lowers its limit, where the same answers as 429s would
-// halve it.
+// TestOverloadsTeachNothingAboutTheLimit has Do's calls refused every
+// other time, 5 s apart, by an overloaded server or by a rate limit, with
+// retries or without: each refusal pauses the limiter, but only the rate
+// limits lower its limit.
 func TestOverloadsTeachNothingAboutTheLimit(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		status int
-		want   int
+		name       string
+		status     int
+		maxRetries int
+		want       int
 	}{
-		{"overloaded", 529, 1200},
-		{"rate limited", http.StatusTooManyRequests, 600},
+		{"overloaded, retried", 529, DefaultMaxRetries, 1200},
+		{"rate limited, retried", http.StatusTooManyRequests, DefaultMaxRetries, 600},
+		{"overloaded, no retry", 529, 0, 1200},
+		{"rate limited, no retry", http.StatusTooManyRequests, 0, 600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				l := newLimiter(t, 1200)
+				l := newLimiter(t, 1200, WithMaxRetries(tc.maxRetries))
 				calls := 0
-				for range 2 {
-					_, err := Do(context.Background(), l, func(context.Context) (int, error) {
-						calls++
-						if calls%2 == 1 {
-							return 0, &sdkLikeError{StatusCode: tc.status}
-						}
-						return 1, nil
-					})
-					require.NoError(t, err, "the retry, the canary, succeeds")
-					time.Sleep(5 * time.Second)
+				rounds := 2 // each refused, then retried as the canary
+				if tc.maxRetries == 0 {
+					rounds = 3 // refused (pause), the canary (resume), refused (pause)
 				}
-				assert.EqualValues(t, 2, l.Stats().Pauses)
-				assert.Equal(t, tc.want, l.RPM())
-			})
-		})
-	}
-}
-
-func TestAFinalOverloadThroughDoTeachesNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		status int
-		want   int
-	}{
-		{"overloaded", 529, 1200},
-		{"rate limited", http.StatusTooManyRequests, 600},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				l := newLimiter(t, 1200, WithMaxRetries(0))
-				calls := 0
-				for range 3 { // refused (pause), the canary (resume), refused (pause)
+				for range rounds {
 					_, _ = Do(context.Background(), l, func(context.Context) (int, error) {
 						calls++
 						if calls%2 == 1 {
@@ -209,6 +185,7 @@ func TestAFinalOverloadThroughDoTeachesNothing(t *testing.T) {
 						}
 						return 1, nil
 					})
+					time.Sleep(5 * time.Second)
 				}
 				assert.EqualValues(t, 2, l.Stats().Pauses)
 				assert.Equal(t, tc.want, l.RPM())

@@ -306,61 +306,52 @@ func writeLogSample(t *testing.T) string {
 	return m.LogPath()
 }
 
+// minutesWithALimitReport runs a logging limiter at 1200 RPM created at
+// created: one ticket at once, then, after wait, the server reports a limit
+// of 600. It returns the minutes logged.
+func minutesWithALimitReport(t *testing.T, created, wait time.Duration) []MinuteLog {
+	time.Sleep(created)
+	m := NewMonitor(WithLogDir(t.TempDir()))
+	l, err := NewBucketRateLimiter(1200, WithMonitor(m), WithName("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := l.Acquire(context.Background())
+	tk.Done()
+	time.Sleep(wait)
+	now := time.Now()
+	l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 100, Reset: now.Add(time.Second), Known: true}}, now)
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := ReadLog(m.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lf.Minutes
+}
+
 func TestTheMinuteLogKeepsTheLimitInUseAtItsEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMonitor(WithLogDir(t.TempDir()))
-		l, err := NewBucketRateLimiter(1200, WithMonitor(m), WithName("a"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tk, _ := l.Acquire(context.Background())
-		tk.Done()
-		time.Sleep(30 * time.Second)
-		now := time.Now()
-		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 100, Reset: now.Add(time.Second), Known: true}}, now)
-		if err := m.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		lf, err := ReadLog(m.LogPath())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(lf.Minutes) != 1 || lf.Minutes[0].RPM != 600 {
-			t.Fatalf("minutes %+v, want one with rpm 600", lf.Minutes)
+		minutes := minutesWithALimitReport(t, 0, 30*time.Second)
+		if len(minutes) != 1 || minutes[0].RPM != 600 {
+			t.Fatalf("minutes %+v, want one with rpm 600", minutes)
 		}
 	})
 }
 
 func TestALimitChangeJustAfterAMinuteLeavesThatMinutesLogAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(500 * time.Millisecond) // the Monitor's loop ticks at x.5 s
-		m := NewMonitor(WithLogDir(t.TempDir()))
-		l, err := NewBucketRateLimiter(1200, WithMonitor(m), WithName("a"))
-		if err != nil {
-			t.Fatal(err)
+		// Created at 0.5 s, when the Monitor's loop ticks; the report
+		// comes at 60.2 s: minute 1 has begun, and the Monitor has not
+		// yet taken minute 0's record.
+		minutes := minutesWithALimitReport(t, 500*time.Millisecond, 59*time.Second+700*time.Millisecond)
+		var rpms []int
+		for _, m := range minutes {
+			rpms = append(rpms, m.RPM)
 		}
-		tk, _ := l.Acquire(context.Background()) // in minute 0
-		tk.Done()
-		// 60.2 s: minute 1 has begun, and the Monitor has not yet taken
-		// minute 0's record.
-		time.Sleep(59*time.Second + 700*time.Millisecond)
-		now := time.Now()
-		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 100, Reset: now.Add(time.Second), Known: true}}, now)
-		if err := m.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		lf, err := ReadLog(m.LogPath())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(lf.Minutes) != 2 || lf.Minutes[0].RPM != 1200 || lf.Minutes[1].RPM != 600 {
-			t.Fatalf("minutes with rpm %v, want minute 0 at 1200 and minute 1 at 600", func() []int {
-				var r []int
-				for _, mm := range lf.Minutes {
-					r = append(r, mm.RPM)
-				}
-				return r
-			}())
+		if len(rpms) != 2 || rpms[0] != 1200 || rpms[1] != 600 {
+			t.Fatalf("minutes with rpm %v, want minute 0 at 1200 and minute 1 at 600", rpms)
 		}
 	})
 }
