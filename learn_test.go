@@ -153,31 +153,45 @@ func TestAcquireFailsAtOnceWhenTheServersHoldOutlastsTheDeadline(t *testing.T) {
 	})
 }
 
+// An overloadCase is a limiter at 1200 RPM whose calls are refused every
+// other time, by an overloaded server (529) or a rate limit (429), with
+// retries or without, and the limit that leaves.
+type overloadCase struct {
+	name       string
+	status     int
+	maxRetries int
+	want       int
+}
+
+// overloadCases are the cases Do and the transport are tested with.
+var overloadCases = []overloadCase{
+	{"overloaded, retried", 529, DefaultMaxRetries, 1200},
+	{"rate limited, retried", http.StatusTooManyRequests, DefaultMaxRetries, 600},
+	{"overloaded, no retry", 529, 0, 1200},
+	{"rate limited, no retry", http.StatusTooManyRequests, 0, 600},
+}
+
+// calls returns how many calls make two pauses: with retries, two calls,
+// each refused and then retried as the canary; without, three: refused
+// (a pause), admitted as the canary (the resume), refused (a pause).
+func (tc *overloadCase) calls() int {
+	if tc.maxRetries == 0 {
+		return 3
+	}
+	return 2
+}
+
 // TestOverloadsTeachNothingAboutTheLimit has Do's calls refused every
 // other time, 5 s apart, by an overloaded server or by a rate limit, with
 // retries or without: each refusal pauses the limiter, but only the rate
 // limits lower its limit.
 func TestOverloadsTeachNothingAboutTheLimit(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		status     int
-		maxRetries int
-		want       int
-	}{
-		{"overloaded, retried", 529, DefaultMaxRetries, 1200},
-		{"rate limited, retried", http.StatusTooManyRequests, DefaultMaxRetries, 600},
-		{"overloaded, no retry", 529, 0, 1200},
-		{"rate limited, no retry", http.StatusTooManyRequests, 0, 600},
-	} {
+	for _, tc := range overloadCases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLimiter(t, 1200, WithMaxRetries(tc.maxRetries))
 				calls := 0
-				rounds := 2 // each refused, then retried as the canary
-				if tc.maxRetries == 0 {
-					rounds = 3 // refused (pause), the canary (resume), refused (pause)
-				}
-				for range rounds {
+				for range tc.calls() {
 					_, _ = Do(context.Background(), l, func(context.Context) (int, error) {
 						calls++
 						if calls%2 == 1 {

@@ -865,27 +865,13 @@ func refuseEveryOther(t *testing.T, status int) *httptest.Server {
 // every other call, with 529 or with 429: each refusal pauses, but only
 // the 429s lower the limit, whether the transport retries or gives up.
 func TestTransportOverloadsTeachNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		status     int
-		maxRetries int
-		want       int
-	}{
-		{"overloaded, retried", 529, DefaultMaxRetries, 1200},
-		{"rate limited, retried", http.StatusTooManyRequests, DefaultMaxRetries, 600},
-		{"overloaded, no retry", 529, 0, 1200},
-		{"rate limited, no retry", http.StatusTooManyRequests, 0, 600},
-	} {
+	for _, tc := range overloadCases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := refuseEveryOther(t, tc.status)
 			l := newLimiter(t, 1200, WithMaxRetries(tc.maxRetries))
 			tr := tpTransport(t, nil, WithLimiter(l))
 			t.Cleanup(tr.CloseIdleConnections)
-			calls := 2 // each retried: refused, then admitted as the canary
-			if tc.maxRetries == 0 {
-				calls = 3 // refused (pause), admitted (resume), refused (pause)
-			}
-			for range calls {
+			for range tc.calls() {
 				resp, err := tr.Client().Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
 				require.NoError(t, err)
 				_, _ = io.Copy(io.Discard, resp.Body)
