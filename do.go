@@ -12,11 +12,11 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 
 // Do calls fn with a ticket from l (DefaultLimiter when l is nil). When fn
 // returns an error that the limiter's Classifier says is a rate limit or an
-// overload, the ticket is handed back with the server's hint, and fn is called again as
-// soon as the limiter issues it, ahead of every new request; after the
-// attempt limit (WithMaxRetries) Do returns an error wrapping both
-// ErrRateLimited and fn's last error. An error that says a quota is used
-// up is returned at once, wrapped so that errors.Is(err,
+// overload, the ticket is handed back with the server's hint, and fn is
+// called again as soon as the limiter issues it, ahead of every new
+// request; after the attempt limit (WithMaxRetries) Do returns an error
+// wrapping both ErrRateLimited and fn's last error. An error that says a
+// quota is used up is returned at once, wrapped so that errors.Is(err,
 // ErrQuotaExhausted). Any other result of fn is returned as it is; an
 // error that says nothing about the server's limits (ctx ended, a context
 // error, a network error, a server error with a 5xx status) abandons the
@@ -25,9 +25,8 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(); while it
 // waits to retry, or when the retry could not be issued before ctx's
 // deadline (ErrWouldExceedDeadline, at once), the error wraps fn's last
-// error too. If fn
-// panics, the ticket is abandoned and the panic goes on. opts describe the
-// call (WithTokens) for the limiter's token budgets.
+// error too. If fn panics, the ticket is abandoned and the panic goes on.
+// opts describe the call (WithTokens) for the limiter's token budgets.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
 	if fn == nil {
