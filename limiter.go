@@ -6,10 +6,10 @@
 // one-second bucket and at most R in any sixty such buckets, spread evenly
 // across each second instead of released in bursts. After a pause it ramps
 // up over a few seconds. A call that is rate limited anyway hands its
-// ticket back with the server's retry-after hint: the whole limiter pauses, the
-// call waits at the front of the line, and the limiter resumes when a probe
-// (the service's IsBlocked, or one canary request) says the server accepts
-// requests again.
+// ticket back with the server's retry-after hint: the whole limiter
+// pauses, the call waits at the front of the line, and the limiter resumes
+// when a probe (the service's IsBlocked, or one canary request) says the
+// server accepts requests again.
 //
 // Do and Wrap run a function under a limiter and retry it when it is rate
 // limited. A Monitor owns the goroutines that probe and write the per-minute
@@ -107,8 +107,9 @@ const maxRPM = 60 * int64(time.Second)
 
 // NewBucketRateLimiter returns a limiter that issues at most
 // requestsPerMinute tickets in any sixty consecutive one-second buckets and
-// at most ceil(requestsPerMinute/60) in any one of them. It joins DefaultMonitor, or
-// the Monitor given with WithMonitor, starting it if needed.
+// at most ceil(requestsPerMinute/60) in any one of them. It joins
+// DefaultMonitor, or the Monitor given with WithMonitor, starting it if
+// needed.
 func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLimiter, error) {
 	if requestsPerMinute <= 0 || int64(requestsPerMinute) > maxRPM {
 		return nil, fmt.Errorf("ratellmiter: requests per minute %d: must be in [1, %d]", requestsPerMinute, maxRPM)

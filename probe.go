@@ -75,15 +75,15 @@ func (l *BucketRateLimiter) event(now int64, kind, detail string) {
 }
 
 // onRateLimited handles a rate-limit error reported at now, with the
-// server's hint, on a ticket issued at issued. An overloaded server's
-// refusal pauses the limiter in the same way but teaches it nothing about
-// its limit: the server's load, not the caller's rate, caused it. The first one pauses the
+// server's hint, on a ticket issued at issued. The first one pauses the
 // limiter; a failed canary backs the probe off; a straggler (a ticket issued
 // before the pause) can only push the probe later, to honour a longer hint.
 // A straggler whose answer comes after the pause has ended is old news: the
 // probe found the server accepting requests since, so it neither pauses the
-// limiter again nor teaches anything. A closed limiter does not pause.
-// Requires mu.
+// limiter again nor teaches anything. An overloaded server's refusal pauses
+// the limiter in the same way but teaches it nothing about its limit: the
+// server's load, not the caller's rate, caused it. A closed limiter does
+// not pause. Requires mu.
 func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration, canary, overloaded bool) {
 	p := &l.p
 	hint = max(hint, 0)
@@ -176,8 +176,8 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 }
 
 // runProbe asks the service whether it is blocked, with a timeout, and acts
-// on the answer; closed is closed when the limiter closes. It runs on a goroutine owned by the Monitor; a probe that
-// panics counts as blocked.
+// on the answer; closed is closed when the limiter closes. It runs on a
+// goroutine owned by the Monitor; a probe that panics counts as blocked.
 func (l *BucketRateLimiter) runProbe(ctx context.Context, closed <-chan struct{}, svc RateLimitedService, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

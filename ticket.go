@@ -214,9 +214,7 @@ func (t *Ticket) answered() {
 		return
 	}
 	t.canary = false
-	if !l.canarySucceeded(t, l.now()) {
-		l.dispatch(l.now())
-	}
+	l.canarySucceeded(t, l.now())
 }
 
 // canarySucceeded ends the pause because the server admitted the call of
@@ -231,7 +229,7 @@ func (l *BucketRateLimiter) canarySucceeded(t *Ticket, now int64) bool {
 		return false
 	}
 	why := "canary succeeded"
-	if l.p.canary != t {
+	if p.canary != t {
 		why = fmt.Sprintf("canary succeeded %v after it was sent, past its timeout",
 			time.Duration(now-t.issuedAt).Round(time.Millisecond))
 	}

@@ -117,8 +117,8 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // limiter issues its ticket again, ahead of every new request; after the
 // limiter's WithMaxRetries, or at once when the retry could not go out
 // before the request context's deadline (or within WithMaxWait), the last
-// answer is returned as it is. An
-// exhausted quota (OpenAI's insufficient_quota, Anthropic's
+// answer is returned as it is. An exhausted quota (OpenAI's
+// insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
 // "x-should-retry: false") is returned at once without pausing the
 // limiter, since waiting cannot help. Either way the client sees the

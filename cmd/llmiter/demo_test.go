@@ -16,12 +16,8 @@ import (
 // never timing.
 func TestDemoSmall(t *testing.T) {
 	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo", "-clients", "all", "-requests", "40", "-workers", "8", "-rpm", "1200",
-		"-naive-timeout", "5s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
-	}
-	text := stdout.String()
+	text := runDemo(t, "-clients", "all", "-requests", "40", "-workers", "8", "-rpm", "1200",
+		"-naive-timeout", "5s", "-quiet", "-out", out)
 	if strings.Contains(text, "done ") {
 		t.Errorf("-quiet printed progress lines:\n%s", text)
 	}
@@ -70,7 +66,7 @@ func TestDemoSmall(t *testing.T) {
 		t.Errorf("output does not name the minute log %s", logs[0])
 	}
 	// The log the demo points at can be graphed with the command it prints.
-	stdout.Reset()
+	var stdout, stderr bytes.Buffer
 	if code := runGraph([]string{"-dir", filepath.Join(out, "logs"), "-name", "ratellmiter", "-lines", "rief"}, &stdout, &stderr); code != 0 {
 		t.Errorf("graphing the demo's log: exit %d: %s", code, stderr.String())
 	}
@@ -80,13 +76,8 @@ func TestDemoSmall(t *testing.T) {
 // server's limit: the limiter takes the real one from the response headers
 // before the server refuses anything.
 func TestDemoLimiterAboveTheServer(t *testing.T) {
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo", "-requests", "30", "-workers", "8", "-rpm", "1200", "-limiter-rpm", "2400",
-		"-naive-timeout", "1s", "-quiet", "-out", out}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
-	}
-	text := stdout.String()
+	text := runDemo(t, "-requests", "30", "-workers", "8", "-rpm", "1200", "-limiter-rpm", "2400",
+		"-naive-timeout", "1s", "-quiet", "-out", t.TempDir())
 	if !strings.Contains(text, "configured at 2400 RPM: ratellmiter") {
 		t.Errorf("output does not say the limiter's setting:\n%s", text)
 	}
@@ -97,6 +88,17 @@ func TestDemoLimiterAboveTheServer(t *testing.T) {
 	if !strings.Contains(text, "1200 RPM at the end (configured 2400)") {
 		t.Errorf("the limiter did not take the server's limit:\n%s", text)
 	}
+}
+
+// runDemo runs llmiter demo with args, expects success and returns what
+// it printed.
+func runDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(append([]string{"demo"}, args...), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr.String())
+	}
+	return stdout.String()
 }
 
 // tableRow returns the fields of the table row of client, split on runs
