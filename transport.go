@@ -398,7 +398,8 @@ func closeBody(req *http.Request) {
 // finishOnClose arranges for tk to be finished when resp's body has been
 // read to its end or closed, whichever comes first. A tap, when given,
 // reads the usage the body reports and corrects the ticket's token charge
-// if the body was read to its end.
+// if the body was read to its end, or closed after the whole answer had
+// passed (see usageTap.complete).
 //
 // A server error (5xx) says nothing about the limits: its ticket is
 // abandoned rather than done, so that it neither ends a pause as a canary
@@ -439,7 +440,7 @@ type ticketBody struct {
 
 func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
-		if atEOF && b.tap != nil {
+		if b.tap != nil && (atEOF || b.tap.complete()) {
 			b.tap.reconcile(b.tk)
 		}
 		finishTicket(b.tk, b.abandon)

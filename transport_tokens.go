@@ -16,7 +16,9 @@ import (
 // usage the response reports: the "usage" object of a JSON answer, or the
 // usage events of a stream (OpenAI's final chunk with
 // stream_options.include_usage, Anthropic's message_start and
-// message_delta). A response closed before its end keeps the estimate.
+// message_delta). A response closed before its end keeps the estimate,
+// unless the whole answer had passed: openai-go closes a stream as soon as
+// it reads "data: [DONE]".
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
@@ -68,6 +70,17 @@ func (u *usageTap) usage() signals.Usage {
 		return signals.Usage{}
 	}
 	return signals.ParseUsage(u.buf)
+}
+
+// complete reports whether the whole answer has passed, so that its usage
+// is final even though the reader closed the body before its end: a
+// stream's terminal event was seen, or, for a JSON answer, always, since
+// only a complete JSON value yields a usage at all.
+func (u *usageTap) complete() bool {
+	if u.stream != nil {
+		return u.stream.Complete()
+	}
+	return true
 }
 
 // reconcile corrects tk's charge from the usage the body reported.

@@ -131,3 +131,34 @@ func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
 		assert.Equal(t, 2, calls)
 	})
 }
+
+// openai-go closes a stream as soon as it reads "data: [DONE]", before the
+// body's end: the usage chunk before it still corrects the charge.
+func TestTransportReconcilesAStreamClosedAfterItsLastEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithTokensPerMinute(60000)) // 1,000 tokens a second
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(50000)
+		params.StreamOptions.IncludeUsage = openai.Bool(true)
+
+		st := client.Chat.Completions.NewStreaming(context.Background(), params)
+		var acc openai.ChatCompletionAccumulator
+		for st.Next() {
+			acc.AddChunk(st.Current())
+		}
+		require.NoError(t, st.Err())
+		require.NoError(t, st.Close())
+		require.NotZero(t, acc.Usage.TotalTokens, "the stream reported its usage")
+
+		// Charged the estimate of 50,000 output tokens, the budget would
+		// be in debt for most of a minute; charged the usage, it has
+		// room a second later (when the request rate allows the next
+		// ticket) for a request of 500 tokens.
+		time.Sleep(time.Second)
+		tk, ok := l.TryAcquire(WithTokens(500, 0))
+		require.True(t, ok, "the stream's usage (%d tokens) replaced its estimate", acc.Usage.TotalTokens)
+		tk.Done()
+	})
+}

@@ -1,6 +1,9 @@
 package signals
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 // MaxLineBytes is the longest server-sent event line StreamUsage
 // inspects. Longer lines are skipped without being buffered.
@@ -17,6 +20,10 @@ const keepLineCap = 64 << 10
 // Groq's "x_groq.usage", OpenAI's response.completed event, Anthropic's
 // message_start and message_delta events, and Gemini's usageMetadata.
 //
+// Complete reports whether the stream's terminal event has passed, after
+// which its usage is final even if the reader stops before the end of the
+// body (openai-go closes a stream when it reads "data: [DONE]").
+//
 // Lines may be split across Write calls arbitrarily. Memory is bounded by
 // MaxLineBytes. The zero value is ready to use. A StreamUsage is not safe
 // for concurrent use.
@@ -24,6 +31,7 @@ type StreamUsage struct {
 	line     []byte
 	skipping bool
 	parts    usageParts
+	complete bool
 }
 
 // Write consumes part of the stream. It never fails.
@@ -37,7 +45,7 @@ func (s *StreamUsage) Write(p []byte) (int, error) {
 		}
 		s.buffer(p[:i])
 		if !s.skipping {
-			parseLine(&s.parts, s.line)
+			s.complete = parseLine(&s.parts, s.line) || s.complete
 		}
 		s.skipping = false
 		if cap(s.line) > keepLineCap {
@@ -55,10 +63,16 @@ func (s *StreamUsage) Write(p []byte) (int, error) {
 func (s *StreamUsage) Usage() Usage {
 	parts := s.parts
 	if len(s.line) > 0 && !s.skipping {
-		parseLine(&parts, s.line)
+		_ = parseLine(&parts, s.line)
 	}
 	return parts.usage()
 }
+
+// Complete reports whether the stream's terminal event has been written:
+// OpenAI's "data: [DONE]", Anthropic's message_stop or the Responses API's
+// response.completed. A stream without one (Gemini's) is complete only at
+// its end, which the reader sees and StreamUsage does not.
+func (s *StreamUsage) Complete() bool { return s.complete }
 
 // buffer appends p to the pending line unless the line has grown too long,
 // in which case the rest of it is skipped.
@@ -74,20 +88,45 @@ func (s *StreamUsage) buffer(p []byte) {
 	s.line = append(s.line, p...)
 }
 
-// parseLine merges the usage carried by one "data:" line into parts.
-func parseLine(parts *usageParts, line []byte) {
+// terminalEvents are the types of the events that end a stream.
+var terminalEvents = []string{"message_stop", "response.completed"}
+
+// maxTerminalLine bounds the data lines that are decoded only to see
+// whether they are a terminal event: those carry little more than their
+// type, or their usage (and are decoded for it anyway).
+const maxTerminalLine = 256
+
+// parseLine merges the usage carried by one "data:" line into parts, and
+// reports whether the line marks the end of the stream.
+func parseLine(parts *usageParts, line []byte) (end bool) {
+	if name, ok := bytes.CutPrefix(line, []byte("event:")); ok {
+		return slices.Contains(terminalEvents, string(bytes.TrimSpace(name)))
+	}
 	data, ok := bytes.CutPrefix(line, []byte("data:"))
 	if !ok {
-		return
+		return false
 	}
 	data = bytes.TrimSpace(data)
-	// Most chunks carry only content; skip decoding them.
-	if len(data) == 0 || data[0] != '{' || !bytes.Contains(data, []byte("usage")) {
-		return
+	if string(data) == "[DONE]" {
+		return true
 	}
-	if obj, ok := decodeObject(data); ok {
+	// Most chunks carry only content; skip decoding them.
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	hasUsage := bytes.Contains(data, []byte("usage"))
+	if !hasUsage && (len(data) > maxTerminalLine || !bytes.Contains(data, []byte("_stop"))) {
+		return false
+	}
+	obj, ok := decodeObject(data)
+	if !ok {
+		return false
+	}
+	if hasUsage {
 		parts.merge(obj)
 	}
+	typ, _ := obj["type"].(string)
+	return slices.Contains(terminalEvents, typ)
 }
 
 // ParseStreamUsage returns the usage reported in a complete server-sent

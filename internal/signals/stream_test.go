@@ -118,3 +118,54 @@ func TestStreamUsageIsRepeatable(t *testing.T) {
 	_, _ = s.Write([]byte("\n"))
 	assert.Equal(t, first, s.Usage(), "terminating the line keeps the result: got %+v, want %+v", s.Usage(), first)
 }
+
+func TestStreamUsageCompletesAtTheTerminalEvent(t *testing.T) {
+	for _, tc := range []struct {
+		file, marker string // marker begins the terminal event; "" if none
+	}{
+		{"openai_stream.txt", "data: [DONE]"},
+		{"anthropic_stream.txt", "event: message_stop"},
+		{"openai_responses_stream.txt", "event: response.completed"},
+		{"gemini_stream.txt", ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			events := fixture(t, tc.file)
+			if tc.marker == "" {
+				assert.False(t, writeAll(events).Complete(), "a stream without a terminal event completes only at its end")
+				return
+			}
+			i := bytes.Index(events, []byte(tc.marker))
+			require.Positive(t, i, "the fixture has its terminal event")
+			assert.False(t, writeAll(events[:i]).Complete(), "not complete before the terminal event")
+			assert.True(t, writeAll(events).Complete(), "complete after it")
+			var s StreamUsage // byte by byte
+			for k := range events {
+				_, _ = s.Write(events[k : k+1])
+			}
+			assert.True(t, s.Complete(), "complete however the stream is split")
+		})
+	}
+	for _, tc := range []struct {
+		name, events string
+		want         bool
+	}{
+		{"done", "data: [DONE]\n", true},
+		{"message_stop data alone", "data: {\"type\": \"message_stop\"}\n", true},
+		{"response.completed data alone", `data: {"type":"response.completed","response":{"usage":{"input_tokens":1}}}` + "\n", true},
+		{"unterminated done", "data: [DONE]", false},
+		{"content that reads [DONE]", `data: {"choices":[{"delta":{"content":"[DONE]"}}]}` + "\n", false},
+		{"content that reads message_stop", `data: {"type":"content_block_delta","delta":{"type":"text_delta","text":"message_stop"}}` + "\n", false},
+		{"content event named like one", "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, writeAll([]byte(tc.events)).Complete())
+		})
+	}
+}
+
+// writeAll returns a StreamUsage that has been written events.
+func writeAll(events []byte) *StreamUsage {
+	var s StreamUsage
+	_, _ = s.Write(events)
+	return &s
+}
