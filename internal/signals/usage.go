@@ -7,10 +7,11 @@ import (
 
 // Usage is the token consumption a provider reports for one response.
 type Usage struct {
-	// InputTokens counts prompt tokens, including cached ones: OpenAI's
-	// prompt_tokens or input_tokens, Anthropic's input_tokens plus
-	// cache_creation_input_tokens and cache_read_input_tokens, or
-	// Gemini's promptTokenCount.
+	// InputTokens counts the prompt tokens the provider's rate limits
+	// count: OpenAI's prompt_tokens or input_tokens (cached ones
+	// included), Anthropic's input_tokens plus cache_creation_input_tokens
+	// (its cache reads, cache_read_input_tokens, do not count towards its
+	// input-tokens-per-minute limit), or Gemini's promptTokenCount.
 	InputTokens int64
 	// OutputTokens counts generated tokens: OpenAI's completion_tokens
 	// or output_tokens, Anthropic's output_tokens, or Gemini's
@@ -90,6 +91,9 @@ func (u *usageParts) usage() Usage {
 		switch p {
 		case partOutput, partThoughts:
 			r.OutputTokens = satAdd(r.OutputTokens, u.value[p])
+		case partCacheRead:
+			// Read, so that a usage of cache reads alone is Known, but
+			// not charged: Anthropic's limits leave cache reads out.
 		default:
 			r.InputTokens = satAdd(r.InputTokens, u.value[p])
 		}
