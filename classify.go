@@ -140,8 +140,9 @@ func walkErrors(err error, n int) func(func(error) bool) {
 
 // statusOf returns the HTTP status an error carries, by a StatusCode()
 // method or an exported StatusCode field, and its Response field if any.
-func statusOf(err error) (int, *http.Response) {
-	var resp *http.Response
+// A field promoted through a nil embedded pointer counts as absent, and a
+// StatusCode method that panics (called through one) as no status.
+func statusOf(err error) (code int, resp *http.Response) {
 	v := reflect.ValueOf(err)
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
@@ -149,18 +150,43 @@ func statusOf(err error) (int, *http.Response) {
 		}
 		v = v.Elem()
 	}
-	if v.Kind() == reflect.Struct {
-		if f := v.FieldByName("Response"); f.IsValid() && f.CanInterface() {
-			resp, _ = f.Interface().(*http.Response)
-		}
+	if f := fieldOf(v, "Response"); f.IsValid() && f.CanInterface() {
+		resp, _ = f.Interface().(*http.Response)
 	}
 	if s, ok := err.(interface{ StatusCode() int }); ok {
-		return s.StatusCode(), resp
+		return statusMethod(s), resp
 	}
-	if v.Kind() == reflect.Struct {
-		if f := v.FieldByName("StatusCode"); f.IsValid() && f.CanInt() {
-			return int(f.Int()), resp
-		}
+	if f := fieldOf(v, "StatusCode"); f.IsValid() && f.CanInt() {
+		return int(f.Int()), resp
 	}
 	return 0, resp
+}
+
+// fieldOf returns the field of struct v with the given name, or the zero
+// Value if v is no struct, has no such field, or reaches it through a nil
+// embedded pointer.
+func fieldOf(v reflect.Value, name string) reflect.Value {
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	sf, ok := v.Type().FieldByName(name)
+	if !ok {
+		return reflect.Value{}
+	}
+	f, err := v.FieldByIndexErr(sf.Index)
+	if err != nil {
+		return reflect.Value{}
+	}
+	return f
+}
+
+// statusMethod calls s.StatusCode, taking a panic (a method promoted
+// through a nil embedded pointer) for no status.
+func statusMethod(s interface{ StatusCode() int }) (code int) {
+	defer func() {
+		if recover() != nil {
+			code = 0
+		}
+	}()
+	return s.StatusCode()
 }

@@ -17,7 +17,7 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // request; after the attempt limit (WithMaxRetries) Do returns an error
 // wrapping both ErrRateLimited and fn's last error. An error that says a
 // quota is used up is returned at once, wrapped so that errors.Is(err,
-// ErrQuotaExhausted). Any other result of fn is returned as it is; an
+// ErrQuotaExhausted), and its ticket abandoned. Any other result of fn is returned as it is; an
 // error that says nothing about the server's limits (ctx ended, a context
 // error, a network error, a server error with a 5xx status) abandons the
 // ticket (see Ticket.Abandon) instead of finishing it.
@@ -25,7 +25,8 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(); while it
 // waits to retry, or when the retry could not be issued before ctx's
 // deadline (ErrWouldExceedDeadline, at once), the error wraps fn's last
-// error too. If fn panics, the ticket is abandoned and the panic goes on.
+// error too. If fn (or the Classifier) panics, the ticket is abandoned and
+// the panic goes on.
 // opts describe the call (WithTokens) for the limiter's token budgets.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
@@ -41,8 +42,11 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 	if err != nil {
 		return zero, err
 	}
+	// Every path below finishes t; if fn or the Classifier panics, this
+	// abandons it, so that its in-flight slot and budget are not lost.
+	defer t.Abandon()
 	for attempt := 1; ; attempt++ {
-		v, err := call(ctx, t, fn)
+		v, err := fn(ctx)
 		if err == nil {
 			t.Done()
 			return v, nil
@@ -59,7 +63,9 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 				return zero, fmt.Errorf("%w (retrying after: %w)", werr, err)
 			}
 		case KindQuotaExhausted:
-			t.Done()
+			// The refusal says nothing about the rate: it neither ends a
+			// pause nor counts as admitted.
+			t.Abandon()
 			if errors.Is(err, ErrQuotaExhausted) {
 				return zero, err
 			}
@@ -97,18 +103,6 @@ func saysNothing(ctx context.Context, err error) bool {
 	return false
 }
 
-// call runs fn, abandoning t if fn panics.
-func call[T any](ctx context.Context, t *Ticket, fn func(context.Context) (T, error)) (v T, err error) {
-	returned := false
-	defer func() {
-		if !returned {
-			t.Abandon()
-		}
-	}()
-	v, err = fn(ctx)
-	returned = true
-	return v, err
-}
 
 // Wrap returns fn wrapped in Do with limiter l, the counterpart of the
 // original package's decorator. It panics if fn is nil, a mistake in the

@@ -127,6 +127,46 @@ func TestDoFinishesTheTicketWhenFnPanics(t *testing.T) {
 	})
 }
 
+func TestDoFreesTheInFlightSlotWhenTheClassifierPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithMaxInFlight(1), WithClassifier(func(error) Classification { panic("classifier") }))
+		assert.PanicsWithValue(t, "classifier", func() {
+			_, _ = Do(context.Background(), l, func(context.Context) (int, error) { return 0, errors.New("failed") })
+		})
+		assert.Equal(t, 0, l.Stats().InFlight, "the ticket was abandoned")
+		v, err := Do(context.Background(), l, func(context.Context) (int, error) { return 1, nil })
+		require.NoError(t, err, "the only in-flight slot is free again")
+		assert.Equal(t, 1, v)
+	})
+}
+
+// nilEmbedError reaches its StatusCode field and method and its Response
+// through a nil embedded pointer.
+type nilEmbedError struct {
+	*sdkLikeError
+	msg string
+}
+
+func (e *nilEmbedError) Error() string { return e.msg }
+
+type nilEmbedMethodError struct{ *statusPointerError }
+
+type statusPointerError struct{ code int }
+
+func (e *statusPointerError) StatusCode() int { return e.code }
+func (e nilEmbedMethodError) Error() string   { return "no status" }
+
+func TestDefaultClassifierToleratesNilEmbeddedPointers(t *testing.T) {
+	for _, err := range []error{&nilEmbedError{msg: "x"}, nilEmbedMethodError{}} {
+		var c Classification
+		require.NotPanics(t, func() { c = DefaultClassifier(err) }, "%T", err)
+		assert.Equal(t, KindOther, c.Kind, "%T carries no status", err)
+	}
+	// Through a non-nil pointer, the status is read as usual.
+	assert.Equal(t, KindRateLimited, DefaultClassifier(&nilEmbedError{sdkLikeError: &sdkLikeError{StatusCode: 429}}).Kind)
+	assert.Equal(t, KindRateLimited, DefaultClassifier(nilEmbedMethodError{&statusPointerError{429}}).Kind)
+}
+
 func TestDoHonoursContextWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6)
@@ -317,6 +357,7 @@ func TestDoAbandonsTheTicketOfACallThatSaysNothingOfTheLimits(t *testing.T) {
 		{"context error", fmt.Errorf("calling: %w", context.Canceled)},
 		{"server error", &sdkLikeError{StatusCode: 500}},
 		{"wrapped server error", fmt.Errorf("calling: %w", statusMethodError(502))},
+		{"exhausted quota", &QuotaError{Quota: "insufficient_quota"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

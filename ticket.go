@@ -159,10 +159,13 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration, overloaded bool) 
 // it. Calling Abandon after Done, or more than once, does nothing.
 //
 // Do calls it for a call that fails with a network error, a server error
-// (5xx) or because its context ended, and for a function that panics; the
-// Transport for network errors, server errors and exhausted quotas.
+// (5xx), an exhausted quota or because its context ended, and for a
+// function that panics; the Transport for network errors, server errors
+// and exhausted quotas.
 func (t *Ticket) Abandon() {
-	if t != nil {
+	// A finished ticket is left alone without the lock: Do abandons every
+	// ticket it has finished, as a guard against panics.
+	if t != nil && t.state.Load() == stateIssued {
 		t.finish(false)
 	}
 }
