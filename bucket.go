@@ -42,6 +42,19 @@ type secCount struct {
 
 const nsPerSec = int64(time.Second)
 
+// after returns the time d after now on the limiter's time line, saturating
+// at the ends of int64: a huge hint, timeout or deadline means "never"
+// rather than wrapping into the past.
+func after(now int64, d time.Duration) int64 {
+	switch {
+	case d > 0 && now > math.MaxInt64-int64(d):
+		return math.MaxInt64
+	case d < 0 && now < math.MinInt64-int64(d):
+		return math.MinInt64
+	}
+	return now + int64(d)
+}
+
 // slotSlack is the most of a ticket's lateness the spacing makes up (see
 // bucket.spacing): more than timers' usual jitter, too little to matter to
 // any server.

@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -218,4 +219,20 @@ func TestBucketWithoutIdleRampRampsOnlyAfterPause(t *testing.T) {
 	assert.Equal(t, want, perSecond(times, 5*nsPerSec))
 	times = issueGreedily(&b, 60*nsPerSec, 50)
 	assert.Equal(t, map[int64]int{0: 50}, perSecond(times, 60*nsPerSec), "the ramp ended with the first full second")
+}
+
+func TestAfterSaturatesInsteadOfWrapping(t *testing.T) {
+	for _, tc := range []struct {
+		now  int64
+		d    time.Duration
+		want int64
+	}{
+		{10, 5, 15},
+		{10, -5, 5},
+		{math.MaxInt64 - 1, 2, math.MaxInt64},
+		{1, time.Duration(math.MaxInt64), math.MaxInt64},
+		{math.MinInt64 + 1, -2, math.MinInt64},
+	} {
+		assert.Equal(t, tc.want, after(tc.now, tc.d), "after(%d, %d)", tc.now, int64(tc.d))
+	}
 }

@@ -171,7 +171,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 			// A longer window: requests per day, as Groq counts them.
 			// Waiting is pointless; Acquire fails fast until the reset.
 			if i == 0 { // the request budget
-				l.lim.spentUntil, l.lim.spentLimit = ns+int64(untilReset), b.Limit
+				l.lim.spentUntil, l.lim.spentLimit = after(ns, untilReset), b.Limit
 			}
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,15 +306,15 @@ func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 // WithMaxWait bound. The estimate is a lower bound, so a wait that might
 // succeed is never refused. Requires mu.
 func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket, ahead int) error {
-	limit, why := int64(-1), ""
+	limit, why := int64(math.MaxInt64), ""
 	if d, ok := ctx.Deadline(); ok {
-		limit, why = now+int64(time.Until(d)), "context deadline"
+		limit, why = after(now, time.Until(d)), "context deadline"
 	}
-	if mw := l.cfg.maxWait; mw > 0 && (limit < 0 || now+int64(mw) < limit) {
-		limit, why = now+int64(mw), "WithMaxWait"
+	if mw := l.cfg.maxWait; mw > 0 && after(now, mw) < limit {
+		limit, why = after(now, mw), "WithMaxWait"
 	}
-	if limit < 0 {
-		return nil
+	if limit == math.MaxInt64 {
+		return nil // no bound, or none within reach
 	}
 	est := l.earliest(now, t, ahead)
 	if est <= limit {

@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -103,9 +104,33 @@ func TestOverflowHugeRetryAfterDefersTheProbe(t *testing.T) {
 		tk, _ := l.Acquire(context.Background())
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
+		start := time.Now()
 		err := tk.RateLimited(ctx, time.Duration(math.MaxInt64))
-		if err == nil {
-			t.Fatalf("the server said to wait for ages; probed after %v", svc.callTimes())
+		if !errors.Is(err, ErrWouldExceedDeadline) || time.Since(start) != 0 {
+			t.Fatalf("the server said to wait for ages: RateLimited returned %v after %v, want ErrWouldExceedDeadline at once", err, time.Since(start))
+		}
+		if calls := svc.callTimes(); len(calls) != 0 {
+			t.Errorf("probed after %v", calls)
+		}
+		if next := l.Stats().NextProbe; next.Before(time.Now().Add(100 * 365 * 24 * time.Hour)) {
+			t.Errorf("next probe at %v, want the far future", next)
 		}
 	})
+}
+
+func TestOverflowHugeMaxWaitKeepsTheDeadlineCheck(t *testing.T) {
+	for _, wait := range []time.Duration{time.Duration(math.MaxInt64), time.Duration(math.MaxInt64 - 1)} {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLimiter(t, 60, WithMaxWait(wait))
+			tk, _ := l.Acquire(context.Background())
+			defer tk.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := l.Acquire(ctx) // the next ticket is a second away
+			if !errors.Is(err, ErrWouldExceedDeadline) || time.Since(start) != 0 {
+				t.Errorf("WithMaxWait(%v): Acquire returned %v after %v, want ErrWouldExceedDeadline at once", wait, err, time.Since(start))
+			}
+		})
+	}
 }

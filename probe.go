@@ -44,7 +44,7 @@ func (p *pauseState) mayIssueCanary() bool { return p.armed && p.canary == nil }
 func (p *pauseState) canaryIssued(t *Ticket, now int64, timeout time.Duration) {
 	p.armed = false
 	p.canary = t
-	p.deadline = now + int64(timeout)
+	p.deadline = after(now, timeout)
 }
 
 // canaryLost records that the canary was given back unused: another may go.
@@ -102,7 +102,7 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		if wait == 0 {
 			wait = l.cfg.probeFirst
 		}
-		p.probeAt = now + int64(wait)
+		p.probeAt = after(now, wait)
 		l.stats.pauses++
 		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
 		if !overloaded {
@@ -113,7 +113,7 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		p.canaryRefused = max(p.canaryRefused, issued)
 		l.backOff(now, hint, "canary rate limited")
 	default:
-		if at := now + int64(hint); at > p.probeAt && p.canary == nil && !p.probing {
+		if at := after(now, hint); at > p.probeAt && p.canary == nil && !p.probing {
 			p.probeAt = at
 		}
 	}
@@ -134,7 +134,7 @@ func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 		p.interval = l.cfg.probeMax
 	}
 	wait := max(p.interval, hint)
-	p.probeAt = now + int64(wait)
+	p.probeAt = after(now, wait)
 	p.armed = false
 	p.deadline = 0
 	l.event(now, EventProbe, fmt.Sprintf("%s; next probe in %v", why, wait))
