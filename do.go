@@ -103,7 +103,6 @@ func saysNothing(ctx context.Context, err error) bool {
 	return false
 }
 
-
 // Wrap returns fn wrapped in Do with limiter l, the counterpart of the
 // original package's decorator. It panics if fn is nil, a mistake in the
 // program rather than at run time.
