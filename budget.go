@@ -237,7 +237,9 @@ func (t *Ticket) Used(input, output int) {
 	l.bud.input.charge(now, di)
 	l.bud.output.charge(now, do)
 	t.in, t.out = in, out
-	if di+do < 0 {
+	if di < 0 || do < 0 {
+		// Some budget got tokens back (the input one, say, even if the
+		// output one was charged as much): a waiter may fit now.
 		l.dispatch(now)
 	}
 }

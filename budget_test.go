@@ -92,6 +92,29 @@ func TestUsedCorrectsTheChargeBothWays(t *testing.T) {
 	})
 }
 
+func TestUsedThatGivesBackOneBudgetWakesItsWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithInputTokensPerMinute(6000), WithOutputTokensPerMinute(6000))
+		a, err := l.Acquire(context.Background(), WithTokens(100, 0)) // the input budget is empty
+		require.NoError(t, err)
+		start := time.Now()
+		got := make(chan *Ticket, 1)
+		go func() {
+			b, err := l.Acquire(context.Background(), WithTokens(100, 0))
+			assert.NoError(t, err)
+			got <- b
+		}()
+		synctest.Wait()
+		// The call used no input tokens, but 100 output ones: the input
+		// budget is full again at once, though the total did not change.
+		a.Used(0, 100)
+		a.Done()
+		b := <-got
+		b.Done()
+		assert.Equal(t, 100*time.Millisecond, time.Since(start), "the waiter goes at the request spacing, not when the input budget would have refilled (1 s)")
+	})
+}
+
 func TestSplitInputAndOutputBudgets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000, WithInputTokensPerMinute(1000), WithOutputTokensPerMinute(6000))

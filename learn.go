@@ -187,6 +187,14 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if untilReset < 0 || untilReset > time.Minute {
 		return
 	}
+	// A limit that goes up lets the waiting tickets go at the new spacing,
+	// not at the end of the old one. (This runs before the unlock.)
+	old := l.b.rpm
+	defer func() {
+		if l.b.rpm > old {
+			l.dispatch(ns)
+		}
+	}()
 	switch {
 	case b.Limit <= 0:
 	case b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported:

@@ -29,6 +29,12 @@ func TestRepeatedPauseHalvesTheLimitAndCleanMinutesRaiseIt(t *testing.T) {
 		tk, _ = l.Acquire(context.Background())
 		tk.Done()
 		assert.Equal(t, 660, l.RPM(), "a clean minute adds back 5%% of the configured limit")
+
+		time.Sleep(61 * time.Second)
+		tk, ok := l.TryAcquire()
+		require.True(t, ok)
+		tk.Done()
+		assert.Equal(t, 720, l.RPM(), "TryAcquire takes the next minute's step as Acquire does")
 	})
 }
 
@@ -132,6 +138,36 @@ func TestAReportedLimitFollowsTheServerUpToTheConfiguredOne(t *testing.T) {
 		assert.Equal(t, 3000, l.RPM(), "a higher tier")
 		report(10000)
 		assert.Equal(t, 6000, l.RPM(), "never above the configured limit, but no longer held below it")
+	})
+}
+
+func TestARaisedReportedLimitLetsTheWaitersGoAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		report := func(limit int64) {
+			now := time.Now()
+			l.observe(signals.Limits{Requests: signals.Budget{Limit: limit, Remaining: limit - 1, Reset: now.Add(10 * time.Second), Known: true}}, now)
+		}
+		for _, raised := range []int64{60, 600} { // below and at the configured limit
+			report(6) // a ticket every 10 s
+			a, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			a.Done()
+			start := time.Now()
+			got := make(chan *Ticket, 1)
+			go func() {
+				b, err := l.Acquire(context.Background())
+				assert.NoError(t, err)
+				got <- b
+			}()
+			synctest.Wait()
+			report(raised)
+			b := <-got
+			b.Done()
+			assert.Equal(t, time.Duration(int64(time.Minute)/raised), time.Since(start),
+				"raised to %d RPM, the waiter goes at the new spacing", raised)
+			time.Sleep(time.Minute) // a quiet minute before the next round
+		}
 	})
 }
 

@@ -252,7 +252,10 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 
 // TryAcquire returns an issued ticket if one can be issued right now
 // without waiting (and nobody is waiting before the caller), or false. It
-// never blocks.
+// never blocks. While the limiter is paused it returns false, except when
+// a probe is due and no Service probes for the limiter: the ticket then
+// goes out as the pause's canary, and its Done (or RateLimited) says
+// whether the limiter resumes.
 func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	t := &Ticket{l: l}
 	if len(opts) > 0 && applyAcquireOptions(t, opts) != nil {
@@ -272,12 +275,30 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if l.refuse(t, now) != nil || l.q.len() > 0 || !l.canIssue(now, t) {
+	if l.refuse(t, now) != nil || l.q.len() > 0 {
+		return false
+	}
+	if l.lim.learned != 0 {
+		l.raiseLimit(now)
+	}
+	// While paused, a due probe lets the ticket go as the canary, as it
+	// would let the head of the queue go: a program that only ever calls
+	// TryAcquire must see its limiter resume too. The probe is checked
+	// here rather than left to the timer, which may not have fired yet.
+	if l.p.paused {
+		l.probeIfDue(now)
+	}
+	canary := l.p.paused && l.p.mayIssueCanary()
+	if canary && !l.withinLimits(now, t) || !canary && !l.canIssue(now, t) {
 		return false
 	}
 	l.stats.requested++
 	l.act.add(l, now, fieldRequested)
-	l.issue(t, now)
+	if canary {
+		l.issueCanary(t, now)
+	} else {
+		l.issue(t, now)
+	}
 	return true
 }
 
@@ -417,6 +438,16 @@ func (l *BucketRateLimiter) withinLimits(now int64, t *Ticket) bool {
 	return !l.full() && now >= l.lim.holdUntil && (!l.budgeted || l.bud.fits(now, t)) && l.b.ready(now)
 }
 
+// issueCanary issues t at now as the canary of the pause: the one call let
+// through to find out whether the server accepts requests again. Requires
+// mu; the caller checked the limits.
+func (l *BucketRateLimiter) issueCanary(t *Ticket, now int64) {
+	l.issue(t, now)
+	t.canary = true
+	l.p.canaryIssued(t, now, l.cfg.probeTimeout)
+	l.event(now, EventProbe, "canary request issued")
+}
+
 // issue issues t at now. Requires mu; the caller checked the budgets.
 func (l *BucketRateLimiter) issue(t *Ticket, now int64) {
 	l.b.take(now)
@@ -446,10 +477,7 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 				return
 			}
 			l.q.pop()
-			l.issue(t, now)
-			t.canary = true
-			l.p.canaryIssued(t, now, l.cfg.probeTimeout)
-			l.event(now, EventProbe, "canary request issued")
+			l.issueCanary(t, now)
 			t.ready <- struct{}{}
 		case l.canIssue(now, t):
 			l.q.pop()

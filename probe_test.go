@@ -462,3 +462,31 @@ func TestALateCanaryDoesNotOverrideANewerRefusal(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+func TestAProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600) // no service: canaries decide
+		tk, ok := l.TryAcquire()
+		require.True(t, ok)
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, tk.RateLimited(gone, 2*time.Second), "paused, and the ticket given up")
+		start := time.Now()
+
+		var canary *Ticket
+		for canary == nil && time.Since(start) < time.Minute {
+			time.Sleep(100 * time.Millisecond)
+			canary, _ = l.TryAcquire()
+		}
+		require.NotNil(t, canary, "TryAcquire never got the canary")
+		assert.Equal(t, 2*time.Second, time.Since(start), "the canary goes when the hint expires")
+		_, ok = l.TryAcquire()
+		assert.False(t, ok, "one canary at a time")
+		canary.Done()
+		assert.False(t, l.Stats().Paused, "the canary's success ends the pause")
+		time.Sleep(200 * time.Millisecond) // the ramp's first second: 5 tickets
+		next, ok := l.TryAcquire()
+		require.True(t, ok, "tickets flow again")
+		next.Done()
+	})
+}
