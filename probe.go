@@ -251,11 +251,12 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	}
 	l.stats.pausedNs += now - p.since
 	l.learnFromPartial(now)
+	// The event goes first: a minute record it opens must start paused.
+	l.event(now, EventResume, why)
 	useCanary := p.useCanary
 	*p = pauseState{useCanary: useCanary}
 	l.b.restartRamp(secOf(now))
 	l.lim.lastResume = now
-	l.event(now, EventResume, why)
 	if l.sh != nil {
 		l.sh.resumed()
 	}

@@ -490,3 +490,27 @@ func TestAProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
 		next.Done()
 	})
 }
+
+func TestAResumeEarlyInAMinuteLogsItsFirstSecondPaused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithService(newScriptedService(openAnswer)))
+		require.NoError(t, err)
+		time.Sleep(50 * time.Second)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		// Paused from 50 s until the probe at 60.5 s, before anything
+		// else happens in the minute that begins at 60 s.
+		require.NoError(t, tk.RateLimited(context.Background(), 10500*time.Millisecond))
+		tk.Done()
+		require.NoError(t, m.Stop())
+
+		lf, err := ReadLog(m.LogPath())
+		require.NoError(t, err)
+		require.Len(t, lf.Minutes, 2)
+		second := lf.Minutes[1]
+		assert.True(t, second.Paused[0], "second 0 of the minute was paused until 0.5 s")
+		assert.False(t, second.Paused[1], "the pause ended in second 0")
+		assert.True(t, lf.Minutes[0].Paused[59], "the minute before ended paused")
+	})
+}
