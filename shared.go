@@ -205,15 +205,17 @@ func (l *BucketRateLimiter) refused() error {
 
 // pauseShared pauses the limiter because another limiter on the quota was
 // rate limited. It does not learn from it: the one that saw the rate limit
-// did, and the store shares what it learned. Requires mu.
+// did, and the store shares what it learned. The event is logged before
+// the limiter pauses, so that a minute record it opens starts unpaused and
+// the log shows the pause from now on. Requires mu.
 func (l *BucketRateLimiter) pauseShared(now, probeAt int64) {
+	l.event(now, EventPause, fmt.Sprintf("rate limited on the shared quota; probe in %v",
+		time.Duration(max(0, probeAt-now)).Round(time.Millisecond)))
 	p := &l.p
 	p.paused, p.since = true, now
 	p.interval = l.cfg.probeFirst
 	p.probeAt = probeAt
 	l.stats.pauses++
-	l.event(now, EventPause, fmt.Sprintf("rate limited on the shared quota; probe in %v",
-		time.Duration(max(0, probeAt-now)).Round(time.Millisecond)))
 }
 
 // addCount adds n tickets of second sec to cs.
