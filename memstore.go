@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 )
 
@@ -34,25 +35,32 @@ func (m *MemoryStore) Sync(ctx context.Context, key string, req SyncRequest) (Sy
 	defer m.mu.Unlock()
 	q := m.quotas[key]
 	if q == nil {
-		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}}
+		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}, incarnation: newIncarnation()}
 		m.quotas[key] = q
 	}
 	return q.sync(req), nil
 }
 
+// newIncarnation draws a quota state's incarnation: nonzero, and below
+// 2^53 so that the Lua script of package redisstore handles it exactly.
+func newIncarnation() uint64 {
+	return rand.Uint64N(1<<53-1) + 1
+}
+
 // memQuota is the shared state of one quota.
 type memQuota struct {
-	counts     map[int64]int    // tickets per Unix second
-	seen       map[string]int64 // last heartbeat of each limiter
-	paused     bool
-	probeAt    int64
-	epoch      uint64
-	holder     string // the probe lease's holder; "" when free
-	leaseUntil int64
-	learned    int
-	rampSec    int64 // the second of the last resume
-	ramping    bool  // seconds ramp up until one issues the full cap
-	lastSlot   int64 // the time of the last ticket granted, in ms
+	counts      map[int64]int    // tickets per Unix second
+	seen        map[string]int64 // last heartbeat of each limiter
+	incarnation uint64
+	paused      bool
+	probeAt     int64
+	epoch       uint64
+	holder      string // the probe lease's holder; "" when free
+	leaseUntil  int64
+	learned     int
+	rampSec     int64 // the second of the last resume
+	ramping     bool  // seconds ramp up until one issues the full cap
+	lastSlot    int64 // the time of the last ticket granted, in ms
 }
 
 func (q *memQuota) sync(r SyncRequest) SyncReply {
@@ -73,10 +81,11 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 			q.counts[c.Sec] = max(0, n-c.N)
 		}
 	}
-	epoch := r.Epoch
+	// The epoch the sender saw, if it saw it in this incarnation.
+	epoch, known := r.Epoch, r.Incarnation == q.incarnation
 	for _, e := range r.Events {
-		if q.event(r, e, epoch) {
-			epoch = q.epoch
+		if q.event(r, e, epoch, known) {
+			epoch, known = q.epoch, true
 		}
 	}
 	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
@@ -95,16 +104,17 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 	}
 	granted, slot, gap := q.grant(r, window)
 	return SyncReply{
-		Granted:   granted,
-		NotBefore: slot * 1e6,
-		Spacing:   gap * 1e6,
-		Paused:    q.paused,
-		ProbeAt:   q.probeAt,
-		Epoch:     q.epoch,
-		Probe:     q.paused && q.holder == r.ID && q.leaseUntil > r.Now,
-		Learned:   q.learned,
-		Live:      len(q.seen),
-		Window:    window + granted,
+		Granted:     granted,
+		NotBefore:   slot * 1e6,
+		Spacing:     gap * 1e6,
+		Paused:      q.paused,
+		ProbeAt:     q.probeAt,
+		Epoch:       q.epoch,
+		Incarnation: q.incarnation,
+		Probe:       q.paused && q.holder == r.ID && q.leaseUntil > r.Now,
+		Learned:     q.learned,
+		Live:        len(q.seen),
+		Window:      window + granted,
 	}
 }
 
@@ -115,13 +125,14 @@ func (q *memQuota) leasedToOther(r SyncRequest) bool {
 }
 
 // event applies one event of r; epoch is the pause epoch its sender has
-// seen. It reports whether the event started a pause or a resume.
-func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64) bool {
+// seen, known whether it saw it in this incarnation. It reports whether
+// the event started a pause or a resume.
+func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64, known bool) bool {
 	switch e.Kind {
 	case QuotaRefused:
 		switch {
 		case !q.paused:
-			if epoch != q.epoch {
+			if known && epoch < q.epoch {
 				return false // a straggler of a pause that is over
 			}
 			q.paused, q.probeAt = true, e.ProbeAt
@@ -135,7 +146,7 @@ func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64) bool {
 			q.probeAt = max(q.probeAt, e.ProbeAt)
 		}
 	case QuotaResumed:
-		if !q.paused || epoch != q.epoch || q.leasedToOther(r) {
+		if !q.paused || !known || epoch != q.epoch || q.leasedToOther(r) {
 			return false
 		}
 		q.paused = false

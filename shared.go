@@ -31,6 +31,7 @@ type shared struct {
 	applying bool          // the store's state is being applied: not a local event
 
 	epoch       uint64 // the pause epoch the store last said
+	incarnation uint64 // the store's incarnation epoch is of; 0 before the first sync
 	holder      bool   // this limiter holds the probe lease
 	probeAsked  int64  // when the lease was last asked for
 	sentLearned int    // the learned limit the store has from this limiter
@@ -171,6 +172,12 @@ func (s *shared) refused(l *BucketRateLimiter, probeFailed bool) {
 		return
 	}
 	s.holder = false
+	s.tellRefused(l)
+}
+
+// tellRefused queues the limiter's pause, with its probe time, to be told
+// to the store. Requires mu.
+func (s *shared) tellRefused(l *BucketRateLimiter) {
 	ev := QuotaEvent{Kind: QuotaRefused, ProbeAt: l.p.probeAt}
 	if n := len(s.events); n > 0 && s.events[n-1].Kind == QuotaRefused {
 		s.events[n-1] = ev

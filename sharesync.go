@@ -142,17 +142,18 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 		s.asked = false
 	}
 	req := SyncRequest{
-		ID:       s.cfg.id,
-		Now:      now,
-		Sec:      sec,
-		Want:     want,
-		Limit:    QuotaLimit{PerSecond: l.b.perSec, PerMinute: l.b.rpm, RampStart: l.b.rampStart, RampStep: l.b.rampStep},
-		Returned: s.returned,
-		Used:     s.used,
-		Events:   s.events,
-		Epoch:    s.epoch,
-		ProbeTTL: l.cfg.probeTimeout + leaseMargin,
-		LiveTTL:  liveTTL,
+		ID:          s.cfg.id,
+		Now:         now,
+		Sec:         sec,
+		Want:        want,
+		Limit:       QuotaLimit{PerSecond: l.b.perSec, PerMinute: l.b.rpm, RampStart: l.b.rampStart, RampStep: l.b.rampStep},
+		Returned:    s.returned,
+		Used:        s.used,
+		Events:      s.events,
+		Epoch:       s.epoch,
+		Incarnation: s.incarnation,
+		ProbeTTL:    l.cfg.probeTimeout + leaseMargin,
+		LiveTTL:     liveTTL,
 	}
 	if s.wantsProbe(l, now) && !s.down {
 		req.WantProbe = true
@@ -183,7 +184,14 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 	if req.SetLearned {
 		s.sentLearned = req.Learned
 	}
-	s.epoch, s.live = rep.Epoch, max(1, rep.Live)
+	// A store whose state changed incarnation, or whose epoch went back,
+	// lost its state: what it says of the pause and the learned limit is
+	// not news from the other limiters.
+	reset := (s.incarnation != 0 && rep.Incarnation != s.incarnation) || rep.Epoch < s.epoch
+	s.epoch, s.incarnation, s.live = rep.Epoch, rep.Incarnation, max(1, rep.Live)
+	if reset {
+		s.reset(l, rep)
+	}
 	s.window, s.windowSec = rep.Window, req.Sec
 	s.lease(now, req, rep)
 	if rep.Learned != l.lim.learned && l.lim.learned == s.sentLearned {
@@ -209,6 +217,22 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.probeIfDue(now)
 	}
 	l.dispatch(now)
+}
+
+// reset tells a store that lost the quota's state what the limiter knows
+// of it: its pause, which pauses the quota again (instead of the limiter
+// resuming before its probe is due), and its learned limit unless
+// another limiter told one already. Requires mu.
+func (s *shared) reset(l *BucketRateLimiter, rep SyncReply) {
+	l.logger.Warn("ratellmiter: quota store lost the quota's state", "limiter", l.name, "paused", l.p.paused)
+	if rep.Learned == 0 {
+		s.sentLearned = 0 // the next sync sends the limiter's
+	} else {
+		s.sentLearned = l.lim.learned // apply takes the store's
+	}
+	if l.p.paused {
+		s.tellRefused(l)
+	}
 }
 
 // lease adds the tickets granted by rep to the lease, or hands them back

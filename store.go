@@ -65,6 +65,14 @@ type SyncRequest struct {
 	// pause reported by a limiter that had not seen the latest resume is
 	// taken for a straggler of the pause before, and ignored.
 	Epoch uint64
+	// Incarnation is the store's Incarnation that Epoch was seen in; 0
+	// before the limiter's first reply. Epochs of another incarnation
+	// say nothing about the store's: the store lost its state since (a
+	// restart without persistence, a failover, an expired key), so a
+	// refusal is taken as fresh and pauses the quota, and a resume is
+	// ignored. A refusal is also taken as fresh when Epoch is above the
+	// store's epoch: the store lost the writes that counted it.
+	Incarnation uint64
 	// WantProbe asks for the probe lease: the quota is paused, its probe
 	// is due, and the limiter would probe.
 	WantProbe bool
@@ -136,6 +144,10 @@ type SyncReply struct {
 	ProbeAt int64
 	// Epoch counts the pauses and resumes so far.
 	Epoch uint64
+	// Incarnation names the store's state of the quota: a random nonzero
+	// number drawn when the state is created, which changes when the
+	// store loses it. A store that cannot tell returns 0.
+	Incarnation uint64
 	// Probe is whether the requesting limiter holds the probe lease.
 	Probe bool
 	// Learned is the shared learned limit; 0 when there is none.

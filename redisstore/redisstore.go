@@ -23,6 +23,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/ratellmiter/ratellmiter"
@@ -91,12 +92,13 @@ const nsPerMs = int64(1e6)
 // Sync applies req to the quota named key in one round trip; see
 // ratellmiter.Store.
 func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncRequest) (ratellmiter.SyncReply, error) {
-	args := make([]any, 0, 17+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
+	args := make([]any, 0, 19+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
 	args = append(args, req.ID, req.Now/nsPerMs, req.Sec, req.Want,
 		req.Limit.PerSecond, req.Limit.PerMinute, req.Limit.RampStart, req.Limit.RampStep,
 		strconv.FormatUint(req.Epoch, 10), flag(req.WantProbe),
 		req.ProbeTTL.Milliseconds(), req.LiveTTL.Milliseconds(),
-		flag(req.SetLearned), req.Learned)
+		flag(req.SetLearned), req.Learned,
+		strconv.FormatUint(req.Incarnation, 10), strconv.FormatUint(newIncarnation(), 10))
 	for _, list := range [][]ratellmiter.SecondCount{req.Used, req.Returned} {
 		args = append(args, len(list))
 		for _, c := range list {
@@ -118,6 +120,13 @@ func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncReques
 	return rep, nil
 }
 
+// newIncarnation draws the incarnation the script gives the quota's state
+// if it has none: nonzero, and below 2^53, so that Lua's numbers hold it
+// exactly.
+func newIncarnation() uint64 {
+	return rand.Uint64N(1<<53-1) + 1
+}
+
 func flag(b bool) int {
 	if b {
 		return 1
@@ -125,31 +134,35 @@ func flag(b bool) int {
 	return 0
 }
 
-// parseReply checks the script's reply: ten integers.
+// replyLen is the number of integers in the script's reply.
+const replyLen = 11
+
+// parseReply checks the script's reply: replyLen integers.
 func parseReply(v any) (ratellmiter.SyncReply, error) {
 	vals, ok := v.([]any)
 	if !ok {
 		return ratellmiter.SyncReply{}, fmt.Errorf("%w: %T, want an array", ErrBadReply, v)
 	}
-	if len(vals) != 10 {
-		return ratellmiter.SyncReply{}, fmt.Errorf("%w: %d values, want 10", ErrBadReply, len(vals))
+	if len(vals) != replyLen {
+		return ratellmiter.SyncReply{}, fmt.Errorf("%w: %d values, want %d", ErrBadReply, len(vals), replyLen)
 	}
-	var n [10]int64
+	var n [replyLen]int64
 	for i, x := range vals {
 		if n[i], ok = x.(int64); !ok {
 			return ratellmiter.SyncReply{}, fmt.Errorf("%w: value %d is %T (%v), want an integer", ErrBadReply, i, x, x)
 		}
 	}
 	return ratellmiter.SyncReply{
-		Granted:   int(n[0]),
-		NotBefore: n[1] * nsPerMs,
-		Spacing:   n[2] * nsPerMs,
-		Paused:    n[3] == 1,
-		ProbeAt:   n[4] * nsPerMs,
-		Epoch:     uint64(max(n[5], 0)),
-		Probe:     n[6] == 1,
-		Learned:   int(n[7]),
-		Live:      int(n[8]),
-		Window:    int(n[9]),
+		Granted:     int(n[0]),
+		NotBefore:   n[1] * nsPerMs,
+		Spacing:     n[2] * nsPerMs,
+		Paused:      n[3] == 1,
+		ProbeAt:     n[4] * nsPerMs,
+		Epoch:       uint64(max(n[5], 0)),
+		Probe:       n[6] == 1,
+		Learned:     int(n[7]),
+		Live:        int(n[8]),
+		Window:      int(n[9]),
+		Incarnation: uint64(max(n[10], 0)),
 	}, nil
 }

@@ -8,12 +8,14 @@
 -- KEYS[3] live:   sorted set of limiter ids by their last heartbeat
 --
 -- ARGV: id, now, sec, want, perSecond, perMinute, rampStart, rampStep,
--- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, then a count
--- and (second, n) pairs of used tickets, the same of returned tickets,
--- and a count and (kind, probeAt) pairs of events (1 refused, 2 resumed).
+-- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, the
+-- incarnation the epoch was seen in, the incarnation to give a new state
+-- (both decimal, below 2^53), then a count and (second, n) pairs of used
+-- tickets, the same of returned tickets, and a count and (kind, probeAt)
+-- pairs of events (1 refused, 2 resumed).
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
--- learned, live, window.
+-- learned, live, window, incarnation.
 local kc, ks, kl = KEYS[1], KEYS[2], KEYS[3]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -22,10 +24,11 @@ local rampStart, rampStep = tonumber(ARGV[7]), tonumber(ARGV[8])
 local seen = tonumber(ARGV[9])
 local wantProbe, probeTTL, liveTTL = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local setLearned, learnedArg = ARGV[13] == '1', tonumber(ARGV[14])
+local incSeen, incNew = ARGV[15], ARGV[16]
 local keep = 3600000 -- an hour without a sync forgets the quota
 
 local st = redis.call('HMGET', ks, 'paused', 'probe_at', 'epoch', 'holder', 'lease_until',
-  'learned', 'ramp_sec', 'ramping', 'last_slot')
+  'learned', 'ramp_sec', 'ramping', 'last_slot', 'inc')
 local paused = st[1] == '1'
 local probeAt = tonumber(st[2] or '0')
 local epoch = tonumber(st[3] or '0')
@@ -35,6 +38,10 @@ local learned = tonumber(st[6] or '0')
 local rampSec = tonumber(st[7] or '0')
 local ramping = st[8] == '1'
 local lastSlot = tonumber(st[9] or '0')
+-- A state without an incarnation is new: the quota's keys were lost.
+local inc = st[10] or incNew
+-- Whether the sender saw its epoch in this incarnation.
+local known = incSeen == inc
 
 -- Heartbeat.
 redis.call('ZADD', kl, now, id)
@@ -43,7 +50,7 @@ local live = redis.call('ZCARD', kl)
 
 -- Tickets used without a lease, then tickets handed back.
 local oldest = sec - 59
-local i = 15
+local i = 17
 local nUsed = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nUsed do
   local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
@@ -67,10 +74,11 @@ for _ = 1, nEv do
   local kind, at = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
   if kind == 1 then
     if not paused then
-      if seen == epoch then
+      -- Else a straggler of a pause that is over.
+      if not known or seen >= epoch then
         paused, probeAt, holder, leaseUntil = true, at, '', 0
         epoch = epoch + 1
-        seen = epoch
+        seen, known = epoch, true
       end
     elseif holder == id then
       holder, leaseUntil, probeAt = '', 0, at
@@ -78,11 +86,11 @@ for _ = 1, nEv do
       probeAt = math.max(probeAt, at)
     end
   elseif kind == 2 then
-    if paused and seen == epoch and not leasedToOther() then
+    if paused and known and seen == epoch and not leasedToOther() then
       paused, holder, leaseUntil = false, '', 0
       rampSec, ramping = sec, true
       epoch = epoch + 1
-      seen = epoch
+      seen, known = epoch, true
     end
   end
 end
@@ -138,11 +146,12 @@ end
 local function flag(b) if b then return '1' end return '0' end
 redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epoch,
   'holder', holder, 'lease_until', leaseUntil, 'learned', learned,
-  'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot)
+  'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot, 'inc', inc)
 redis.call('PEXPIRE', kc, keep)
 redis.call('PEXPIRE', ks, keep)
 redis.call('PEXPIRE', kl, keep)
 
 local probe = 0
 if paused and holder == id and leaseUntil > now then probe = 1 end
-return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window + granted}
+return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window + granted,
+  tonumber(inc)}

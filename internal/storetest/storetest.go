@@ -42,6 +42,10 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"used tickets are counted whatever the caps", usedTickets},
 		{"a refusal pauses every limiter", refusalPauses},
 		{"a straggler's refusal after a resume is ignored", stragglerIgnored},
+		{"the incarnation names the state while it lives", incarnationStays},
+		{"a refusal from a limiter that never saw this state is fresh", otherIncarnationRefusal},
+		{"a resume from a limiter that never saw this state is ignored", otherIncarnationResume},
+		{"a refusal from a limiter ahead of the store's epoch is fresh", epochAhead},
 		{"one probe lease at a time, until it expires", probeLease},
 		{"the holder's failed probe releases the lease", failedProbe},
 		{"a resume ramps the seconds up", resumeRamps},
@@ -60,6 +64,12 @@ type client struct {
 	t   *testing.T
 	s   rl.Store
 	key string
+	inc uint64 // the incarnation of the last reply
+}
+
+// seen makes r say its sender saw epoch in the store's incarnation.
+func (c *client) seen(r *rl.SyncRequest, epoch uint64) {
+	r.Epoch, r.Incarnation = epoch, c.inc
 }
 
 func (c *client) sync(r rl.SyncRequest) rl.SyncReply {
@@ -70,6 +80,7 @@ func (c *client) sync(r rl.SyncRequest) rl.SyncReply {
 	if err != nil {
 		c.t.Fatalf("Sync(%+v): %v", r, err)
 	}
+	c.inc = rep.Incarnation
 	return rep
 }
 
@@ -146,7 +157,7 @@ func refusalPauses(t *testing.T, c *client) {
 	expect(t, "b sees the pause", rep.Paused, true)
 	expect(t, "b's grant", rep.Granted, 0)
 	r = req("b", Base+sec, 0)
-	r.Epoch = 1
+	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 5*sec}}
 	expect(t, "a later hint pushes the probe", c.sync(r).ProbeAt, Base+5*sec)
 }
@@ -158,10 +169,10 @@ func stragglerIgnored(t *testing.T, c *client) {
 	expect(t, "paused after pause and resume", rep.Paused, false)
 	expect(t, "epoch", rep.Epoch, uint64(2))
 	r = req("b", Base+sec, 0)
-	r.Epoch = 1 // b never saw the resume
+	c.seen(&r, 1) // b never saw the resume
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 3*sec}}
 	expect(t, "paused by the straggler", c.sync(r).Paused, false)
-	r.Epoch = 2
+	c.seen(&r, 2)
 	expect(t, "paused by a fresh refusal", c.sync(r).Paused, true)
 }
 
@@ -171,7 +182,8 @@ func probeLease(t *testing.T, c *client) {
 	c.sync(r)
 	ask := func(id string, at int64) bool {
 		r := req(id, at, 0)
-		r.WantProbe, r.Epoch = true, 1
+		r.WantProbe = true
+		c.seen(&r, 1)
 		return c.sync(r).Probe
 	}
 	expect(t, "lease before the probe is due", ask("b", Base+sec/2), false)
@@ -179,13 +191,13 @@ func probeLease(t *testing.T, c *client) {
 	expect(t, "c while b holds it", ask("c", Base+2*sec), false)
 	expect(t, "b still holds it", c.sync(req("b", Base+3*sec, 0)).Probe, true)
 	r = req("c", Base+3*sec, 0)
-	r.Epoch = 1
+	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
 	expect(t, "c cannot resume while b holds the lease", c.sync(r).Paused, true)
 	expect(t, "c takes the expired lease", ask("c", Base+6*sec), true)
 	expect(t, "b lost it", c.sync(req("b", Base+6*sec, 0)).Probe, false)
 	r = req("c", Base+6*sec, 0)
-	r.Epoch = 1
+	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
 	rep := c.sync(r)
 	expect(t, "the holder resumes", rep.Paused, false)
@@ -197,16 +209,18 @@ func failedProbe(t *testing.T, c *client) {
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
 	c.sync(r)
 	r = req("a", Base+sec, 0)
-	r.WantProbe, r.Epoch = true, 1
+	r.WantProbe = true
+	c.seen(&r, 1)
 	expect(t, "a takes the lease", c.sync(r).Probe, true)
 	r = req("a", Base+2*sec, 0)
-	r.Epoch = 1
+	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 4*sec}}
 	rep := c.sync(r)
 	expect(t, "lease released", rep.Probe, false)
 	expect(t, "next probe", rep.ProbeAt, Base+4*sec)
 	r = req("b", Base+4*sec, 0)
-	r.WantProbe, r.Epoch = true, 1
+	r.WantProbe = true
+	c.seen(&r, 1)
 	expect(t, "b takes the released lease", c.sync(r).Probe, true)
 }
 
@@ -235,4 +249,71 @@ func learnedShared(t *testing.T, c *client) {
 	expect(t, "b sees it", c.sync(req("b", Base+sec, 0)).Learned, 300)
 	r.SetLearned, r.Learned = true, 0
 	expect(t, "cleared", c.sync(r).Learned, 0)
+}
+
+func incarnationStays(t *testing.T, c *client) {
+	first := c.sync(req("a", Base, 0)).Incarnation
+	if first == 0 {
+		t.Fatal("incarnation 0")
+	}
+	r := req("b", Base+sec, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 2*sec}}
+	expect(t, "incarnation after a pause", c.sync(r).Incarnation, first)
+}
+
+// pauseAndResume makes the quota's epoch 2: a pause, then a resume.
+func pauseAndResume(c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}, {Kind: rl.QuotaResumed}}
+	c.sync(r)
+}
+
+func otherIncarnationRefusal(t *testing.T, c *client) {
+	pauseAndResume(c)
+	// b saw epoch 1 of a state the store has lost since (or of none):
+	// its refusal is not a straggler of this state's pauses.
+	for _, inc := range []uint64{c.inc + 1, 0} {
+		r := req("b", Base+sec, 0)
+		r.Epoch, r.Incarnation = 1, inc
+		r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 30*sec}}
+		rep := c.sync(r)
+		expect(t, fmt.Sprintf("paused by a refusal seen in incarnation %d", inc), rep.Paused, true)
+		expect(t, "probe at", rep.ProbeAt, Base+30*sec)
+		r = req("a", Base+sec, 0)
+		c.seen(&r, rep.Epoch)
+		r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+		c.sync(r)
+	}
+}
+
+func otherIncarnationResume(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	c.sync(r)
+	r = req("b", Base+sec, 0)
+	r.Epoch, r.Incarnation = 1, c.inc+1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+	expect(t, "paused after a resume seen in another incarnation", c.sync(r).Paused, true)
+	r = req("a", Base+2*sec, 0)
+	c.seen(&r, 1)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+	expect(t, "resumed by a, which saw the pause", c.sync(r).Paused, false)
+	// A refusal and a resume in one request: the resume is of the pause
+	// the refusal started.
+	r = req("c", Base+3*sec, 0)
+	r.Epoch, r.Incarnation = 5, c.inc+1
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 3*sec}, {Kind: rl.QuotaResumed}}
+	rep := c.sync(r)
+	expect(t, "paused after a refusal and a resume from another incarnation", rep.Paused, false)
+	expect(t, "epoch", rep.Epoch, uint64(4))
+}
+
+func epochAhead(t *testing.T, c *client) {
+	c.sync(req("a", Base, 0))
+	// b saw epoch 2 of this incarnation; the store says 0: it lost the
+	// writes that counted the pause and the resume.
+	r := req("b", Base+sec, 0)
+	c.seen(&r, 2)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 30*sec}}
+	expect(t, "paused", c.sync(r).Paused, true)
 }

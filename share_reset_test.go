@@ -1,0 +1,108 @@
+package ratellmiter
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// forget loses every quota's state, as a Redis server restarted without
+// persistence does.
+func (m *MemoryStore) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.quotas = map[string]*memQuota{}
+}
+
+// learned returns the learned limit the store holds for key.
+func (m *MemoryStore) learned(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if q := m.quotas[key]; q != nil {
+		return q.learned
+	}
+	return -1
+}
+
+// pauseAndResume has ls[0] rate limited with a hint of one second, and
+// waits until every limiter of ls resumed: the quota's epoch is 2.
+func pauseAndResume(t *testing.T, ls []*BucketRateLimiter) {
+	t.Helper()
+	tk, err := ls[0].Acquire(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, tk.RateLimited(context.Background(), time.Second))
+	tk.Done()
+	time.Sleep(2 * time.Second)
+	for _, l := range ls {
+		require.False(t, l.Stats().Paused, "%s resumed", l.Name())
+	}
+}
+
+// rateLimit has l rate limited with the hint, in a goroutine that
+// finishes the ticket when its retry comes.
+func rateLimit(t *testing.T, l *BucketRateLimiter, hint time.Duration) {
+	t.Helper()
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	go func() {
+		if tk.RateLimited(context.Background(), hint) == nil {
+			tk.Done()
+		}
+	}()
+	synctest.Wait()
+	require.True(t, l.Stats().Paused)
+}
+
+func TestRateLimitWhileTheStoreLostItsStateIsShared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		store := &flakyStore{Store: mem}
+		ls := sharedLimiters(t, store, FallbackLocal, 2, 600)
+		pauseAndResume(t, ls)
+
+		// The store goes away and comes back without its state; while it
+		// is away, p0 is told to retry in 30 s.
+		store.down.Store(true)
+		mem.forget()
+		time.Sleep(time.Second)
+		start := time.Now()
+		rateLimit(t, ls[0], 30*time.Second)
+		store.down.Store(false)
+		time.Sleep(2 * time.Second)
+		assert.True(t, ls[0].Stats().Paused, "p0 keeps to its 30 s hint")
+		assert.True(t, ls[1].Stats().Paused, "p0's rate limit pauses p1 too")
+		time.Sleep(25 * time.Second)
+		for _, l := range ls {
+			assert.True(t, l.Stats().Paused, "%s paused %v after the hint of 30 s", l.Name(), time.Since(start))
+		}
+	})
+}
+
+func TestPauseOutlivesTheStoreLosingItsState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		ls := sharedLimiters(t, mem, FallbackLocal, 2, 600)
+		pauseAndResume(t, ls)
+		start := time.Now()
+		rateLimit(t, ls[0], 30*time.Second)
+		time.Sleep(time.Second)
+		require.True(t, ls[1].Stats().Paused)
+		learned := mem.learned("quota")
+		t.Logf("learned %d", learned)
+
+		mem.forget() // no outage: the next sync finds an empty store
+		time.Sleep(2 * time.Second)
+		for _, l := range ls {
+			assert.True(t, l.Stats().Paused, "%s paused %v after a hint of 30 s", l.Name(), time.Since(start))
+		}
+		assert.Equal(t, learned, mem.learned("quota"), "the learned limit is told again")
+		time.Sleep(25 * time.Second)
+		for _, l := range ls {
+			assert.True(t, l.Stats().Paused, "%s paused %v after a hint of 30 s", l.Name(), time.Since(start))
+		}
+	})
+}
