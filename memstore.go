@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // MemoryStore is a Store that keeps every quota in memory, so that
@@ -35,7 +36,8 @@ func (m *MemoryStore) Sync(ctx context.Context, key string, req SyncRequest) (Sy
 	defer m.mu.Unlock()
 	q := m.quotas[key]
 	if q == nil {
-		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}, incarnation: newIncarnation()}
+		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}, acks: map[string]memAck{},
+			incarnation: newIncarnation()}
 		m.quotas[key] = q
 	}
 	return q.sync(req), nil
@@ -47,10 +49,24 @@ func newIncarnation() uint64 {
 	return rand.Uint64N(1<<53-1) + 1
 }
 
+// ackKeep is how long a store remembers a limiter's last request after
+// its last sync: as long as the Redis store keeps a quota nobody syncs.
+const ackKeep = int64(time.Hour)
+
+// memAck is what a store remembers of a limiter's numbered requests.
+type memAck struct {
+	seq   uint64 // the last request applied
+	batch uint64 // the last batch of Returned, Used and Events applied
+	sec   int64  // the second of seq's grant
+	n     int    // seq's grant
+	at    int64  // seq's Now
+}
+
 // memQuota is the shared state of one quota.
 type memQuota struct {
-	counts      map[int64]int    // tickets per Unix second
-	seen        map[string]int64 // last heartbeat of each limiter
+	counts      map[int64]int     // tickets per Unix second
+	seen        map[string]int64  // last heartbeat of each limiter
+	acks        map[string]memAck // numbered requests, by limiter
 	incarnation uint64
 	paused      bool
 	probeAt     int64
@@ -64,35 +80,37 @@ type memQuota struct {
 }
 
 func (q *memQuota) sync(r SyncRequest) SyncReply {
-	q.seen[r.ID] = r.Now
+	for id, a := range q.acks {
+		if a.at <= r.Now-ackKeep {
+			delete(q.acks, id)
+		}
+	}
+	ack, acked := q.acks[r.ID]
+	// A numbered request not above the last one applied came late, after
+	// a later one: nothing of it is applied.
+	stale := r.Seq != 0 && acked && r.Seq <= ack.seq
+	if stale {
+		r.Want = 0
+	} else {
+		q.seen[r.ID] = r.Now
+	}
 	for id, t := range q.seen {
 		if t <= r.Now-int64(r.LiveTTL) {
 			delete(q.seen, id)
 		}
 	}
 	oldest := r.Sec - 59
-	for _, c := range r.Used {
-		if c.Sec >= oldest && c.N > 0 {
-			q.counts[c.Sec] += c.N
+	batch := r.Seq
+	if r.Retry != 0 {
+		batch = r.Retry
+		if !stale && acked && ack.seq >= r.Retry && ack.n > 0 {
+			// The reply of the last request applied was lost: its grant
+			// was never issued.
+			q.takeBack(ack.sec, ack.n, oldest)
 		}
 	}
-	for _, c := range r.Returned {
-		if n, ok := q.counts[c.Sec]; ok && c.Sec >= oldest && c.N > 0 {
-			q.counts[c.Sec] = max(0, n-c.N)
-		}
-	}
-	// The epoch the sender saw, if it saw it in this incarnation.
-	epoch, known := r.Epoch, r.Incarnation == q.incarnation
-	for _, e := range r.Events {
-		if q.event(r, e, epoch, known) {
-			epoch, known = q.epoch, true
-		}
-	}
-	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
-		q.holder, q.leaseUntil = r.ID, r.Now+int64(r.ProbeTTL)
-	}
-	if r.SetLearned {
-		q.learned = max(0, r.Learned)
+	if !stale {
+		q.apply(r, oldest, r.Seq == 0 || !acked || batch > ack.batch)
 	}
 	window := 0
 	for s, n := range q.counts {
@@ -103,6 +121,9 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		}
 	}
 	granted, slot, gap := q.grant(r, window)
+	if r.Seq != 0 && !stale {
+		q.acks[r.ID] = memAck{seq: r.Seq, batch: max(batch, ack.batch), sec: r.Sec, n: granted, at: r.Now}
+	}
 	return SyncReply{
 		Granted:     granted,
 		NotBefore:   slot * 1e6,
@@ -115,6 +136,48 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		Learned:     q.learned,
 		Live:        len(q.seen),
 		Window:      window + granted,
+	}
+}
+
+// apply applies what r tells: tickets used and handed back and events
+// unless they were applied already (not news), then the probe lease and
+// the learned limit.
+func (q *memQuota) apply(r SyncRequest, oldest int64, news bool) {
+	if news {
+		q.applyNews(r, oldest)
+	}
+	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
+		q.holder, q.leaseUntil = r.ID, r.Now+int64(r.ProbeTTL)
+	}
+	if r.SetLearned {
+		q.learned = max(0, r.Learned)
+	}
+}
+
+// applyNews applies the tickets used and handed back and the events of r.
+func (q *memQuota) applyNews(r SyncRequest, oldest int64) {
+	for _, c := range r.Used {
+		if c.Sec >= oldest && c.N > 0 {
+			q.counts[c.Sec] += c.N
+		}
+	}
+	for _, c := range r.Returned {
+		q.takeBack(c.Sec, c.N, oldest)
+	}
+	// The epoch the sender saw, if it saw it in this incarnation.
+	epoch, known := r.Epoch, r.Incarnation == q.incarnation
+	for _, e := range r.Events {
+		if q.event(r, e, epoch, known) {
+			epoch, known = q.epoch, true
+		}
+	}
+}
+
+// takeBack takes n tickets off second sec's count, never below zero, if
+// sec is still in the window that starts at oldest.
+func (q *memQuota) takeBack(sec int64, n int, oldest int64) {
+	if c, ok := q.counts[sec]; ok && sec >= oldest && n > 0 {
+		q.counts[sec] = max(0, c-n)
 	}
 }
 

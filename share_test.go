@@ -346,7 +346,7 @@ func TestIdleLimiterDoesNotTakeTheCanaryFromABusyOne(t *testing.T) {
 }
 
 func TestLeasedTicketsIssuedALittleLateKeepTheirSlots(t *testing.T) {
-	s := newShared(shareConfig{})
+	s := newShared(shareConfig{}, 0)
 	s.leaseSec, s.leaseN, s.slot, s.spacing = 0, 3, 0, int64(100*time.Millisecond)
 	s.use(int64(time.Millisecond)) // 1 ms late: keeps its slot
 	assert.Equal(t, int64(100*time.Millisecond), s.slot)

@@ -29,6 +29,8 @@ type shared struct {
 	used     []SecondCount // tickets issued without a lease, to count
 	events   []QuotaEvent  // pauses and resumes not told yet
 	applying bool          // the store's state is being applied: not a local event
+	seq      uint64        // the number of the last request
+	unacked  *sentNews     // what a failed sync told, to tell again first
 
 	epoch       uint64 // the pause epoch the store last said
 	incarnation uint64 // the store's incarnation epoch is of; 0 before the first sync
@@ -46,8 +48,20 @@ type shared struct {
 	fbLeft  int   // while down, before fbUntil: this limiter's share of what that window had left
 }
 
-func newShared(c shareConfig) *shared {
-	return &shared{cfg: c, kick: make(chan struct{}, 1), live: 1}
+// sentNews is what a sync that failed told the store: the store may have
+// applied it, so it is sent again as it was, numbered as it first was,
+// before anything newer.
+type sentNews struct {
+	seq      uint64
+	returned []SecondCount
+	used     []SecondCount
+	events   []QuotaEvent
+}
+
+// newShared returns the shared side of a limiter created at now (Unix
+// ns): its requests are numbered from now in microseconds.
+func newShared(c shareConfig, now int64) *shared {
+	return &shared{cfg: c, kick: make(chan struct{}, 1), live: 1, seq: uint64(max(now, 0) / 1000)}
 }
 
 // poke wakes the sync loop.

@@ -21,7 +21,7 @@ const (
 // starts the sync loop on a goroutine of the Monitor. Called once, before
 // the limiter is handed out.
 func (l *BucketRateLimiter) startSharing(c *shareConfig) {
-	l.sh = newShared(*c)
+	l.sh = newShared(*c, l.now())
 	l.mon.spawn(l.syncLoop)
 }
 
@@ -125,8 +125,8 @@ func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt && canCanary
 }
 
-// request builds the next SyncRequest and hands over what it tells: the
-// lists are put back if the sync fails. Requires mu.
+// request builds the next SyncRequest and hands over what it tells: if
+// the sync fails, lost keeps it to be sent again. Requires mu.
 func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 	sec := secOf(now)
 	if s.leaseSec != sec {
@@ -162,6 +162,13 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 	if l.lim.learned != s.sentLearned {
 		req.SetLearned, req.Learned = true, l.lim.learned
 	}
+	s.seq++
+	req.Seq = s.seq
+	if u := s.unacked; u != nil {
+		// Sent again alone: what came since goes in the next request.
+		req.Retry, req.Returned, req.Used, req.Events = u.seq, u.returned, u.used, u.events
+		return req
+	}
 	s.returned, s.used, s.events = nil, nil, nil
 	return req
 }
@@ -177,6 +184,7 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		s.lost(l, now, req, err)
 		return
 	}
+	s.unacked = nil
 	if s.down {
 		s.down, s.err = false, nil
 		l.event(now, EventProbe, "quota store reachable again")
@@ -255,13 +263,13 @@ func (s *shared) lease(now int64, req SyncRequest, rep SyncReply) {
 	s.spacing = rep.Spacing
 }
 
-// lost handles a failed sync: what req told is put back to be told again,
-// and on the first failure the limiter falls back or fails closed.
-// Requires mu.
+// lost handles a failed sync: what req told is kept to be told again, as
+// it was (the store may have applied it), and on the first failure the
+// limiter falls back or fails closed. Requires mu.
 func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err error) {
-	s.returned = append(req.Returned, s.returned...)
-	s.used = append(req.Used, s.used...)
-	s.events = append(req.Events, s.events...)
+	if req.Retry == 0 {
+		s.unacked = &sentNews{seq: req.Seq, returned: req.Returned, used: req.Used, events: req.Events}
+	}
 	if req.WantProbe {
 		s.probeAsked = 0
 	}

@@ -61,6 +61,23 @@ type SyncRequest struct {
 	Used []SecondCount
 	// Events are the pauses and resumes the limiter saw, in order.
 	Events []QuotaEvent
+	// Seq numbers the limiter's requests, so that the store applies each
+	// Returned, Used and Events once: every request's Seq is above the
+	// one before, and a limiter starts from its creation time in
+	// microseconds, so that one created later with the same ID starts
+	// above its predecessor. A store remembers, for an hour after its
+	// last sync, each ID's last Seq applied and what it granted; a
+	// request whose Seq is not above it came late and is not applied
+	// (nothing is granted). 0: not numbered, always applied.
+	Seq uint64
+	// Retry, when not 0, says that Returned, Used and Events were first
+	// sent by the request numbered Retry, and that the replies of it
+	// and of every request since were lost (the sync failed, though the
+	// store may have applied it). The store applies them only if it has
+	// applied none of those requests, and takes back the tickets it
+	// granted to the last of them it applied: that grant never reached
+	// the limiter.
+	Retry uint64
 	// Epoch is the pause epoch the limiter last saw in a SyncReply. A
 	// pause reported by a limiter that had not seen the latest resume is
 	// taken for a straggler of the pause before, and ignored.

@@ -10,12 +10,13 @@
 //
 // Each Sync is one round trip: a Lua script (sync.lua) that applies the
 // request and computes the grant atomically, with the semantics of
-// ratellmiter.MemoryStore. A quota lives under three keys named after it:
+// ratellmiter.MemoryStore. A quota lives under four keys named after it:
 // a hash of tickets per second (the sixty-second window is its sum), a
 // hash of the shared state (pause, probe lease with its expiry, ramp,
-// learned limit), and a sorted set of limiter ids by their last heartbeat.
-// The key is put in a hash tag, so the three are in one slot of a Redis
-// Cluster. Keys of a quota no process syncs for an hour expire.
+// learned limit, incarnation), a sorted set of limiter ids by their last
+// heartbeat, and a hash of each limiter's last request applied and its
+// grant. The key is put in a hash tag, so the four are in one slot of a
+// Redis Cluster. Keys of a quota no process syncs for an hour expire.
 package redisstore
 
 import (
@@ -81,10 +82,11 @@ func New(rdb redis.Scripter, opts ...Option) *Store {
 }
 
 // Keys returns the names of the keys that hold the quota named key: the
-// per-second counts, the shared state and the heartbeats.
+// per-second counts, the shared state, the heartbeats and each limiter's
+// last request.
 func (s *Store) Keys(key string) []string {
 	base := s.prefix + "{" + key + "}:"
-	return []string{base + "counts", base + "state", base + "live"}
+	return []string{base + "counts", base + "state", base + "live", base + "acks"}
 }
 
 const nsPerMs = int64(1e6)
@@ -92,13 +94,14 @@ const nsPerMs = int64(1e6)
 // Sync applies req to the quota named key in one round trip; see
 // ratellmiter.Store.
 func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncRequest) (ratellmiter.SyncReply, error) {
-	args := make([]any, 0, 19+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
+	args := make([]any, 0, 21+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
 	args = append(args, req.ID, req.Now/nsPerMs, req.Sec, req.Want,
 		req.Limit.PerSecond, req.Limit.PerMinute, req.Limit.RampStart, req.Limit.RampStep,
 		strconv.FormatUint(req.Epoch, 10), flag(req.WantProbe),
 		req.ProbeTTL.Milliseconds(), req.LiveTTL.Milliseconds(),
 		flag(req.SetLearned), req.Learned,
-		strconv.FormatUint(req.Incarnation, 10), strconv.FormatUint(newIncarnation(), 10))
+		strconv.FormatUint(req.Incarnation, 10), strconv.FormatUint(newIncarnation(), 10),
+		strconv.FormatUint(req.Seq, 10), strconv.FormatUint(req.Retry, 10))
 	for _, list := range [][]ratellmiter.SecondCount{req.Used, req.Returned} {
 		args = append(args, len(list))
 		for _, c := range list {

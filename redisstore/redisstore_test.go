@@ -32,7 +32,7 @@ func TestPrefixKeepsQuotasApart(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := newClient(t, srv)
 	a, b := redisstore.New(rdb), redisstore.New(rdb, redisstore.WithPrefix("other:"))
-	req := ratellmiter.SyncRequest{ID: "x", Now: storetest.Base, Sec: storetest.Base / 1e9, Want: 10,
+	req := ratellmiter.SyncRequest{ID: "x", Now: storetest.Base, Sec: storetest.Base / 1e9, Want: 10, Seq: 1,
 		Limit: ratellmiter.QuotaLimit{PerSecond: 10, PerMinute: 600, RampStart: 5, RampStep: 3}, LiveTTL: time.Second}
 	ctx := context.Background()
 	for _, s := range []*redisstore.Store{a, b} {
@@ -48,8 +48,8 @@ func TestPrefixKeepsQuotasApart(t *testing.T) {
 		t.Errorf("counts key %q", got)
 	}
 	n, err := rdb.Exists(ctx, append(a.Keys("q"), b.Keys("q")...)...).Result()
-	if err != nil || n != 6 {
-		t.Errorf("keys written: %d (%v), want 6", n, err)
+	if err != nil || n != 8 {
+		t.Errorf("keys written: %d (%v), want 8", n, err)
 	}
 	ttl, err := rdb.PTTL(ctx, a.Keys("q")[1]).Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour {

@@ -5,18 +5,22 @@
 -- KEYS[1] counts: hash of tickets per second
 -- KEYS[2] state:  hash of the pause, the probe lease, the ramp, the learned
 --                 limit and the last slot granted
--- KEYS[3] live:   sorted set of limiter ids by their last heartbeat
+-- KEYS[3] live:   sorted set of limiter ids by their last heartbeat, kept
+--                 an hour (the live ones are those of the last LiveTTL)
+-- KEYS[4] acks:   hash of each limiter's last numbered request applied:
+--                 'seq:batch:sec:granted'
 --
 -- ARGV: id, now, sec, want, perSecond, perMinute, rampStart, rampStep,
 -- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, the
 -- incarnation the epoch was seen in, the incarnation to give a new state
--- (both decimal, below 2^53), then a count and (second, n) pairs of used
+-- (both decimal, below 2^53), seq and retry (decimal, below 2^53; 0
+-- when not numbered), then a count and (second, n) pairs of used
 -- tickets, the same of returned tickets, and a count and (kind, probeAt)
 -- pairs of events (1 refused, 2 resumed).
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
 -- learned, live, window, incarnation.
-local kc, ks, kl = KEYS[1], KEYS[2], KEYS[3]
+local kc, ks, kl, ka = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local perSec, perMin = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -25,6 +29,8 @@ local seen = tonumber(ARGV[9])
 local wantProbe, probeTTL, liveTTL = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local setLearned, learnedArg = ARGV[13] == '1', tonumber(ARGV[14])
 local incSeen, incNew = ARGV[15], ARGV[16]
+local seqArg, retryArg = ARGV[17], ARGV[18]
+local seq, retry = tonumber(seqArg), tonumber(retryArg)
 local keep = 3600000 -- an hour without a sync forgets the quota
 
 local st = redis.call('HMGET', ks, 'paused', 'probe_at', 'epoch', 'holder', 'lease_until',
@@ -43,26 +49,59 @@ local inc = st[10] or incNew
 -- Whether the sender saw its epoch in this incarnation.
 local known = incSeen == inc
 
--- Heartbeat.
-redis.call('ZADD', kl, now, id)
-redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - liveTTL)
-local live = redis.call('ZCARD', kl)
-
--- Tickets used without a lease, then tickets handed back.
-local oldest = sec - 59
-local i = 17
-local nUsed = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nUsed do
-  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
-  if s >= oldest and n > 0 then redis.call('HINCRBY', kc, s, n) end
+-- The limiter's last numbered request, forgetting those of limiters
+-- that have not synced for an hour.
+local gone = redis.call('ZRANGEBYSCORE', kl, '-inf', now - keep)
+if #gone > 0 then
+  redis.call('HDEL', ka, unpack(gone))
+  redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - keep)
 end
-local nRet = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nRet do
-  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+local ackSeq, ackBatch, ackSec, ackN
+local ack = redis.call('HGET', ka, id)
+if not ack then ack = nil end -- HGET of a missing field gives false
+if ack then
+  local a, b, c, d = string.match(ack, '^(%d+):(%d+):(%-?%d+):(%d+)$')
+  ackSeq, ackBatch, ackSec, ackN = tonumber(a), b, tonumber(c), tonumber(d)
+end
+-- A numbered request not above the last one applied came late, after a
+-- later one: nothing of it is applied.
+local stale = seq ~= 0 and ack ~= nil and seq <= ackSeq
+if stale then want = 0 end
+
+-- Heartbeat.
+if not stale then redis.call('ZADD', kl, now, id) end
+local live = redis.call('ZCOUNT', kl, '(' .. (now - liveTTL), '+inf')
+
+local oldest = sec - 59
+local function takeBack(s, n)
   local v = redis.call('HGET', kc, s)
   if v and s >= oldest and n > 0 then
     redis.call('HSET', kc, s, math.max(0, tonumber(v) - n))
   end
+end
+-- The batch of used and returned tickets and events: the request's own,
+-- or, sent again, the one of the request that first carried it.
+local batchArg = seqArg
+if retry ~= 0 then
+  batchArg = retryArg
+  -- The reply of the last request applied was lost: its grant was never
+  -- issued.
+  if not stale and ack and ackSeq >= retry then takeBack(ackSec, ackN) end
+end
+local news = not stale and (seq == 0 or ack == nil or tonumber(batchArg) > tonumber(ackBatch))
+if ack and tonumber(ackBatch) > tonumber(batchArg) then batchArg = ackBatch end
+
+-- Tickets used without a lease, then tickets handed back.
+local i = 19
+local nUsed = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nUsed do
+  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  if news and s >= oldest and n > 0 then redis.call('HINCRBY', kc, s, n) end
+end
+local nRet = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nRet do
+  local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  if news then takeBack(s, n) end
 end
 
 -- Events.
@@ -70,6 +109,7 @@ local function leasedToOther()
   return holder ~= '' and holder ~= id and leaseUntil > now
 end
 local nEv = tonumber(ARGV[i]); i = i + 1
+if not news then nEv = 0 end
 for _ = 1, nEv do
   local kind, at = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
   if kind == 1 then
@@ -96,10 +136,10 @@ for _ = 1, nEv do
 end
 
 -- The probe lease and the learned limit.
-if wantProbe and paused and now >= probeAt and not leasedToOther() then
+if not stale and wantProbe and paused and now >= probeAt and not leasedToOther() then
   holder, leaseUntil = id, now + probeTTL
 end
-if setLearned then learned = math.max(0, learnedArg) end
+if not stale and setLearned then learned = math.max(0, learnedArg) end
 
 -- The window, forgetting seconds that left it.
 local counts, window = {}, 0
@@ -143,6 +183,10 @@ if not paused and want > 0 and perSec > 0 then
   end
 end
 
+if seq ~= 0 and not stale then
+  redis.call('HSET', ka, id, seqArg .. ':' .. batchArg .. ':' .. sec .. ':' .. granted)
+end
+
 local function flag(b) if b then return '1' end return '0' end
 redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epoch,
   'holder', holder, 'lease_until', leaseUntil, 'learned', learned,
@@ -150,6 +194,7 @@ redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epo
 redis.call('PEXPIRE', kc, keep)
 redis.call('PEXPIRE', ks, keep)
 redis.call('PEXPIRE', kl, keep)
+redis.call('PEXPIRE', ka, keep)
 
 local probe = 0
 if paused and holder == id and leaseUntil > now then probe = 1 end

@@ -46,6 +46,10 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"a refusal from a limiter that never saw this state is fresh", otherIncarnationRefusal},
 		{"a resume from a limiter that never saw this state is ignored", otherIncarnationResume},
 		{"a refusal from a limiter ahead of the store's epoch is fresh", epochAhead},
+		{"a request sent again after its reply was lost is applied once", sentAgain},
+		{"handed back tickets sent again are taken off once", returnedAgain},
+		{"a request that comes after a later one is not applied", staleRequest},
+		{"events sent again are applied once", eventsAgain},
 		{"one probe lease at a time, until it expires", probeLease},
 		{"the holder's failed probe releases the lease", failedProbe},
 		{"a resume ramps the seconds up", resumeRamps},
@@ -316,4 +320,72 @@ func epochAhead(t *testing.T, c *client) {
 	c.seen(&r, 2)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 30*sec}}
 	expect(t, "paused", c.sync(r).Paused, true)
+}
+
+// numbered returns a request of id at now for want tickets, numbered seq
+// and, when retry is not 0, sending again what request retry sent.
+func numbered(id string, now int64, want int, seq, retry uint64) rl.SyncRequest {
+	r := req(id, now, want)
+	r.Seq, r.Retry = seq, retry
+	return r
+}
+
+func sentAgain(t *testing.T, c *client) {
+	used := []rl.SecondCount{{Sec: Base / sec, N: 2}}
+	r := numbered("a", Base, 3, 10, 0)
+	r.Used = used
+	rep := c.sync(r) // its reply is lost
+	expect(t, "window", rep.Window, 5)
+	r = numbered("a", Base+sec/2, 3, 11, 10)
+	r.Used = used
+	rep = c.sync(r)
+	expect(t, "granted when sent again", rep.Granted, 3)
+	expect(t, "window: used tickets counted once, the lost grant taken back", rep.Window, 5)
+	r = numbered("a", Base+sec/2, 0, 12, 0)
+	expect(t, "window after the next request", c.sync(r).Window, 5)
+	r = numbered("a", Base+sec/2, 0, 13, 11) // retries a request applied and answered: nothing to take back
+	r.Used = used
+	expect(t, "window after a request whose batch was applied", c.sync(r).Window, 5)
+}
+
+func returnedAgain(t *testing.T, c *client) {
+	expect(t, "b's grant", c.sync(numbered("b", Base, 6, 1, 0)).Granted, 6)
+	expect(t, "a's grant", c.sync(numbered("a", Base, 4, 1, 0)).Granted, 4)
+	back := []rl.SecondCount{{Sec: Base / sec, N: 3}}
+	r := numbered("a", Base+sec, 0, 2, 0)
+	r.Returned = back
+	expect(t, "window after a's return", c.sync(r).Window, 7) // its reply is lost
+	for seq := uint64(3); seq <= 4; seq++ {
+		r = numbered("a", Base+sec, 0, seq, 2)
+		r.Returned = back
+		expect(t, "window: b's tickets stay counted", c.sync(r).Window, 7)
+	}
+}
+
+func staleRequest(t *testing.T, c *client) {
+	expect(t, "a's grant", c.sync(numbered("a", Base, 3, 5, 0)).Granted, 3)
+	r := numbered("a", Base+sec/10, 3, 4, 0)
+	r.Used = []rl.SecondCount{{Sec: Base / sec, N: 2}}
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	rep := c.sync(r)
+	expect(t, "granted to a late request", rep.Granted, 0)
+	expect(t, "window", rep.Window, 3)
+	expect(t, "paused", rep.Paused, false)
+	r = numbered("a", Base+sec/5, 3, 6, 5) // 5's reply was lost: its grant is taken back
+	expect(t, "window after 5 was sent again", c.sync(r).Window, 3)
+	r = numbered("a", Base+sec/10, 3, 6, 5) // a late copy of 6
+	expect(t, "window: the late copy takes nothing back", c.sync(r).Window, 3)
+	// A limiter created later with the same id starts above.
+	expect(t, "a's successor", c.sync(numbered("a", Base+sec/5, 2, 100, 0)).Granted, 2)
+}
+
+func eventsAgain(t *testing.T, c *client) {
+	r := numbered("a", Base, 0, 1, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}, {Kind: rl.QuotaResumed}}
+	expect(t, "epoch", c.sync(r).Epoch, uint64(2)) // its reply is lost
+	r = numbered("a", Base+sec/2, 0, 2, 1)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}, {Kind: rl.QuotaResumed}}
+	rep := c.sync(r)
+	expect(t, "paused", rep.Paused, false)
+	expect(t, "epoch: the events were applied once", rep.Epoch, uint64(2))
 }
