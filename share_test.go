@@ -118,6 +118,7 @@ func TestWithStoreRejectsBadInput(t *testing.T) {
 		{"empty key", WithStore(s, "")},
 		{"zero timeout", WithStore(s, "k", WithSyncTimeout(0))},
 		{"empty process id", WithStore(s, "k", WithProcessID(""))},
+		{"no expected processes", WithStore(s, "k", WithExpectedProcesses(0))},
 		{"unknown policy", WithStore(s, "k", FailurePolicy(7))},
 	}
 	for _, tc := range tests {

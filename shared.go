@@ -37,7 +37,7 @@ type shared struct {
 	holder      bool   // this limiter holds the probe lease
 	probeAsked  int64  // when the lease was last asked for
 	sentLearned int    // the learned limit the store has from this limiter
-	live        int    // live limiters on the quota; at least 1 (newShared and apply keep it so)
+	live        int    // live limiters on the quota as the store last said; 0 before the first sync
 	window      int    // tickets in the store's window at the last sync
 	windowSec   int64  // the second of that window
 	lastSync    int64  // when the last sync ended
@@ -61,7 +61,21 @@ type sentNews struct {
 // newShared returns the shared side of a limiter created at now (Unix
 // ns): its requests are numbered from now in microseconds.
 func newShared(c shareConfig, now int64) *shared {
-	return &shared{cfg: c, kick: make(chan struct{}, 1), live: 1, seq: uint64(max(now, 0) / 1000)}
+	return &shared{cfg: c, kick: make(chan struct{}, 1), seq: uint64(max(now, 0) / 1000)}
+}
+
+// processes returns N, the number of limiters the fallback shares the
+// rate with: the live ones the store last reported or, before the first
+// sync, the expected number (WithExpectedProcesses), or else the
+// per-second cap, which leaves one ticket a second. At least 1.
+func (s *shared) processes(l *BucketRateLimiter) int {
+	switch {
+	case s.live > 0:
+		return s.live
+	case s.cfg.expected > 0:
+		return s.cfg.expected
+	}
+	return max(1, l.b.perSec)
 }
 
 // poke wakes the sync loop.
@@ -160,7 +174,7 @@ func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
 	if s.cfg.policy == FailClosed {
 		return false
 	}
-	n := s.live
+	n := s.processes(l)
 	if l.b.issuedIn(sec) >= max(1, l.b.perSec/n) || l.b.windowAt(sec) >= max(1, l.b.rpm/n) {
 		return false
 	}

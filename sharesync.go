@@ -282,7 +282,7 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 		s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
 		s.leaseN = 0
 	}
-	n := s.live
+	n := s.processes(l)
 	s.fbLeft = max(0, l.b.rpm-s.window) / n
 	s.fbUntil = s.windowSec + 60
 	if s.windowSec == 0 {

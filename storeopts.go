@@ -26,7 +26,9 @@ const (
 	// Until the tickets of the store's last window have left it, the
 	// limiter also spends no more than its 1/N share of what that window
 	// had left, so the quota is exceeded by at most the rounding of one
-	// second's share per limiter.
+	// second's share per limiter. A limiter whose syncs have all failed
+	// since it was created knows no N: it takes the one given by
+	// WithExpectedProcesses, or else perSecond (one ticket a second).
 	FallbackLocal FailurePolicy = iota
 	// FailClosed refuses tickets while the store cannot be reached:
 	// Acquire fails at once and every waiter is woken, with an error that
@@ -54,7 +56,8 @@ func (p FailurePolicy) applyStore(c *shareConfig) error {
 }
 
 // StoreOption configures how a limiter uses its Store: a FailurePolicy,
-// WithSyncTimeout or WithProcessID. The set is closed.
+// WithSyncTimeout, WithProcessID or WithExpectedProcesses. The set is
+// closed.
 type StoreOption interface {
 	applyStore(*shareConfig) error
 }
@@ -65,11 +68,12 @@ func (f storeOption) applyStore(c *shareConfig) error { return f(c) }
 
 // shareConfig is how a limiter shares its quota.
 type shareConfig struct {
-	store   Store
-	key     string
-	id      string
-	policy  FailurePolicy
-	timeout time.Duration
+	store    Store
+	key      string
+	id       string
+	policy   FailurePolicy
+	timeout  time.Duration
+	expected int // WithExpectedProcesses; 0 if not given
 }
 
 // WithSyncTimeout bounds each round trip to the store; DefaultSyncTimeout
@@ -97,6 +101,21 @@ func WithProcessID(id string) StoreOption {
 	})
 }
 
+// WithExpectedProcesses says how many limiters are expected to share the
+// quota, for FallbackLocal before the limiter's first sync succeeds: a
+// limiter created while its store is unreachable then issues 1/n of the
+// rate. Without it, such a limiter issues one ticket a second. Once a
+// sync succeeds, the store's count of live limiters is used instead.
+func WithExpectedProcesses(n int) StoreOption {
+	return storeOption(func(c *shareConfig) error {
+		if n < 1 {
+			return fmt.Errorf("ratellmiter: WithExpectedProcesses(%d): must be >= 1", n)
+		}
+		c.expected = n
+		return nil
+	})
+}
+
 // WithStore makes the limiter share the quota named key with every
 // limiter, in any process, created with the same store and key: tickets
 // are counted per second and per minute over all of them, a rate limit
@@ -106,8 +125,8 @@ func WithProcessID(id string) StoreOption {
 // per minute.
 //
 // Without WithStore a limiter keeps everything in its own memory. opts
-// choose the FailurePolicy (FallbackLocal by default), the sync timeout
-// and the process id.
+// choose the FailurePolicy (FallbackLocal by default), the sync timeout,
+// the process id and the expected number of processes.
 func WithStore(s Store, key string, opts ...StoreOption) Option {
 	return limiterOption(func(c *config) error {
 		if s == nil {
