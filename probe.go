@@ -95,16 +95,18 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 	}
 	switch {
 	case !p.paused:
-		p.paused, p.since = true, now
-		p.okBefore = l.okIssued.Load()
-		p.interval = l.cfg.probeFirst
 		wait := hint
 		if wait == 0 {
 			wait = l.cfg.probeFirst
 		}
+		// The event goes first: a minute record it opens must start
+		// unpaused, the pause beginning now.
+		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
+		p.paused, p.since = true, now
+		p.okBefore = l.okIssued.Load()
+		p.interval = l.cfg.probeFirst
 		p.probeAt = after(now, wait)
 		l.stats.pauses++
-		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
 		if !overloaded {
 			l.learnFromPause(now)
 		}

@@ -514,3 +514,30 @@ func TestAResumeEarlyInAMinuteLogsItsFirstSecondPaused(t *testing.T) {
 		assert.True(t, lf.Minutes[0].Paused[59], "the minute before ended paused")
 	})
 }
+
+func TestARateLimitLateInAQuietMinuteLogsThePauseFromItsSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(600, WithMonitor(m))
+		require.NoError(t, err)
+		time.Sleep(50 * time.Second)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		// A slow call: its 429 comes at 90 s, in a minute with nothing
+		// else logged yet.
+		time.Sleep(40 * time.Second)
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		require.Error(t, tk.RateLimited(gone, 5*time.Second))
+		require.NoError(t, m.Stop())
+
+		lf, err := ReadLog(m.LogPath())
+		require.NoError(t, err)
+		require.Len(t, lf.Minutes, 2)
+		second := lf.Minutes[1]
+		for s := range 30 {
+			require.False(t, second.Paused[s], "second %d, before the 429, logged as paused", s)
+		}
+		assert.True(t, second.Paused[30], "the pause begins at second 30")
+	})
+}
