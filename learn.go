@@ -139,8 +139,8 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // limiter never works above it; a request or token budget with nothing
 // remaining stops the limiter from issuing until its reset, before a 429
 // can happen. A request budget of a longer period (requests per day) with
-// nothing remaining makes Acquire fail fast with a QuotaError until its
-// reset.
+// nothing remaining makes Acquire, and those already waiting, fail fast
+// with a QuotaError until its reset.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	b := lim.Requests
 	known := b.Known || lim.Tokens.Known || lim.InputTokens.Known || lim.OutputTokens.Known
@@ -172,6 +172,9 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 			// Waiting is pointless; Acquire fails fast until the reset.
 			if i == 0 { // the request budget
 				l.lim.spentUntil, l.lim.spentLimit = after(ns, untilReset), b.Limit
+				// Those waiting would be refused for as long: they
+				// fail now, with the same error.
+				l.refuseWaiters()
 			}
 			continue
 		}

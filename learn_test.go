@@ -125,6 +125,34 @@ func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
 	})
 }
 
+func TestASpentDailyBudgetFailsThoseAlreadyWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		a, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := l.Acquire(context.Background())
+				errs <- err
+			}()
+		}
+		synctest.Wait() // both wait for their slots
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 14400, Remaining: 0, Reset: now.Add(20 * time.Hour), Known: true}}, now)
+		a.Done()
+		for range 2 {
+			err := <-errs
+			require.ErrorIs(t, err, ErrQuotaExhausted)
+			var qe *QuotaError
+			require.ErrorAs(t, err, &qe)
+			assert.Equal(t, now.Add(20*time.Hour), qe.Reset, "the error says when the budget resets")
+		}
+		assert.Zero(t, time.Since(now), "they fail at once, not when their slots come")
+		assertConserved(t, l)
+	})
+}
+
 func TestAReportedLimitFollowsTheServerUpToTheConfiguredOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000)

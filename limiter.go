@@ -378,6 +378,9 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		if t.state.Load() == stateIssued {
 			return nil
 		}
+		if now := l.now(); l.err == nil && now < l.lim.spentUntil {
+			return l.spentRefusal(now)
+		}
 		return l.refused()
 	case <-ctx.Done():
 		cause = ctx.Err()
