@@ -100,16 +100,19 @@ func get(h http.Header, key string) string {
 // {requests,tokens}" headers, whose resets are durations such as "6m0s"
 // relative to now, and Anthropic's "anthropic-ratelimit-{requests,tokens,
 // input-tokens,output-tokens}-{limit,remaining,reset}" headers, whose
-// resets are RFC 3339 timestamps. When both families are present, OpenAI's
+// resets are RFC 3339 timestamps (moved onto the local clock when the
+// response's Date header shows the clocks differ by more than a second or
+// two). When both families are present, OpenAI's
 // value wins field by field. Retry hints are read with RetryAfter and
 // "x-should-retry" is decoded as a boolean. Malformed values are ignored
 // individually.
 func ParseHeaders(h http.Header, now time.Time) Limits {
 	var l Limits
-	l.Requests = mergeBudget(readBudget(h, openAIRequests, now), readBudget(h, anthropicRequests, now))
-	l.Tokens = mergeBudget(readBudget(h, openAITokens, now), readBudget(h, anthropicTokens, now))
-	l.InputTokens = readBudget(h, anthropicInput, now)
-	l.OutputTokens = readBudget(h, anthropicOutput, now)
+	skew := clockSkew(h, now)
+	l.Requests = mergeBudget(readBudget(h, openAIRequests, now, skew), readBudget(h, anthropicRequests, now, skew))
+	l.Tokens = mergeBudget(readBudget(h, openAITokens, now, skew), readBudget(h, anthropicTokens, now, skew))
+	l.InputTokens = readBudget(h, anthropicInput, now, skew)
+	l.OutputTokens = readBudget(h, anthropicOutput, now, skew)
 	l.RetryAfter, l.HasRetryAfter = RetryAfter(h, now)
 	if b, ok := parseBool(get(h, "X-Should-Retry")); ok {
 		l.ShouldRetry = &b
@@ -117,7 +120,9 @@ func ParseHeaders(h http.Header, now time.Time) Limits {
 	return l
 }
 
-func readBudget(h http.Header, names budgetHeaders, now time.Time) Budget {
+// readBudget reads one budget's headers; skew is clockSkew's, by which an
+// absolute reset is moved onto the local clock.
+func readBudget(h http.Header, names budgetHeaders, now time.Time, skew time.Duration) Budget {
 	var b Budget
 	if n, ok := parseCount(get(h, names.limit)); ok {
 		b.Limit = n
@@ -131,7 +136,7 @@ func readBudget(h http.Header, names budgetHeaders, now time.Time) Budget {
 	}
 	if names.absoluteReset {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			b.Reset = t
+			b.Reset = t.Add(skew)
 		}
 	} else if d, ok := ParseDuration(v); ok {
 		b.Reset = now.Add(d)

@@ -16,8 +16,10 @@ const MaxRetryAfter = 24 * time.Hour
 // The non-standard "retry-after-ms" header (milliseconds, possibly
 // fractional, sent by OpenAI and Anthropic SDK-compatible servers) wins over
 // the standard "Retry-After" header, which may hold integer or decimal
-// seconds or an HTTP date. A date is interpreted relative to now; a date in
-// the past yields 0 (retry immediately). Negative, non-numeric or absurd
+// seconds or an HTTP date. A date is interpreted relative to now, or to the
+// response's Date header when that shows the server's clock differs from
+// the local one by more than a second or two; a date in the past yields 0
+// (retry immediately). Negative, non-numeric or absurd
 // values (above MaxRetryAfter) are ignored, in which case the next header is
 // consulted. The second result reports whether a usable hint was found; the
 // duration is always within [0, MaxRetryAfter].
@@ -38,7 +40,7 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	d := t.Sub(now)
+	d := t.Add(clockSkew(h, now)).Sub(now)
 	if d < 0 {
 		return 0, true
 	}
