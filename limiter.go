@@ -232,6 +232,9 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		}
 		return t, nil
 	}
+	// The caller waits: read the clock again, so that a long wait for the
+	// lock does not arm the timer late by as much.
+	now = max(now, l.now())
 	if err := l.tooLate(ctx, now, t, l.q.len()); err != nil {
 		l.stats.cancelled++
 		l.mu.Unlock()
