@@ -29,7 +29,7 @@ func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
 			// in the current record rather than lose the count.
 			return a.rec, 0
 		}
-		l.mon.enqueue(a.finish())
+		l.mon.enqueue(a.finish(59))
 	}
 	if a.rec == nil {
 		a.minute = start
@@ -97,10 +97,11 @@ func (a *activity) markPaused(to int) {
 	}
 }
 
-// finish closes the current record and returns it.
-func (a *activity) finish() *MinuteLog {
+// finish closes the current record, marking the pause in progress, if
+// any, paused up to second 'to', and returns it.
+func (a *activity) finish(to int) *MinuteLog {
 	r := a.rec
-	a.markPaused(59)
+	a.markPaused(to)
 	a.rec = nil
 	return r
 }
@@ -108,6 +109,9 @@ func (a *activity) finish() *MinuteLog {
 // take returns the record if its minute is over at now, or, when final,
 // whatever was recorded; otherwise nil. A paused limiter keeps a record
 // open so that its log shows the pause even when nothing else happens.
+// A pause in progress is marked up to the end of a minute that is over,
+// and, when final, up to now in the minute that is not: the limiter ends
+// then, and its pause with it.
 func (a *activity) take(l *BucketRateLimiter, now int64, final bool) *MinuteLog {
 	if !l.logging {
 		return nil
@@ -119,8 +123,11 @@ func (a *activity) take(l *BucketRateLimiter, now int64, final bool) *MinuteLog 
 		a.current(l, now)
 	}
 	sec := secOf(now)
-	if final || sec-int64(mod60(sec)) != a.minute {
-		return a.finish()
+	if sec-int64(mod60(sec)) != a.minute {
+		return a.finish(59)
+	}
+	if final {
+		return a.finish(mod60(sec))
 	}
 	return nil
 }
