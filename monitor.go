@@ -41,6 +41,9 @@ type Monitor struct {
 	logMu   sync.Mutex // guards pending; taken under a limiter's mu
 	pending []*MinuteLog
 	w       *logWriter // used by the log goroutine, then by Stop
+
+	done    chan struct{} // closed when the first Stop has finished
+	stopErr error         // what Stop returns; written by the first Stop before done is closed
 }
 
 // MonitorOption configures a Monitor.
@@ -98,7 +101,7 @@ func NewMonitor(opts ...MonitorOption) *Monitor {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{cfg: cfg, limiters: map[*BucketRateLimiter]struct{}{}}
+	return &Monitor{cfg: cfg, limiters: map[*BucketRateLimiter]struct{}{}, done: make(chan struct{})}
 }
 
 var defaultMonitor = sync.OnceValue(func() *Monitor { return NewMonitor() })
@@ -187,12 +190,15 @@ func (m *Monitor) startLocked() error {
 // Stop stops the Monitor and every limiter on it: waiting callers get
 // ErrStopped, later Acquires too; probes are cancelled and waited for; the
 // minutes in progress are written and the log file closed. It returns the
-// first error met writing logs. Stop is safe to call more than once.
+// first error met writing logs. Stop is safe to call more than once, from
+// any goroutine: every call returns once the Monitor is stopped, with the
+// first call's result.
 func (m *Monitor) Stop() error {
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()
-		return m.logErr()
+		<-m.done
+		return m.stopErr
 	}
 	m.stopped = true
 	wasStarted := m.started
@@ -208,16 +214,10 @@ func (m *Monitor) Stop() error {
 	}
 	if m.w != nil {
 		m.flush()
-		m.w.close()
+		m.stopErr = m.w.close()
 	}
-	return m.logErr()
-}
-
-func (m *Monitor) logErr() error {
-	if m.w == nil {
-		return nil
-	}
-	return m.w.err
+	close(m.done)
+	return m.stopErr
 }
 
 // Limiters returns the limiters that belong to the Monitor now, in no

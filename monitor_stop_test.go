@@ -2,7 +2,11 @@ package ratellmiter
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -102,6 +106,78 @@ func TestAPauseAcrossAMinuteIsLoggedInBothMinutes(t *testing.T) {
 		}
 		if got, want := pausedSeconds(t, m, "a", minute+60), secondsFromTo(0, 5); !slices.Equal(got, want) {
 			t.Errorf("second minute: paused seconds %v, want %v", got, want)
+		}
+	})
+}
+
+// stallingHandler is a slog.Handler that holds the first record with the
+// given message until release is closed, closing held when it holds it.
+type stallingHandler struct {
+	msg           string
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (h *stallingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *stallingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *stallingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *stallingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() {
+			close(h.held)
+			<-h.release
+		})
+	}
+	return nil
+}
+
+// A Stop called while another is under way returns only once the Monitor
+// is stopped and its log written, with the same result as the first.
+func TestAConcurrentStopWaitsForTheFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The log folder cannot be created: writing the last minute fails.
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The limiter's first probe finds the service still blocked and
+		// stalls saying so in the logger; the first Stop waits for it.
+		h := &stallingHandler{msg: "ratellmiter: " + EventProbe, held: make(chan struct{}), release: make(chan struct{})}
+		m := NewMonitor(WithLogDir(filepath.Join(file, "logs")), WithLogger(slog.New(h)))
+		svc := NewService("svc", func(context.Context) (bool, error) { return true, nil })
+		l, err := svc.NewLimiter("a", 600, WithMonitor(m), WithLogger(slog.New(h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Paused; the probe runs at 1.5 s, between two of the log
+		// writer's ticks, which would wait for the stalled limiter.
+		handBack(tk, 1500*time.Millisecond)
+		<-h.held
+
+		first := make(chan error, 1)
+		go func() { first <- m.Stop() }()
+		synctest.Wait()
+		second := make(chan error, 1)
+		go func() { second <- m.Stop() }()
+		synctest.Wait()
+		select {
+		case err := <-second:
+			t.Errorf("the second Stop returned %v while the first was still stopping the Monitor", err)
+			second <- err
+		default:
+		}
+
+		close(h.release)
+		err1, err2 := <-first, <-second
+		if err1 == nil {
+			t.Fatal("the first Stop returned nil, want the log folder's error")
+		}
+		if err2 != err1 {
+			t.Errorf("the second Stop returned %v, want the first's %v", err2, err1)
 		}
 	})
 }
