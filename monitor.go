@@ -123,7 +123,11 @@ func DefaultLimiter() *BucketRateLimiter { return DefaultMonitor().DefaultLimite
 // Monitor is stopped or misconfigured.
 func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
 	m.mu.Lock()
-	if m.def != nil || m.stopped {
+	if m.stopped {
+		m.mu.Unlock()
+		return nil
+	}
+	if m.def != nil {
 		defer m.mu.Unlock()
 		return m.def
 	}

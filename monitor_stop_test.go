@@ -181,3 +181,17 @@ func TestAConcurrentStopWaitsForTheFirst(t *testing.T) {
 		}
 	})
 }
+
+// A stopped Monitor has no default limiter, even when it had one before.
+func TestAStoppedMonitorHasNoDefaultLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor()
+		if m.DefaultLimiter() == nil {
+			t.Fatal("a running Monitor has no default limiter")
+		}
+		m.Stop()
+		if l := m.DefaultLimiter(); l != nil {
+			t.Errorf("after Stop, DefaultLimiter returned %q, want nil", l.Name())
+		}
+	})
+}
