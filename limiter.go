@@ -582,8 +582,8 @@ func (l *BucketRateLimiter) Close() error {
 	return nil
 }
 
-// shutdown refuses every waiter with err and stops the timer. It returns
-// the minute log in progress, if any.
+// shutdown refuses every waiter with err, stops the timer and ends the
+// pause in progress, if any. It returns the minute log in progress, if any.
 func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -600,8 +600,12 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 		l.sh.poke() // the sync loop sees the limiter closed and ends
 	}
 	now := l.now()
+	rec := l.act.take(l, now, true)
 	if l.p.paused {
+		// No probe or canary may resume a closed limiter: its pause
+		// ends here, and its time paused with it.
 		l.stats.pausedNs += now - l.p.since
+		l.p = pauseState{useCanary: l.p.useCanary}
 	}
-	return l.act.take(l, now, true)
+	return rec
 }

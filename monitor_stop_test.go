@@ -195,3 +195,68 @@ func TestAStoppedMonitorHasNoDefaultLimiter(t *testing.T) {
 		}
 	})
 }
+
+// Closing or stopping a paused limiter ends its pause: the limiter no
+// longer says it is paused, and its time paused stays what it was then.
+func TestAPauseEndsWithTheLimiter(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		end  func(m *Monitor, l *BucketRateLimiter)
+	}{
+		{"Close", func(m *Monitor, l *BucketRateLimiter) { l.Close() }},
+		{"Stop", func(m *Monitor, l *BucketRateLimiter) { m.Stop() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := NewMonitor()
+				defer m.Stop()
+				l, err := NewBucketRateLimiter(600, WithMonitor(m))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk, err := l.Acquire(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				refused := handBack(tk, time.Hour)
+				synctest.Wait()
+				time.Sleep(10 * time.Second)
+				c.end(m, l) // after 10 s paused
+				<-refused
+
+				for _, after := range []time.Duration{0, 10 * time.Second} {
+					time.Sleep(after)
+					s := l.Stats()
+					if s.Paused || s.PausedTime != 10*time.Second || s.Pauses != 1 {
+						t.Errorf("%v after the end: Paused %v, PausedTime %v, Pauses %d; want false, 10s, 1",
+							after, s.Paused, s.PausedTime, s.Pauses)
+					}
+				}
+			})
+		})
+	}
+}
+
+// A canary that comes back after its limiter was closed resumes nothing:
+// the pause ended with the limiter.
+func TestACanaryAnsweredAfterCloseLeavesThePauseAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		tk, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Paused at 0; after 1 s the ticket goes out again as the canary.
+		if err := <-handBack(tk, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
+		l.Close() // 5 s paused
+		time.Sleep(time.Second)
+		tk.Done() // the server admitted the canary
+
+		if s := l.Stats(); s.Paused || s.PausedTime != 5*time.Second {
+			t.Errorf("Paused %v, PausedTime %v; want false, 5s", s.Paused, s.PausedTime)
+		}
+	})
+}

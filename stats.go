@@ -35,7 +35,9 @@ type Stats struct {
 	Retrying    int    // of those, rate-limited tickets waiting to be re-issued
 	InFlight    int    // tickets issued and not finished
 
-	Paused     bool          // issuing nothing until a probe succeeds
+	// Paused reports that the limiter issues nothing until a probe
+	// succeeds. Closing or stopping the limiter ends its pause.
+	Paused     bool
 	Pauses     uint64        // pauses so far
 	PausedTime time.Duration // total time paused, the current pause included
 	// NextProbe is, while paused, when the next probe is due; it is
