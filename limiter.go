@@ -577,18 +577,20 @@ func (l *BucketRateLimiter) refusal(ctx context.Context) error {
 // waiter with ErrClosed, and takes it off its Monitor. Tickets already
 // issued may still be finished. Close is safe to call more than once.
 func (l *BucketRateLimiter) Close() error {
-	l.mon.enqueue(l.shutdown(ErrClosed))
+	l.shutdown(ErrClosed)
 	l.mon.leave(l)
 	return nil
 }
 
 // shutdown refuses every waiter with err, stops the timer and ends the
-// pause in progress, if any. It returns the minute log in progress, if any.
-func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
+// pause in progress, if any. It hands the minute log in progress, if any,
+// to the Monitor before it lets go of the limiter: a Stop that finds the
+// limiter shut down finds its last minute pending.
+func (l *BucketRateLimiter) shutdown(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
-		return nil
+		return
 	}
 	l.err = err
 	close(l.closed)
@@ -600,12 +602,11 @@ func (l *BucketRateLimiter) shutdown(err error) *MinuteLog {
 		l.sh.poke() // the sync loop sees the limiter closed and ends
 	}
 	now := l.now()
-	rec := l.act.take(l, now, true)
+	l.mon.enqueue(l.act.take(l, now, true))
 	if l.p.paused {
 		// No probe or canary may resume a closed limiter: its pause
 		// ends here, and its time paused with it.
 		l.stats.pausedNs += now - l.p.since
 		l.p = pauseState{useCanary: l.p.useCanary}
 	}
-	return rec
 }

@@ -214,7 +214,7 @@ func (m *Monitor) Stop() error {
 		m.wg.Wait()
 	}
 	for _, l := range ls {
-		m.enqueue(l.shutdown(ErrStopped))
+		l.shutdown(ErrStopped)
 	}
 	if m.w != nil {
 		m.flush()
