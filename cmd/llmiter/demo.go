@@ -494,13 +494,18 @@ func printDemoTable(w io.Writer, o *demoOptions, runs []*demoResult, minimum tim
 	for _, r := range runs {
 		ratio := fmt.Sprintf("%.2fx", r.wall.Seconds()/minimum.Seconds())
 		wall := fmt.Sprintf("%.1f s", r.wall.Seconds())
-		if r.stopped {
+		switch {
+		case r.stopped:
 			// An unfinished run would have taken longer still; a cap
 			// below the minimum says nothing about it.
 			ratio, wall = ">"+ratio, wall+" (cap)"
 			if r.wall < minimum {
 				ratio = "n/a"
 			}
+		case r.completed < r.total:
+			// A run that gave up on requests did not do the workload
+			// the minimum is for: its time compares with nothing.
+			ratio = "n/a"
 		}
 		rows = append(rows, []string{
 			r.client,

@@ -162,6 +162,25 @@ func TestDemoTableCappedBeforeTheMinimum(t *testing.T) {
 	}
 }
 
+// TestDemoTableRunThatGaveUp checks the ratio of a run that ended before
+// its cap but gave up on some requests: it is no time to do the whole
+// workload, so it says nothing, while a complete run has its ratio.
+func TestDemoTableRunThatGaveUp(t *testing.T) {
+	o := &demoOptions{requests: 60, rpm: 1200, limiterRPM: 1200}
+	minimum := physicalMinimum(o.requests, o.rpm, demoLatency)
+	var out bytes.Buffer
+	printDemoTable(&out, o, []*demoResult{
+		{client: "gave-up", total: 60, completed: 42, wall: 46400 * time.Millisecond},
+		{client: "complete", total: 60, completed: 60, wall: 2 * minimum},
+	}, minimum)
+	if row := tableRow(t, out.String(), "gave-up"); row[1] != "42/60" || row[3] != "n/a" {
+		t.Errorf("row of a run that completed 42 of 60 requests: %q, want 42/60 and a ratio of n/a", row)
+	}
+	if row := tableRow(t, out.String(), "complete"); row[3] != "2.00x" {
+		t.Errorf("ratio of a complete run that took twice the minimum: %q, want 2.00x", row[3])
+	}
+}
+
 func TestPhysicalMinimum(t *testing.T) {
 	for _, c := range []struct {
 		n, rpm int
