@@ -79,8 +79,8 @@ func WithLogDir(dir string) MonitorOption {
 // default limiter (DefaultRPM, 300, otherwise).
 func WithDefaultRateLimit(rpm int) MonitorOption {
 	return monitorOption(func(c *monitorConfig) {
-		if rpm <= 0 {
-			c.err = fmt.Errorf("ratellmiter: WithDefaultRateLimit(%d): must be > 0", rpm)
+		if rpm <= 0 || int64(rpm) > maxRPM {
+			c.err = fmt.Errorf("ratellmiter: WithDefaultRateLimit(%d): must be in [1, %d]", rpm, maxRPM)
 		}
 		c.defaultRPM = rpm
 	})
@@ -263,17 +263,21 @@ func (m *Monitor) freeNameLocked() string {
 		if n > 1 {
 			name = fmt.Sprintf("default-%d", n)
 		}
-		taken := false
-		for l := range m.limiters {
-			if l.name == name {
-				taken = true
-				break
-			}
-		}
-		if !taken {
+		if !m.hasNameLocked(name) {
 			return name
 		}
 	}
+}
+
+// hasNameLocked reports whether a limiter of m is named name. Requires
+// m.mu.
+func (m *Monitor) hasNameLocked(name string) bool {
+	for l := range m.limiters {
+		if l.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // leave removes l; Close has already handed its last minute to enqueue.

@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"math"
+	"strconv"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,6 +73,7 @@ func TestBadSettingsAreRefusedByName(t *testing.T) {
 		{"empty log folder", monitor(WithLogDir("")), []string{"WithLogDir", "empty"}},
 		{"zero default rate", monitor(WithDefaultRateLimit(0)), []string{"WithDefaultRateLimit", "0"}},
 		{"negative default rate", monitor(WithDefaultRateLimit(-3)), []string{"WithDefaultRateLimit", "-3"}},
+		{"default rate above the most", monitor(WithDefaultRateLimit(math.MaxInt)), []string{"WithDefaultRateLimit", strconv.Itoa(math.MaxInt)}},
 		{"nil limiter", transport(WithLimiter(nil)), []string{"WithLimiter", "nil"}},
 		{"nil service", transport(WithServiceLimiters(nil)), []string{"WithServiceLimiters", "nil"}},
 		{"limiter and service", transport(WithLimiter(l), WithServiceLimiters(NewService("s", nil))), []string{"WithLimiter", "WithServiceLimiters"}},
