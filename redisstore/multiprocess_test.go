@@ -220,8 +220,8 @@ func TestFourProcessesShareOneQuotaThroughRedis(t *testing.T) {
 	}
 
 	// The quota held over every process: at most 10 tickets in any
-	// second, 600 in any minute, by the processes' clocks and by the
-	// server's.
+	// second, 600 in any minute, by the processes' clocks, and by the
+	// server's up to the ticket crossing a second's boundary on the way.
 	perSec := map[int64]int{}
 	for _, ns := range issued {
 		perSec[ns/1e9]++
@@ -231,8 +231,11 @@ func TestFourProcessesShareOneQuotaThroughRedis(t *testing.T) {
 			t.Errorf("%d tickets issued in second %d, over the shared %d", n, s, sharedRPM/60)
 		}
 	}
+	// The server counts arrivals, not issues: a ticket issued in the last
+	// milliseconds of a second may arrive in the next one, on a busy
+	// machine, so its seconds may see one more.
 	for _, s := range provider.PerSecond() {
-		if s.Accepted > sharedRPM/60 {
+		if s.Accepted > sharedRPM/60+1 {
 			t.Errorf("the server accepted %d in the second from %v", s.Accepted, s.Start.Format(time.StampMilli))
 		}
 	}
