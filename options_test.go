@@ -2,8 +2,8 @@ package ratellmiter
 
 import (
 	"math"
-	"strconv"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
