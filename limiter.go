@@ -605,7 +605,11 @@ func (l *BucketRateLimiter) shutdown(err error) {
 	l.mon.enqueue(l.act.take(l, now, true))
 	if l.p.paused {
 		// No probe or canary may resume a closed limiter: its pause
-		// ends here, and its time paused with it.
+		// ends here, and its time paused with it. A probe lease it
+		// holds on a shared quota goes back with the final sync.
+		if l.sh != nil {
+			l.sh.releaseProbe(l)
+		}
 		l.stats.pausedNs += now - l.p.since
 		l.p = pauseState{useCanary: l.p.useCanary}
 	}

@@ -28,12 +28,15 @@ func (l *BucketRateLimiter) startSharing(c *shareConfig) {
 // syncLoop talks to the store: at once when the limiter needs tickets it
 // has no lease for, has events to tell or wants the probe lease; otherwise
 // at the next second (while tickets are wanted) or the next tick. It ends
-// when the Monitor stops or the limiter closes. The store is never called
-// with mu held.
+// when the Monitor stops or the limiter closes, with a last word to the
+// store (see finalSync): Monitor.Stop, which waits for the loop, may take
+// up to twice the sync timeout longer. The store is never called with mu
+// held.
 func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 	s := l.sh
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer l.finalSync(ctx)
 	for {
 		l.mu.Lock()
 		if l.err != nil {
@@ -44,7 +47,7 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 		wait := s.due(l, now)
 		var req SyncRequest
 		if wait <= 0 {
-			req = s.request(l, now)
+			req = s.request(l, now, false)
 		}
 		l.mu.Unlock()
 		if wait > 0 {
@@ -60,13 +63,84 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 		sctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
 		cancel()
+		l.mu.Lock()
+		if err != nil && ctx.Err() != nil {
+			// Cut short by the Monitor's Stop, not a failure of the
+			// store: what req told is told again by the final sync.
+			s.settle(req, rep, err)
+		} else {
+			s.apply(l, l.now(), req, rep, err)
+		}
+		l.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
-		l.mu.Lock()
-		s.apply(l, l.now(), req, rep, err)
-		l.mu.Unlock()
 	}
+}
+
+// finalSync tells the store, as the sync loop ends, what the limiter has
+// not told it yet, so that the other limiters sharing the quota do not
+// miss it: first, again, what a sync whose reply was lost told, then the
+// events (a rate limit seen just before, say), the tickets used without a
+// lease and handed back, and the learned limit. It asks for no tickets
+// and not for the probe lease, and releases the lease if the limiter
+// holds it, so that another limiter probes without waiting for it to
+// expire. A closed limiter hands back its lease too; one whose Monitor is
+// stopping keeps it, as it may issue from it until the Monitor shuts it
+// down. At most two syncs, each bounded by the sync timeout even though
+// ctx has ended, and none when the store is known to be unreachable or
+// there is nothing to tell.
+func (l *BucketRateLimiter) finalSync(ctx context.Context) {
+	s := l.sh
+	for range 2 {
+		l.mu.Lock()
+		req, ok := s.finalRequest(l, l.now())
+		l.mu.Unlock()
+		if !ok {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
+		cancel()
+		l.mu.Lock()
+		s.lastSync = l.now()
+		s.settle(req, rep, err)
+		l.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// releaseProbe gives back the probe lease of a paused limiter that is
+// ending, as a failed probe does: the next probe is due at the limiter's
+// probe time, and another limiter may make it. Requires mu.
+func (s *shared) releaseProbe(l *BucketRateLimiter) {
+	if s.holder {
+		s.holder = false
+		s.tellRefused(l)
+	}
+}
+
+// finalRequest returns the next request of the final sync, and false if
+// there is none to make. Requires mu.
+func (s *shared) finalRequest(l *BucketRateLimiter, now int64) (SyncRequest, bool) {
+	if s.down {
+		return SyncRequest{}, false
+	}
+	if s.unacked == nil {
+		if s.leaseN > 0 && (l.err != nil || s.leaseSec != secOf(now)) {
+			s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
+			s.leaseN = 0
+		}
+		if l.p.paused {
+			s.releaseProbe(l)
+		}
+		if len(s.events) == 0 && len(s.returned) == 0 && len(s.used) == 0 && l.lim.learned == s.sentLearned {
+			return SyncRequest{}, false
+		}
+	}
+	return s.request(l, now, true), true
 }
 
 // demand returns how many tickets the limiter is waiting to issue.
@@ -126,8 +200,9 @@ func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 }
 
 // request builds the next SyncRequest and hands over what it tells: if
-// the sync fails, lost keeps it to be sent again. Requires mu.
-func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
+// the sync fails, lost (or settle) keeps it to be sent again. The final
+// request asks for no tickets and not for the probe lease. Requires mu.
+func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncRequest {
 	sec := secOf(now)
 	if s.leaseSec != sec {
 		if s.leaseN > 0 {
@@ -136,7 +211,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 		s.leaseSec, s.leaseN, s.usedSec = sec, 0, 0
 	}
 	want := 0
-	if d := s.demand(l, now); d > 0 && !s.down {
+	if d := s.demand(l, now); d > 0 && !s.down && !final {
 		batch := max(1, l.b.perSec/4)
 		want = max(0, min(max(d, s.usedSec), batch)-s.leaseN)
 		s.asked = false
@@ -155,7 +230,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 		ProbeTTL:    l.cfg.probeTimeout + leaseMargin,
 		LiveTTL:     liveTTL,
 	}
-	if s.wantsProbe(l, now) && !s.down {
+	if s.wantsProbe(l, now) && !s.down && !final {
 		req.WantProbe = true
 		s.probeAsked = now
 	}
@@ -178,6 +253,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64) SyncRequest {
 func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep SyncReply, err error) {
 	s.lastSync = now
 	if l.err != nil {
+		s.settle(req, rep, err) // closed during the sync
 		return
 	}
 	if err != nil {
@@ -225,6 +301,30 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.probeIfDue(now)
 	}
 	l.dispatch(now)
+}
+
+// settle takes in the outcome of the sync of req for a limiter that will
+// not act on it: closed, or whose sync loop is ending. It keeps what the
+// final sync needs: what req told, if the sync failed, to tell it again;
+// else the store's epoch and whether the limiter holds the probe lease.
+// A grant is handed back: it will not be issued. A failure does not mark
+// the store unreachable: the final sync tries it once more. Requires mu.
+func (s *shared) settle(req SyncRequest, rep SyncReply, err error) {
+	if err != nil {
+		if req.Retry == 0 {
+			s.unacked = &sentNews{seq: req.Seq, returned: req.Returned, used: req.Used, events: req.Events}
+		}
+		return
+	}
+	s.unacked = nil
+	s.down, s.err = false, nil
+	if req.SetLearned {
+		s.sentLearned = req.Learned
+	}
+	s.epoch, s.incarnation, s.holder = rep.Epoch, rep.Incarnation, rep.Probe
+	if rep.Granted > 0 {
+		s.returned = addCount(s.returned, req.Sec, rep.Granted)
+	}
 }
 
 // reset tells a store that lost the quota's state what the limiter knows
