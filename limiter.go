@@ -575,7 +575,10 @@ func (l *BucketRateLimiter) refusal(ctx context.Context) error {
 
 // Close makes the limiter refuse new tickets with ErrClosed, wakes every
 // waiter with ErrClosed, and takes it off its Monitor. Tickets already
-// issued may still be finished. Close is safe to call more than once.
+// issued may still be finished. A limiter sharing a quota (WithStore) then
+// tells the store what it has not told yet, on a goroutine of its Monitor,
+// after Close returns; Monitor.Stop waits for it. Close is safe to call
+// more than once.
 func (l *BucketRateLimiter) Close() error {
 	l.shutdown(ErrClosed)
 	l.mon.leave(l)

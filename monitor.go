@@ -193,8 +193,9 @@ func (m *Monitor) startLocked() error {
 
 // Stop stops the Monitor and every limiter on it: waiting callers get
 // ErrStopped, later Acquires too; probes are cancelled and waited for; the
-// minutes in progress are written and the log file closed. It returns the
-// first error met writing logs. Stop is safe to call more than once, from
+// minutes in progress are written and the log file closed; limiters that
+// share a quota make their final sync with the store (up to two sync
+// timeouts each, in parallel). It returns the first error met writing logs. Stop is safe to call more than once, from
 // any goroutine: every call returns once the Monitor is stopped, with the
 // first call's result.
 func (m *Monitor) Stop() error {

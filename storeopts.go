@@ -77,7 +77,9 @@ type shareConfig struct {
 }
 
 // WithSyncTimeout bounds each round trip to the store; DefaultSyncTimeout
-// (250 ms) otherwise. A sync that takes longer counts as a failure.
+// (250 ms) otherwise. A sync that takes longer counts as a failure. The
+// final sync of a limiter that closes makes at most two round trips, so
+// Monitor.Stop may take up to twice this longer.
 func WithSyncTimeout(d time.Duration) StoreOption {
 	return storeOption(func(c *shareConfig) error {
 		if d <= 0 {
