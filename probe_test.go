@@ -53,6 +53,15 @@ func handBack(tk *Ticket, hint time.Duration) <-chan error {
 	return c
 }
 
+// giveUp reports a rate limit on tk, with the server's hint, from a caller
+// that will not retry: the limiter pauses, and the ticket is finished.
+func giveUp(t *testing.T, tk *Ticket, hint time.Duration) {
+	t.Helper()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, tk.RateLimited(gone, hint), "the caller gave up its retry")
+}
+
 // acquireAsync starts an Acquire and returns the channel of its ticket.
 func acquireAsync(l *BucketRateLimiter) <-chan *Ticket {
 	c := make(chan *Ticket, 1)
@@ -409,10 +418,8 @@ func TestACanaryFromAnEarlierPauseDoesNotEndThisOne(t *testing.T) {
 		b.Done()
 		require.False(t, l.Stats().Paused)
 		c, _ := l.Acquire(context.Background())
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, c.RateLimited(gone, 30*time.Second), "a second pause")
-		old.Done() // the first pause's canary, long after
+		giveUp(t, c, 30*time.Second) // a second pause
+		old.Done()                   // the first pause's canary, long after
 		assert.True(t, l.Stats().Paused, "it says nothing of the second pause")
 		assertConserved(t, l)
 	})
@@ -424,9 +431,7 @@ func TestStatsShowNoNextProbeWhileACanaryIsOut(t *testing.T) {
 		tk, _ := l.Acquire(context.Background())
 		other, _ := l.Acquire(context.Background())
 		start := time.Now()
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, other.RateLimited(gone, 2*time.Second), "paused")
+		giveUp(t, other, 2*time.Second) // paused
 		assert.Equal(t, start.Add(2*time.Second), l.Stats().NextProbe)
 		require.NoError(t, tk.RateLimited(context.Background(), 0), "tk goes out as the canary")
 		time.Sleep(3 * time.Second) // the canary is still out
@@ -449,11 +454,9 @@ func TestALateCanaryDoesNotOverrideANewerRefusal(t *testing.T) {
 			assert.NoError(t, err)
 			next <- b
 		}()
-		time.Sleep(6 * time.Second) // a is past its timeout
-		b := <-next                 // b went out as the next canary
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, b.RateLimited(gone, 30*time.Second), "the server refuses b: retry after 30 s")
+		time.Sleep(6 * time.Second)  // a is past its timeout
+		b := <-next                  // b went out as the next canary
+		giveUp(t, b, 30*time.Second) // the server refuses b: retry after 30 s
 		time.Sleep(2 * time.Second)
 		a.Done() // a, sent before b, ends well
 		st := l.Stats()
@@ -468,9 +471,7 @@ func TestAProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
 		l := newLimiter(t, 600) // no service: canaries decide
 		tk, ok := l.TryAcquire()
 		require.True(t, ok)
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, tk.RateLimited(gone, 2*time.Second), "paused, and the ticket given up")
+		giveUp(t, tk, 2*time.Second) // paused, and the ticket given up
 		start := time.Now()
 
 		var canary *Ticket
@@ -526,9 +527,7 @@ func TestARateLimitLateInAQuietMinuteLogsThePauseFromItsSecond(t *testing.T) {
 		// A slow call: its 429 comes at 90 s, in a minute with nothing
 		// else logged yet.
 		time.Sleep(40 * time.Second)
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		require.Error(t, tk.RateLimited(gone, 5*time.Second))
+		giveUp(t, tk, 5*time.Second)
 		require.NoError(t, m.Stop())
 
 		lf, err := ReadLog(m.LogPath())
