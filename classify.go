@@ -15,7 +15,8 @@ type Kind int
 
 const (
 	// KindOther is any error that is not about rate limits: Do returns it
-	// as it is, and the ticket is finished.
+	// as it is, and the ticket is finished, with Abandon when the error
+	// says nothing about the server's limits (see Do).
 	KindOther Kind = iota
 	// KindRateLimited means the server said to slow down: the limiter
 	// pauses, and Do retries the call at the front of the line.

@@ -197,7 +197,7 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // ErrWouldExceedDeadline instead of waiting in vain. Once the limiter is
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
-// The caller must report on the ticket with Done or RateLimited.
+// The caller must report on the ticket with Done, Abandon or RateLimited.
 func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -249,7 +249,7 @@ type Series struct {
 	Events      []SeriesEvent // in time order
 }
 
-// SeriesEvent is a pause, probe or resume in a Series.
+// SeriesEvent is a pause, probe, resume or change of the limit in a Series.
 type SeriesEvent struct {
 	Second int // offset from the Series' Start
 	Kind   string

@@ -43,7 +43,8 @@ type MinuteLog struct {
 	Events      []LogEvent `json:"events,omitempty"`
 }
 
-// LogEvent is a pause, probe or resume at a second of a MinuteLog.
+// LogEvent is a pause, probe, resume or change of the limit at a second of
+// a MinuteLog.
 type LogEvent struct {
 	Second int    `json:"s"`
 	Kind   string `json:"kind"`

@@ -128,9 +128,9 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // finished when the body is read to its end or closed, so a streamed
 // response holds its ticket until the stream is over. Close every response
 // body, as net/http requires anyway. A network error abandons the ticket
-// (see Ticket.Abandon) and is returned as it is; so do a server error
-// (5xx) and an exhausted quota, which say nothing about the rate limit,
-// once their body is closed.
+// (see Ticket.Abandon) and is returned as it is; an exhausted quota
+// abandons it at once, and a server error (5xx) once its body is closed:
+// neither says anything about the rate limit.
 //
 // While the transport waits for a ticket it honours the request's context:
 // when it ends, RoundTrip returns an error wrapping the context's error,
