@@ -381,10 +381,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		if t.state.Load() == stateIssued {
 			return nil
 		}
-		if now := l.now(); l.err == nil && now < l.lim.spentUntil {
-			return l.spentRefusal(now)
-		}
-		return l.refused()
+		return l.waiterRefusal()
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-maxWait:
@@ -402,9 +399,20 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 		l.stats.cancelled++
 		l.dispatch(l.now())
 	default:
-		return l.refused()
+		// Refused as we gave up: the refusal says why.
+		return l.waiterRefusal()
 	}
 	return cause
+}
+
+// waiterRefusal returns why a waiter's ticket was refused: the limiter is
+// closed or stopped, its shared store failed, or the server said its
+// request budget of a longer window is used up. Requires mu.
+func (l *BucketRateLimiter) waiterRefusal() error {
+	if now := l.now(); l.err == nil && now < l.lim.spentUntil {
+		return l.spentRefusal(now)
+	}
+	return l.refused()
 }
 
 // giveBack returns an issued ticket whose caller will not use it: the
