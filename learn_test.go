@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,6 +36,36 @@ func TestRepeatedPauseHalvesTheLimitAndCleanMinutesRaiseIt(t *testing.T) {
 		require.True(t, ok)
 		tk.Done()
 		assert.Equal(t, 720, l.RPM(), "TryAcquire takes the next minute's step as Acquire does")
+	})
+}
+
+// A queue of waiters is served at a learned limit that still grows back
+// after each clean minute, even when nobody new asks for a ticket.
+func TestALearnedLimitGrowsBackWhileABacklogWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)), WithRampUp(1, 1))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		require.Equal(t, 600, l.RPM())
+
+		var wg sync.WaitGroup
+		for range 2000 {
+			wg.Go(func() {
+				tk, err := l.Acquire(context.Background())
+				if assert.NoError(t, err) {
+					tk.Done()
+				}
+			})
+		}
+		synctest.Wait() // everyone is in line
+		time.Sleep(62 * time.Second)
+		assert.Equal(t, 660, l.RPM(), "a clean minute adds back 5%% of the configured limit")
+		time.Sleep(61 * time.Second)
+		assert.Equal(t, 720, l.RPM(), "and the next one as much again")
+		wg.Wait()
 	})
 }
 

@@ -553,6 +553,11 @@ func (l *BucketRateLimiter) wake() {
 	if l.p.paused {
 		l.probeIfDue(now)
 	}
+	// Those waiting get the learned limit's clean-minute steps too, not
+	// only those who ask for a ticket.
+	if l.lim.learned != 0 {
+		l.raiseLimit(now)
+	}
 	l.dispatch(now)
 }
 
