@@ -360,7 +360,8 @@ func (l *BucketRateLimiter) earliest(now int64, t *Ticket, ahead int) int64 {
 	if l.budgeted {
 		from = max(from, l.bud.when(now, t))
 	}
-	return l.b.next(from) + int64(ahead)*l.b.gap
+	// Saturate: a probe put off for ages must not wrap into the past.
+	return after(l.b.next(from), time.Duration(int64(ahead)*l.b.gap))
 }
 
 // wait blocks until the queued ticket t is issued or refused, or ctx ends.

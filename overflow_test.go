@@ -134,3 +134,30 @@ func TestOverflowHugeMaxWaitKeepsTheDeadlineCheck(t *testing.T) {
 		})
 	}
 }
+
+// A pause whose probe the server put off for ages makes a deadline
+// unreachable for whoever waits behind the retry: Acquire says so at once
+// instead of waiting for the deadline.
+func TestOverflowHugeRetryAfterFailsTheWaitersBehindItAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithService(newScriptedService(openAnswer)))
+		tk, _ := l.Acquire(context.Background())
+		retryCtx, stopRetry := context.WithCancel(context.Background())
+		retried := make(chan error, 1)
+		go func() { retried <- tk.RateLimited(retryCtx, time.Duration(math.MaxInt64)) }()
+		synctest.Wait() // the retry waits first in line
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		start := time.Now()
+		_, err := l.Acquire(ctx)
+		if !errors.Is(err, ErrWouldExceedDeadline) || time.Since(start) != 0 {
+			t.Errorf("behind a retry put off for ages, Acquire returned %v after %v, want ErrWouldExceedDeadline at once", err, time.Since(start))
+		}
+		stopRetry()
+		if err := <-retried; !errors.Is(err, context.Canceled) {
+			t.Errorf("the retry returned %v, want context.Canceled", err)
+		}
+		assertConserved(t, l)
+	})
+}
