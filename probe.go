@@ -117,6 +117,8 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 	default:
 		if at := after(now, hint); at > p.probeAt && p.canary == nil && !p.probing {
 			p.probeAt = at
+			// A canary that was due but not sent yet waits too.
+			p.armed = p.armed && at <= now
 		}
 	}
 	if l.sh != nil {

@@ -540,3 +540,29 @@ func TestARateLimitLateInAQuietMinuteLogsThePauseFromItsSecond(t *testing.T) {
 		assert.True(t, second.Paused[30], "the pause begins at second 30")
 	})
 }
+
+// A straggler's longer hint puts the canary off even when the probe was
+// already due and waited only for a request to send: the server's latest
+// word is to wait.
+func TestStragglerHintPutsOffACanaryThatWasDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithRampUp(1, 1))
+		a, _ := l.Acquire(context.Background())
+		time.Sleep(100 * time.Millisecond)
+		b, _ := l.Acquire(context.Background())
+		time.Sleep(100 * time.Millisecond)
+		giveUp(t, a, time.Second) // pauses; the probe is due at 1.2 s
+		time.Sleep(1300 * time.Millisecond)
+		// The probe came due with nobody to send: the next request
+		// would be the canary. b, sent before the pause, is refused
+		// now with a longer hint.
+		giveUp(t, b, 30*time.Second)
+		start := time.Now()
+		c, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 30*time.Second, time.Since(start), "the canary waits out the straggler's hint")
+		c.Done()
+		assert.False(t, l.Stats().Paused, "the canary resumed the limiter")
+		assertConserved(t, l)
+	})
+}
