@@ -78,7 +78,13 @@ func (r *refill) when(now int64, n int64) int64 {
 		return now
 	}
 	short := r.need(n) - r.level
-	return now + int64(math.Ceil(short*r.per/r.limit))
+	// Saturate: a debt that takes past the end of the time line to
+	// refill must not wrap into the past.
+	wait := math.Ceil(short * r.per / r.limit)
+	if wait >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return after(now, time.Duration(wait))
 }
 
 // charge takes n units (a negative n gives units back) at now.

@@ -161,3 +161,37 @@ func TestOverflowHugeRetryAfterFailsTheWaitersBehindItAtOnce(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+// A budget deep in debt, from usage reports far above any real call,
+// refills at the end of the time line, never before now: a wrapped time
+// would let the waiters' timer fire at once, again and again.
+func TestOverflowDeepTokenDebtRefillsInTheFarFuture(t *testing.T) {
+	r := newRefill(10, minuteNs, 10.0/60)
+	now := int64(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	for range 3 {
+		r.charge(now, 2*math.MaxInt32)
+	}
+	if at := r.when(now, 1); at < now {
+		t.Errorf("a budget in debt has room at %d, before now (%d)", at, now)
+	}
+}
+
+func TestOverflowDeepTokenDebtFailsDeadlinesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithTokensPerMinute(10))
+		tk, err := l.Acquire(context.Background(), WithTokens(1, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Used(math.MaxInt32, math.MaxInt32) // a server's absurd usage report
+		tk.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		start := time.Now()
+		_, err = l.Acquire(ctx, WithTokens(1, 0))
+		if !errors.Is(err, ErrWouldExceedDeadline) || time.Since(start) != 0 {
+			t.Errorf("with the budget owed for ages, Acquire returned %v after %v, want ErrWouldExceedDeadline at once", err, time.Since(start))
+		}
+		assertConserved(t, l)
+	})
+}
