@@ -171,6 +171,39 @@ func TestRequestsPerDayFailsFastSayingWhenItResets(t *testing.T) {
 	})
 }
 
+// Those already in line when the daily budget runs out fail with the
+// QuotaError too, instead of waiting hours for room.
+func TestRequestsPerDayFailsThoseWaitingWhenItRunsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 60, WithRequestsPerDay(3)) // a ticket a second
+		start := time.Now()
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				tk, err := l.Acquire(context.Background())
+				if err == nil {
+					tk.Done()
+				}
+				errs <- err
+			}()
+			synctest.Wait() // in this order
+		}
+		var refused []error
+		for range 4 {
+			if err := <-errs; err != nil {
+				refused = append(refused, err)
+			}
+		}
+		require.Len(t, refused, 1, "three tickets a day: the fourth is refused")
+		require.ErrorIs(t, refused[0], ErrQuotaExhausted)
+		var qe *QuotaError
+		require.ErrorAs(t, refused[0], &qe)
+		assert.Equal(t, 8*time.Hour, qe.Reset.Sub(start).Round(time.Minute), "it says when the next request fits")
+		assert.Less(t, time.Since(start), time.Minute, "it failed within a minute, not hours later")
+		assertConserved(t, l)
+	})
+}
+
 func TestRateLimitedTicketsGiveTheirTokensBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := newScriptedService(openAnswer)

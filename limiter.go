@@ -59,6 +59,9 @@ type BucketRateLimiter struct {
 	bud      budgets
 	budgeted bool    // bud has a budget; set once, at creation
 	sh       *shared // the quota shared WithStore; nil without a store
+	// dailyRefused is the QuotaError of the waiters last refused because
+	// the daily budget ran out while they waited.
+	dailyRefused error
 
 	// doneFast counts the tickets finished by Done without taking mu:
 	// inFlight still counts them and stats.finished does not yet. flying
@@ -407,11 +410,15 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 }
 
 // waiterRefusal returns why a waiter's ticket was refused: the limiter is
-// closed or stopped, its shared store failed, or the server said its
-// request budget of a longer window is used up. Requires mu.
+// closed or stopped, its shared store failed, the server said its request
+// budget of a longer window is used up, or the daily budget ran out.
+// Requires mu.
 func (l *BucketRateLimiter) waiterRefusal() error {
 	if now := l.now(); l.err == nil && now < l.lim.spentUntil {
 		return l.spentRefusal(now)
+	}
+	if !l.refusing() && l.dailyRefused != nil {
+		return l.dailyRefused
 	}
 	return l.refused()
 }
@@ -488,6 +495,7 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 		case l.p.paused && l.p.mayIssueCanary():
 			// The canary keeps to every limit but the pause.
 			if !l.withinLimits(now, t) {
+				l.refuseIfNoDailyRoom(now)
 				l.schedule(now)
 				return
 			}
@@ -499,11 +507,25 @@ func (l *BucketRateLimiter) dispatch(now int64) {
 			l.issue(t, now)
 			t.ready <- struct{}{}
 		default:
+			l.refuseIfNoDailyRoom(now)
 			l.schedule(now)
 			return
 		}
 	}
 	l.schedule(now)
+}
+
+// refuseIfNoDailyRoom refuses every waiter, as Acquire refuses a new
+// request, when the daily budget has no room within dailyWaitMax of now:
+// those in line ran it out while they waited. Requires mu.
+func (l *BucketRateLimiter) refuseIfNoDailyRoom(now int64) {
+	if !l.budgeted || l.q.len() == 0 {
+		return
+	}
+	if err := l.dailyRefusal(now); err != nil {
+		l.dailyRefused = err
+		l.refuseWaiters()
+	}
 }
 
 // schedule arms the timer for the next time the limiter has work: the next
