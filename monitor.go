@@ -32,11 +32,15 @@ type Monitor struct {
 	started  bool
 	stopped  bool
 	limiters map[*BucketRateLimiter]struct{}
-	def      *BucketRateLimiter
-	ctx      context.Context
-	cancel   context.CancelFunc
-	quit     chan struct{}
-	wg       sync.WaitGroup
+	// closing holds the closed limiters whose issued tickets may still
+	// finish, while logs are on: their finishes are logged until none
+	// is left in flight.
+	closing map[*BucketRateLimiter]struct{}
+	def     *BucketRateLimiter
+	ctx     context.Context
+	cancel  context.CancelFunc
+	quit    chan struct{}
+	wg      sync.WaitGroup
 
 	logMu   sync.Mutex // guards pending; taken under a limiter's mu
 	pending []*MinuteLog
@@ -101,7 +105,12 @@ func NewMonitor(opts ...MonitorOption) *Monitor {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{cfg: cfg, limiters: map[*BucketRateLimiter]struct{}{}, done: make(chan struct{})}
+	return &Monitor{
+		cfg:      cfg,
+		limiters: map[*BucketRateLimiter]struct{}{},
+		closing:  map[*BucketRateLimiter]struct{}{},
+		done:     make(chan struct{}),
+	}
 }
 
 var defaultMonitor = sync.OnceValue(func() *Monitor { return NewMonitor() })
@@ -218,6 +227,13 @@ func (m *Monitor) Stop() error {
 		l.shutdown(ErrStopped)
 	}
 	if m.w != nil {
+		m.mu.Lock()
+		closing := m.closingLocked()
+		m.mu.Unlock()
+		for _, l := range closing {
+			rec, _ := l.closedLog(true)
+			m.enqueue(rec)
+		}
 		m.flush()
 		m.stopErr = m.w.close()
 	}
@@ -281,9 +297,25 @@ func (m *Monitor) hasNameLocked(name string) bool {
 	return false
 }
 
+// closingLocked returns the closed limiters whose finishes are still
+// logged. Requires mu.
+func (m *Monitor) closingLocked() []*BucketRateLimiter {
+	ls := make([]*BucketRateLimiter, 0, len(m.closing))
+	for l := range m.closing {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
 // leave removes l; Close has already handed its last minute to enqueue.
+// While logs are on and the Monitor runs, l stays among the closing
+// limiters: the tickets it issued may still finish, and those finishes
+// are logged.
 func (m *Monitor) leave(l *BucketRateLimiter) {
 	m.mu.Lock()
+	if _, ok := m.limiters[l]; ok && m.logsEnabled() && !m.stopped {
+		m.closing[l] = struct{}{}
+	}
 	delete(m.limiters, l)
 	if m.def == l {
 		m.def = nil
@@ -331,9 +363,19 @@ func (m *Monitor) logLoop() {
 		case <-tick.C:
 			m.mu.Lock()
 			ls := m.snapshot()
+			closing := m.closingLocked()
 			m.mu.Unlock()
 			for _, l := range ls {
 				m.enqueue(l.rollLog())
+			}
+			for _, l := range closing {
+				rec, idle := l.closedLog(false)
+				m.enqueue(rec)
+				if idle {
+					m.mu.Lock()
+					delete(m.closing, l)
+					m.mu.Unlock()
+				}
 			}
 			m.flush()
 		}
@@ -350,6 +392,17 @@ func (m *Monitor) flush() {
 	for _, r := range recs {
 		m.w.write(r)
 	}
+}
+
+// closedLog returns the minute log of a closed limiter, whose issued
+// tickets may still finish, if that minute is over, or, when final,
+// whatever was recorded; idle reports that nothing is left to log: no
+// minute open and no ticket in flight.
+func (l *BucketRateLimiter) closedLog(final bool) (rec *MinuteLog, idle bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec = l.act.take(l, l.now(), final)
+	return rec, l.act.rec == nil && l.flying() == 0
 }
 
 // rollLog returns the limiter's minute log if that minute is over.
