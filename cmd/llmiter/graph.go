@@ -641,16 +641,18 @@ func (t intTicker) Ticks(lo, hi float64) []plot.Tick {
 			minor = step / 4
 		}
 	}
+	// The ticks are counted in floats: near the largest int (a log with
+	// absurd counts), an int tick would wrap past hi and never reach it.
 	var ticks []plot.Tick
-	first := int(math.Ceil(lo/float64(step))) * step
-	for v := first; float64(v) <= hi; v += step {
-		ticks = append(ticks, plot.Tick{Value: float64(v), Label: strconv.Itoa(v)})
+	fstep := float64(step)
+	for v := math.Ceil(lo/fstep) * fstep; v <= hi; v += fstep {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
 	}
 	if minor > 0 {
-		firstMinor := int(math.Ceil(lo/float64(minor))) * minor
-		for v := firstMinor; float64(v) <= hi; v += minor {
-			if v%step != 0 {
-				ticks = append(ticks, plot.Tick{Value: float64(v)})
+		fminor := float64(minor)
+		for v := math.Ceil(lo/fminor) * fminor; v <= hi; v += fminor {
+			if math.Mod(v, fstep) != 0 {
+				ticks = append(ticks, plot.Tick{Value: v})
 			}
 		}
 	}
