@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,8 +63,13 @@ func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 
 // ObserveWait adds a ticket's wait to the histogram of its limiter.
 func (c *Collector) ObserveWait(limiter string, wait time.Duration, retry bool) {
-	c.wait.WithLabelValues(limiter).Observe(wait.Seconds())
+	c.wait.WithLabelValues(labelOf(limiter)).Observe(wait.Seconds())
 }
+
+// labelOf returns the value of the limiter label for a limiter's name:
+// the name, with any bytes that are not UTF-8, which Prometheus refuses
+// in a label value, replaced by U+FFFD.
+func labelOf(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -82,13 +88,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.wait.Collect(ch)
 }
 
-// byName returns the Stats of the limiters, those that share a name added
-// up into one.
+// byName returns the Stats of the limiters, named by their label, those
+// that share a label added up into one.
 func byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
 	var out []ratellmiter.Stats
 	index := map[string]int{}
 	for _, l := range ls {
 		s := l.Stats()
+		s.Name = labelOf(s.Name)
 		i, ok := index[s.Name]
 		if !ok {
 			index[s.Name] = len(out)
