@@ -287,17 +287,19 @@ func TestFaultLogFileOnAFullDisk(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &logRecorder{}
 		dir := t.TempDir()
-		// The Monitor names its file after its start, the bubble's
-		// midnight: make that name a device that is always full.
-		name := filepath.Join(dir, fmt.Sprintf("%d.jsonl", time.Now().Unix()))
-		require.NoError(t, os.Symlink("/dev/full", name))
 		m := NewMonitor(WithLogDir(dir), WithLogger(slog.New(rec)))
 		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
 		require.NoError(t, err)
-		require.Equal(t, name, m.LogPath())
+		issueFor(t, l, 61*time.Second, time.Second)
+		synctest.Wait() // the log loop writes the first minute
+		// Its file becomes a device that is always full.
+		name := m.LogPath()
+		require.FileExists(t, name)
+		require.NoError(t, os.Remove(name))
+		require.NoError(t, os.Symlink("/dev/full", name))
 
-		issueFor(t, l, 3*time.Minute, time.Second)
-		assert.EqualValues(t, 180, l.Stats().Finished, "the limiter kept issuing")
+		issueFor(t, l, 2*time.Minute, time.Second)
+		assert.EqualValues(t, 181, l.Stats().Finished, "the limiter kept issuing")
 		err = m.Stop()
 		assert.ErrorIs(t, err, syscall.ENOSPC, "Stop returns the write error")
 		assert.Len(t, rec.matching("ERROR", "not being written", "no space left"), 1, "said once through the logger")

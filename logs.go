@@ -2,12 +2,15 @@ package ratellmiter
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -59,18 +62,63 @@ type LogEvent struct {
 // Monitor's goroutine.
 type logWriter struct {
 	dir    string
-	name   string
 	logger *slog.Logger
 	f      *os.File
 	err    error
+	// claimed is set once the writer has created its file. Until then
+	// the name is only the one it hopes for: another Monitor (of this
+	// process or another, or a run before a restart) may have created
+	// that file in the same second.
+	claimed bool
+	start   int64 // the Monitor's start, in Unix seconds
+
+	mu   sync.Mutex // guards name, which LogPath reads
+	name string
 }
+
+// claimTries bounds the search for a free file name: a name per second,
+// from the Monitor's start on.
+const claimTries = 1000
 
 func newLogWriter(dir string, start time.Time, logger *slog.Logger) *logWriter {
-	return &logWriter{dir: dir, name: strconv.FormatInt(start.Unix(), 10) + ".jsonl", logger: logger}
+	return &logWriter{dir: dir, start: start.Unix(), name: logName(start.Unix()), logger: logger}
 }
 
+func logName(unix int64) string { return strconv.FormatInt(unix, 10) + ".jsonl" }
+
 // path returns the file the writer writes to.
-func (w *logWriter) path() string { return filepath.Join(w.dir, w.name) }
+func (w *logWriter) path() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return filepath.Join(w.dir, w.name)
+}
+
+// open opens the writer's file. The first time it creates a file of its
+// own: when the file named after the start exists already, it takes the
+// first later second whose file does not, so a file never holds the
+// minutes of two Monitor runs. Later (the file was removed) it creates
+// the same file again.
+func (w *logWriter) open() (*os.File, error) {
+	if w.claimed {
+		return os.OpenFile(w.path(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	}
+	for i := range int64(claimTries) {
+		name := logName(w.start + i)
+		f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		w.name = name
+		w.mu.Unlock()
+		w.claimed = true
+		return f, nil
+	}
+	return nil, fmt.Errorf("%s and the files of the %d seconds after it exist already", logName(w.start), claimTries-1)
+}
 
 // write appends rec as one line.
 func (w *logWriter) write(rec *MinuteLog) {
@@ -92,7 +140,7 @@ func (w *logWriter) write(rec *MinuteLog) {
 			w.fail(fmt.Errorf("ratellmiter: log folder: %w", err))
 			return
 		}
-		f, err := os.OpenFile(w.path(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := w.open()
 		if err != nil {
 			w.fail(fmt.Errorf("ratellmiter: log file: %w", err))
 			return
