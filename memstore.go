@@ -147,7 +147,7 @@ func (q *memQuota) apply(r SyncRequest, oldest int64, news bool) {
 		q.applyNews(r, oldest)
 	}
 	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
-		q.holder, q.leaseUntil = r.ID, r.Now+int64(r.ProbeTTL)
+		q.holder, q.leaseUntil = r.ID, after(r.Now, r.ProbeTTL)
 	}
 	if r.SetLearned {
 		q.learned = max(0, r.Learned)

@@ -227,7 +227,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 		Events:      s.events,
 		Epoch:       s.epoch,
 		Incarnation: s.incarnation,
-		ProbeTTL:    l.cfg.probeTimeout + leaseMargin,
+		ProbeTTL:    time.Duration(after(int64(l.cfg.probeTimeout), leaseMargin)),
 		LiveTTL:     liveTTL,
 	}
 	if s.wantsProbe(l, now) && !s.down && !final {

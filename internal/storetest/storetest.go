@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"events sent again are applied once", eventsAgain},
 		{"one probe lease at a time, until it expires", probeLease},
 		{"the holder's failed probe releases the lease", failedProbe},
+		{"a probe lease of the longest TTL is held", hugeProbeTTL},
 		{"a resume ramps the seconds up", resumeRamps},
 		{"heartbeats count live limiters", heartbeats},
 		{"the learned limit is shared", learnedShared},
@@ -206,6 +208,21 @@ func probeLease(t *testing.T, c *client) {
 	rep := c.sync(r)
 	expect(t, "the holder resumes", rep.Paused, false)
 	expect(t, "no lease once resumed", rep.Probe, false)
+}
+
+func hugeProbeTTL(t *testing.T, c *client) {
+	r := req("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	c.sync(r)
+	r = req("b", Base+sec, 0)
+	r.WantProbe, r.ProbeTTL = true, time.Duration(math.MaxInt64)
+	c.seen(&r, 1)
+	expect(t, "b takes the lease", c.sync(r).Probe, true)
+	expect(t, "b holds it a year on", c.sync(req("b", Base+365*24*3600*sec, 0)).Probe, true)
+	r = req("c", Base+2*sec, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	expect(t, "c while b holds it", c.sync(r).Probe, false)
 }
 
 func failedProbe(t *testing.T, c *client) {
