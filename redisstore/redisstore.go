@@ -112,7 +112,7 @@ func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncReques
 	for _, e := range req.Events {
 		args = append(args, int(e.Kind), e.ProbeAt/nsPerMs)
 	}
-	v, err := syncScript.Run(ctx, s.rdb, s.Keys(key), args...).Result()
+	v, err := s.run(ctx, s.Keys(key), args)
 	var rep ratellmiter.SyncReply
 	if err == nil {
 		rep, err = parseReply(v)
@@ -121,6 +121,34 @@ func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncReques
 		return ratellmiter.SyncReply{}, fmt.Errorf("redisstore: sync of quota %q: %w", key, err)
 	}
 	return rep, nil
+}
+
+// run runs the script and returns its reply, or ctx's error as soon as ctx
+// ends. A go-redis client bounds its reads by the context only when
+// created with ContextTimeoutEnabled; otherwise a Redis that hangs would
+// hold the sync for the client's read timeout (seconds), past the sync
+// timeout. A script cut short this way may still be applied: the limiter
+// sends its request again, and the store applies it once. The command
+// finishes on its connection within the client's own timeouts.
+func (s *Store) run(ctx context.Context, keys []string, args []any) (any, error) {
+	if ctx.Done() == nil {
+		return syncScript.Run(ctx, s.rdb, keys, args...).Result()
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := syncScript.Run(ctx, s.rdb, keys, args...).Result()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // newIncarnation draws the incarnation the script gives the quota's state

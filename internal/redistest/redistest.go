@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -91,6 +92,27 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
 	s.cmd = nil
+}
+
+// Pause freezes the server (SIGSTOP): it keeps its connections and
+// accepts new ones, but answers nothing, as a server that hangs or a
+// network that drops packets does. The test resumes it when it ends.
+func (s *Server) Pause() {
+	s.t.Helper()
+	if s.cmd == nil {
+		s.t.Fatalf("redis-server on %s is not running", s.Addr)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("pausing redis-server: %v", err)
+	}
+	s.t.Cleanup(s.Resume)
+}
+
+// Resume lets a paused server answer again (SIGCONT).
+func (s *Server) Resume() {
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
 }
 
 // ping sends PING to addr and expects PONG.
