@@ -24,6 +24,7 @@ type shared struct {
 	spacing  int64 // between two leased tickets' slots
 	capped   int64 // a grant for this second fell short: ask again next second
 	asked    bool  // a ticket was wanted when no lease had one
+	tried    bool  // while paused, a due probe was wanted without the probe lease
 
 	returned []SecondCount // leased tickets not issued, to hand back
 	used     []SecondCount // tickets issued without a lease, to count
@@ -183,11 +184,13 @@ func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
 
 // mayProbe reports whether the paused limiter may probe now: it holds the
 // probe lease, or the store is unreachable. Otherwise the sync loop asks
-// for the lease.
+// for the lease: the probe is due, and a caller (a TryAcquire, which does
+// not wait in line) would send the canary.
 func (s *shared) mayProbe() bool {
 	if s.holder || s.down {
 		return true
 	}
+	s.tried = true
 	s.poke()
 	return false
 }
@@ -218,6 +221,7 @@ func (s *shared) tellRefused(l *BucketRateLimiter) {
 // resumed tells the store that the limiter's probe found the server
 // accepting requests again.
 func (s *shared) resumed() {
+	s.tried = false
 	if s.applying {
 		return
 	}

@@ -191,11 +191,12 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 
 // wantsProbe reports whether the limiter should ask for the probe lease:
 // its probe is due and it can probe, which without a service's probe means
-// it has a request to send as the canary (an idle limiter holding the
-// lease would keep every limiter sharing the quota paused).
+// it has a request to send as the canary, waiting or tried since the lease
+// was last asked for (an idle limiter holding the lease would keep every
+// limiter sharing the quota paused).
 func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 	p := &l.p
-	canCanary := l.q.len() > 0 || (l.cfg.service != nil && !p.useCanary)
+	canCanary := l.q.len() > 0 || s.tried || (l.cfg.service != nil && !p.useCanary)
 	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt && canCanary
 }
 
@@ -233,6 +234,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 	if s.wantsProbe(l, now) && !s.down && !final {
 		req.WantProbe = true
 		s.probeAsked = now
+		s.tried = false
 	}
 	if l.lim.learned != s.sentLearned {
 		req.SetLearned, req.Learned = true, l.lim.learned

@@ -1,0 +1,46 @@
+package ratellmiter
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestASharedProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 1, 600)[0] // no service: canaries decide
+		var tk *Ticket
+		for tk == nil {
+			time.Sleep(10 * time.Millisecond)
+			tk, _ = l.TryAcquire()
+		}
+		giveUp(t, tk, 2*time.Second) // paused, and the ticket given up
+		start := time.Now()
+
+		var canary *Ticket
+		for canary == nil && time.Since(start) < time.Minute {
+			time.Sleep(100 * time.Millisecond)
+			canary, _ = l.TryAcquire()
+		}
+		require.NotNil(t, canary, "TryAcquire never got the canary")
+		assert.Less(t, time.Since(start), 3*time.Second, "the canary goes soon after the hint expires")
+		_, ok := l.TryAcquire()
+		assert.False(t, ok, "one canary at a time")
+		canary.Done()
+		assert.False(t, l.Stats().Paused, "the canary's success ends the pause")
+		var next *Ticket
+		for range 20 {
+			if next, ok = l.TryAcquire(); ok {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		require.True(t, ok, "tickets flow again")
+		next.Done()
+		synctest.Wait()
+		assertConserved(t, l)
+	})
+}
