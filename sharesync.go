@@ -299,6 +299,14 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.resume(now, "the shared quota resumed")
 		s.applying = false
 	}
+	if !l.p.paused {
+		// The store ramps the quota up after a resume, over every
+		// limiter. The limiter's own ramp would end only when it alone
+		// issued a whole second's cap, which a limiter sharing the quota
+		// with busy ones never does: it would keep spacing its tickets
+		// wider than the slots it leases, and leave some unissued.
+		l.b.ramping = false
+	}
 	if s.holder && l.p.paused {
 		l.probeIfDue(now)
 	}

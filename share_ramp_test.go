@@ -1,0 +1,43 @@
+package ratellmiter
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSharedLimitersRegainTheFullRateAfterTheRampOfAResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 3, 600, WithService(svc))
+		start := time.Now()
+		tk, err := ls[0].Acquire(context.Background())
+		require.NoError(t, err)
+		var log issueLog
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			log.run(&wg, l, 200) // 600 in all: a minute at 10 a second
+		}
+		time.Sleep(5 * time.Second)
+		giveUp(t, tk, time.Second) // paused for a second, then resumed
+		wg.Wait()
+		counts := map[int]int{}
+		log.mu.Lock()
+		for _, at := range log.times {
+			counts[int(at.Sub(start)/time.Second)]++
+		}
+		log.mu.Unlock()
+		assert.Equal(t, []int{5, 8}, []int{counts[6], counts[7]}, "the shared ramp after the resume")
+		for s := 8; s < 55; s++ {
+			assert.Equal(t, 10, counts[s], "tickets in second %d, once the ramp is over", s)
+		}
+		for _, l := range ls {
+			assertConserved(t, l)
+		}
+	})
+}
