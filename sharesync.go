@@ -133,7 +133,9 @@ func (s *shared) finalRequest(l *BucketRateLimiter, now int64) (SyncRequest, boo
 			s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
 			s.leaseN = 0
 		}
-		if l.p.paused {
+		if l.p.paused || l.err != nil {
+			// A closed limiter's pause ended when it closed, but a sync
+			// on its way then may have granted it the lease since.
 			s.releaseProbe(l)
 		}
 		if len(s.events) == 0 && len(s.returned) == 0 && len(s.used) == 0 && l.lim.learned == s.sentLearned {
