@@ -33,6 +33,10 @@ type bucket struct {
 	// ramp, until one of them issues the full per-second cap.
 	idleRamp bool
 	ramping  bool
+	// storePaced says a shared quota's store spaces the tickets (and ramps
+	// the quota after a pause): the bucket's own ramp, which counts only
+	// this limiter's tickets, does not apply.
+	storePaced bool
 }
 
 type secCount struct {
@@ -132,7 +136,7 @@ func (b *bucket) advance(sec int64) {
 // second issued plus the ramp step, at least the ramp start, at most the
 // per-second cap.
 func (b *bucket) allowance(sec int64) int {
-	if !b.idleRamp && !b.ramping {
+	if b.storePaced || (!b.idleRamp && !b.ramping) {
 		return b.perSec
 	}
 	prev := 0

@@ -282,7 +282,9 @@ func WithLearning(on bool) Option {
 // backlog in the simulator, 1.20 times the physical minimum with the default
 // ramp, and 1.41 with the original's WithRampUp(0.25, 0.10), instead of
 // 1.14), and the per-second cap already spreads every second's tickets
-// evenly.
+// evenly. A limiter sharing a quota (WithStore) leaves pacing and ramping
+// to the store, which sees every limiter's tickets; its own ramps apply
+// only while the store cannot be reached.
 func WithIdleRamp(on bool) Option {
 	return limiterOption(func(c *config) error {
 		c.idleRamp = on

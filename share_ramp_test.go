@@ -41,3 +41,31 @@ func TestSharedLimitersRegainTheFullRateAfterTheRampOfAResume(t *testing.T) {
 		}
 	})
 }
+
+// The store paces a shared quota: a limiter's own idle ramp, which counts
+// only the tickets it issued itself, would space its tickets wider than the
+// slots the store leases it.
+func TestSharedLimitersWithIdleRampIssueEverySlotOfTheQuota(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 3, 600, WithIdleRamp(true))
+		start := time.Now()
+		var log issueLog
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			log.run(&wg, l, 200) // 600 in all: a minute at 10 a second
+		}
+		wg.Wait()
+		counts := map[int]int{}
+		log.mu.Lock()
+		for _, at := range log.times {
+			counts[int(at.Sub(start)/time.Second)]++
+		}
+		log.mu.Unlock()
+		for s := 5; s < 55; s++ {
+			assert.Equal(t, 10, counts[s], "tickets in second %d", s)
+		}
+		for _, l := range ls {
+			assertConserved(t, l)
+		}
+	})
+}

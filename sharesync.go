@@ -301,12 +301,14 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.resume(now, "the shared quota resumed")
 		s.applying = false
 	}
+	// The store ramps the quota up after a resume, and paces it, over
+	// every limiter. The limiter's own ramp, after a pause or after
+	// idleness, counts only the tickets it issued: it would end only when
+	// the limiter alone issued a whole second's cap, which a limiter
+	// sharing the quota with busy ones never does, and meanwhile space
+	// its tickets wider than the slots it leases, leaving some unissued.
+	l.b.storePaced = true
 	if !l.p.paused {
-		// The store ramps the quota up after a resume, over every
-		// limiter. The limiter's own ramp would end only when it alone
-		// issued a whole second's cap, which a limiter sharing the quota
-		// with busy ones never does: it would keep spacing its tickets
-		// wider than the slots it leases, and leave some unissued.
 		l.b.ramping = false
 	}
 	if s.holder && l.p.paused {
@@ -390,6 +392,7 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 	}
 	s.down = true
 	s.holder = false
+	l.b.storePaced = false // on its own limits now, ramp included
 	if s.leaseN > 0 {
 		s.returned = addCount(s.returned, s.leaseSec, s.leaseN)
 		s.leaseN = 0
