@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -175,7 +176,11 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 	timeout := l.cfg.probeTimeout
 	closed := l.closed
 	if !l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, closed, svc, timeout) }) {
+		// The Monitor is stopping: no probe runs any more, and its
+		// Stop ends the pause. Until then the timer must not fire
+		// again for a probe that cannot start.
 		p.probing = false
+		p.probeAt = math.MaxInt64
 	}
 }
 
