@@ -208,9 +208,9 @@ func (m *Monitor) startLocked() error {
 // ErrStopped, later Acquires too; probes are cancelled and waited for; the
 // minutes in progress are written and the log file closed; limiters that
 // share a quota make their final sync with the store (up to two sync
-// timeouts each, in parallel). It returns the first error met writing logs. Stop is safe to call more than once, from
-// any goroutine: every call returns once the Monitor is stopped, with the
-// first call's result.
+// timeouts each, in parallel). It returns the first error met writing
+// logs. Stop is safe to call more than once, from any goroutine: every
+// call returns once the Monitor is stopped, with the first call's result.
 func (m *Monitor) Stop() error {
 	m.mu.Lock()
 	if m.stopped {
