@@ -66,14 +66,18 @@ func (b *bucket) wait(n int64) time.Duration {
 	return time.Duration(ceilDiv(short, b.perMinute))
 }
 
-// fits reports whether n items could ever be taken at once.
-func (b *bucket) fits(n int64) bool { return n*unit <= b.capacity }
+// fits reports whether n items could ever be taken at once. It divides
+// rather than multiplies so that a huge n cannot overflow.
+func (b *bucket) fits(n int64) bool { return n >= 0 && n <= b.capacity/unit }
 
 // take removes n items; the caller must have checked wait(n) == 0.
 func (b *bucket) take(n int64) { b.level -= n * unit }
 
 // give returns n items, never beyond capacity.
-func (b *bucket) give(n int64) { b.level = min(b.capacity, b.level+n*unit) }
+func (b *bucket) give(n int64) {
+	n = min(n, ceilDiv(b.capacity-b.level, unit)) // n*unit cannot overflow
+	b.level = min(b.capacity, b.level+n*unit)
+}
 
 // available is the whole number of items in the bucket.
 func (b *bucket) available() int64 { return max(b.level, 0) / unit }

@@ -1,6 +1,9 @@
 package fakeprovider
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // budgetKind names one of the budgets a request is charged against.
 type budgetKind int
@@ -67,7 +70,7 @@ func (l *limits) admit(now time.Time, in, out int64) verdict {
 		kind budgetKind
 		b    *bucket
 		n    int64
-	}{{budgetTokens, l.tokens, in + out}, {budgetInput, l.input, in}, {budgetOutput, l.output, out}}
+	}{{budgetTokens, l.tokens, min(in, math.MaxInt64-out) + out}, {budgetInput, l.input, in}, {budgetOutput, l.output, out}}
 	for _, c := range checks {
 		if c.b == nil {
 			continue
