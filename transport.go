@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -436,12 +437,19 @@ type ticketBody struct {
 	tap     *usageTap // nil unless the ticket's token charge is to be corrected
 	abandon bool      // finish with Abandon: the answer says nothing about the limits
 	done    atomic.Bool
+	// tapMu serializes the tap's use: Close may come from another
+	// goroutine while one reads, as net/http allows.
+	tapMu sync.Mutex
 }
 
 func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
-		if b.tap != nil && (atEOF || b.tap.complete()) {
-			b.tap.reconcile(b.tk)
+		if b.tap != nil {
+			b.tapMu.Lock()
+			if atEOF || b.tap.complete() {
+				b.tap.reconcile(b.tk)
+			}
+			b.tapMu.Unlock()
 		}
 		finishTicket(b.tk, b.abandon)
 	}
@@ -451,7 +459,11 @@ func (b *ticketBody) finish(atEOF bool) {
 func (b *ticketBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if b.tap != nil && n > 0 && !b.done.Load() {
-		b.tap.write(p[:n])
+		b.tapMu.Lock()
+		if !b.done.Load() {
+			b.tap.write(p[:n])
+		}
+		b.tapMu.Unlock()
 	}
 	if err == io.EOF {
 		b.finish(true)
