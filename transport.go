@@ -122,7 +122,9 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
 // "x-should-retry: false") is returned at once without pausing the
-// limiter, since waiting cannot help. Either way the client sees the
+// limiter, since waiting cannot help; so is a request larger than the
+// server's whole per-minute limit (OpenAI's 429 "Request too large for
+// ..."). Either way the client sees the
 // provider's own response and raises its own error.
 //
 // Any other response is returned with its body wrapped: the ticket is
@@ -230,9 +232,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch info.Kind {
 		case signals.KindRateLimited, signals.KindOverloaded:
 		default:
-			// An exhausted quota, or an answer that is no rate limit
-			// after all: waiting cannot help, and the refusal says
-			// nothing about the rate.
+			// An exhausted quota, a request too large for the limit,
+			// or an answer that is no rate limit after all: waiting
+			// cannot help, and the refusal says nothing about the
+			// rate.
 			tk.Abandon()
 			return resp, nil
 		}

@@ -25,6 +25,11 @@ const (
 	// KindOverloaded means the provider is short of capacity for
 	// everyone; retrying with backoff is appropriate.
 	KindOverloaded
+	// KindTooLarge means the request alone exceeds a per-minute limit
+	// (OpenAI's 429 "Request too large for ... on tokens per min"): it
+	// can never succeed as it is, so waiting and retrying cannot help,
+	// and it says nothing about the rate.
+	KindTooLarge
 )
 
 // String returns a lower-case name for k.
@@ -36,6 +41,8 @@ func (k Kind) String() string {
 		return "quota_exhausted"
 	case KindOverloaded:
 		return "overloaded"
+	case KindTooLarge:
+		return "request_too_large"
 	}
 	return "unknown"
 }
@@ -78,6 +85,11 @@ type providerError struct {
 // Gemini's "Please retry in 43.5s.".
 var tryAgainRE = regexp.MustCompile(`(?i)(?:try again|retry) in ((?:[0-9]+(?:\.[0-9]*)?(?:ms|us|µs|ns|h|m|s))+)`)
 
+// tooLargeRE finds OpenAI's refusal of a request larger than a whole
+// minute's limit: "Request too large for gpt-4o in organization org-... on
+// tokens per min (TPM): Limit 30000, Requested 36837. ...".
+var tooLargeRE = regexp.MustCompile(`(?i)^\s*request too large for `)
+
 // Quota codes that mean retrying soon cannot succeed.
 var quotaCodes = map[string]bool{
 	"insufficient_quota":           true, // OpenAI
@@ -90,7 +102,8 @@ var quotaCodes = map[string]bool{
 // body. It recognises the documented error shapes of OpenAI, Anthropic and
 // Gemini and falls back to the status code: 429 is rate limited, 529 is
 // overloaded, and 503 with a Retry-After header is overloaded. A 429 with
-// "x-should-retry: false" is treated as an exhausted quota. Retry hints
+// "x-should-retry: false" is treated as an exhausted quota, and OpenAI's
+// 429 "Request too large for ..." as KindTooLarge. Retry hints
 // from headers (see RetryAfter) win over hints found in the body.
 func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) ErrorInfo {
 	var info ErrorInfo
@@ -189,6 +202,8 @@ func classifyBody(info *ErrorInfo, e providerError) (time.Duration, bool) {
 		info.Kind, info.Quota = KindQuotaExhausted, typ
 	case typ == "overloaded_error" || code == "engine_overloaded" || code == "server_overloaded":
 		info.Kind = KindOverloaded
+	case code == "rate_limit_exceeded" && tooLargeRE.MatchString(info.Message):
+		info.Kind = KindTooLarge
 	case typ == "rate_limit_error" || code == "rate_limit_exceeded":
 		info.Kind = KindRateLimited
 	}

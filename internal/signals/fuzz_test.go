@@ -111,7 +111,7 @@ func FuzzParseErrorBody(f *testing.F) {
 	f.Add(429, "", "", []byte(`{"error":{"message":"Please try again in 99999999999h.","code":"rate_limit_exceeded"}}`))
 	f.Fuzz(func(t *testing.T, status int, retryAfter, shouldRetry string, body []byte) {
 		info := ParseErrorBody(status, hdr("Retry-After", retryAfter, "x-should-retry", shouldRetry), body, testNow)
-		if info.Kind < KindUnknown || info.Kind > KindOverloaded {
+		if info.Kind < KindUnknown || info.Kind > KindTooLarge {
 			t.Fatalf("Kind out of range: %d", info.Kind)
 		}
 		checkHint(t, "RetryAfter", info.RetryAfter, info.HasRetryAfter)
