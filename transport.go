@@ -90,11 +90,13 @@ func WithServiceLimiters(s RateLimitedService) TransportOption {
 
 // WithMaxBodyBytes sets the largest request body the transport reads into
 // memory, DefaultMaxBodyBytes (32 MiB) unless changed. A body is read only
-// when it must be: to find the model for WithServiceLimiters, and to replay
-// it on a retry when the request has no GetBody (requests made with
-// http.NewRequest from a bytes.Reader, bytes.Buffer or strings.Reader, and
-// those of the official SDKs, have one). A larger body makes the request
-// fail before it is sent.
+// when it must be: to find the model for WithServiceLimiters, to estimate
+// its tokens for a limiter with a token budget, and to replay it on a retry
+// when the request has no GetBody (requests made with http.NewRequest from
+// a bytes.Reader, bytes.Buffer or strings.Reader, and those of the official
+// SDKs, have one). A larger body makes the request fail before it is sent,
+// unless it was read only for the token estimate: such a request is sent
+// without one.
 func WithMaxBodyBytes(n int64) TransportOption {
 	return transportOption(func(c *transportConfig) error {
 		if n <= 0 {
@@ -286,6 +288,11 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		body, err := t.readBody(rc)
 		_ = rc.Close()
 		if err != nil {
+			if t.service == nil && errors.Is(err, ErrBodyTooLarge) {
+				// Only the token estimate wanted it (a file upload,
+				// say): the request goes out without one.
+				return req, nil, nil
+			}
 			return nil, nil, err
 		}
 		return req, body, nil
