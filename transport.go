@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -373,7 +374,26 @@ func inspect(resp *http.Response) (signals.ErrorInfo, error) {
 	_ = orig.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
-	return signals.ParseErrorBody(resp.StatusCode, resp.Header, body, time.Now()), nil
+	return signals.ParseErrorBody(resp.StatusCode, resp.Header, decoded(resp.Header, body), time.Now()), nil
+}
+
+// decoded returns an error body as the server wrote it before compressing
+// it: a caller that asks for gzip itself (setting Accept-Encoding) gets the
+// body still compressed. A body that does not decompress within
+// maxErrorBody yields nil, to be classified by status and headers only.
+func decoded(h http.Header, body []byte) []byte {
+	if !strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, maxErrorBody+1))
+	if err != nil || len(plain) > maxErrorBody {
+		return nil
+	}
+	return plain
 }
 
 // modelOf returns the model a request is for: the "model" field of its
