@@ -16,7 +16,9 @@ import (
 // &http.Client{Transport: s.Transport()}.
 //
 // Cancelling the request's context, or closing the response body, cancels
-// the context the handler sees.
+// the context the handler sees; cancelling the request's context also ends
+// the response body, whose reads then fail with the context's error, as
+// net/http's do.
 func (s *Server) Transport() http.RoundTripper { return &transport{h: s} }
 
 // transport is the RoundTripper returned by Server.Transport.
@@ -55,6 +57,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = pr.CloseWithError(ctx.Err())
 		return nil, ctx.Err()
 	}
+	// As over a connection, the request's end ends the body being read.
+	stop := context.AfterFunc(req.Context(), func() { _ = pw.CloseWithError(req.Context().Err()) })
 	res := &http.Response{
 		Status:        fmt.Sprintf("%d %s", rw.status, http.StatusText(rw.status)),
 		StatusCode:    rw.status,
@@ -62,7 +66,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        rw.sent,
-		Body:          &pipeBody{PipeReader: pr, cancel: cancel},
+		Body:          &pipeBody{PipeReader: pr, cancel: cancel, stop: stop},
 		ContentLength: -1,
 		Request:       req,
 	}
@@ -109,10 +113,12 @@ func (p *pipeWriter) Flush() { p.WriteHeader(http.StatusOK) }
 type pipeBody struct {
 	*io.PipeReader
 	cancel context.CancelFunc
+	stop   func() bool // stops ending the body with the request's context
 }
 
 // Close closes the pipe and cancels the handler's context.
 func (b *pipeBody) Close() error {
+	b.stop()
 	b.cancel()
 	return b.PipeReader.Close()
 }
