@@ -1,9 +1,13 @@
 package ratellmiter
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"math"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
@@ -34,16 +38,22 @@ type usageTap struct {
 	stream *signals.StreamUsage // an event stream
 	buf    []byte               // a JSON answer, up to maxUsageBody
 	over   bool                 // the JSON answer was longer than that
+	gzip   bool                 // the JSON answer is gzip-compressed
 }
 
 // newUsageTap returns a tap for resp, or nil when its usage cannot be read.
+// A body the caller asked to get compressed (setting Accept-Encoding
+// itself) is read for its usage only when it is a JSON answer in gzip.
 func newUsageTap(resp *http.Response) *usageTap {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	switch mt {
-	case "text/event-stream":
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	switch {
+	case enc != "" && enc != "identity" && enc != "gzip":
+		return nil
+	case mt == "text/event-stream" && enc != "gzip":
 		return &usageTap{stream: new(signals.StreamUsage)}
-	case "application/json", "":
-		return &usageTap{}
+	case mt == "application/json" || mt == "":
+		return &usageTap{gzip: enc == "gzip"}
 	}
 	return nil
 }
@@ -68,6 +78,17 @@ func (u *usageTap) usage() signals.Usage {
 	}
 	if u.over {
 		return signals.Usage{}
+	}
+	if u.gzip {
+		zr, err := gzip.NewReader(bytes.NewReader(u.buf))
+		if err != nil {
+			return signals.Usage{}
+		}
+		plain, err := io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
+		if err != nil || len(plain) > maxUsageBody {
+			return signals.Usage{}
+		}
+		return signals.ParseUsage(plain)
 	}
 	return signals.ParseUsage(u.buf)
 }
