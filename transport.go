@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -312,7 +313,9 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 
 // readBody reads a request body, failing beyond t.maxBody bytes.
 func (t *Transport) readBody(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, t.maxBody+1))
+	// One byte more than the bound tells a body over it; math.MaxInt64
+	// (no bound) must not wrap to a negative limit, which reads nothing.
+	body, err := io.ReadAll(io.LimitReader(r, t.maxBody+min(1, math.MaxInt64-t.maxBody)))
 	if err != nil {
 		return nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
 	}
