@@ -56,7 +56,9 @@ type Classifier func(err error) Classification
 //     RetryInfo, OpenAI's "Please try again in 1.5s"). A 429 whose body
 //     or headers say a quota or spend limit is used up (OpenAI's
 //     insufficient_quota, Anthropic's enforced_spend_limit_reached, a
-//     Gemini per-day quota, x-should-retry: false) is KindQuotaExhausted.
+//     Gemini per-day quota, x-should-retry: false) is KindQuotaExhausted;
+//     OpenAI's 429 "Request too large for ..." (the request alone is over
+//     a minute's limit, so retrying cannot help) is KindOther.
 func DefaultClassifier(err error) Classification {
 	if err == nil {
 		return Classification{}

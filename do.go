@@ -17,17 +17,20 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // request; after the attempt limit (WithMaxRetries) Do returns an error
 // wrapping both ErrRateLimited and fn's last error. An error that says a
 // quota is used up is returned at once, wrapped so that errors.Is(err,
-// ErrQuotaExhausted), and its ticket abandoned. Any other result of fn is returned as it is; an
-// error that says nothing about the server's limits (ctx ended, a context
-// error, a network error, a server error with a 5xx status) abandons the
-// ticket (see Ticket.Abandon) instead of finishing it.
+// ErrQuotaExhausted), and its ticket abandoned. Any other result of fn is
+// returned as it is; an error that says nothing about the server's limits
+// (ctx ended, a context error, a network error, a server error with a 5xx
+// status) abandons the ticket (see Ticket.Abandon) instead of finishing it.
 //
 // If ctx ends while Do waits for a ticket, Do returns ctx.Err(); while it
 // waits to retry, or when the retry could not be issued before ctx's
 // deadline (ErrWouldExceedDeadline, at once), the error wraps fn's last
 // error too. If fn (or the Classifier) panics, the ticket is abandoned and
-// the panic goes on.
-// opts describe the call (WithTokens) for the limiter's token budgets.
+// the panic goes on. opts describe the call (WithTokens) for the limiter's
+// token budgets.
+//
+// fn should not call through a Transport on the same limiter: each call
+// would take two tickets, and the two would retry a 429 each.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
 	if fn == nil {
