@@ -24,6 +24,8 @@ func TestServerTimesFollowTheDateHeaderWhenTheClocksDisagree(t *testing.T) {
 		{"within the truncation and travel time", now.Add(-time.Second), "", 0},
 		{"no Date header", now.Add(-5 * time.Minute), "-", 0},
 		{"malformed Date header", now.Add(-5 * time.Minute), "yesterday", 0},
+		{"a nonsense date, in year 1", now.Add(-5 * time.Minute), "Mon, 01 Jan 0001 00:00:00 GMT", 0},
+		{"a date two days ahead", now.Add(-5 * time.Minute), now.Add(48 * time.Hour).Format(http.TimeFormat), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
