@@ -87,7 +87,8 @@ func ReadLog(path string) (*LogFile, error) {
 // a log file being written. Lines of any length are read; blank lines are
 // ignored; a line that is not a valid minute log (bad JSON, a "v" other
 // than LogVersion or none, no limiter name, a start that is not the first
-// second of a minute, an event outside the minute) is skipped and counted.
+// second of a minute, an event outside the minute, a negative count, a
+// limit no limiter takes) is skipped and counted.
 type LogReader struct {
 	br      *bufio.Reader
 	parsed  int
@@ -165,6 +166,16 @@ func decodeMinute(line []byte, tooLong bool) (MinuteLog, bool) {
 	for _, e := range m.Events {
 		if e.Second < 0 || e.Second >= 60 || e.Kind == "" {
 			return m, false
+		}
+	}
+	if m.RPM < 0 || int64(m.RPM) > maxRPM {
+		return m, false
+	}
+	for _, counts := range [...]*[60]int{&m.Requested, &m.Issued, &m.Overflow, &m.RateLimited, &m.Finished} {
+		for _, n := range counts {
+			if n < 0 {
+				return m, false
+			}
 		}
 	}
 	return m, true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,10 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 	badEvent := logMinute("a", t0+120, 1)
 	badEvent.Events = []LogEvent{{Second: 60, Kind: EventPause}}
 	torn := good2[:len(good2)/2]
+	negative := logMinute("a", t0+120, 1)
+	negative.Finished[3] = -1
+	hugeRPM := logMinute("a", t0+120, 1)
+	hugeRPM.RPM = math.MaxInt
 
 	for _, c := range []struct {
 		name    string
@@ -76,6 +81,8 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 		{"missing limiter", good1 + logLine(t, noName), 1, 1},
 		{"start not on a minute", good1 + logLine(t, oddStart), 1, 1},
 		{"event outside the minute", good1 + logLine(t, badEvent), 1, 1},
+		{"negative count", good1 + logLine(t, negative), 1, 1},
+		{"limit no limiter takes", good1 + logLine(t, hugeRPM), 1, 1},
 		{"json array", good1 + "[1,2,3]\n", 1, 1},
 		{"empty", "", 0, 0},
 		{"only blank lines", "\n\n  \n", 0, 0},
