@@ -235,7 +235,9 @@ func (q *memQuota) grant(r SyncRequest, window int) (n int, slot, gap int64) {
 		if r.Sec-1 >= q.rampSec {
 			prev = q.counts[r.Sec-1]
 		}
-		allow = min(max(r.Limit.RampStart, prev+r.Limit.RampStep), allow)
+		// A ramp issues at least one ticket a second, and adds at
+		// least one: a request saying less is read as saying one.
+		allow = min(max(r.Limit.RampStart, prev+max(r.Limit.RampStep, 1), 1), allow)
 	}
 	n = min(r.Want, allow-q.counts[r.Sec], r.Limit.PerMinute-window)
 	gap = 1000 / int64(allow)

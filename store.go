@@ -109,8 +109,8 @@ type SyncRequest struct {
 type QuotaLimit struct {
 	PerSecond int // tickets in any one second, ceil(PerMinute/60)
 	PerMinute int // tickets in any sixty seconds
-	RampStart int // after a resume: the least a second may issue
-	RampStep  int // after a resume: how much a second may add to the previous one
+	RampStart int // after a resume: the least a second may issue (at least 1)
+	RampStep  int // after a resume: how much a second may add to the previous one (at least 1)
 }
 
 // SecondCount is a number of tickets in one Unix second.

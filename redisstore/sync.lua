@@ -24,7 +24,8 @@ local kc, ks, kl, ka = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local perSec, perMin = tonumber(ARGV[5]), tonumber(ARGV[6])
-local rampStart, rampStep = tonumber(ARGV[7]), tonumber(ARGV[8])
+-- A ramp issues at least one ticket a second, and adds at least one.
+local rampStart, rampStep = math.max(1, tonumber(ARGV[7])), math.max(1, tonumber(ARGV[8]))
 local seen = tonumber(ARGV[9])
 local wantProbe, probeTTL, liveTTL = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local setLearned, learnedArg = ARGV[13] == '1', tonumber(ARGV[14])

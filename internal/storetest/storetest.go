@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"the holder's failed probe releases the lease", failedProbe},
 		{"a probe lease of the longest TTL is held", hugeProbeTTL},
 		{"a resume ramps the seconds up", resumeRamps},
+		{"a ramp of no start and no step still grows by one a second", zeroRamp},
 		{"heartbeats count live limiters", heartbeats},
 		{"the learned limit is shared", learnedShared},
 	}
@@ -254,6 +255,22 @@ func resumeRamps(t *testing.T, c *client) {
 		got = append(got, c.sync(req("a", Base+i*sec, 10)).Granted+c.sync(req("b", Base+i*sec, 10)).Granted)
 	}
 	expect(t, "tickets per second after the resume", fmt.Sprint(got), "[5 8 10 10]")
+}
+
+func zeroRamp(t *testing.T, c *client) {
+	zero := func(id string, now int64, want int) rl.SyncRequest {
+		r := req(id, now, want)
+		r.Limit.RampStart, r.Limit.RampStep = 0, 0
+		return r
+	}
+	r := zero("a", Base, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base}, {Kind: rl.QuotaResumed}}
+	c.sync(r)
+	var got []int
+	for i := range int64(4) {
+		got = append(got, c.sync(zero("a", Base+i*sec, 10)).Granted+c.sync(zero("b", Base+i*sec, 10)).Granted)
+	}
+	expect(t, "tickets per second after the resume", fmt.Sprint(got), "[1 2 3 4]")
 }
 
 func heartbeats(t *testing.T, c *client) {
