@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,14 @@ type Collector struct {
 	m     *ratellmiter.Monitor
 	descs descs
 	wait  *prometheus.HistogramVec
+
+	// Limiters that share a label are added up. When one of them closes,
+	// its counts stay in the sum, as they were at the last scrape, so the
+	// label's counters never go down (which Prometheus would read as a
+	// reset). They are dropped once no limiter has the label.
+	mu      sync.Mutex
+	last    map[*ratellmiter.BucketRateLimiter]ratellmiter.Stats
+	retired map[string]ratellmiter.Stats
 }
 
 var (
@@ -49,8 +58,10 @@ func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 		m = ratellmiter.DefaultMonitor()
 	}
 	return &Collector{
-		m:     m,
-		descs: newDescs(cfg.labels),
+		m:       m,
+		descs:   newDescs(cfg.labels),
+		last:    map[*ratellmiter.BucketRateLimiter]ratellmiter.Stats{},
+		retired: map[string]ratellmiter.Stats{},
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace:   namespace,
 			Name:        "wait_seconds",
@@ -82,20 +93,26 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the Stats of every limiter of the Monitor and sends them,
 // with the wait histogram.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range byName(c.m.Limiters()) {
+	for _, s := range c.byName(c.m.Limiters()) {
 		c.descs.collect(ch, s)
 	}
 	c.wait.Collect(ch)
 }
 
 // byName returns the Stats of the limiters, named by their label, those
-// that share a label added up into one.
-func byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
+// that share a label added up into one, with the counts of the closed
+// limiters that had the label.
+func (c *Collector) byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []ratellmiter.Stats
 	index := map[string]int{}
+	live := make(map[*ratellmiter.BucketRateLimiter]bool, len(ls))
 	for _, l := range ls {
 		s := l.Stats()
 		s.Name = labelOf(s.Name)
+		live[l] = true
+		c.last[l] = s
 		i, ok := index[s.Name]
 		if !ok {
 			index[s.Name] = len(out)
@@ -104,24 +121,44 @@ func byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
 		}
 		out[i] = add(out[i], s)
 	}
+	for l, s := range c.last {
+		if !live[l] {
+			c.retired[s.Name] = addCounts(c.retired[s.Name], s)
+			delete(c.last, l)
+		}
+	}
+	for name, r := range c.retired {
+		i, ok := index[name]
+		if !ok {
+			delete(c.retired, name)
+			continue
+		}
+		out[i] = addCounts(out[i], r)
+	}
 	return out
 }
 
-// add returns the sum of two limiters' Stats: counts and limits add up,
-// a limiter is paused if either is, and the server's budgets are the
-// latest reported.
-func add(a, b ratellmiter.Stats) ratellmiter.Stats {
+// addCounts returns a with b's counts (the counters, not the gauges) added.
+func addCounts(a, b ratellmiter.Stats) ratellmiter.Stats {
 	a.Requested += b.Requested
 	a.Issued += b.Issued
 	a.Finished += b.Finished
 	a.Cancelled += b.Cancelled
 	a.RateLimited += b.RateLimited
 	a.Overflow += b.Overflow
+	a.Pauses += b.Pauses
+	a.PausedTime += b.PausedTime
+	return a
+}
+
+// add returns the sum of two limiters' Stats: counts and limits add up,
+// a limiter is paused if either is, and the server's budgets are the
+// latest reported.
+func add(a, b ratellmiter.Stats) ratellmiter.Stats {
+	a = addCounts(a, b)
 	a.Waiting += b.Waiting
 	a.Retrying += b.Retrying
 	a.InFlight += b.InFlight
-	a.Pauses += b.Pauses
-	a.PausedTime += b.PausedTime
 	a.Paused = a.Paused || b.Paused
 	a.RPM += b.RPM
 	a.ConfiguredRPM += b.ConfiguredRPM

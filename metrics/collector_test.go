@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -307,4 +308,44 @@ func TestScrapeOverHTTP(t *testing.T) {
 			t.Errorf("scrape lacks %q:\n%s", want, body)
 		}
 	}
+}
+
+// The counters of a label shared by several limiters never go down when one
+// of them closes: Prometheus would take the drop for a reset and see a
+// burst of increase. Once no limiter has the label, its counts start anew.
+func TestCollectorCountersOfASharedNameSurviveAClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMonitor(t)
+		c := NewCollector(m)
+		issue := func(l *ratellmiter.BucketRateLimiter, n int) {
+			for range n {
+				tk, err := l.Acquire(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk.Done()
+			}
+		}
+		issued := func(v int) string {
+			return fmt.Sprintf(`
+# HELP ratellmiter_tickets_issued_total Times a ticket was issued, re-issues after rate limits included.
+# TYPE ratellmiter_tickets_issued_total counter
+ratellmiter_tickets_issued_total{limiter="shared"} %d
+`, v)
+		}
+		a := newLimiter(t, m, c, "shared", 600)
+		b := newLimiter(t, m, c, "shared", 600)
+		issue(a, 1)
+		issue(b, 2)
+		compare(t, c, issued(3), "ratellmiter_tickets_issued_total")
+		b.Close()
+		compare(t, c, issued(3), "ratellmiter_tickets_issued_total")
+		issue(a, 1)
+		compare(t, c, issued(4), "ratellmiter_tickets_issued_total")
+
+		a.Close()
+		compare(t, c, "", "ratellmiter_tickets_issued_total")
+		issue(newLimiter(t, m, c, "shared", 600), 1)
+		compare(t, c, issued(1), "ratellmiter_tickets_issued_total")
+	})
 }

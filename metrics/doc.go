@@ -10,7 +10,9 @@
 //	limiter, err := ratellmiter.NewBucketRateLimiter(500, ratellmiter.WithObserver(c))
 //
 // Every metric is in the namespace "ratellmiter" and carries the label
-// "limiter", the limiter's name. Limiters that share a name are added up.
+// "limiter", the limiter's name. Limiters that share a name are added up;
+// when one of them closes, its counts stay in the sum, so that the counters
+// of the name never go down while another limiter has it.
 // The package is separate so that importing ratellmiter does not import
 // the Prometheus client.
 package metrics
