@@ -26,12 +26,7 @@ func TestSharedLimitersRegainTheFullRateAfterTheRampOfAResume(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		giveUp(t, tk, time.Second) // paused for a second, then resumed
 		wg.Wait()
-		counts := map[int]int{}
-		log.mu.Lock()
-		for _, at := range log.times {
-			counts[int(at.Sub(start)/time.Second)]++
-		}
-		log.mu.Unlock()
+		counts := log.perSecond(start)
 		assert.Equal(t, []int{5, 8}, []int{counts[6], counts[7]}, "the shared ramp after the resume")
 		for s := 8; s < 55; s++ {
 			assert.Equal(t, 10, counts[s], "tickets in second %d, once the ramp is over", s)
@@ -55,12 +50,7 @@ func TestSharedLimitersWithIdleRampIssueEverySlotOfTheQuota(t *testing.T) {
 			log.run(&wg, l, 200) // 600 in all: a minute at 10 a second
 		}
 		wg.Wait()
-		counts := map[int]int{}
-		log.mu.Lock()
-		for _, at := range log.times {
-			counts[int(at.Sub(start)/time.Second)]++
-		}
-		log.mu.Unlock()
+		counts := log.perSecond(start)
 		for s := 5; s < 55; s++ {
 			assert.Equal(t, 10, counts[s], "tickets in second %d", s)
 		}

@@ -58,6 +58,18 @@ func (g *issueLog) run(wg *sync.WaitGroup, l *BucketRateLimiter, n int) {
 	}
 }
 
+// perSecond returns how many tickets were issued in each second after
+// start, by whole seconds.
+func (g *issueLog) perSecond(start time.Time) map[int]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	counts := map[int]int{}
+	for _, at := range g.times {
+		counts[int(at.Sub(start)/time.Second)]++
+	}
+	return counts
+}
+
 // most returns the most tickets issued in any one second and in any
 // sixty seconds, by whole seconds.
 func (g *issueLog) most() (perSec, perMin int) {
