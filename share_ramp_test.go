@@ -14,14 +14,18 @@ import (
 func TestSharedLimitersRegainTheFullRateAfterTheRampOfAResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := newScriptedService(openAnswer)
-		ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 3, 600, WithService(svc))
+		// Learning off: a ticket of another limiter that succeeds during
+		// the pause would halve the limit, which is not what is tested.
+		ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 3, 600, WithService(svc), WithLearning(false))
 		start := time.Now()
 		tk, err := ls[0].Acquire(context.Background())
 		require.NoError(t, err)
 		var log issueLog
 		var wg sync.WaitGroup
 		for _, l := range ls {
-			log.run(&wg, l, 200) // 600 in all: a minute at 10 a second
+			// 900 in all, 90 s at 10 a second: each limiter still
+			// wants tickets through the seconds checked.
+			log.run(&wg, l, 300)
 		}
 		time.Sleep(5 * time.Second)
 		giveUp(t, tk, time.Second) // paused for a second, then resumed
@@ -47,7 +51,9 @@ func TestSharedLimitersWithIdleRampIssueEverySlotOfTheQuota(t *testing.T) {
 		var log issueLog
 		var wg sync.WaitGroup
 		for _, l := range ls {
-			log.run(&wg, l, 200) // 600 in all: a minute at 10 a second
+			// 900 in all, 90 s at 10 a second: each limiter still
+			// wants tickets through the seconds checked.
+			log.run(&wg, l, 300)
 		}
 		wg.Wait()
 		counts := log.perSecond(start)
