@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -175,13 +174,13 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 	p.probing = true
 	timeout := l.cfg.probeTimeout
 	closed := l.closed
-	if !l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, closed, svc, timeout) }) {
-		// The Monitor is stopping: no probe runs any more, and its
-		// Stop ends the pause. Until then the timer must not fire
-		// again for a probe that cannot start.
-		p.probing = false
-		p.probeAt = math.MaxInt64
-	}
+	// Once the Monitor is stopping, spawn runs nothing, and Stop ends the
+	// pause. Until then the probe counts as running, so that the timer
+	// does not fire again for a probe that cannot start. The probe's time
+	// stays as it was: a probe lease given back in the final sync tells
+	// it to the limiters sharing the quota, which must not find their
+	// probe put off for ever.
+	l.mon.spawn(func(ctx context.Context) { l.runProbe(ctx, closed, svc, timeout) })
 }
 
 // runProbe asks the service whether it is blocked, with a timeout, and acts
