@@ -293,6 +293,9 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 	// here rather than left to the timer, which may not have fired yet.
 	if l.p.paused {
 		l.probeIfDue(now)
+		if l.sh != nil && now >= l.p.probeAt && !l.p.probing && l.p.canary == nil {
+			l.sh.triedCanary()
+		}
 	}
 	canary := l.p.paused && l.p.mayIssueCanary()
 	if canary && !l.withinLimits(now, t) || !canary && !l.canIssue(now, t) {

@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -42,5 +43,23 @@ func TestASharedProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T
 		next.Done()
 		synctest.Wait()
 		assertConserved(t, l)
+	})
+}
+
+// A paused limiter that nobody calls does not ask for the probe lease when
+// its probe falls due: holding it with no request to send as the canary
+// would keep every limiter sharing the quota paused until it expired.
+func TestAnIdleSharedLimiterLeavesTheProbeLeaseToOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := NewMemoryStore()
+		l := sharedLimiters(t, store, FallbackLocal, 1, 600)[0] // no service: canaries decide
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, 2*time.Second) // paused; nobody calls after this
+		time.Sleep(5 * time.Second)  // the probe is due since 3 s
+		synctest.Wait()
+		paused, holder := store.quotaState("quota")
+		assert.True(t, paused, "the quota is still paused: nobody sent a canary")
+		assert.Empty(t, holder, "nobody holds the probe lease")
 	})
 }

@@ -184,15 +184,26 @@ func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
 
 // mayProbe reports whether the paused limiter may probe now: it holds the
 // probe lease, or the store is unreachable. Otherwise the sync loop asks
-// for the lease: the probe is due, and a caller (a TryAcquire, which does
-// not wait in line) would send the canary.
+// for the lease, if the limiter has a request to send as the canary (see
+// wantsProbe).
 func (s *shared) mayProbe() bool {
 	if s.holder || s.down {
 		return true
 	}
-	s.tried = true
 	s.poke()
 	return false
+}
+
+// triedCanary records that a caller who does not wait in line (a
+// TryAcquire) found the probe due without the lease: the sync loop asks
+// for it, and that caller's next try goes out as the canary. Only a
+// caller does this, never the limiter's timer: an idle limiter holding
+// the lease would keep every limiter sharing the quota paused.
+func (s *shared) triedCanary() {
+	if !s.holder && !s.down {
+		s.tried = true
+		s.poke()
+	}
 }
 
 // refused tells the store that the server refused a call: the limiter
