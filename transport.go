@@ -388,12 +388,18 @@ func decoded(h http.Header, body []byte) []byte {
 	if !strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip") {
 		return body
 	}
+	return gunzip(body, maxErrorBody)
+}
+
+// gunzip returns body decompressed, or nil when it is not valid gzip or
+// decompresses to more than limit bytes.
+func gunzip(body []byte, limit int) []byte {
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
 		return nil
 	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxErrorBody+1))
-	if err != nil || len(plain) > maxErrorBody {
+	plain, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	if err != nil || len(plain) > limit {
 		return nil
 	}
 	return plain

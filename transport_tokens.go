@@ -1,9 +1,6 @@
 package ratellmiter
 
 import (
-	"bytes"
-	"compress/gzip"
-	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -80,12 +77,8 @@ func (u *usageTap) usage() signals.Usage {
 		return signals.Usage{}
 	}
 	if u.gzip {
-		zr, err := gzip.NewReader(bytes.NewReader(u.buf))
-		if err != nil {
-			return signals.Usage{}
-		}
-		plain, err := io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
-		if err != nil || len(plain) > maxUsageBody {
+		plain := gunzip(u.buf, maxUsageBody)
+		if plain == nil {
 			return signals.Usage{}
 		}
 		return signals.ParseUsage(plain)
