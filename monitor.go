@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -232,10 +234,10 @@ func (m *Monitor) Stop() error {
 	}
 	if m.w != nil {
 		m.mu.Lock()
-		closing := m.closingLocked()
+		closing := slices.Collect(maps.Keys(m.closing))
 		m.mu.Unlock()
 		for _, l := range closing {
-			rec, _ := l.closedLog(true)
+			rec, _ := l.takeLog(true)
 			m.enqueue(rec)
 		}
 		m.flush()
@@ -255,11 +257,7 @@ func (m *Monitor) Limiters() []*BucketRateLimiter {
 
 // snapshot returns the limiters. Requires mu.
 func (m *Monitor) snapshot() []*BucketRateLimiter {
-	ls := make([]*BucketRateLimiter, 0, len(m.limiters))
-	for l := range m.limiters {
-		ls = append(ls, l)
-	}
-	return ls
+	return slices.Collect(maps.Keys(m.limiters))
 }
 
 // join adds l, starting the Monitor if needed.
@@ -299,16 +297,6 @@ func (m *Monitor) hasNameLocked(name string) bool {
 		}
 	}
 	return false
-}
-
-// closingLocked returns the closed limiters whose finishes are still
-// logged. Requires mu.
-func (m *Monitor) closingLocked() []*BucketRateLimiter {
-	ls := make([]*BucketRateLimiter, 0, len(m.closing))
-	for l := range m.closing {
-		ls = append(ls, l)
-	}
-	return ls
 }
 
 // leave removes l; Close has already handed its last minute to enqueue.
@@ -367,13 +355,14 @@ func (m *Monitor) logLoop() {
 		case <-tick.C:
 			m.mu.Lock()
 			ls := m.snapshot()
-			closing := m.closingLocked()
+			closing := slices.Collect(maps.Keys(m.closing))
 			m.mu.Unlock()
 			for _, l := range ls {
-				m.enqueue(l.rollLog())
+				rec, _ := l.takeLog(false)
+				m.enqueue(rec)
 			}
 			for _, l := range closing {
-				rec, idle := l.closedLog(false)
+				rec, idle := l.takeLog(false)
 				m.enqueue(rec)
 				if idle {
 					m.mu.Lock()
@@ -398,20 +387,13 @@ func (m *Monitor) flush() {
 	}
 }
 
-// closedLog returns the minute log of a closed limiter, whose issued
-// tickets may still finish, if that minute is over, or, when final,
-// whatever was recorded; idle reports that nothing is left to log: no
-// minute open and no ticket in flight.
-func (l *BucketRateLimiter) closedLog(final bool) (rec *MinuteLog, idle bool) {
+// takeLog returns the limiter's minute log if that minute is over, or,
+// when final, whatever was recorded; idle reports that nothing is left to
+// log: no minute open and no ticket in flight (which a closed limiter's
+// issued tickets may still change).
+func (l *BucketRateLimiter) takeLog(final bool) (rec *MinuteLog, idle bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec = l.act.take(l, l.now(), final)
 	return rec, l.act.rec == nil && l.flying() == 0
-}
-
-// rollLog returns the limiter's minute log if that minute is over.
-func (l *BucketRateLimiter) rollLog() *MinuteLog {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.act.take(l, l.now(), false)
 }
