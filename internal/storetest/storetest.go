@@ -247,30 +247,32 @@ func failedProbe(t *testing.T, c *client) {
 }
 
 func resumeRamps(t *testing.T, c *client) {
-	r := req("a", Base, 0)
-	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base}, {Kind: rl.QuotaResumed}}
-	c.sync(r)
-	var got []int
-	for i := range int64(4) {
-		got = append(got, c.sync(req("a", Base+i*sec, 10)).Granted+c.sync(req("b", Base+i*sec, 10)).Granted)
-	}
-	expect(t, "tickets per second after the resume", fmt.Sprint(got), "[5 8 10 10]")
+	expect(t, "tickets per second after the resume", rampAfterResume(c, limit600), "[5 8 10 10]")
 }
 
 func zeroRamp(t *testing.T, c *client) {
-	zero := func(id string, now int64, want int) rl.SyncRequest {
+	lim := limit600
+	lim.RampStart, lim.RampStep = 0, 0
+	expect(t, "tickets per second after the resume", rampAfterResume(c, lim), "[1 2 3 4]")
+}
+
+// rampAfterResume pauses and resumes the quota, then has two limiters
+// want 10 tickets in each of the next four seconds, and returns how many
+// the store granted them each second.
+func rampAfterResume(c *client, lim rl.QuotaLimit) string {
+	at := func(id string, now int64, want int) rl.SyncRequest {
 		r := req(id, now, want)
-		r.Limit.RampStart, r.Limit.RampStep = 0, 0
+		r.Limit = lim
 		return r
 	}
-	r := zero("a", Base, 0)
+	r := at("a", Base, 0)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base}, {Kind: rl.QuotaResumed}}
 	c.sync(r)
 	var got []int
 	for i := range int64(4) {
-		got = append(got, c.sync(zero("a", Base+i*sec, 10)).Granted+c.sync(zero("b", Base+i*sec, 10)).Granted)
+		got = append(got, c.sync(at("a", Base+i*sec, 10)).Granted+c.sync(at("b", Base+i*sec, 10)).Granted)
 	}
-	expect(t, "tickets per second after the resume", fmt.Sprint(got), "[1 2 3 4]")
+	return fmt.Sprint(got)
 }
 
 func heartbeats(t *testing.T, c *client) {
