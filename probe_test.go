@@ -466,6 +466,20 @@ func TestALateCanaryDoesNotOverrideANewerRefusal(t *testing.T) {
 	})
 }
 
+// tryForCanary calls TryAcquire on the paused l every 100 ms, for at most
+// a minute, and returns the ticket it gets: the pause's canary.
+func tryForCanary(t *testing.T, l *BucketRateLimiter) *Ticket {
+	t.Helper()
+	start := time.Now()
+	var canary *Ticket
+	for canary == nil && time.Since(start) < time.Minute {
+		time.Sleep(100 * time.Millisecond)
+		canary, _ = l.TryAcquire()
+	}
+	require.NotNil(t, canary, "TryAcquire never got the canary")
+	return canary
+}
+
 func TestAProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600) // no service: canaries decide
@@ -474,12 +488,7 @@ func TestAProgramThatOnlyTriesSendsTheCanaryWhenTheProbeIsDue(t *testing.T) {
 		giveUp(t, tk, 2*time.Second) // paused, and the ticket given up
 		start := time.Now()
 
-		var canary *Ticket
-		for canary == nil && time.Since(start) < time.Minute {
-			time.Sleep(100 * time.Millisecond)
-			canary, _ = l.TryAcquire()
-		}
-		require.NotNil(t, canary, "TryAcquire never got the canary")
+		canary := tryForCanary(t, l)
 		assert.Equal(t, 2*time.Second, time.Since(start), "the canary goes when the hint expires")
 		_, ok = l.TryAcquire()
 		assert.False(t, ok, "one canary at a time")
