@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -26,6 +27,21 @@ func gzipped(t *testing.T, s string) []byte {
 	return buf.Bytes()
 }
 
+// postAcceptingGzip posts body through a transport on l over rt, asking
+// for gzip itself, and returns the response with its body read and closed.
+func postAcceptingGzip(t *testing.T, rt http.RoundTripper, l *BucketRateLimiter, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, fakeURL+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := tpTransport(t, rt, WithLimiter(l)).Client().Do(req)
+	require.NoError(t, err)
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp, got
+}
+
 // A caller that asks for gzip itself gets the error body still compressed:
 // the transport reads it all the same, so an exhausted quota is not taken
 // for a rate limit, and the caller gets the compressed bytes it asked for.
@@ -39,15 +55,7 @@ func TestTransportReadsACompressedErrorBody(t *testing.T) {
 			return resp, nil
 		})
 		l := newLimiter(t, 600)
-		req, err := http.NewRequest(http.MethodPost, fakeURL+"/v1/chat/completions", bytes.NewReader([]byte(`{}`)))
-		require.NoError(t, err)
-		req.Header.Set("Accept-Encoding", "gzip")
-
-		resp, err := tpTransport(t, rt, WithLimiter(l)).Client().Do(req)
-		require.NoError(t, err)
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
+		resp, got := postAcceptingGzip(t, rt, l, `{}`)
 
 		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 		assert.Equal(t, zipped, got, "the caller gets the body as the server sent it")
@@ -68,16 +76,7 @@ func TestTransportReconcilesTheUsageOfACompressedAnswer(t *testing.T) {
 			return jsonResponse(r, http.StatusOK, http.Header{"Content-Encoding": {"gzip"}}, string(zipped)), nil
 		})
 		l := newLimiter(t, 600, WithTokensPerMinute(60000)) // 1,000 tokens a second
-		req, err := http.NewRequest(http.MethodPost, fakeURL+"/v1/chat/completions",
-			bytes.NewReader([]byte(`{"model":"m","max_tokens":50000,"messages":[{"role":"user","content":"hi"}]}`)))
-		require.NoError(t, err)
-		req.Header.Set("Accept-Encoding", "gzip")
-
-		resp, err := tpTransport(t, rt, WithLimiter(l)).Client().Do(req)
-		require.NoError(t, err)
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
+		_, got := postAcceptingGzip(t, rt, l, `{"model":"m","max_tokens":50000,"messages":[{"role":"user","content":"hi"}]}`)
 		assert.Equal(t, zipped, got)
 
 		// Charged its estimate of 50,000 output tokens, the budget would
