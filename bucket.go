@@ -241,6 +241,30 @@ func (b *bucket) take(now int64) {
 	b.last, b.hasLast = now, true
 }
 
+// laneRoom returns how many more tickets second sec may issue, and their
+// spacing: the room a lane may take. It assumes no ticket after sec.
+func (b *bucket) laneRoom(sec int64) (int, int64) {
+	b.advance(sec)
+	a := b.allowance(sec)
+	return max(0, min(a-b.issuedIn(sec), b.rpm-b.winSum)), b.spacing(a)
+}
+
+// takeMany records n tickets issued in second sec, the last at slot, as a
+// lane issues them.
+func (b *bucket) takeMany(sec int64, n int, slot int64) {
+	b.advance(sec)
+	c := &b.counts[mod60(sec)]
+	if c.sec != sec {
+		c.sec, c.n = sec, 0
+	}
+	c.n += n
+	if b.ramping && c.n >= b.perSec {
+		b.ramping = false
+	}
+	b.winSum += n
+	b.slot, b.last, b.hasLast = slot, max(b.last, slot), true
+}
+
 // refund gives back a ticket issued at 'at' that was never used, so the
 // capacity it held is not lost.
 func (b *bucket) refund(at int64) {

@@ -231,7 +231,7 @@ func (t *Ticket) Used(input, output int) {
 		return
 	}
 	l := t.l
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if s := t.state.Load(); s != stateIssued && s != stateDone || !l.bud.tokensOn() {
 		return

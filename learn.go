@@ -147,7 +147,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if !known && b.Limit == 0 {
 		return
 	}
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	l.lim.server = ServerLimits{
 		Requests:     serverBudget(b),

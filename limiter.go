@@ -45,7 +45,7 @@ type BucketRateLimiter struct {
 	base        time.Time // the monotonic origin of now()
 	baseNs      int64     // base as Unix nanoseconds
 
-	mu       sync.Mutex // guards everything below
+	mu       sync.Mutex // guards everything below; take it with lock, which closes the lane
 	b        bucket
 	q        waitQueue
 	timer    *time.Timer // wakes the limiter at timerAt; nil until first needed
@@ -73,6 +73,8 @@ type BucketRateLimiter struct {
 	// time of a refused ticket, the server admitted part of the traffic:
 	// the rate is too high (see learnFromPartial).
 	okIssued atomic.Int64
+	// lane is the open lane, if any: see lane.
+	lane atomic.Pointer[lane]
 }
 
 // noteOK records that a ticket issued at issued finished well. It keeps
@@ -173,7 +175,7 @@ func (l *BucketRateLimiter) Name() string { return l.name }
 // configured limit, or less when the server reported or the limiter
 // learned a lower one.
 func (l *BucketRateLimiter) RPM() int {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	return l.b.rpm
 }
@@ -213,8 +215,14 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 			return nil, err
 		}
 	}
+	if l.tryLane(t) {
+		if l.observer != nil {
+			l.observer.ObserveWait(l.name, 0, false)
+		}
+		return t, nil
+	}
 	now := l.now()
-	l.mu.Lock()
+	l.lock()
 	if err := l.refuse(t, now); err != nil {
 		l.mu.Unlock()
 		return nil, err
@@ -229,6 +237,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	l.act.add(l, now, fieldRequested)
 	if l.q.len() == 0 && l.canIssue(now, t) {
 		l.issue(t, now)
+		l.openLane(now)
 		l.mu.Unlock()
 		if l.observer != nil {
 			l.observer.ObserveWait(l.name, 0, false)
@@ -267,7 +276,7 @@ func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	if len(opts) > 0 && applyAcquireOptions(t, opts) != nil {
 		return nil, false
 	}
-	if !l.tryIssue(t) {
+	if !l.tryLane(t) && !l.tryIssue(t) {
 		return nil, false
 	}
 	if l.observer != nil {
@@ -278,7 +287,7 @@ func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 
 // tryIssue issues t if it can be issued now and reports whether it was.
 func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	if l.refuse(t, now) != nil || l.q.len() > 0 {
@@ -307,6 +316,7 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 		l.issueCanary(t, now)
 	} else {
 		l.issue(t, now)
+		l.openLane(now)
 	}
 	return true
 }
@@ -383,7 +393,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 	var cause error
 	select {
 	case <-t.ready:
-		l.mu.Lock()
+		l.lock()
 		defer l.mu.Unlock()
 		if t.state.Load() == stateIssued {
 			return nil
@@ -394,7 +404,7 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 	case <-maxWait:
 		cause = fmt.Errorf("%w: waited WithMaxWait %v", ErrWouldExceedDeadline, l.cfg.maxWait)
 	}
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	switch t.state.Load() {
 	case stateIssued:
@@ -569,7 +579,7 @@ func (l *BucketRateLimiter) schedule(now int64) {
 // wake runs when the timer fires: it starts a due probe and issues what it
 // can.
 func (l *BucketRateLimiter) wake() {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return
@@ -629,7 +639,7 @@ func (l *BucketRateLimiter) Close() error {
 // to the Monitor before it lets go of the limiter: a Stop that finds the
 // limiter shut down finds its last minute pending.
 func (l *BucketRateLimiter) shutdown(err error) {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return

@@ -392,7 +392,7 @@ func (m *Monitor) flush() {
 // log: no minute open and no ticket in flight (which a closed limiter's
 // issued tickets may still change).
 func (l *BucketRateLimiter) takeLog(final bool) (rec *MinuteLog, idle bool) {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	rec = l.act.take(l, l.now(), final)
 	return rec, l.act.rec == nil && l.flying() == 0

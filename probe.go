@@ -214,7 +214,7 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, closed <-chan struct{}
 	case <-ctx.Done():
 		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q did not return: %w", l.name, ctx.Err())
 	}
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	p := &l.p
 	p.probing = false

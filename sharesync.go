@@ -38,7 +38,7 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 	defer timer.Stop()
 	defer l.finalSync(ctx)
 	for {
-		l.mu.Lock()
+		l.lock()
 		if l.err != nil {
 			l.mu.Unlock()
 			return
@@ -63,7 +63,7 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 		sctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
 		cancel()
-		l.mu.Lock()
+		l.lock()
 		if err != nil && ctx.Err() != nil {
 			// Cut short by the Monitor's Stop, not a failure of the
 			// store: what req told is told again by the final sync.
@@ -93,7 +93,7 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 func (l *BucketRateLimiter) finalSync(ctx context.Context) {
 	s := l.sh
 	for range 2 {
-		l.mu.Lock()
+		l.lock()
 		req, ok := s.finalRequest(l, l.now())
 		l.mu.Unlock()
 		if !ok {
@@ -102,7 +102,7 @@ func (l *BucketRateLimiter) finalSync(ctx context.Context) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
 		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
 		cancel()
-		l.mu.Lock()
+		l.lock()
 		s.lastSync = l.now()
 		s.settle(req, rep, err)
 		l.mu.Unlock()

@@ -48,7 +48,7 @@ type Stats struct {
 
 // Stats returns a snapshot of the limiter.
 func (l *BucketRateLimiter) Stats() Stats {
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	fast := l.doneFast.Load()

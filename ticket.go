@@ -81,7 +81,7 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 // its limit from it.
 func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overloaded bool) error {
 	l := t.l
-	l.mu.Lock()
+	l.lock()
 	if t.state.Load() != stateIssued {
 		l.mu.Unlock()
 		return ErrTicketFinished
@@ -118,7 +118,7 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 // retry: the limiter pauses as for waitRetry, and the ticket is finished.
 func (t *Ticket) rateLimitedFinal(retryAfter time.Duration, overloaded bool) {
 	l := t.l
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if t.state.Load() != stateIssued {
 		return
@@ -175,7 +175,7 @@ func (t *Ticket) Abandon() {
 // server refused without a hint.
 func (t *Ticket) finish(ok bool) {
 	l := t.l
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if t.state.Load() != stateIssued {
 		return
@@ -211,7 +211,7 @@ func (t *Ticket) answered() {
 		return
 	}
 	l := t.l
-	l.mu.Lock()
+	l.lock()
 	defer l.mu.Unlock()
 	if t.state.Load() != stateIssued || !t.canary {
 		return
