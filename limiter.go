@@ -314,6 +314,9 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 	l.act.add(l, now, fieldRequested)
 	if canary {
 		l.issueCanary(t, now)
+		// The timer wakes the limiter when the canary times out: it
+		// may have been armed for the probe, or not at all.
+		l.schedule(now)
 	} else {
 		l.issue(t, now)
 		l.openLane(now)
