@@ -204,10 +204,14 @@ func (b *bucket) next(now int64) int64 {
 		a := b.allowance(sec)
 		if b.hasLast {
 			if e := b.slot + b.spacing(a); t < e {
-				t = e
-				if secOf(t) != sec {
+				if secOf(e) != sec {
+					// The spacing ends in a later second, whose
+					// allowance (higher during a ramp) may space
+					// tickets closer: start that second afresh.
+					t = (sec + 1) * nsPerSec
 					continue
 				}
+				t = e
 			}
 		}
 		if b.issuedIn(sec) >= a || b.windowAt(sec) >= b.rpm {

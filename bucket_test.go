@@ -236,3 +236,47 @@ func TestAfterSaturatesInsteadOfWrapping(t *testing.T) {
 		assert.Equal(t, tc.want, after(tc.now, tc.d), "after(%d, %d)", tc.now, int64(tc.d))
 	}
 }
+
+func TestBucketNextIsTheEarliestReadyTime(t *testing.T) {
+	// During a ramp, a spacing that ends in the next second is redone
+	// with that second's allowance: at 280 RPM ramping from 40% by 40%,
+	// the first second after a resume spaces tickets 500 ms apart, the
+	// next one 333 ms.
+	b := newBucket(280, 0.4, 0.4, false)
+	b.restartRamp(0)
+	at := int64(831 * time.Millisecond)
+	b.take(at)
+	c := b
+	require.True(t, c.ready(at+333_333_333))
+	assert.Equal(t, at+333_333_333, b.next(at))
+
+	r := rand.New(rand.NewPCG(7, 11))
+	for i := range 3000 {
+		// Mostly low rates in a ramp, where the allowance changes from
+		// second to second and a spacing is long.
+		b := newBucket(61+r.IntN(600), 0.1+0.9*r.Float64(), 0.1+0.9*r.Float64(), r.IntN(2) == 0)
+		now := int64(r.IntN(5)) * nsPerSec
+		if r.IntN(4) != 0 {
+			b.restartRamp(secOf(now))
+		}
+		for range r.IntN(20) {
+			now = b.next(now + int64(r.IntN(int(50*time.Millisecond))))
+			b.take(now)
+		}
+		from := now + int64(r.IntN(int(300*time.Millisecond)))
+		got := b.next(from)
+		c := b
+		require.True(t, c.ready(got), "case %d: next(%d) = %d is not ready", i, from, got)
+		// No earlier time is ready: the candidates are from itself,
+		// each second's start, and each second's spaced slot.
+		for s := secOf(from); s <= secOf(got); s++ {
+			c := b
+			for _, e := range []int64{from, s * nsPerSec, b.slot + c.spacing(c.allowance(s))} {
+				if e >= from && e < got {
+					c := b
+					require.False(t, c.ready(e), "case %d: next(%d) = %d, but %d is ready", i, from, got, e)
+				}
+			}
+		}
+	}
+}
