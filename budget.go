@@ -227,13 +227,15 @@ func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
 // nothing on a ticket that was given up, or when the limiter has no token
 // budget.
 func (t *Ticket) Used(input, output int) {
-	if t == nil {
+	// Without a token budget there is nothing to correct, and no reason
+	// to take the lock (the budgets are set once, at creation).
+	if t == nil || !t.l.budgeted || !t.l.bud.tokensOn() {
 		return
 	}
 	l := t.l
 	l.lock()
 	defer l.mu.Unlock()
-	if s := t.state.Load(); s != stateIssued && s != stateDone || !l.bud.tokensOn() {
+	if s := t.state.Load(); s != stateIssued && s != stateDone {
 		return
 	}
 	in, out := clamp32(max(int64(input), 0)), clamp32(max(int64(output), 0))

@@ -224,3 +224,18 @@ func TestNothingGoesThroughTheLaneOnceTheRulesChange(t *testing.T) {
 		})
 	}
 }
+
+func TestUsedWithoutATokenBudgetLeavesTheLaneOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The transport reports every answer's usage: without a token
+		// budget, that must not close the lane each time.
+		l := newLimiter(t, 6000, WithRampUp(1, 1))
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		ln := l.lane.Load()
+		require.NotNil(t, ln)
+		tk.Used(100, 200)
+		tk.Done()
+		assert.Same(t, ln, l.lane.Load())
+	})
+}
