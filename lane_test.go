@@ -239,3 +239,42 @@ func TestUsedWithoutATokenBudgetLeavesTheLaneOpen(t *testing.T) {
 		assert.Same(t, ln, l.lane.Load())
 	})
 }
+
+// waitCounter is an Observer that counts the waits it is told of.
+type waitCounter struct {
+	mu          sync.Mutex
+	waits, zero int
+}
+
+func (c *waitCounter) ObserveWait(_ string, wait time.Duration, _ bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	if wait == 0 {
+		c.zero++
+	}
+}
+
+func TestTheObserverIsToldOfTicketsIssuedThroughTheLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		obs := &waitCounter{}
+		l := newLimiter(t, 6000, WithRampUp(1, 1), WithObserver(obs))
+		for i := range 6 {
+			var tk *Ticket
+			if i%2 == 0 {
+				var err error
+				tk, err = l.Acquire(context.Background())
+				require.NoError(t, err)
+			} else {
+				var ok bool
+				tk, ok = l.TryAcquire()
+				require.True(t, ok)
+			}
+			tk.Done()
+			time.Sleep(10 * time.Millisecond)
+		}
+		require.NotNil(t, l.lane.Load(), "the tickets after the first went through the lane")
+		assert.Equal(t, 6, obs.waits)
+		assert.Equal(t, 6, obs.zero)
+	})
+}

@@ -216,9 +216,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		}
 	}
 	if l.tryLane(t) {
-		if l.observer != nil {
-			l.observer.ObserveWait(l.name, 0, false)
-		}
+		l.observeAtOnce()
 		return t, nil
 	}
 	now := l.now()
@@ -239,9 +237,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		l.issue(t, now)
 		l.openLane(now)
 		l.mu.Unlock()
-		if l.observer != nil {
-			l.observer.ObserveWait(l.name, 0, false)
-		}
+		l.observeAtOnce()
 		return t, nil
 	}
 	// The caller waits: read the clock again, so that a long wait for the
@@ -279,9 +275,7 @@ func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	if !l.tryLane(t) && !l.tryIssue(t) {
 		return nil, false
 	}
-	if l.observer != nil {
-		l.observer.ObserveWait(l.name, 0, false)
-	}
+	l.observeAtOnce()
 	return t, true
 }
 

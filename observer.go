@@ -24,6 +24,14 @@ func (o ObserverOption) applyMonitor(c *monitorConfig) { c.observer = o.o }
 // uses its Monitor's; by default nothing observes.
 func WithObserver(o Observer) ObserverOption { return ObserverOption{o} }
 
+// observeAtOnce reports a ticket issued without waiting to the
+// limiter's Observer, if any. Called without mu.
+func (l *BucketRateLimiter) observeAtOnce() {
+	if l.observer != nil {
+		l.observer.ObserveWait(l.name, 0, false)
+	}
+}
+
 // observeWait reports a wait that began at start (on the limiter's time
 // line) to the limiter's Observer, if any. Called without mu.
 func (l *BucketRateLimiter) observeWait(start int64, retry bool) {
