@@ -1,0 +1,58 @@
+// Package examples_test runs every example program, as a reader would, and
+// checks that it finishes and reports what its comment promises. Each runs
+// against its in-process fake provider on 127.0.0.1: the API keys that
+// would send the SDK examples to the real APIs are removed from their
+// environment.
+package examples_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEveryExampleRunsToTheEnd(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		args func(t *testing.T) []string
+		want []string // regular expressions the output must match
+	}{
+		{"quickstart", func(t *testing.T) []string { return []string{"-logs", t.TempDir()} },
+			[]string{`limiter: 200 requested`, `minute log: .+\.jsonl`}},
+		{"openai", nil, []string{`60 calls \+ 1 stream \(\d+ chunks\) in .+: 0 failed`}},
+		{"anthropic", nil, []string{`60 calls \+ 1 stream \(\d+ events\) in .+: 0 failed`}},
+		{"metrics", func(*testing.T) []string {
+			return []string{"-addr", "127.0.0.1:0", "-calls", "60", "-linger", "0s"}
+		}, []string{`60 calls done: `}},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			args := []string{"run", "./" + tc.dir}
+			if tc.args != nil {
+				args = append(args, tc.args(t)...)
+			}
+			cmd := exec.CommandContext(ctx, "go", args...)
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+				return strings.HasPrefix(kv, "OPENAI_") || strings.HasPrefix(kv, "ANTHROPIC_")
+			})
+			cmd.Dir, _ = filepath.Abs(".")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			for _, w := range tc.want {
+				if !regexp.MustCompile(w).Match(out) {
+					t.Errorf("the output does not match %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
