@@ -3,8 +3,9 @@ package ratellmiter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -35,13 +36,8 @@ func (s *diffSide) put(id int, tk *Ticket, outcome string) {
 func (s *diffSide) outcomes() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var keys []int
-	for k := range s.done {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
 	out := ""
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.done)) {
 		out += fmt.Sprintf("%d:%s ", k, s.done[k])
 	}
 	return out
@@ -58,12 +54,7 @@ func (s *diffSide) take(id int) *Ticket {
 func (s *diffSide) ids() []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var keys []int
-	for k := range s.held {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	return keys
+	return slices.Sorted(maps.Keys(s.held))
 }
 
 // A limiter with a lane decides every call as one without: TryAcquire,
