@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -277,4 +278,73 @@ func TestTheObserverIsToldOfTicketsIssuedThroughTheLane(t *testing.T) {
 		assert.Equal(t, 6, obs.waits)
 		assert.Equal(t, 6, obs.zero)
 	})
+}
+
+func TestALockAfterEveryTicketOpensAtMostOneLaneASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// As the transport does, read the server's headers (under the
+		// lock) after every ticket: each closes the lane unused, and a
+		// new lane for each ticket would cost an allocation apiece.
+		l := newLimiter(t, 6000, WithRampUp(1, 1))
+		headers := signals.Limits{Requests: signals.Budget{Limit: 6000, Remaining: 50, Known: true}}
+		opened := 0
+		var last *lane
+		for range 300 { // 3 s, one ticket every 10 ms
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			if ln := l.lane.Load(); ln != nil && ln != last {
+				opened++
+				last = ln
+			}
+			l.observe(headers, time.Now())
+			tk.Done()
+			time.Sleep(10 * time.Millisecond)
+		}
+		assert.LessOrEqual(t, opened, 3)
+		assert.Positive(t, opened, "a lane is still tried each second")
+	})
+}
+
+func TestHeadersThatChangeNoRuleLeaveTheLaneOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		budget   signals.Budget // the request budget the server reports
+		stayOpen bool
+	}{
+		{"room left, the configured limit", signals.Budget{Limit: 6000, Remaining: 50, Known: true}, true},
+		{"room left, no limit sent", signals.Budget{Remaining: 50, Known: true}, true},
+		{"nothing left until the reset", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, false},
+		{"nothing left for the day", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, false},
+		{"a lower limit", signals.Budget{Limit: 3000, Remaining: 50, Known: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// As the transport does after each answer.
+				l := newLimiter(t, 6000, WithRampUp(1, 1))
+				tk, err := l.Acquire(context.Background())
+				require.NoError(t, err)
+				ln := l.lane.Load()
+				require.NotNil(t, ln)
+				b := tc.budget
+				b.Reset = time.Now().Add(500 * time.Millisecond)
+				if tc.name == "nothing left for the day" {
+					b.Reset = time.Now().Add(5 * time.Hour)
+				}
+				l.observe(signals.Limits{Requests: b}, time.Now())
+				if !tc.stayOpen {
+					assert.Nil(t, l.lane.Load(), "the rule changed and the lane is still open")
+				}
+				time.Sleep(10 * time.Millisecond)
+				next, ok := l.TryAcquire()
+				if tc.stayOpen {
+					assert.Same(t, ln, l.lane.Load())
+				}
+				assert.Equal(t, tc.stayOpen, ok, "a ticket 10 ms later")
+				if ok {
+					next.Done()
+				}
+				tk.Done()
+			})
+		})
+	}
 }

@@ -147,7 +147,10 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	if !known && b.Limit == 0 {
 		return
 	}
-	l.lock()
+	// The lock, not lock(): budgets with room left and an unchanged
+	// limit change no rule, and must not close the lane on every answer.
+	// Whatever changes a rule below closes it first.
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lim.server = ServerLimits{
 		Requests:     serverBudget(b),
@@ -171,6 +174,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 			// A longer window: requests per day, as Groq counts them.
 			// Waiting is pointless; Acquire fails fast until the reset.
 			if i == 0 { // the request budget
+				l.closeLane()
 				l.lim.spentUntil, l.lim.spentLimit = after(ns, untilReset), b.Limit
 				// Those waiting would be refused for as long: they
 				// fail now, with the same error.
@@ -179,6 +183,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 			continue
 		}
 		if until := ns + int64(untilReset); until > l.lim.holdUntil {
+			l.closeLane()
 			l.lim.holdUntil = until
 			l.schedule(ns)
 		}
@@ -201,12 +206,14 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	switch {
 	case b.Limit <= 0:
 	case b.Limit < int64(l.lim.configured) && int(b.Limit) != l.lim.reported:
+		l.closeLane()
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
 	case b.Limit >= int64(l.lim.configured) && l.lim.reported != 0:
 		// The account's limit went up (a new tier): back to the
 		// configured one.
+		l.closeLane()
 		l.lim.reported = 0
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute, at least the configured %d", b.Limit, l.lim.configured))

@@ -175,7 +175,8 @@ func (l *BucketRateLimiter) Name() string { return l.name }
 // configured limit, or less when the server reported or the limiter
 // learned a lower one.
 func (l *BucketRateLimiter) RPM() int {
-	l.lock()
+	// The lane has no say in the rate: it can stay open.
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.rpm
 }
