@@ -45,7 +45,10 @@ type BucketRateLimiter struct {
 	base        time.Time // the monotonic origin of now()
 	baseNs      int64     // base as Unix nanoseconds
 
-	mu       sync.Mutex // guards everything below; take it with lock, which closes the lane
+	// mu guards everything below. lock takes it and closes the lane;
+	// only code that neither counts tickets nor changes a rule (RPM, and
+	// observe until it acts) takes mu alone.
+	mu       sync.Mutex
 	b        bucket
 	q        waitQueue
 	timer    *time.Timer // wakes the limiter at timerAt; nil until first needed
