@@ -73,6 +73,35 @@ func (m *MemoryStore) quotaState(key string) (paused bool, holder string) {
 }
 
 // quotaLimiter returns a limiter at rpm on m, sharing the quota "quota"
+// leaseRivals starts two limiters on one quota of 600 RPM in mem: a,
+// which syncs through aStore (mem itself, or a wrapper of it) and probes
+// with a service that hangs until its context ends, and b, which probes
+// with canaries. a's first ticket is handed back with a 1 s hint, which
+// pauses the quota; refused gives that RateLimited's result.
+func leaseRivals(t *testing.T, mem *MemoryStore, aStore Store) (a, b *BucketRateLimiter, hang *scriptedService, refused <-chan error) {
+	t.Helper()
+	hang = newScriptedService(func(ctx context.Context) (bool, error) { <-ctx.Done(); return true, ctx.Err() })
+	m := NewMonitor()
+	t.Cleanup(func() { m.Stop() })
+	a = quotaLimiter(t, m, aStore, "a", 600, nil, WithService(hang))
+	b = quotaLimiter(t, m, mem, "b", 600, nil)
+	tk, err := a.Acquire(context.Background())
+	require.NoError(t, err)
+	return a, b, hang, handBack(tk, time.Second)
+}
+
+// assertCanaryComesSoon checks that b's next ticket, the canary, comes
+// within a second, not when a lease left by a closed limiter expires.
+func assertCanaryComesSoon(t *testing.T, b *BucketRateLimiter) {
+	t.Helper()
+	start := time.Now()
+	tk, err := b.Acquire(context.Background())
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), time.Second, "not when a's lease expires, %v after it was granted",
+		DefaultProbeTimeout+leaseMargin)
+	tk.Done()
+}
+
 // of store as id.
 func quotaLimiter(t *testing.T, m *Monitor, store Store, id string, rpm int, sopts []StoreOption, opts ...Option) *BucketRateLimiter {
 	t.Helper()
@@ -174,14 +203,7 @@ func TestFinalSyncStopTellsARateLimitWithinTwoSyncTimeouts(t *testing.T) {
 func TestFinalSyncCloseReleasesTheProbeLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := NewMemoryStore()
-		hang := newScriptedService(func(ctx context.Context) (bool, error) { <-ctx.Done(); return true, ctx.Err() })
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		a := quotaLimiter(t, m, mem, "a", 600, nil, WithService(hang))
-		b := quotaLimiter(t, m, mem, "b", 600, nil) // no service: a canary probes
-		tk, err := a.Acquire(context.Background())
-		require.NoError(t, err)
-		refused := handBack(tk, time.Second)
+		a, b, hang, refused := leaseRivals(t, mem, mem)
 		time.Sleep(1500 * time.Millisecond) // a's probe is due, leased and running
 		synctest.Wait()
 		paused, holder := mem.quotaState("quota")
@@ -192,12 +214,7 @@ func TestFinalSyncCloseReleasesTheProbeLease(t *testing.T) {
 
 		require.NoError(t, a.Close())
 		assert.ErrorIs(t, <-refused, ErrClosed)
-		start := time.Now()
-		tk, err = b.Acquire(context.Background()) // the canary
-		require.NoError(t, err)
-		assert.Less(t, time.Since(start), time.Second, "not when a's lease expires, %v after it was granted",
-			DefaultProbeTimeout+leaseMargin)
-		tk.Done()
+		assertCanaryComesSoon(t, b)
 	})
 }
 
