@@ -20,6 +20,18 @@ import (
 
 const neverBinds = 1 << 30
 
+// withOpenLane returns a limiter at 6,000 RPM (a ticket every 10 ms, no
+// ramp), its first ticket, and the lane that ticket opened.
+func withOpenLane(t *testing.T) (*BucketRateLimiter, *Ticket, *lane) {
+	t.Helper()
+	l := newLimiter(t, 6000, WithRampUp(1, 1))
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	ln := l.lane.Load()
+	require.NotNil(t, ln, "the first ticket opens a lane")
+	return l, tk, ln
+}
+
 func TestTheLaneKeepsTheSecondsCapWhenASlotIsMadeUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		opts := []Option{WithRampUp(1, 1)} // 10 a second, 100 ms apart
@@ -204,11 +216,8 @@ func TestNothingGoesThroughTheLaneOnceTheRulesChange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				l := newLimiter(t, 6000, WithRampUp(1, 1))
-				first, err := l.Acquire(context.Background())
-				require.NoError(t, err)
+				l, first, _ := withOpenLane(t)
 				time.Sleep(time.Millisecond)
-				require.NotNil(t, l.lane.Load())
 				tc.change(l, first)
 				assert.Nil(t, l.lane.Load(), "the lane is still open")
 				if tc.name != "someone waits" {
@@ -230,11 +239,7 @@ func TestUsedWithoutATokenBudgetLeavesTheLaneOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// The transport reports every answer's usage: without a token
 		// budget, that must not close the lane each time.
-		l := newLimiter(t, 6000, WithRampUp(1, 1))
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		ln := l.lane.Load()
-		require.NotNil(t, ln)
+		l, tk, ln := withOpenLane(t)
 		tk.Used(100, 200)
 		tk.Done()
 		assert.Same(t, ln, l.lane.Load())
@@ -280,11 +285,11 @@ func TestTheObserverIsToldOfTicketsIssuedThroughTheLane(t *testing.T) {
 	})
 }
 
-func TestALockAfterEveryTicketOpensAtMostOneLaneASecond(t *testing.T) {
+func TestHeadersReadAfterEveryTicketCostNoLaneApiece(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// As the transport does, read the server's headers (under the
-		// lock) after every ticket: each closes the lane unused, and a
-		// new lane for each ticket would cost an allocation apiece.
+		// As the transport does, read the server's headers after every
+		// ticket: were each to close the lane, every ticket would open
+		// (and allocate) a new one. One lane a second serves them all.
 		l := newLimiter(t, 6000, WithRampUp(1, 1))
 		headers := signals.Limits{Requests: signals.Budget{Limit: 6000, Remaining: 50, Known: true}}
 		opened := 0
@@ -309,27 +314,21 @@ func TestHeadersThatChangeNoRuleLeaveTheLaneOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		budget   signals.Budget // the request budget the server reports
+		reset    time.Duration  // when it resets
 		stayOpen bool
 	}{
-		{"room left, the configured limit", signals.Budget{Limit: 6000, Remaining: 50, Known: true}, true},
-		{"room left, no limit sent", signals.Budget{Remaining: 50, Known: true}, true},
-		{"nothing left until the reset", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, false},
-		{"nothing left for the day", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, false},
-		{"a lower limit", signals.Budget{Limit: 3000, Remaining: 50, Known: true}, false},
+		{"room left, the configured limit", signals.Budget{Limit: 6000, Remaining: 50, Known: true}, 500 * time.Millisecond, true},
+		{"room left, no limit sent", signals.Budget{Remaining: 50, Known: true}, 500 * time.Millisecond, true},
+		{"nothing left until the reset", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, 500 * time.Millisecond, false},
+		{"nothing left for the day", signals.Budget{Limit: 6000, Remaining: 0, Known: true}, 5 * time.Hour, false},
+		{"a lower limit", signals.Budget{Limit: 3000, Remaining: 50, Known: true}, 500 * time.Millisecond, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				// As the transport does after each answer.
-				l := newLimiter(t, 6000, WithRampUp(1, 1))
-				tk, err := l.Acquire(context.Background())
-				require.NoError(t, err)
-				ln := l.lane.Load()
-				require.NotNil(t, ln)
+				l, tk, ln := withOpenLane(t)
 				b := tc.budget
-				b.Reset = time.Now().Add(500 * time.Millisecond)
-				if tc.name == "nothing left for the day" {
-					b.Reset = time.Now().Add(5 * time.Hour)
-				}
+				b.Reset = time.Now().Add(tc.reset)
 				l.observe(signals.Limits{Requests: b}, time.Now())
 				if !tc.stayOpen {
 					assert.Nil(t, l.lane.Load(), "the rule changed and the lane is still open")
