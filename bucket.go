@@ -233,16 +233,21 @@ func (b *bucket) take(now int64) {
 	} else {
 		b.slot = now
 	}
+	b.count(sec, 1)
+	b.last, b.hasLast = now, true
+}
+
+// count adds n tickets issued in second sec, the window's last second.
+func (b *bucket) count(sec int64, n int) {
 	c := &b.counts[mod60(sec)]
 	if c.sec != sec {
 		c.sec, c.n = sec, 0
 	}
-	c.n++
+	c.n += n
 	if b.ramping && c.n >= b.perSec {
 		b.ramping = false
 	}
-	b.winSum++
-	b.last, b.hasLast = now, true
+	b.winSum += n
 }
 
 // laneRoom returns how many more tickets second sec may issue, and their
@@ -257,15 +262,7 @@ func (b *bucket) laneRoom(sec int64) (int, int64) {
 // lane issues them.
 func (b *bucket) takeMany(sec int64, n int, slot int64) {
 	b.advance(sec)
-	c := &b.counts[mod60(sec)]
-	if c.sec != sec {
-		c.sec, c.n = sec, 0
-	}
-	c.n += n
-	if b.ramping && c.n >= b.perSec {
-		b.ramping = false
-	}
-	b.winSum += n
+	b.count(sec, n)
 	b.slot, b.last, b.hasLast = slot, max(b.last, slot), true
 }
 
