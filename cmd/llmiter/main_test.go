@@ -139,14 +139,14 @@ func colorStats(img image.Image) (colors, inked int) {
 func TestGraphPNG(t *testing.T) {
 	out := t.TempDir()
 	path := mustGraph(t, nil, "-dir", logsDir, "-name", "openai/gpt-4o-mini", "-out", out, "-width", "900", "-height", "500")
-	if want := filepath.Join(out, "946684817-openai_gpt-4o-mini-ri.png"); path != want {
+	if want := filepath.Join(out, "946684817-openai_2Fgpt-4o-mini-ri.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	checkPNG(t, path, 900, 500)
 
 	// Every line letter, the default size, the graph subcommand by name.
 	path = mustGraph(t, nil, "graph", "-dir", logsDir, "-name", "anthropic/claude", "-lines", "rioef", "-out", out)
-	if want := filepath.Join(out, "946684817-anthropic_claude-rioef.png"); path != want {
+	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-rioef.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	checkPNG(t, path, 1200, 600)
@@ -155,7 +155,7 @@ func TestGraphPNG(t *testing.T) {
 func TestGraphSVG(t *testing.T) {
 	out := t.TempDir()
 	path := mustGraph(t, nil, "-dir", logsDir, "-name", "anthropic/claude", "-format", "svg", "-out", out, "-lines", "ie")
-	if want := filepath.Join(out, "946684817-anthropic_claude-ie.svg"); path != want {
+	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-ie.svg"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	data, err := os.ReadFile(path)
@@ -210,12 +210,12 @@ func TestGraphDefaults(t *testing.T) {
 
 	// The folder from the environment, the chart next to the log.
 	path := mustGraph(t, []string{"RATELLMITER_LOGS=" + dir}, "-name", "openai/gpt-4o-mini")
-	if want := filepath.Join(dir, "1700000000-openai_gpt-4o-mini-ri.png"); path != want {
+	if want := filepath.Join(dir, "1700000000-openai_2Fgpt-4o-mini-ri.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	// -file by bare name, with or without its extension, looked up in -dir.
 	for _, file := range []string{"1700000000.jsonl", "1700000000"} {
-		if p := mustGraph(t, nil, "-dir", dir, "-file", file, "-name", "anthropic/claude", "-lines", "e"); p != filepath.Join(dir, "1700000000-anthropic_claude-e.png") {
+		if p := mustGraph(t, nil, "-dir", dir, "-file", file, "-name", "anthropic/claude", "-lines", "e"); p != filepath.Join(dir, "1700000000-anthropic_2Fclaude-e.png") {
 			t.Errorf("-file %s wrote %s", file, p)
 		}
 	}
@@ -339,7 +339,7 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-dir", logsDir, "-name", "anthropic/claude", "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("run: exit %d, stderr %q", code, stderr.String())
 	}
-	if want := filepath.Join(out, "946684817-anthropic_claude-ri.png") + "\n"; stdout.String() != want {
+	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-ri.png") + "\n"; stdout.String() != want {
 		t.Errorf("run: stdout %q, want %q", stdout.String(), want)
 	}
 	stdout.Reset()
@@ -350,15 +350,47 @@ func TestRun(t *testing.T) {
 
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
-		"openai/gpt-4o-mini": "openai_gpt-4o-mini",
-		"a b:c\\d":           "a_b_c_d",
-		"..":                 "_",
+		"openai/gpt-4o-mini": "openai_2Fgpt-4o-mini",
+		"a b:c\\d":           "a_20b_3Ac_5Cd",
+		"a_b":                "a_5Fb",
+		"..":                 "..",
 		"claude-3.5":         "claude-3.5",
-		"模型":                 "______",
+		"模型":                 "_E6_A8_A1_E5_9E_8B",
 	} {
 		if got := sanitize(in); got != want {
 			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestGraphLimitersWhoseNamesDifferInUnsafeCharacters draws three limiters
+// of one log whose names differ only in characters a file name cannot
+// keep: each chart has a file of its own.
+func TestGraphLimitersWhoseNamesDifferInUnsafeCharacters(t *testing.T) {
+	dir := t.TempDir()
+	first := firstLine(t)
+	names := []string{"a/b", "a_b", "a b"}
+	var log strings.Builder
+	for _, name := range names {
+		log.WriteString(strings.Replace(first, `"limiter":"anthropic/claude"`, `"limiter":"`+name+`"`, 1))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "1.jsonl"), []byte(log.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, name := range names {
+		p := mustGraph(t, nil, "-dir", dir, "-name", name)
+		if other, ok := paths[p]; ok {
+			t.Errorf("limiters %q and %q both drawn into %s", other, name, p)
+		}
+		paths[p] = name
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "1-*-ri.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(names) {
+		t.Errorf("charts %q, want one for each of %q", files, names)
 	}
 }
 
