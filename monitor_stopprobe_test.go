@@ -45,3 +45,60 @@ func TestAProbeDueWhileTheMonitorStopsWaitsForTheStop(t *testing.T) {
 		t.Fatal("Stop did not return: a limiter spun on a probe it could not start")
 	}
 }
+
+// Stop cancels a probe that is running: the probe has no answer, and the
+// limiter must not take the cancellation for a failed probe. The log shows
+// the pause and nothing of a probe that failed.
+func TestStopDuringAProbeLogsNoFailedProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		hang := newScriptedService(func(ctx context.Context) (bool, error) { <-ctx.Done(); return true, ctx.Err() })
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"), WithService(hang))
+		require.NoError(t, err)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, time.Second)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Len(t, hang.callTimes(), 1, "the probe is running")
+		require.NoError(t, m.Stop())
+
+		lf, err := ReadLog(m.LogPath())
+		require.NoError(t, err)
+		var kinds []string
+		for _, rec := range lf.Minutes {
+			for _, e := range rec.Events {
+				kinds = append(kinds, e.Kind)
+				assert.NotContains(t, e.Detail, "probe failed", "a probe cancelled by Stop is no failed probe")
+			}
+		}
+		assert.Equal(t, []string{EventPause}, kinds)
+	})
+}
+
+// A limiter sharing a quota whose Monitor stops while it probes gives the
+// probe lease back with the probe still due: the cancelled probe found
+// nothing, so the other limiters sharing the quota probe at once rather
+// than a probe interval later.
+func TestStopDuringAProbeLeavesTheSharedProbeDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		hang := newScriptedService(func(ctx context.Context) (bool, error) { <-ctx.Done(); return true, ctx.Err() })
+		m1, m2 := NewMonitor(), NewMonitor()
+		t.Cleanup(func() { m2.Stop() })
+		a := quotaLimiter(t, m1, mem, "a", 600, nil, WithService(hang))
+		b := quotaLimiter(t, m2, mem, "b", 600, nil) // no service: a canary probes
+		tk, err := a.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, time.Second)
+		time.Sleep(1500 * time.Millisecond) // a's probe is due, leased and running
+		synctest.Wait()
+		_, holder := mem.quotaState("quota")
+		require.Equal(t, "a", holder)
+		require.Len(t, hang.callTimes(), 1)
+		require.True(t, b.Stats().Paused)
+
+		require.NoError(t, m1.Stop())
+		assertCanaryComesSoon(t, b)
+	})
+}

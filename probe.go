@@ -185,9 +185,10 @@ func (l *BucketRateLimiter) probeIfDue(now int64) {
 
 // runProbe asks the service whether it is blocked, with a timeout, and acts
 // on the answer; closed is closed when the limiter closes. It runs on a
-// goroutine owned by the Monitor; a probe that panics counts as blocked.
-func (l *BucketRateLimiter) runProbe(ctx context.Context, closed <-chan struct{}, svc RateLimitedService, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// goroutine owned by the Monitor, whose context ends when the Monitor
+// stops; a probe that panics counts as blocked.
+func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{}, svc RateLimitedService, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(mctx, timeout)
 	defer cancel()
 	// Closing the limiter ends its probe too.
 	go func() {
@@ -218,7 +219,10 @@ func (l *BucketRateLimiter) runProbe(ctx context.Context, closed <-chan struct{}
 	defer l.mu.Unlock()
 	p := &l.p
 	p.probing = false
-	if l.err != nil || !p.paused {
+	if l.err != nil || !p.paused || err != nil && mctx.Err() != nil {
+		// Closed, resumed, or cut short by Stop, which ends the pause:
+		// a probe without an answer is no failed probe, and must not
+		// put off the probe of the limiters sharing the quota.
 		return
 	}
 	now := l.now()
