@@ -253,6 +253,12 @@ func TestCollectorRefusesBadOptions(t *testing.T) {
 		{"decreasing buckets", WithWaitBuckets(1, 0.5)},
 		{"repeated bucket", WithWaitBuckets(1, 1)},
 		{"limiter as a constant label", WithConstLabels(prometheus.Labels{"limiter": "x"})},
+		// Accepted, "le" made the first ticket's ObserveWait panic in the
+		// caller's goroutine; the others failed only at registration.
+		{"le as a constant label", WithConstLabels(prometheus.Labels{"le": "x"})},
+		{"reserved constant label", WithConstLabels(prometheus.Labels{"__job": "x"})},
+		{"empty constant label name", WithConstLabels(prometheus.Labels{"": "x"})},
+		{"constant label value not UTF-8", WithConstLabels(prometheus.Labels{"job": "a\xff"})},
 	}
 	m := newMonitor(t)
 	for _, tc := range tests {

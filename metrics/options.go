@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,13 +45,20 @@ func WithWaitBuckets(bounds ...float64) Option {
 }
 
 // WithConstLabels adds labels with fixed values, such as the program's
-// name, to every metric.
+// name, to every metric. Each name must be one Prometheus takes, other
+// than "limiter", the collector's own, and "le", the wait histogram's;
+// each value must be UTF-8.
 func WithConstLabels(labels prometheus.Labels) Option {
 	return option(func(c *config) error {
-		if _, ok := labels[labelLimiter]; ok {
-			return fmt.Errorf("metrics: WithConstLabels: %q is the collector's own label", labelLimiter)
+		for _, own := range []string{labelLimiter, "le"} {
+			if _, ok := labels[own]; ok {
+				return fmt.Errorf("metrics: WithConstLabels: %q is the collector's own label", own)
+			}
 		}
-		c.labels = labels
+		if err := prometheus.NewDesc("ratellmiter_check", "Checks the labels.", nil, labels).Err(); err != nil {
+			return fmt.Errorf("metrics: WithConstLabels: %w", err)
+		}
+		c.labels = maps.Clone(labels)
 		return nil
 	})
 }
