@@ -48,7 +48,7 @@ Flags of graph:
                  (default: the folder of the log)
 
 The chart plots requests per second over the seconds of the log that saw
-activity. A dashed line marks the limiter's cap, ceil(RPM/60) per second;
+activity, within the log's last day. A dashed line marks the limiter's cap, ceil(RPM/60) per second;
 shaded spans are the seconds the limiter was paused after a rate-limit error;
 triangles on top mark pauses, probes and resumes, and a row below them
 changes of the limit (learned, or reported by the server). It is written to
@@ -240,6 +240,20 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 	var series []ratellmiter.Series
 	for _, n := range names {
 		series = append(series, lf.Series(n))
+	}
+	if !o.compare {
+		// A Series covers the file's last day: a limiter seen only
+		// before it would be drawn as a day of zeros.
+		var last int64
+		for _, m := range lf.Minutes {
+			if m.Limiter == o.name {
+				last = max(last, m.Start)
+			}
+		}
+		if last < series[0].Start {
+			return "", fmt.Errorf("limiter %q has no minute in the last day of %s, the span a chart covers; its last minute began at %s",
+				o.name, path, time.Unix(last, 0).UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
 	}
 	p, leg := buildChart(filepath.Base(path), series, o.lines, o.compare)
 
