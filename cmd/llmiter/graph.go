@@ -47,15 +47,15 @@ Flags of graph:
   -out DIR       folder to write the chart to, created if needed
                  (default: the folder of the log)
 
-The chart plots requests per second over the seconds of the log that saw
-activity, within the log's last day. A dashed line marks the limiter's cap, ceil(RPM/60) per second;
-shaded spans are the seconds the limiter was paused after a rate-limit error;
-triangles on top mark pauses, probes and resumes, and a row below them
-changes of the limit (learned, or reported by the server). It is written to
-OUT/<log>-<limiter>-<lines>.<format>, with the limiter's name made safe for a
-file name: letters, digits, '-' and '.' kept, any other byte written as '_'
-and its hex code, "openai/gpt-4o" as openai_2Fgpt-4o ("all" with -compare).
-Its path is printed.
+The chart plots requests per second over the seconds of the log's last day
+that saw activity. A dashed line marks the limiter's cap, ceil(RPM/60) per
+second; shaded spans are the seconds the limiter was paused after a
+rate-limit error; triangles on top mark pauses, probes and resumes, and a
+row below them changes of the limit (learned, or reported by the server).
+It is written to OUT/<log>-<limiter>-<lines>.<format>, with the limiter's
+name made safe for a file name: letters, digits, '-' and '.' kept, any
+other byte written as '_' and its hex code, "openai/gpt-4o" as
+openai_2Fgpt-4o ("all" with -compare). Its path is printed.
 
 Exit status: 0 when the chart is written, 1 on any error (no log, no such
 limiter, a file that is not a ratellmiter log, a bad -lines letter or size),
