@@ -53,9 +53,9 @@ second; shaded spans are the seconds the limiter was paused after a
 rate-limit error; triangles on top mark pauses, probes and resumes, and a
 row below them changes of the limit (learned, or reported by the server).
 It is written to OUT/<log>-<limiter>-<lines>.<format>, with the limiter's
-name made safe for a file name: letters, digits, '-' and '.' kept, any
-other byte written as '_' and its hex code, "openai/gpt-4o" as
-openai_2Fgpt-4o ("all" with -compare). Its path is printed.
+name made safe for a file name: letters, digits, '-', '_' and '.' kept,
+any other byte written as '%' and its hex code, "openai/gpt-4o" as
+openai%2Fgpt-4o ("all" with -compare). Its path is printed.
 
 Exit status: 0 when the chart is written, 1 on any error (no log, no such
 limiter, a file that is not a ratellmiter log, a bad -lines letter or size),
@@ -316,18 +316,18 @@ func readError(path string, err error) error {
 }
 
 // sanitize makes a limiter's name usable in a file name: letters, digits,
-// '-' and '.' are kept, every other byte (the '_' of the escape included)
-// becomes '_' and its two hex digits, so distinct limiters never share a
-// chart file ("a/b" is a_2Fb, "a_b" is a_5Fb).
+// '-', '_' and '.' are kept, every other byte (the '%' of the escape
+// included) becomes '%' and its two hex digits, as in a URL, so distinct
+// limiters never share a chart file ("a/b" is a%2Fb, "a_b" stays a_b).
 func sanitize(name string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
 			b.WriteByte(c)
 		default:
-			b.WriteByte('_')
+			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&0xF])
 		}

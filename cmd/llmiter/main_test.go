@@ -139,14 +139,14 @@ func colorStats(img image.Image) (colors, inked int) {
 func TestGraphPNG(t *testing.T) {
 	out := t.TempDir()
 	path := mustGraph(t, nil, "-dir", logsDir, "-name", "openai/gpt-4o-mini", "-out", out, "-width", "900", "-height", "500")
-	if want := filepath.Join(out, "946684817-openai_2Fgpt-4o-mini-ri.png"); path != want {
+	if want := filepath.Join(out, "946684817-openai%2Fgpt-4o-mini-ri.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	checkPNG(t, path, 900, 500)
 
 	// Every line letter, the default size, the graph subcommand by name.
 	path = mustGraph(t, nil, "graph", "-dir", logsDir, "-name", "anthropic/claude", "-lines", "rioef", "-out", out)
-	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-rioef.png"); path != want {
+	if want := filepath.Join(out, "946684817-anthropic%2Fclaude-rioef.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	checkPNG(t, path, 1200, 600)
@@ -155,7 +155,7 @@ func TestGraphPNG(t *testing.T) {
 func TestGraphSVG(t *testing.T) {
 	out := t.TempDir()
 	path := mustGraph(t, nil, "-dir", logsDir, "-name", "anthropic/claude", "-format", "svg", "-out", out, "-lines", "ie")
-	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-ie.svg"); path != want {
+	if want := filepath.Join(out, "946684817-anthropic%2Fclaude-ie.svg"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	data, err := os.ReadFile(path)
@@ -210,12 +210,12 @@ func TestGraphDefaults(t *testing.T) {
 
 	// The folder from the environment, the chart next to the log.
 	path := mustGraph(t, []string{"RATELLMITER_LOGS=" + dir}, "-name", "openai/gpt-4o-mini")
-	if want := filepath.Join(dir, "1700000000-openai_2Fgpt-4o-mini-ri.png"); path != want {
+	if want := filepath.Join(dir, "1700000000-openai%2Fgpt-4o-mini-ri.png"); path != want {
 		t.Errorf("wrote %s, want %s", path, want)
 	}
 	// -file by bare name, with or without its extension, looked up in -dir.
 	for _, file := range []string{"1700000000.jsonl", "1700000000"} {
-		if p := mustGraph(t, nil, "-dir", dir, "-file", file, "-name", "anthropic/claude", "-lines", "e"); p != filepath.Join(dir, "1700000000-anthropic_2Fclaude-e.png") {
+		if p := mustGraph(t, nil, "-dir", dir, "-file", file, "-name", "anthropic/claude", "-lines", "e"); p != filepath.Join(dir, "1700000000-anthropic%2Fclaude-e.png") {
 			t.Errorf("-file %s wrote %s", file, p)
 		}
 	}
@@ -339,7 +339,7 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-dir", logsDir, "-name", "anthropic/claude", "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("run: exit %d, stderr %q", code, stderr.String())
 	}
-	if want := filepath.Join(out, "946684817-anthropic_2Fclaude-ri.png") + "\n"; stdout.String() != want {
+	if want := filepath.Join(out, "946684817-anthropic%2Fclaude-ri.png") + "\n"; stdout.String() != want {
 		t.Errorf("run: stdout %q, want %q", stdout.String(), want)
 	}
 	stdout.Reset()
@@ -350,12 +350,13 @@ func TestRun(t *testing.T) {
 
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
-		"openai/gpt-4o-mini": "openai_2Fgpt-4o-mini",
-		"a b:c\\d":           "a_20b_3Ac_5Cd",
-		"a_b":                "a_5Fb",
+		"openai/gpt-4o-mini": "openai%2Fgpt-4o-mini",
+		"a b:c\\d":           "a%20b%3Ac%5Cd",
+		"a_b":                "a_b",
+		"a%2Fb":              "a%252Fb",
 		"..":                 "..",
 		"claude-3.5":         "claude-3.5",
-		"模型":                 "_E6_A8_A1_E5_9E_8B",
+		"模型":                 "%E6%A8%A1%E5%9E%8B",
 	} {
 		if got := sanitize(in); got != want {
 			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
@@ -369,7 +370,7 @@ func TestSanitize(t *testing.T) {
 func TestGraphLimitersWhoseNamesDifferInUnsafeCharacters(t *testing.T) {
 	dir := t.TempDir()
 	first := firstLine(t)
-	names := []string{"a/b", "a_b", "a b"}
+	names := []string{"a/b", "a_b", "a b", "a%2Fb"}
 	var log strings.Builder
 	for _, name := range names {
 		log.WriteString(strings.Replace(first, `"limiter":"anthropic/claude"`, `"limiter":"`+name+`"`, 1))
