@@ -168,7 +168,11 @@ func (m *Monitor) logger() *slog.Logger { return m.cfg.logger }
 func (m *Monitor) logsEnabled() bool    { return m.cfg.logDir != "" }
 
 // LogPath returns the file this Monitor writes its minute logs to, or ""
-// when logging is off or the Monitor has not started.
+// when logging is off or the Monitor has not started. The file is created
+// when the first minute is written; until then LogPath returns the name
+// the Monitor will try first, <start>.jsonl. Should another Monitor have
+// created that file by then, this one takes the next second's name that is
+// free, and LogPath returns that name from then on.
 func (m *Monitor) LogPath() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
