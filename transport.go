@@ -273,8 +273,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // prepare returns the request to send first and, when the transport must
 // know it (need), the body. When req has no GetBody, its body is read (up
-// to the bound) and the returned request is a copy that can be replayed;
-// otherwise the returned request is req itself.
+// to the bound) and the returned request is a copy that can be replayed.
+// When the body is read through GetBody, the returned request is a copy
+// that sends a body GetBody gives afresh: the SDKs' GetBody, for a body
+// given as a *bytes.Reader, rewinds that reader and hands it back rather
+// than a copy, so that reading it leaves req.Body at its end. Otherwise
+// the returned request is req itself.
 func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req, nil, nil
@@ -290,14 +294,21 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		body, err := t.readBody(rc)
 		_ = rc.Close()
 		if err != nil {
-			if t.service == nil && errors.Is(err, ErrBodyTooLarge) {
-				// Only the token estimate wanted it (a file upload,
-				// say): the request goes out without one.
-				return req, nil, nil
+			if t.service != nil || !errors.Is(err, ErrBodyTooLarge) {
+				return nil, nil, err
 			}
-			return nil, nil, err
+			// Only the token estimate wanted it (a file upload, say):
+			// the request goes out without one.
+			body = nil
 		}
-		return req, body, nil
+		fresh, err := req.GetBody()
+		if err != nil {
+			return nil, nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
+		}
+		_ = req.Body.Close()
+		out := req.Clone(req.Context())
+		out.Body = fresh
+		return out, body, nil
 	}
 	body, err := t.readBody(req.Body)
 	_ = req.Body.Close()
