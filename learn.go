@@ -116,11 +116,11 @@ func (l *BucketRateLimiter) halveLimit(now int64, why string) {
 	l.event(now, EventLimit, fmt.Sprintf("%s: limit lowered to %d RPM", why, l.b.rpm))
 }
 
-// raiseLimit adds back to a learned limit after each clean minute.
-// Requires mu.
+// raiseLimit adds back to a learned limit after each clean minute: a
+// minute since the limit last changed with no pause in it. Requires mu.
 func (l *BucketRateLimiter) raiseLimit(now int64) {
 	s := &l.lim
-	if s.learned == 0 || l.p.paused || now-s.lastChange < learnWindow {
+	if s.learned == 0 || l.p.paused || now-max(s.lastChange, s.lastResume) < learnWindow {
 		return
 	}
 	step := max(1, int(float64(s.configured)*learnStepFrac))

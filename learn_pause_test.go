@@ -1,0 +1,43 @@
+package ratellmiter
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A minute spent paused is no clean minute: a learned limit is not raised
+// the moment a long pause ends, but a clean minute after it.
+func TestALearnedLimitIsNotRaisedByTheTimeSpentPaused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The first pause's probe finds the server open; the second's
+		// finds it blocked for a while (1 s, 1.5 s, ... apart, then 65 s).
+		svc := newScriptedService(openAnswer, blockedAnswer, blockedAnswer, blockedAnswer,
+			blockedAnswer, blockedAnswer, blockedAnswer, blockedAnswer, blockedAnswer, openAnswer)
+		l := newLimiter(t, 1200, WithService(svc))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		start := time.Now()
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		paused := time.Since(start)
+		require.Greater(t, paused, time.Minute, "the second pause lasted over a minute")
+		require.Equal(t, 600, l.RPM())
+
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 600, l.RPM(), "the minute paused was not clean")
+
+		time.Sleep(61 * time.Second)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 660, l.RPM(), "a clean minute after the resume adds back 5%%")
+	})
+}
