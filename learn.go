@@ -126,7 +126,9 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	step := max(1, int(float64(s.configured)*learnStepFrac))
 	s.learned += step
 	s.lastChange = now
-	if s.learned >= s.configured {
+	// Back at the configured or reported limit, whichever is less, the
+	// learned one has nothing more to say.
+	if s.learned >= s.configured || s.reported > 0 && s.learned >= s.reported {
 		s.learned = 0
 	}
 	l.applyLimit()

@@ -2,9 +2,12 @@ package ratellmiter
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,5 +42,34 @@ func TestALearnedLimitIsNotRaisedByTheTimeSpentPaused(t *testing.T) {
 		require.NoError(t, err)
 		tk.Done()
 		assert.Equal(t, 660, l.RPM(), "a clean minute after the resume adds back 5%%")
+	})
+}
+
+// A learned limit that grows back to the limit the server reports is done
+// with: the limiter does not go on saying it raised a limit it works at
+// already, minute after minute.
+func TestALearnedLimitEndsAtTheReportedLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &logRecorder{}
+		l := newLimiter(t, 6000, WithService(newScriptedService(openAnswer)), WithLogger(slog.New(rec)))
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 500, Reset: now.Add(time.Second), Known: true}}, now)
+		require.Equal(t, 600, l.RPM())
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		require.Equal(t, 300, l.RPM())
+
+		for range 5 {
+			time.Sleep(61 * time.Second)
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			tk.Done()
+		}
+		assert.Equal(t, 600, l.RPM(), "back at the reported limit")
+		assert.Zero(t, l.Stats().LearnedRPM, "the learned limit is done with")
+		assert.Len(t, rec.matching("limit raised"), 1, "one raise, from 300 to 600 RPM: %q", rec.matching("limit raised"))
 	})
 }
