@@ -42,6 +42,13 @@ const (
 	partialMargin = int64(20 * time.Millisecond)
 )
 
+// minuteWindow is the latest reset of a budget the server enforces per
+// minute: a minute, and the seconds by which a reset can seem later on the
+// local clock (clocks that differ by less than two seconds are not
+// corrected, and an absolute reset is written to the second). A budget
+// that resets later is one of a longer window, a day's.
+const minuteWindow = time.Minute + 3*time.Second
+
 // limitState holds the limits behind the effective one. Guarded by mu.
 type limitState struct {
 	configured int
@@ -137,10 +144,10 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 
 // observe takes in the rate-limit headers of a response received at now
 // and keeps them for Stats. A request budget whose reset is within a
-// minute is taken as the per-minute limit the server enforces, so the
-// limiter never works above it; a request or token budget with nothing
-// remaining stops the limiter from issuing until its reset, before a 429
-// can happen. A request budget of a longer period (requests per day) with
+// minute (minuteWindow) is taken as the per-minute limit the server
+// enforces, so the limiter never works above it; a request or token
+// budget with nothing remaining stops the limiter from issuing until its
+// reset, before a 429 can happen. A request budget of a longer period (requests per day) with
 // nothing remaining makes Acquire, and those already waiting, fail fast
 // with a QuotaError until its reset.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
@@ -172,7 +179,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		if untilReset <= 0 {
 			continue
 		}
-		if untilReset > time.Minute {
+		if untilReset > minuteWindow {
 			// A longer window: requests per day, as Groq counts them.
 			// Waiting is pointless; Acquire fails fast until the reset.
 			if i == 0 { // the request budget
@@ -194,7 +201,7 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		return
 	}
 	untilReset := b.Reset.Sub(now)
-	if untilReset < 0 || untilReset > time.Minute {
+	if untilReset < 0 || untilReset > minuteWindow {
 		return
 	}
 	// A limit that goes up lets the waiting tickets go at the new spacing,
