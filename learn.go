@@ -124,14 +124,21 @@ func (l *BucketRateLimiter) halveLimit(now int64, why string) {
 }
 
 // raiseLimit adds back to a learned limit after each clean minute: a
-// minute since the limit last changed with no pause in it. Requires mu.
+// minute since the limit last changed with no pause in it. A limiter
+// asked for nothing for a while gets the step of every clean minute that
+// passed. Requires mu.
 func (l *BucketRateLimiter) raiseLimit(now int64) {
 	s := &l.lim
-	if s.learned == 0 || l.p.paused || now-max(s.lastChange, s.lastResume) < learnWindow {
+	since := max(s.lastChange, s.lastResume)
+	if s.learned == 0 || l.p.paused || now-since < learnWindow {
 		return
 	}
-	step := max(1, int(float64(s.configured)*learnStepFrac))
-	s.learned += step
+	step := max(1, int64(float64(s.configured)*learnStepFrac))
+	minutes := (now - since) / learnWindow
+	// No more steps than reach the configured limit, which ends the
+	// learned one: their sum cannot overflow.
+	steps := min(minutes, int64(max(0, s.configured-s.learned))/step+1)
+	s.learned = int(min(int64(s.learned)+steps*step, int64(s.configured)))
 	s.lastChange = now
 	// Back at the configured or reported limit, whichever is less, the
 	// learned one has nothing more to say.
@@ -139,7 +146,7 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 		s.learned = 0
 	}
 	l.applyLimit()
-	l.event(now, EventLimit, fmt.Sprintf("a clean minute: limit raised to %d RPM", l.b.rpm))
+	l.event(now, EventLimit, fmt.Sprintf("%d clean %s: limit raised to %d RPM", minutes, plural(int(minutes), "minute"), l.b.rpm))
 }
 
 // observe takes in the rate-limit headers of a response received at now

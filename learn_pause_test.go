@@ -73,3 +73,36 @@ func TestALearnedLimitEndsAtTheReportedLimit(t *testing.T) {
 		assert.Len(t, rec.matching("limit raised"), 1, "one raise, from 300 to 600 RPM: %q", rec.matching("limit raised"))
 	})
 }
+
+// Every clean minute adds back its step, whether or not a ticket was asked
+// for in it: a limiter that was idle for ten minutes has had ten of them.
+func TestALearnedLimitGrowsBackByEveryCleanMinuteOfAnIdleSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		require.Equal(t, 600, l.RPM())
+
+		time.Sleep(5*time.Minute + time.Second)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 900, l.RPM(), "five clean minutes add back 5%% of the configured limit each")
+
+		time.Sleep(61 * time.Second)
+		tk, ok := l.TryAcquire()
+		require.True(t, ok)
+		tk.Done()
+		assert.Equal(t, 960, l.RPM(), "and the next one its own")
+
+		time.Sleep(time.Hour)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 1200, l.RPM(), "never above the configured limit")
+		assert.Zero(t, l.Stats().LearnedRPM)
+	})
+}
