@@ -15,8 +15,11 @@
 // hash of the shared state (pause, probe lease with its expiry, ramp,
 // learned limit, incarnation), a sorted set of limiter ids by their last
 // heartbeat, and a hash of each limiter's last request applied and its
-// grant. The key is put in a hash tag, so the four are in one slot of a
-// Redis Cluster. Keys of a quota no process syncs for an hour expire.
+// grant. The quota's name is put in a hash tag, so the four are in one slot
+// of a Redis Cluster: "ratellmiter:{name}:counts" and so on. So that the
+// tag ends where the name does, a '%' or '}' in the name is written %25 or
+// %7D ("a}b" is "ratellmiter:{a%7Db}:counts"); other names are written as
+// they are. Keys of a quota no process syncs for an hour expire.
 package redisstore
 
 import (
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"github.com/ratellmiter/ratellmiter"
 	"github.com/redis/go-redis/v9"
@@ -66,7 +70,10 @@ func (p prefixOption) apply(s *Store) { s.prefix = string(p) }
 
 // WithPrefix sets the start of every key name; DefaultPrefix otherwise.
 // Two applications that share a Redis server and name a quota alike keep
-// their quotas apart with different prefixes.
+// their quotas apart with different prefixes. The prefix should hold no
+// '{': a hash tag in it would decide the slot instead of the quota's name,
+// and an empty one ("{}") would put a quota's keys in different slots of a
+// Redis Cluster.
 func WithPrefix(prefix string) Option { return prefixOption(prefix) }
 
 // New returns a Store that syncs through rdb: a *redis.Client,
@@ -83,11 +90,19 @@ func New(rdb redis.Scripter, opts ...Option) *Store {
 
 // Keys returns the names of the keys that hold the quota named key: the
 // per-second counts, the shared state, the heartbeats and each limiter's
-// last request.
+// last request. They share the hash tag of key with its '%' and '}'
+// escaped (see the package's doc), so that they are in one slot of a
+// Redis Cluster, and no two names share a key.
 func (s *Store) Keys(key string) []string {
-	base := s.prefix + "{" + key + "}:"
+	base := s.prefix + "{" + tagEscaper.Replace(key) + "}:"
 	return []string{base + "counts", base + "state", base + "live", base + "acks"}
 }
+
+// tagEscaper writes a quota's name without '}', which would end its hash
+// tag early (or at once, leaving the tag empty, so that each key would
+// have a slot of its own), and without a bare '%', so that distinct names
+// stay distinct.
+var tagEscaper = strings.NewReplacer("%", "%25", "}", "%7D")
 
 const nsPerMs = int64(1e6)
 

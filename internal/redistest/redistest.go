@@ -7,6 +7,7 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -22,15 +23,30 @@ type Server struct {
 	// Start.
 	Addr string
 
-	t    testing.TB
-	path string
-	cmd  *exec.Cmd
-	done chan struct{}
+	t       testing.TB
+	path    string
+	cluster bool
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // Start starts a redis-server on a free port of 127.0.0.1, waits until it
 // answers PING, and stops it when the test ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, false)
+}
+
+// StartCluster starts a redis-server as Start does, in cluster mode: a
+// cluster of one node that serves every slot. Like a cluster of several
+// nodes, it refuses a command or script whose keys are in different
+// slots (CROSSSLOT).
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, cluster bool) *Server {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -42,7 +58,7 @@ func Start(t testing.TB) *Server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &Server{Addr: addr, t: t, path: path}
+	s := &Server{Addr: addr, t: t, path: path, cluster: cluster}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -56,8 +72,12 @@ func (s *Server) Start() {
 		s.t.Fatalf("redis-server on %s is running already", s.Addr)
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(s.path, "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir(), "--loglevel", "warning")
+	args := []string{"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir(), "--loglevel", "warning"}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	}
+	cmd := exec.Command(s.path, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -67,7 +87,7 @@ func (s *Server) Start() {
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if ping(s.Addr) == nil {
+		if ping(s.Addr) == nil && (!s.cluster || serveAllSlots(s.Addr) == nil) {
 			return
 		}
 		select {
@@ -113,6 +133,64 @@ func (s *Server) Resume() {
 	if s.cmd != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	}
+}
+
+// serveAllSlots gives every slot to the cluster node at addr, if it has
+// none, and checks that the cluster is up.
+func serveAllSlots(addr string) error {
+	info, err := command(addr, "CLUSTER", "INFO")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(info, "cluster_state:ok") {
+		return nil
+	}
+	if strings.Contains(info, "cluster_slots_assigned:0") {
+		if _, err := command(addr, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("cluster on %s is not up yet", addr)
+}
+
+// command sends one command to addr and returns its reply: a status, an
+// integer or a bulk string; an error reply is an error.
+func command(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("redis on %s: %s", addr, line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("redis on %s: bad reply %q", addr, line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return line[1:], nil
 }
 
 // ping sends PING to addr and expects PONG.
