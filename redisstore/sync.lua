@@ -52,9 +52,12 @@ local known = incSeen == inc
 
 -- The limiter's last numbered request, forgetting those of limiters
 -- that have not synced for an hour.
+-- A thousand at a time: unpack fails past a few thousand values.
 local gone = redis.call('ZRANGEBYSCORE', kl, '-inf', now - keep)
 if #gone > 0 then
-  redis.call('HDEL', ka, unpack(gone))
+  for j = 1, #gone, 1000 do
+    redis.call('HDEL', ka, unpack(gone, j, math.min(j + 999, #gone)))
+  end
   redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - keep)
 end
 local ackSeq, ackBatch, ackSec, ackN
