@@ -59,6 +59,8 @@ type memAck struct {
 	batch uint64 // the last batch of Returned, Used and Events applied
 	sec   int64  // the second of seq's grant
 	n     int    // seq's grant
+	slot  int64  // the first slot of seq's grant, in ms
+	gap   int64  // the spacing of seq's grant, in ms
 	at    int64  // seq's Now
 }
 
@@ -121,8 +123,15 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		}
 	}
 	granted, slot, gap := q.grant(r, window)
+	window += granted
 	if r.Seq != 0 && !stale {
-		q.acks[r.ID] = memAck{seq: r.Seq, batch: max(batch, ack.batch), sec: r.Sec, n: granted, at: r.Now}
+		q.acks[r.ID] = memAck{seq: r.Seq, batch: max(batch, ack.batch), sec: r.Sec, n: granted,
+			slot: slot, gap: gap, at: r.Now}
+	}
+	if stale && r.Seq == ack.seq {
+		// The last request applied, sent again by a client that lost its
+		// reply: its grant, counted already, is told again.
+		granted, slot, gap = ack.n, ack.slot, ack.gap
 	}
 	return SyncReply{
 		Granted:     granted,
@@ -135,7 +144,7 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		Probe:       q.paused && q.holder == r.ID && q.leaseUntil > r.Now,
 		Learned:     q.learned,
 		Live:        len(q.seen),
-		Window:      window + granted,
+		Window:      window,
 	}
 }
 

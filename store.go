@@ -68,7 +68,10 @@ type SyncRequest struct {
 	// above its predecessor. A store remembers, for an hour after its
 	// last sync, each ID's last Seq applied and what it granted; a
 	// request whose Seq is not above it came late and is not applied
-	// (nothing is granted). 0: not numbered, always applied.
+	// (nothing is granted), except that one whose Seq is the last
+	// applied, sent twice by a client that retries after a lost reply,
+	// gets that grant again in its reply. 0: not numbered, always
+	// applied.
 	Seq uint64
 	// Retry, when not 0, says that Returned, Used and Events were first
 	// sent by the request numbered Retry, and that the replies of it

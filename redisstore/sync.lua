@@ -8,7 +8,8 @@
 -- KEYS[3] live:   sorted set of limiter ids by their last heartbeat, kept
 --                 an hour (the live ones are those of the last LiveTTL)
 -- KEYS[4] acks:   hash of each limiter's last numbered request applied:
---                 'seq:batch:sec:granted'
+--                 'seq:batch:sec:granted:slot:spacing' (without the last
+--                 two when written by an earlier version)
 --
 -- ARGV: id, now, sec, want, perSecond, perMinute, rampStart, rampStep,
 -- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, the
@@ -60,16 +61,23 @@ if #gone > 0 then
   end
   redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - keep)
 end
-local ackSeq, ackBatch, ackSec, ackN
+local ackSeq, ackBatch, ackSec, ackN, ackSlot, ackGap
 local ack = redis.call('HGET', ka, id)
 if not ack then ack = nil end -- HGET of a missing field gives false
 if ack then
-  local a, b, c, d = string.match(ack, '^(%d+):(%d+):(%-?%d+):(%d+)$')
+  local a, b, c, d, e, f = string.match(ack, '^(%d+):(%d+):(%-?%d+):(%d+):(%d+):(%d+)$')
+  if not a then
+    a, b, c, d = string.match(ack, '^(%d+):(%d+):(%-?%d+):(%d+)$')
+  end
   ackSeq, ackBatch, ackSec, ackN = tonumber(a), b, tonumber(c), tonumber(d)
+  ackSlot, ackGap = tonumber(e), tonumber(f)
 end
 -- A numbered request not above the last one applied came late, after a
--- later one: nothing of it is applied.
+-- later one: nothing of it is applied. One numbered as the last one is
+-- that request sent again by a client that lost its reply: its reply
+-- tells that request's grant again.
 local stale = seq ~= 0 and ack ~= nil and seq <= ackSeq
+local again = stale and seq == ackSeq and ackSlot ~= nil
 if stale then want = 0 end
 
 -- Heartbeat.
@@ -188,7 +196,7 @@ if not paused and want > 0 and perSec > 0 then
 end
 
 if seq ~= 0 and not stale then
-  redis.call('HSET', ka, id, seqArg .. ':' .. batchArg .. ':' .. sec .. ':' .. granted)
+  redis.call('HSET', ka, id, seqArg .. ':' .. batchArg .. ':' .. sec .. ':' .. granted .. ':' .. slot .. ':' .. gap)
 end
 
 local function flag(b) if b then return '1' end return '0' end
@@ -202,5 +210,7 @@ redis.call('PEXPIRE', ka, keep)
 
 local probe = 0
 if paused and holder == id and leaseUntil > now then probe = 1 end
-return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window + granted,
+window = window + granted
+if again then granted, slot, gap = ackN, ackSlot, ackGap end
+return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window,
   tonumber(inc)}
