@@ -25,35 +25,6 @@ func dupRequest(seq uint64) ratellmiter.SyncRequest {
 		Limit: ratellmiter.QuotaLimit{PerSecond: 40, PerMinute: 600, RampStart: 40, RampStep: 40}}
 }
 
-// A request sent twice gets the grant of its first copy in both replies,
-// counted once.
-func TestARequestSentTwiceGetsItsGrantAgain(t *testing.T) {
-	srv := redistest.Start(t)
-	store := redisstore.New(newClient(t, srv))
-	ctx := context.Background()
-	first, err := store.Sync(ctx, "q", dupRequest(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := store.Sync(ctx, "q", dupRequest(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Granted != 4 || again.NotBefore != first.NotBefore || again.Spacing != first.Spacing || again.Window != 4 {
-		t.Errorf("sent again: %+v; first: %+v", again, first)
-	}
-	if _, err := store.Sync(ctx, "q", dupRequest(2)); err != nil {
-		t.Fatal(err)
-	}
-	late, err := store.Sync(ctx, "q", dupRequest(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if late.Granted != 0 || late.Window != 8 {
-		t.Errorf("a copy of a request before the last: granted %d, window %d; want 0 and 8", late.Granted, late.Window)
-	}
-}
-
 // A client whose read timeout is shorter than the sync timeout sends a
 // sync again when Redis is slow to answer it: the first copy is applied,
 // its reply lost, and the second brings back the tickets the first

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"a resume from a limiter that never saw this state is ignored", otherIncarnationResume},
 		{"a refusal from a limiter ahead of the store's epoch is fresh", epochAhead},
 		{"a request sent again after its reply was lost is applied once", sentAgain},
+		{"a request sent twice is told its grant again, counted once", sentTwice},
 		{"handed back tickets sent again are taken off once", returnedAgain},
 		{"a request that comes after a later one is not applied", staleRequest},
 		{"events sent again are applied once", eventsAgain},
@@ -382,6 +383,25 @@ func sentAgain(t *testing.T, c *client) {
 	r = numbered("a", Base+sec/2, 0, 13, 11) // retries a request applied and answered: nothing to take back
 	r.Used = used
 	expect(t, "window after a request whose batch was applied", c.sync(r).Window, 5)
+}
+
+// sentTwice sends one request twice, as a Redis client does when it
+// retries a command whose reply it did not read: the second copy is told
+// the first one's grant, and the grant is counted once. A copy that comes
+// after a later request gets nothing.
+func sentTwice(t *testing.T, c *client) {
+	r := numbered("a", Base+100*int64(time.Millisecond), 3, 1, 0)
+	first := c.sync(r)
+	expect(t, "granted", first.Granted, 3)
+	again := c.sync(r)
+	expect(t, "granted to the copy", again.Granted, first.Granted)
+	expect(t, "the copy's first slot", again.NotBefore, first.NotBefore)
+	expect(t, "the copy's spacing", again.Spacing, first.Spacing)
+	expect(t, "window: the grant counted once", again.Window, 3)
+	expect(t, "the next request's grant", c.sync(numbered("a", Base+200*int64(time.Millisecond), 2, 2, 0)).Granted, 2)
+	late := c.sync(r)
+	expect(t, "granted to a copy of a request before the last", late.Granted, 0)
+	expect(t, "window after that copy", late.Window, 5)
 }
 
 func returnedAgain(t *testing.T, c *client) {
