@@ -329,3 +329,22 @@ func TestAnOverloadIsNoPartialRefusal(t *testing.T) {
 		})
 	}
 }
+
+func TestARetryAfterTheDailyBudgetIsSpentFailsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		now := time.Now()
+		// The 429 comes with headers that say the day's requests are used up.
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 14400, Remaining: 0, Reset: now.Add(20 * time.Hour), Known: true}}, now)
+		err = tk.RateLimited(context.Background(), 0)
+		require.ErrorIs(t, err, ErrQuotaExhausted, "not a wait in line for a retry the server will refuse")
+		var qe *QuotaError
+		require.ErrorAs(t, err, &qe)
+		assert.Equal(t, now.Add(20*time.Hour), qe.Reset)
+		assert.Zero(t, time.Since(now), "at once")
+		assert.ErrorIs(t, tk.RateLimited(context.Background(), 0), ErrTicketFinished, "the ticket is finished")
+		assertConserved(t, l)
+	})
+}

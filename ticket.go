@@ -64,10 +64,12 @@ func (t *Ticket) Done() {
 // RateLimited then waits, at the front of the line, ahead of every new
 // request, until the ticket is issued again and returns nil: the caller may
 // retry its call with the same ticket. If ctx ends first, or the limiter
-// stops, it returns the error and the ticket is finished; if the retry
-// cannot be issued before ctx's deadline or within WithMaxWait (the
-// server's hint alone may say so), it fails at once with an error wrapping
-// ErrWouldExceedDeadline.
+// stops, it returns the error and the ticket is finished. It fails at
+// once, finishing the ticket, with a QuotaError while the server reports
+// its request budget of a longer window (a day) used up, and with an
+// error wrapping ErrWouldExceedDeadline if the retry cannot be issued
+// before ctx's deadline or within WithMaxWait (the server's hint alone
+// may say so).
 func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) error {
 	if t == nil {
 		return ErrTicketFinished
@@ -89,6 +91,11 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 	now := l.now()
 	t.handBack(now, retryAfter, overloaded)
 	err := l.refusal(ctx)
+	if err == nil && now < l.lim.spentUntil {
+		// The server said its daily request budget is used up: the
+		// retry fails fast, as Acquire does.
+		err = l.spentRefusal(now)
+	}
 	if err == nil {
 		// A retry goes first in line: nobody is counted ahead of it.
 		err = l.tooLate(ctx, now, t, 0)
