@@ -154,9 +154,9 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // minute (minuteWindow) is taken as the per-minute limit the server
 // enforces, so the limiter never works above it; a request or token
 // budget with nothing remaining stops the limiter from issuing until its
-// reset, before a 429 can happen. A request budget of a longer period (requests per day) with
-// nothing remaining makes Acquire, and those already waiting, fail fast
-// with a QuotaError until its reset.
+// reset, before a 429 can happen. A request budget of a longer period
+// (requests per day) with nothing remaining makes Acquire, those already
+// waiting and retries fail fast with a QuotaError until its reset.
 func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	b := lim.Requests
 	known := b.Known || lim.Tokens.Known || lim.InputTokens.Known || lim.OutputTokens.Known

@@ -14,7 +14,8 @@ type Stats struct {
 	ConfiguredRPM int // requests per minute it was created with
 	LearnedRPM    int // the limit learned from pauses (see WithLearning); 0 if none
 	// HeldUntil is when the limiter resumes issuing after the server
-	// reported a request budget with nothing remaining; zero if not held.
+	// reported a request or token budget of a minute with nothing
+	// remaining; zero if not held.
 	HeldUntil time.Time
 	// Server holds the budgets the server last reported in its
 	// rate-limit headers (through the transport). A budget never reported
