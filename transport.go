@@ -221,6 +221,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp.StatusCode < 500 {
 				tk.answered() // a canary resumes without waiting for its body
 			}
+			giveTokensBack(tk, resp)
 			var tap *usageTap
 			if tokens && resp.StatusCode < 300 {
 				tap = newUsageTap(resp)
@@ -240,6 +241,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// or an answer that is no rate limit after all: waiting
 			// cannot help, and the refusal says nothing about the
 			// rate.
+			giveTokensBack(tk, resp)
 			tk.Abandon()
 			return resp, nil
 		}

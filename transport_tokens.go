@@ -19,7 +19,7 @@ import (
 // stream_options.include_usage, Anthropic's message_start and
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
-// it reads "data: [DONE]".
+// it reads "data: [DONE]". A request the server refuses is charged nothing.
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
@@ -101,6 +101,16 @@ func (u *usageTap) complete() bool {
 func (u *usageTap) reconcile(tk *Ticket) {
 	if got := u.usage(); got.Known {
 		tk.Used(int(min(got.InputTokens, math.MaxInt32)), int(min(got.OutputTokens, math.MaxInt32)))
+	}
+}
+
+// giveTokensBack refunds the token charge of a request the server
+// refused without working on it (a 4xx answer: a bad request, a wrong
+// URL, no credit left), which used none of its tokens. A rate-limited
+// request is refunded when it is handed back.
+func giveTokensBack(tk *Ticket, resp *http.Response) {
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		tk.Used(0, 0)
 	}
 }
 

@@ -162,3 +162,38 @@ func TestTransportReconcilesAStreamClosedAfterItsLastEvent(t *testing.T) {
 		tk.Done()
 	})
 }
+
+// A request the server refuses without working on it (out of credit, a
+// wrong URL, a bad request) used none of the tokens it was charged: they
+// go back to the budget at once rather than hold it for a minute.
+func TestTransportRefusedRequestsGiveTheirTokensBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithTokensPerMinute(1000))
+		tr := tpTransport(t, s.Transport(), WithLimiter(l))
+		client := tpOpenAI(fakeURL, tr)
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(900) // most of a minute's budget
+		call := func() error {
+			_, err := client.Chat.Completions.New(context.Background(), params)
+			return err
+		}
+
+		s.QuotaExhausted("", true)
+		require.Error(t, call(), "out of credit")
+		s.QuotaExhausted("", false)
+		start := time.Now()
+		require.NoError(t, call())
+		assert.Less(t, time.Since(start), time.Second, "the tokens of the request refused for credit came back")
+
+		resp, err := (&http.Client{Transport: tr}).Post(fakeURL+"/v1/no-such-endpoint", "application/json",
+			strings.NewReader(`{"model":"gpt-4o-mini","max_completion_tokens":900,"messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+		require.NoError(t, resp.Body.Close())
+		start = time.Now()
+		require.NoError(t, call())
+		assert.Less(t, time.Since(start), time.Second, "the tokens of the request answered 404 came back")
+		assertSettled(t, l, 4)
+	})
+}
