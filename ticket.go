@@ -151,7 +151,14 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration, overloaded bool) 
 	}
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
-	l.onRateLimited(now, t.issuedAt, retryAfter, t.canary && l.p.canary == t, overloaded)
+	current := t.canary && l.p.canary == t
+	if p := &l.p; t.canary && !current && p.paused && t.issuedAt >= p.since {
+		// A canary of this pause refused past its timeout: no longer
+		// the one that counts, it is still news newer than any canary
+		// sent before it (see canarySucceeded).
+		p.canaryRefused = max(p.canaryRefused, t.issuedAt)
+	}
+	l.onRateLimited(now, t.issuedAt, retryAfter, current, overloaded)
 	t.canary = false
 }
 
