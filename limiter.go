@@ -229,9 +229,11 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		l.mu.Unlock()
 		return nil, err
 	}
-	// Another goroutine may have issued a ticket at a later time while
-	// this one waited for the lock: never go back before it.
-	now = max(now, l.b.last)
+	// Another goroutine may have issued a ticket, or ended a pause, at a
+	// later time while this one waited for the lock: never go back before
+	// it. A ticket dated before the resume would count as a straggler of
+	// the pause, and the server's 429 on it would be ignored.
+	now = max(now, l.b.last, l.lim.lastResume)
 	if l.lim.learned != 0 {
 		l.raiseLimit(now)
 	}
