@@ -69,6 +69,20 @@ func (a *activity) add(l *BucketRateLimiter, now int64, field int) {
 	}
 }
 
+// unissue takes back the count of a ticket issued at 'at' and given back
+// unused (its waiter gave up as it was issued), so that the log shows
+// issued what was used. A ticket of a minute already handed on stays
+// counted there.
+func (a *activity) unissue(l *BucketRateLimiter, at int64) {
+	if !l.logging || a.rec == nil {
+		return
+	}
+	sec := secOf(at)
+	if s := mod60(sec); sec-int64(s) == a.minute && a.rec.Issued[s] > 0 {
+		a.rec.Issued[s]--
+	}
+}
+
 // event records a pause, probe or resume.
 func (a *activity) event(l *BucketRateLimiter, now int64, kind, detail string) {
 	if !l.logging {

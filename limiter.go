@@ -451,6 +451,7 @@ func (l *BucketRateLimiter) giveBack(t *Ticket) {
 	l.inFlight--
 	l.stats.cancelled++
 	l.stats.issued--
+	l.act.unissue(l, t.issuedAt)
 	l.b.refund(t.issuedAt)
 	if l.budgeted {
 		l.bud.charge(now, t, -1)

@@ -355,3 +355,39 @@ func TestALimitChangeJustAfterAMinuteLeavesThatMinutesLogAlone(t *testing.T) {
 		}
 	})
 }
+
+// A ticket issued as its waiter gave up goes back unused: the minute log
+// does not count it issued.
+func TestATicketGivenBackIsNotLoggedIssued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l := m.DefaultLimiter()
+		used, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		used.Done()
+		back, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.lock()
+		l.giveBack(back) // as wait does when ctx ends as the ticket is issued
+		l.mu.Unlock()
+		time.Sleep(time.Second)
+		if err := m.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		lf, err := ReadLog(m.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := lf.Series("default")
+		if issued, finished := logSum(s.Issued), logSum(s.Finished); issued != 1 || finished != 1 {
+			t.Errorf("logged %d issued and %d finished, want 1 and 1", issued, finished)
+		}
+		if st := l.Stats(); st.Issued != logSum(s.Issued) {
+			t.Errorf("Stats says %d issued, the log %d", st.Issued, logSum(s.Issued))
+		}
+	})
+}
