@@ -195,21 +195,12 @@ func command(addr string, args ...string) (string, error) {
 
 // ping sends PING to addr and expects PONG.
 func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	reply, err := command(addr, "PING")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("redis on %s answered PING with %s", addr, strconv.Quote(line))
+	if reply != "PONG" {
+		return fmt.Errorf("redis on %s answered PING with %s", addr, strconv.Quote(reply))
 	}
 	return nil
 }
