@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -44,11 +45,7 @@ func TestRepeatedPauseHalvesTheLimitAndCleanMinutesRaiseIt(t *testing.T) {
 func TestALearnedLimitGrowsBackWhileABacklogWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)), WithRampUp(1, 1))
-		tk, _ := l.Acquire(context.Background())
-		require.NoError(t, <-handBack(tk, time.Second))
-		time.Sleep(5 * time.Second)
-		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
-		tk.Done()
+		pauseTwiceQuickly(t, l)
 		require.Equal(t, 600, l.RPM())
 
 		var wg sync.WaitGroup
@@ -347,4 +344,125 @@ func TestARetryAfterTheDailyBudgetIsSpentFailsAtOnce(t *testing.T) {
 		assert.ErrorIs(t, tk.RateLimited(context.Background(), 0), ErrTicketFinished, "the ticket is finished")
 		assertConserved(t, l)
 	})
+}
+
+// A minute spent paused is no clean minute: a learned limit is not raised
+// the moment a long pause ends, but a clean minute after it.
+func TestALearnedLimitIsNotRaisedByTheTimeSpentPaused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The first pause's probe finds the server open; the second's
+		// finds it blocked for a while (1 s, 1.5 s, ... apart, then 65 s).
+		svc := newScriptedService(openAnswer, blockedAnswer, blockedAnswer, blockedAnswer,
+			blockedAnswer, blockedAnswer, blockedAnswer, blockedAnswer, blockedAnswer, openAnswer)
+		l := newLimiter(t, 1200, WithService(svc))
+		tk, _ := l.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		start := time.Now()
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		paused := time.Since(start)
+		require.Greater(t, paused, time.Minute, "the second pause lasted over a minute")
+		require.Equal(t, 600, l.RPM())
+
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 600, l.RPM(), "the minute paused was not clean")
+
+		time.Sleep(61 * time.Second)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 660, l.RPM(), "a clean minute after the resume adds back 5%%")
+	})
+}
+
+// A learned limit that grows back to the limit the server reports is done
+// with: the limiter does not go on saying it raised a limit it works at
+// already, minute after minute.
+func TestALearnedLimitEndsAtTheReportedLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &logRecorder{}
+		l := newLimiter(t, 6000, WithService(newScriptedService(openAnswer)), WithLogger(slog.New(rec)))
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 600, Remaining: 500, Reset: now.Add(time.Second), Known: true}}, now)
+		require.Equal(t, 600, l.RPM())
+		pauseTwiceQuickly(t, l)
+		require.Equal(t, 300, l.RPM())
+
+		for range 5 {
+			time.Sleep(61 * time.Second)
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			tk.Done()
+		}
+		assert.Equal(t, 600, l.RPM(), "back at the reported limit")
+		assert.Zero(t, l.Stats().LearnedRPM, "the learned limit is done with")
+		assert.Len(t, rec.matching("limit raised"), 1, "one raise, from 300 to 600 RPM: %q", rec.matching("limit raised"))
+	})
+}
+
+// Every clean minute adds back its step, whether or not a ticket was asked
+// for in it: a limiter that was idle for ten minutes has had ten of them.
+func TestALearnedLimitGrowsBackByEveryCleanMinuteOfAnIdleSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)))
+		pauseTwiceQuickly(t, l)
+		require.Equal(t, 600, l.RPM())
+
+		time.Sleep(5*time.Minute + time.Second)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 900, l.RPM(), "five clean minutes add back 5%% of the configured limit each")
+
+		time.Sleep(61 * time.Second)
+		tk, ok := l.TryAcquire()
+		require.True(t, ok)
+		tk.Done()
+		assert.Equal(t, 960, l.RPM(), "and the next one its own")
+
+		time.Sleep(time.Hour)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 1200, l.RPM(), "never above the configured limit")
+		assert.Zero(t, l.Stats().LearnedRPM)
+	})
+}
+
+// A per-minute request budget used up, whose reset a server with a clock
+// a second ahead puts a minute after its own time, holds the limiter until
+// the reset: it is no daily budget, whose refusal would fail every call.
+func TestASpentMinuteBudgetOnAServerClockAheadHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 50)
+		now := time.Now()
+		server := now.Add(time.Second) // within the skew taken for truncation and travel
+		h := http.Header{}
+		h.Set("Date", server.UTC().Format(http.TimeFormat))
+		h.Set("Anthropic-Ratelimit-Requests-Limit", "50")
+		h.Set("Anthropic-Ratelimit-Requests-Remaining", "0")
+		h.Set("Anthropic-Ratelimit-Requests-Reset", server.Add(time.Minute).UTC().Format(time.RFC3339))
+		l.observe(signals.ParseHeaders(h, now), now)
+
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err, "a minute's budget is waited for")
+		assert.Equal(t, 61*time.Second, time.Since(now), "until the reset")
+		tk.Done()
+	})
+}
+
+// pauseTwiceQuickly has one ticket rate limited twice, 5 s apart, each
+// time retried once the pause ends: a second pause so soon after the
+// first halves the limit.
+func pauseTwiceQuickly(t *testing.T, l *BucketRateLimiter) {
+	t.Helper()
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, <-handBack(tk, time.Second))
+	time.Sleep(5 * time.Second)
+	require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+	tk.Done()
 }
