@@ -231,6 +231,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		info, err := inspect(resp)
 		if err != nil {
 			// The error body could not be read: hand on what we have.
+			giveTokensBack(tk, resp)
 			tk.Abandon()
 			return resp, nil
 		}
