@@ -14,9 +14,9 @@ const DefaultSyncTimeout = 250 * time.Millisecond
 
 // FailurePolicy says what a limiter created WithStore does while its Store
 // cannot be reached. A limiter notices within one sync (each sync is
-// bounded by WithSyncTimeout, DefaultSyncTimeout by default), keeps trying
-// every half second, and goes back to
-// the shared quota by itself as soon as a sync succeeds.
+// bounded by WithSyncTimeout, DefaultSyncTimeout by default), tries again
+// half a second after each failed sync, and goes back to the shared quota
+// by itself as soon as a sync succeeds.
 type FailurePolicy uint8
 
 const (
