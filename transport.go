@@ -121,7 +121,8 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // hint and the request is sent again, with the same body, as soon as the
 // limiter issues its ticket again, ahead of every new request; after the
 // limiter's WithMaxRetries, or at once when the retry could not go out
-// before the request context's deadline (or within WithMaxWait), the last
+// before the request context's deadline (or within WithMaxWait) or while
+// the server reports its request budget of a day used up, the last
 // answer is returned as it is. An exhausted quota (OpenAI's
 // insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
@@ -262,8 +263,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if err := tk.waitRetry(ctx, hint, overloaded); err != nil {
 			closeBody(next)
-			if errors.Is(err, ErrWouldExceedDeadline) {
-				// The retry is hopeless: the caller gets the answer.
+			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) {
+				// The retry is hopeless (too late, or the server's daily
+				// request budget is used up): the caller gets the answer.
 				return resp, nil
 			}
 			_ = resp.Body.Close()
