@@ -55,7 +55,7 @@ type limitState struct {
 	reported   int   // requests per minute the server says; 0 if unknown
 	learned    int   // the learned limit; 0 if none
 	lastResume int64 // when the last pause ended; 0 if never
-	lastChange int64 // when learned last changed
+	lastChange int64 // when learned last changed; after a raise, the end of the last clean minute counted
 	holdUntil  int64 // the server said its budget is spent until then
 	spentUntil int64 // the server said its request budget of a longer window (a day) is spent until then
 	spentLimit int64 // that budget's size, when sent
@@ -139,7 +139,8 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	// learned one: their sum cannot overflow.
 	steps := min(minutes, int64(max(0, s.configured-s.learned))/step+1)
 	s.learned = int(min(int64(s.learned)+steps*step, int64(s.configured)))
-	s.lastChange = now
+	// The part of a minute left over counts toward the next clean one.
+	s.lastChange = since + minutes*learnWindow
 	// Back at the configured or reported limit, whichever is less, the
 	// learned one has nothing more to say.
 	if s.learned >= s.configured || s.reported > 0 && s.learned >= s.reported {

@@ -466,3 +466,27 @@ func pauseTwiceQuickly(t *testing.T, l *BucketRateLimiter) {
 	require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
 	tk.Done()
 }
+
+// The part of a minute left over when a learned limit is raised counts
+// toward the next clean minute: a limiter asked for a ticket five and a
+// half minutes after its limit was halved, and again at six, has had six
+// clean minutes.
+func TestALearnedLimitKeepsThePartOfAMinuteLeftOverAtARaise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)))
+		pauseTwiceQuickly(t, l)
+		require.Equal(t, 600, l.RPM())
+
+		time.Sleep(5*time.Minute + 30*time.Second)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		require.Equal(t, 900, l.RPM(), "five clean minutes")
+
+		time.Sleep(31 * time.Second)
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+		assert.Equal(t, 960, l.RPM(), "six clean minutes")
+	})
+}
