@@ -20,6 +20,14 @@
 // tag ends where the name does, a '%' or '}' in the name is written %25 or
 // %7D ("a}b" is "ratellmiter:{a%7Db}:counts"); other names are written as
 // they are. Keys of a quota no process syncs for an hour expire.
+//
+// Mixing versions: processes of this version and of earlier ones count a
+// quota together, except a quota whose name holds '%' or '}', whose keys
+// were named as the name was written. A limiter's record of its last
+// request now keeps its grant's time slots, which earlier versions cannot
+// read: a process of an earlier version that reuses the id of a limiter of
+// this version (a fixed WithProcessID, after a rollback) fails every sync
+// until that record expires, an hour after the limiter's last sync.
 package redisstore
 
 import (
