@@ -272,11 +272,12 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 // never blocks. While the limiter is paused it returns false, except when
 // a probe is due and no Service probes for the limiter: the ticket then
 // goes out as the pause's canary, and its Done (or RateLimited) says
-// whether the limiter resumes. It returns false, too, for a ticket that
-// could never be issued: the limiter is closed, the server reports its
-// daily budget used up, or the options ask for invalid token counts or
-// more tokens than a minute's budget. Acquire with the same options
-// returns the error that says which.
+// whether the limiter resumes. It returns false, too, where Acquire
+// would fail rather than wait: the limiter is closed, or its shared store
+// failed with FailClosed; the day's requests are used up (by
+// WithRequestsPerDay, or as the server reports); or the options ask for
+// invalid token counts or more tokens than a minute's budget. Acquire
+// with the same options returns the error that says which.
 func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	t := &Ticket{l: l}
 	if len(opts) > 0 && applyAcquireOptions(t, opts) != nil {
