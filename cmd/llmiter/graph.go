@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"image/color"
 	"io"
@@ -318,7 +319,10 @@ func readError(path string, err error) error {
 // sanitize makes a limiter's name usable in a file name: letters, digits,
 // '-', '_' and '.' are kept, every other byte (the '%' of the escape
 // included) becomes '%' and its two hex digits, as in a URL, so distinct
-// limiters never share a chart file ("a/b" is a%2Fb, "a_b" stays a_b).
+// limiters never share a chart file ("a/b" is a%2Fb, "a_b" stays a_b). A
+// result longer than maxLabel is cut short and ends with a hash of the
+// whole name instead, so that the file name stays within what file
+// systems take (255 bytes).
 func sanitize(name string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
@@ -332,8 +336,17 @@ func sanitize(name string) string {
 			b.WriteByte(hex[c&0xF])
 		}
 	}
-	return b.String()
+	s := b.String()
+	if len(s) <= maxLabel {
+		return s
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%s~%016x", s[:maxLabel-17], h.Sum64())
 }
+
+// maxLabel is the longest a limiter's name may be in a chart's file name.
+const maxLabel = 120
 
 // capPerSecond is the limiter's per-second cap, ceil(rpm/60).
 func capPerSecond(rpm int) int { return (rpm + 59) / 60 }

@@ -364,6 +364,33 @@ func TestSanitize(t *testing.T) {
 	}
 }
 
+// A long name, which its escapes make longer still, is cut short with a
+// hash of the whole name: the chart's file name stays within the 255
+// bytes file systems take, and two long names that differ only at their
+// ends keep files of their own.
+func TestSanitizeALongName(t *testing.T) {
+	long := strings.Repeat("模型", 50)
+	a, b := sanitize(long+"a"), sanitize(long+"b")
+	if len(a) > maxLabel || len(b) > maxLabel {
+		t.Errorf("labels of %d and %d bytes, want at most %d", len(a), len(b), maxLabel)
+	}
+	if a == b {
+		t.Errorf("two long names share the label %q", a)
+	}
+	if strings.ContainsAny(a, `/\:*?"<>| `) {
+		t.Errorf("label %q holds a byte a file name cannot", a)
+	}
+	dir := t.TempDir()
+	log := strings.Replace(firstLine(t), `"limiter":"anthropic/claude"`, `"limiter":"`+long+`"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "1.jsonl"), []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := mustGraph(t, nil, "-dir", dir, "-name", long)
+	if n := len(filepath.Base(p)); n > 255 {
+		t.Errorf("chart file name of %d bytes", n)
+	}
+}
+
 // TestGraphLimitersWhoseNamesDifferInUnsafeCharacters draws three limiters
 // of one log whose names differ only in characters a file name cannot
 // keep: each chart has a file of its own.
