@@ -43,3 +43,14 @@ func onFixedSecondWindows(scenarios []Scenario) []Scenario {
 	}
 	return out
 }
+
+// withRefusalLatency returns the scenarios with servers that answer every
+// refusal after d instead of the latency drawn for the call.
+func withRefusalLatency(scenarios []Scenario, d time.Duration) []Scenario {
+	out := make([]Scenario, len(scenarios))
+	for i, s := range scenarios {
+		s.Server.RefusalLatency = d
+		out[i] = s
+	}
+	return out
+}

@@ -102,3 +102,40 @@ func TestOursOnFixedSecondWindows(t *testing.T) {
 		t.Errorf("tpm: ratellmiter %v with %d 429s, x/time/rate %v with %d", r.Completion, r.RateLimited, x.Completion, x.RateLimited)
 	}
 }
+
+// TestOursWhenRefusalsComeBackFast runs the comparison against servers
+// that refuse in 20 ms, as a provider's gateway can, rather than after a
+// model's latency, and asserts what holds there, as measured: the 429s
+// ratellmiter sees are the requests sent while the first refusal is on
+// its way back, so with fast refusals they stay under 1% in every
+// scenario, and configured at twice the real limit it no longer triggers
+// the server's penalty.
+func TestOursWhenRefusalsComeBackFast(t *testing.T) {
+	scenarios := withRefusalLatency(Scenarios(), 20*time.Millisecond)
+	results := runAll(t, scenarios, append(All(), OracleFactory()))
+	t.Log("\n" + FormatTable(results))
+	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
+	for _, s := range scenarios {
+		ours := get(s.Name, OursName)
+		if ours.Incomplete || ours.Failed > 0 {
+			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
+		}
+		if 100*ours.RequestsSeeing429 > ours.Requests {
+			t.Errorf("%s: %d of %d requests saw a 429, more than 1%%", s.Name, ours.RequestsSeeing429, ours.Requests)
+		}
+		for _, p := range Peers() {
+			if peer := get(s.Name, p.Name); ours.Completion.Seconds() > 1.05*peer.Completion.Seconds() {
+				t.Errorf("%s: ratellmiter %v, %s %v", s.Name, ours.Completion, p.Name, peer.Completion)
+			}
+		}
+	}
+	r := get("config-2x", OursName)
+	if r.Ratio > 1.25 {
+		t.Errorf("config-2x: ratellmiter at %.2f times the minimum: a penalty was paid", r.Ratio)
+	}
+	for _, p := range Peers() {
+		if peer := get("config-2x", p.Name); 2*r.Completion > peer.Completion {
+			t.Errorf("config-2x: ratellmiter %v not twice as fast as %s %v", r.Completion, p.Name, peer.Completion)
+		}
+	}
+}

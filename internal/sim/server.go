@@ -70,6 +70,10 @@ type ServerConfig struct {
 	PenaltyFor time.Duration
 	// Outages lists intervals during which every request is refused.
 	Outages []Outage
+	// RefusalLatency, when positive, is how long a refusal takes to
+	// answer, in place of the latency drawn for the call: a provider's
+	// gateway refuses a call without running the model.
+	RefusalLatency time.Duration
 }
 
 // Request is one call to the simulated provider.
@@ -232,7 +236,8 @@ func NewServer(cfg ServerConfig) *Server {
 // Call simulates one request. The admission decision is taken when the call
 // arrives; the call then sleeps the simulated latency (returning ctx.Err() if
 // ctx ends first) and returns nil or a *RateLimited. Refused calls take the
-// same latency as accepted ones.
+// same latency as accepted ones, unless the config's RefusalLatency says
+// otherwise.
 func (s *Server) Call(ctx context.Context, req Request) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -240,6 +245,9 @@ func (s *Server) Call(ctx context.Context, req Request) error {
 	s.mu.Lock()
 	ok, reason := s.admit(s.now(), req)
 	lat := s.latency(req.ID)
+	if !ok && s.cfg.RefusalLatency > 0 {
+		lat = s.cfg.RefusalLatency
+	}
 	s.mu.Unlock()
 
 	if lat > 0 {

@@ -283,6 +283,42 @@ func TestServerLatency(t *testing.T) {
 	})
 }
 
+// With RefusalLatency set, a refusal is answered after exactly that time,
+// and an admitted call after the latency drawn for it, as without it.
+func TestServerRefusalLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := ServerConfig{RPM: 60, LatencyMedian: 300 * time.Millisecond, Seed: 7}
+		slow := NewServer(cfg)
+		cfg.RefusalLatency = 20 * time.Millisecond
+		fast := NewServer(cfg)
+		ctx := context.Background()
+		took := func(srv *Server, id int) (time.Duration, error) {
+			t0 := time.Now()
+			err := srv.Call(ctx, Request{ID: id})
+			return time.Since(t0), err
+		}
+		// A bucket of one request: the first call is admitted, the
+		// second, sent at once, refused.
+		admitted, err := took(fast, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same, _ := took(slow, 1); same != admitted {
+			t.Errorf("admitted call took %v, %v without RefusalLatency", admitted, same)
+		}
+		refused, err := took(fast, 2)
+		if _, ok := asRateLimited(err); !ok {
+			t.Fatalf("got %v, want a 429", err)
+		}
+		if refused != 20*time.Millisecond {
+			t.Errorf("refusal answered after %v, want 20ms", refused)
+		}
+		if drawn, err := took(slow, 2); err == nil || drawn == refused {
+			t.Errorf("without RefusalLatency the refusal took %v (%v), want the drawn latency", drawn, err)
+		}
+	})
+}
+
 func TestServerHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewServer(ServerConfig{RPM: 60, LatencyMedian: time.Hour})
