@@ -365,16 +365,10 @@ func TestALearnedLimitIsNotRaisedByTheTimeSpentPaused(t *testing.T) {
 		require.Greater(t, paused, time.Minute, "the second pause lasted over a minute")
 		require.Equal(t, 600, l.RPM())
 
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		assert.Equal(t, 600, l.RPM(), "the minute paused was not clean")
+		assert.Equal(t, 600, rpmAfterATicket(t, l), "the minute paused was not clean")
 
 		time.Sleep(61 * time.Second)
-		tk, err = l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		assert.Equal(t, 660, l.RPM(), "a clean minute after the resume adds back 5%%")
+		assert.Equal(t, 660, rpmAfterATicket(t, l), "a clean minute after the resume adds back 5%%")
 	})
 }
 
@@ -412,10 +406,7 @@ func TestALearnedLimitGrowsBackByEveryCleanMinuteOfAnIdleSpell(t *testing.T) {
 		require.Equal(t, 600, l.RPM())
 
 		time.Sleep(5*time.Minute + time.Second)
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		assert.Equal(t, 900, l.RPM(), "five clean minutes add back 5%% of the configured limit each")
+		assert.Equal(t, 900, rpmAfterATicket(t, l), "five clean minutes add back 5%% of the configured limit each")
 
 		time.Sleep(61 * time.Second)
 		tk, ok := l.TryAcquire()
@@ -424,10 +415,7 @@ func TestALearnedLimitGrowsBackByEveryCleanMinuteOfAnIdleSpell(t *testing.T) {
 		assert.Equal(t, 960, l.RPM(), "and the next one its own")
 
 		time.Sleep(time.Hour)
-		tk, err = l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		assert.Equal(t, 1200, l.RPM(), "never above the configured limit")
+		assert.Equal(t, 1200, rpmAfterATicket(t, l), "never above the configured limit")
 		assert.Zero(t, l.Stats().LearnedRPM)
 	})
 }
@@ -478,15 +466,19 @@ func TestALearnedLimitKeepsThePartOfAMinuteLeftOverAtARaise(t *testing.T) {
 		require.Equal(t, 600, l.RPM())
 
 		time.Sleep(5*time.Minute + 30*time.Second)
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		require.Equal(t, 900, l.RPM(), "five clean minutes")
+		require.Equal(t, 900, rpmAfterATicket(t, l), "five clean minutes")
 
 		time.Sleep(31 * time.Second)
-		tk, err = l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-		assert.Equal(t, 960, l.RPM(), "six clean minutes")
+		assert.Equal(t, 960, rpmAfterATicket(t, l), "six clean minutes")
 	})
+}
+
+// rpmAfterATicket takes a ticket and finishes it, which raises a learned
+// limit if a clean minute has passed, and returns the limit then.
+func rpmAfterATicket(t *testing.T, l *BucketRateLimiter) int {
+	t.Helper()
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	tk.Done()
+	return l.RPM()
 }
