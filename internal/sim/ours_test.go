@@ -9,20 +9,15 @@ import (
 // every scenario, with the Oracle as the measure of what any client could
 // do, and asserts where it stands, as measured.
 func TestOursAgainstPeers(t *testing.T) {
-	results := runAll(t, Scenarios(), append(All(), OracleFactory()))
-	t.Log("\n" + FormatTable(results))
+	results, get := runOurs(t, Scenarios())
 	if *chartPath != "" {
 		if err := WriteChart(*chartPath, results); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("chart written to %s", *chartPath)
 	}
-	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
 	for _, s := range Scenarios() {
 		ours := get(s.Name, OursName)
-		if ours.Incomplete || ours.Failed > 0 {
-			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
-		}
 		for _, p := range Peers() {
 			peer := get(s.Name, p.Name)
 			// Never more than 5% slower than any peer, in any scenario.
@@ -76,14 +71,9 @@ func TestOursAgainstPeers(t *testing.T) {
 // bucket, and asserts what holds there, as measured.
 func TestOursOnFixedSecondWindows(t *testing.T) {
 	scenarios := onFixedSecondWindows(Scenarios())
-	results := runAll(t, scenarios, append(All(), OracleFactory()))
-	t.Log("\n" + FormatTable(results))
-	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
+	_, get := runOurs(t, scenarios)
 	for _, s := range scenarios {
 		ours := get(s.Name, OursName)
-		if ours.Incomplete || ours.Failed > 0 {
-			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
-		}
 		// Requests spread evenly across each second fit any one-second
 		// window at a correctly configured rate.
 		if s.Name != "config-2x" && s.Name != "outage" && s.Name != "tpm" && ours.RateLimited != 0 {
@@ -112,14 +102,9 @@ func TestOursOnFixedSecondWindows(t *testing.T) {
 // the server's penalty.
 func TestOursWhenRefusalsComeBackFast(t *testing.T) {
 	scenarios := withRefusalLatency(Scenarios(), 20*time.Millisecond)
-	results := runAll(t, scenarios, append(All(), OracleFactory()))
-	t.Log("\n" + FormatTable(results))
-	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
+	_, get := runOurs(t, scenarios)
 	for _, s := range scenarios {
 		ours := get(s.Name, OursName)
-		if ours.Incomplete || ours.Failed > 0 {
-			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
-		}
 		if 100*ours.RequestsSeeing429 > ours.Requests {
 			t.Errorf("%s: %d of %d requests saw a 429, more than 1%%", s.Name, ours.RequestsSeeing429, ours.Requests)
 		}
@@ -138,4 +123,21 @@ func TestOursWhenRefusalsComeBackFast(t *testing.T) {
 			t.Errorf("config-2x: ratellmiter %v not twice as fast as %s %v", r.Completion, p.Name, peer.Completion)
 		}
 	}
+}
+
+// runOurs runs the library's client, every peer and the oracle in each
+// scenario, logs the table, fails the test for any request ratellmiter
+// left undone, and returns the results with a lookup by scenario and
+// client.
+func runOurs(t *testing.T, scenarios []Scenario) ([]Result, func(scenario, client string) Result) {
+	t.Helper()
+	results := runAll(t, scenarios, append(All(), OracleFactory()))
+	t.Log("\n" + FormatTable(results))
+	get := func(scenario, client string) Result { return find(t, results, scenario, client) }
+	for _, s := range scenarios {
+		if ours := get(s.Name, OursName); ours.Incomplete || ours.Failed > 0 {
+			t.Errorf("%s: ratellmiter left requests undone (%d failed)", s.Name, ours.Failed)
+		}
+	}
+	return results, get
 }
