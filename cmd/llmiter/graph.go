@@ -232,10 +232,12 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 		fmt.Fprintf(stderr, "llmiter: warning: %s: %d lines are not minute logs and were skipped\n", path, lf.Skipped)
 	}
 	names := lf.Limiters()
+	label := "all"
 	if !o.compare {
 		if !slices.Contains(names, o.name) {
 			return "", fmt.Errorf("no limiter %q in %s; its limiters: %s", o.name, path, strings.Join(names, ", "))
 		}
+		label = fileLabel(o.name, names)
 		names = []string{o.name}
 	}
 	var series []ratellmiter.Series
@@ -263,10 +265,6 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 		outDir = filepath.Dir(path)
 	} else if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("-out: %w", err)
-	}
-	label := "all"
-	if !o.compare {
-		label = sanitize(o.name)
 	}
 	base := strings.TrimSuffix(filepath.Base(path), ".jsonl")
 	out := filepath.Join(outDir, fmt.Sprintf("%s-%s-%s.%s", base, label, o.lines, o.format))
@@ -340,9 +338,29 @@ func sanitize(name string) string {
 	if len(s) <= maxLabel {
 		return s
 	}
+	return s[:maxLabel-17] + nameHash(name)
+}
+
+// nameHash returns '~' and 16 hex digits of a hash of a limiter's name,
+// which tell apart names whose labels would be alike.
+func nameHash(name string) string {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return fmt.Sprintf("%s~%016x", s[:maxLabel-17], h.Sum64())
+	return fmt.Sprintf("~%016x", h.Sum64())
+}
+
+// fileLabel returns the label of the chart of limiter name in a log that
+// holds the limiters all: its sanitized name, followed by a hash of the
+// name when another limiter's label differs from it only in case, so that
+// the two charts keep files of their own where file names ignore case.
+func fileLabel(name string, all []string) string {
+	label := sanitize(name)
+	for _, other := range all {
+		if other != name && strings.EqualFold(sanitize(other), label) {
+			return label + nameHash(name)
+		}
+	}
+	return label
 }
 
 // maxLabel is the longest a limiter's name may be in a chart's file name.

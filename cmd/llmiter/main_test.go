@@ -391,13 +391,13 @@ func TestSanitizeALongName(t *testing.T) {
 	}
 }
 
-// TestGraphLimitersWhoseNamesDifferInUnsafeCharacters draws three limiters
-// of one log whose names differ only in characters a file name cannot
-// keep: each chart has a file of its own.
+// TestGraphLimitersWhoseNamesDifferInUnsafeCharacters draws limiters of
+// one log whose names differ only in characters a file name cannot keep,
+// or only in case: each chart has a file of its own.
 func TestGraphLimitersWhoseNamesDifferInUnsafeCharacters(t *testing.T) {
 	dir := t.TempDir()
 	first := firstLine(t)
-	names := []string{"a/b", "a_b", "a b", "a%2Fb"}
+	names := []string{"a/b", "a_b", "a b", "a%2Fb", "A_B"}
 	var log strings.Builder
 	for _, name := range names {
 		log.WriteString(strings.Replace(first, `"limiter":"anthropic/claude"`, `"limiter":"`+name+`"`, 1))
@@ -419,6 +419,17 @@ func TestGraphLimitersWhoseNamesDifferInUnsafeCharacters(t *testing.T) {
 	}
 	if len(files) != len(names) {
 		t.Errorf("charts %q, want one for each of %q", files, names)
+	}
+	// On a file system that ignores case, too.
+	lower := map[string]string{}
+	for p, name := range paths {
+		if other, ok := lower[strings.ToLower(p)]; ok {
+			t.Errorf("limiters %q and %q are drawn into files whose names differ only in case", other, name)
+		}
+		lower[strings.ToLower(p)] = name
+	}
+	if p := mustGraph(t, nil, "-dir", dir, "-name", "a b"); filepath.Base(p) != "1-a%20b-ri.png" {
+		t.Errorf("a name no other limiter's resembles is written as it is: %s", filepath.Base(p))
 	}
 }
 
