@@ -56,7 +56,9 @@ row below them changes of the limit (learned, or reported by the server).
 It is written to OUT/<log>-<limiter>-<lines>.<format>, with the limiter's
 name made safe for a file name: letters, digits, '-', '_' and '.' kept,
 any other byte written as '%' and its hex code, "openai/gpt-4o" as
-openai%2Fgpt-4o ("all" with -compare). Its path is printed.
+openai%2Fgpt-4o ("all" with -compare); a name that is long, or that
+another limiter's differs from only in case, ends with '~' and a hash of
+the name. Its path is printed.
 
 Exit status: 0 when the chart is written, 1 on any error (no log, no such
 limiter, a file that is not a ratellmiter log, a bad -lines letter or size),
