@@ -93,8 +93,9 @@ const (
 
 // RateLimited is the error a Server returns for a refused request (an HTTP
 // 429). RetryAfter is the server's hint, rounded up to the millisecond and
-// never below one millisecond: the time from the response until the limiting
-// bucket has room for the request again, or until the penalty or outage ends.
+// never below one millisecond: the time from the response until the server
+// would admit the request again if nothing else arrived, that is until no
+// outage or penalty is in force and every bucket has room for it.
 type RateLimited struct {
 	RetryAfter time.Duration
 	Reason     string
@@ -259,7 +260,7 @@ func (s *Server) Call(ctx context.Context, req Request) error {
 		return nil
 	}
 	s.mu.Lock()
-	hint := s.retryAfter(s.now(), req, reason)
+	hint := s.retryAfter(s.now(), req)
 	s.mu.Unlock()
 	return &RateLimited{RetryAfter: hint, Reason: reason}
 }
@@ -318,18 +319,25 @@ func (s *Server) admit(now int64, req Request) (bool, string) {
 	return false, reason
 }
 
-// retryAfter computes the hint sent with a refusal answered at now.
-func (s *Server) retryAfter(now int64, req Request, reason string) time.Duration {
-	var d time.Duration
-	if end, down := outageEnd(s.cfg.Outages, now); down {
-		d = time.Duration(end - now)
-	} else if now < s.penaltyUntil {
-		d = time.Duration(s.penaltyUntil - now)
-	} else {
-		d = s.rpm.wait(now, 1)
-		if s.tpm != nil {
-			d = max(d, s.tpm.wait(now, req.Tokens))
+// retryAfter computes the hint sent with a refusal answered at now: the
+// first instant at which, with no other traffic, the server is up, the
+// penalty is over and the buckets have room for req. Buckets keep
+// refilling through penalties and outages, so once a bucket has room it
+// keeps it.
+func (s *Server) retryAfter(now int64, req Request) time.Duration {
+	d := s.rpm.wait(now, 1)
+	if s.tpm != nil {
+		d = max(d, s.tpm.wait(now, req.Tokens))
+	}
+	if now < s.penaltyUntil {
+		d = max(d, time.Duration(s.penaltyUntil-now))
+	}
+	for {
+		end, down := outageEnd(s.cfg.Outages, now+int64(d))
+		if !down {
+			break
 		}
+		d = time.Duration(end - now)
 	}
 	d = (d + time.Millisecond - 1).Truncate(time.Millisecond)
 	return max(d, time.Millisecond)

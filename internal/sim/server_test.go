@@ -348,3 +348,70 @@ func TestWorstWindow(t *testing.T) {
 		t.Errorf("WorstWindow(nil) = %d, want 0", got)
 	}
 }
+
+// TestServerRetryAfterAdmits checks that the hint is the first instant at
+// which the server admits the request again when several limits hold at
+// once: a penalty that outlasts an outage, a bucket that refills more
+// slowly than a penalty ends, an outage that ends before the bucket has
+// room. A client that waits exactly the hint is admitted, and not a
+// millisecond earlier.
+func TestServerRetryAfterAdmits(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  ServerConfig
+		// refused are calls sent at t=0 after one admitted call; probe
+		// is when the call whose hint is checked is sent.
+		refused int
+		probe   time.Duration
+		want    time.Duration
+	}{
+		{"penalty outlasts outage",
+			ServerConfig{RPM: 60, PenaltyAfter: 2, PenaltyFor: 20 * time.Second,
+				Outages: []Outage{{Start: 2 * time.Second, Dur: 3 * time.Second}}},
+			2, 3 * time.Second, 17 * time.Second},
+		{"bucket slower than penalty",
+			ServerConfig{RPM: 6, PenaltyAfter: 1, PenaltyFor: time.Second},
+			0, 0, 10 * time.Second},
+		{"bucket slower than outage",
+			ServerConfig{RPM: 6, Outages: []Outage{{Start: time.Second, Dur: time.Second}}},
+			0, 1500 * time.Millisecond, 8500 * time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := NewServer(c.cfg)
+				ctx := context.Background()
+				if err := srv.Call(ctx, Request{ID: 0}); err != nil {
+					t.Fatal(err)
+				}
+				for i := range c.refused {
+					if _, ok := asRateLimited(srv.Call(ctx, Request{ID: 1 + i})); !ok {
+						t.Fatalf("call %d admitted, want a 429", 1+i)
+					}
+				}
+				time.Sleep(c.probe)
+				rl, ok := asRateLimited(srv.Call(ctx, Request{ID: 100}))
+				if !ok {
+					t.Fatal("probe admitted, want a 429")
+				}
+				if rl.RetryAfter != c.want {
+					t.Errorf("hint %v (%s), want %v", rl.RetryAfter, rl.Reason, c.want)
+				}
+				// Without PenaltyAfter, an early call does not change the
+				// outcome of the next one.
+				if c.cfg.PenaltyAfter == 0 {
+					time.Sleep(rl.RetryAfter - time.Millisecond)
+					if _, early := asRateLimited(srv.Call(ctx, Request{ID: 100})); !early {
+						t.Errorf("admitted 1 ms before the hint %v", rl.RetryAfter)
+					}
+					time.Sleep(time.Millisecond)
+				} else {
+					time.Sleep(rl.RetryAfter)
+				}
+				if err := srv.Call(ctx, Request{ID: 100}); err != nil {
+					t.Errorf("refused after waiting the hint %v: %v", rl.RetryAfter, err)
+				}
+			})
+		})
+	}
+}
