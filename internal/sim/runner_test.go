@@ -80,7 +80,7 @@ func TestRunRecords(t *testing.T) {
 				t.Errorf("record %d: %+v", i, r)
 			}
 		}
-		if res.Worst1s > res.Limit1s || res.Limit1s != 20 || res.Limit60s != 610 {
+		if res.Worst1s > res.Limit1s || res.Limit1s != 19 || res.Limit60s != 609 {
 			t.Errorf("worst 1s %d, limits %d %d", res.Worst1s, res.Limit1s, res.Limit60s)
 		}
 		if res.WaitP50 > res.WaitP99 || res.Ratio <= 0 {

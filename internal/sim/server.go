@@ -194,11 +194,16 @@ func (g *gauge) take(now int64, n int) {
 // limit returns the most this gauge can admit in any half-open window of
 // length w, counted in requests of cost one.
 func (g *gauge) limit(w time.Duration) int {
+	if w <= 0 {
+		return 0
+	}
 	if g.kind == FixedSecond {
 		secs := (int64(w) + 1e9 - 1) / 1e9
 		return int(g.perSec * (secs + 1))
 	}
-	return int((g.capacity + int64(w)*g.perMin) / tokenUnit)
+	// A full bucket at the window's start, plus the refill up to its last
+	// nanosecond: what refills at its open end falls outside it.
+	return int((g.capacity + (int64(w)-1)*g.perMin) / tokenUnit)
 }
 
 // Server is a simulated LLM provider. It is safe for concurrent use. Its clock
@@ -391,9 +396,11 @@ func (s *Server) RefusedBy(reason string) int {
 }
 
 // Limit returns the most requests the server can accept in any half-open
-// window of length w: capacity + w·RPM/60 for a token bucket, and
-// ceil(RPM/60) times the number of whole seconds such a window can touch for
-// FixedSecond.
+// window of length w: for a token bucket, the whole requests in its
+// capacity plus the refill of the window less its last instant (so 99, not
+// 100, in one second at 3000 RPM, since the hundredth request's room comes
+// at the window's open end); for FixedSecond, ceil(RPM/60) times the number
+// of whole seconds such a window can touch.
 func (s *Server) Limit(w time.Duration) int {
 	return newGauge(s.cfg.Window, s.cfg.RPM).limit(w)
 }

@@ -95,8 +95,7 @@ func TestServerAdmitsWhatItClaims(t *testing.T) {
 
 // TestServerRetryAfterIsExact drives a lone client that obeys the hint: one
 // millisecond before the hint expires the server still refuses, at the hint
-// it accepts, and over a minute the client gets the server's full limit (less the one
-// request the bound counts on the window's open end).
+// it accepts, and over a minute the client gets the server's full limit.
 func TestServerRetryAfterIsExact(t *testing.T) {
 	for _, window := range []WindowKind{TokenBucket, FixedSecond} {
 		for _, rpm := range []int{7, 100, 3000} {
@@ -131,10 +130,9 @@ func TestServerRetryAfterIsExact(t *testing.T) {
 					}
 					got := WorstWindow(srv.Accepted(), time.Minute)
 					limit := srv.Limit(time.Minute)
-					// A token bucket's bound counts one request on the
-					// window's open end; a client sending at the start of
-					// each second gets 60 seconds' worth from FixedSecond.
-					least := limit - 1
+					// A client sending at the start of each second gets 60
+					// seconds' worth from FixedSecond.
+					least := limit
 					if window == FixedSecond {
 						least = 60 * ((rpm + 59) / 60)
 					}
@@ -410,6 +408,27 @@ func TestServerRetryAfterAdmits(t *testing.T) {
 				}
 				if err := srv.Call(ctx, Request{ID: 100}); err != nil {
 					t.Errorf("refused after waiting the hint %v: %v", rl.RetryAfter, err)
+				}
+			})
+		})
+	}
+}
+
+// TestServerLimitIsTight checks that a token bucket's Limit is what a
+// client sending at the first instant the server admits gets: the most the
+// server can accept in a half-open window, not one more.
+func TestServerLimitIsTight(t *testing.T) {
+	for _, rpm := range []int{7, 100, 600, 3000} {
+		t.Run(fmt.Sprintf("rpm=%d", rpm), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := Scenario{Name: "limit", Requests: 2*rpm + 10, Workers: 1, Server: ServerConfig{RPM: rpm}}
+				res := Run(s, OracleFactory())
+				if res.RateLimited != 0 || res.Completed != s.Requests {
+					t.Fatalf("oracle: %d 429s, %d of %d completed", res.RateLimited, res.Completed, s.Requests)
+				}
+				if res.Worst1s != res.Limit1s || res.Worst60s != res.Limit60s {
+					t.Errorf("greedy client got %d in 1 s and %d in 60 s; Limit says %d and %d",
+						res.Worst1s, res.Worst60s, res.Limit1s, res.Limit60s)
 				}
 			})
 		})
