@@ -18,7 +18,8 @@ import (
 // Cancelling the request's context, or closing the response body, cancels
 // the context the handler sees; cancelling the request's context also ends
 // the response body, whose reads then fail with the context's error, as
-// net/http's do.
+// net/http's do. A request whose context is already done is not handed to
+// the server at all, so it is neither counted nor charged.
 func (s *Server) Transport() http.RoundTripper { return &transport{h: s} }
 
 // transport is the RoundTripper returned by Server.Transport.
@@ -26,6 +27,14 @@ type transport struct{ h http.Handler }
 
 // RoundTrip runs the handler and returns once it has written its headers.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// As over a connection, a request whose context is already done is
+	// never sent.
+	if err := req.Context().Err(); err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	in := req.Clone(ctx)
 	if in.Body == nil {
