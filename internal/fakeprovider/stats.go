@@ -16,14 +16,17 @@ type Stats struct {
 	// Requests counts every POST to a provider endpoint, malformed ones
 	// included.
 	Requests int
-	// Accepted counts requests admitted and answered with 200.
+	// Accepted counts requests admitted and charged against the budgets,
+	// including those whose client went away before the answer (see
+	// Tokens).
 	Accepted int
 	// Rejected429 counts requests refused with 429, whatever the reason
 	// (rate limit, penalty, outage or exhausted quota).
 	Rejected429 int
 	// Overloaded529 counts requests refused with 529.
 	Overloaded529 int
-	// Tokens is the sum of input and output tokens of accepted requests.
+	// Tokens is the sum of input and output tokens of the accepted requests
+	// that were answered.
 	Tokens int
 }
 
