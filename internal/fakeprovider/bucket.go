@@ -91,9 +91,13 @@ func (b *bucket) untilFull() time.Duration {
 	return time.Duration(ceilDiv(b.capacity-b.level, b.perMinute))
 }
 
-// setRate changes the refill rate and capacity, keeping the current level
-// but never above the new capacity.
+// setRate changes the refill rate and capacity. A larger capacity adds its
+// growth to the level, so what was spent stays spent; a smaller one trims
+// the level to the new capacity.
 func (b *bucket) setRate(perMinute, capacity int64) {
+	if grow := capacity - b.capacity; grow > 0 {
+		b.level += grow
+	}
 	b.perMinute = perMinute
 	b.capacity = capacity
 	b.level = min(b.level, capacity)

@@ -38,9 +38,10 @@ func (s *Server) Overloaded(n int) {
 	s.overloads = max(n, 0)
 }
 
-// SetRPM changes the request budget from now on, keeping what was already
-// spent (a full bucket larger than the new capacity is trimmed). Values
-// below 1 are treated as 1 and values above 100,000,000 as 100,000,000.
+// SetRPM changes the request budget from now on. A raise keeps what was
+// already spent, so a rested server can take the new, larger burst at once;
+// a cut trims what is left to the new capacity. Values below 1 are treated
+// as 1 and values above 100,000,000 as 100,000,000.
 func (s *Server) SetRPM(n int) {
 	n = min(max(n, 1), maxLimit)
 	now := s.now()

@@ -2,6 +2,7 @@ package fakeprovider
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,4 +140,15 @@ func TestSetRPM(t *testing.T) {
 	assert.Equal(t, "500", w.Header().Get("retry-after-ms"))
 	c.Advance(500 * time.Millisecond)
 	require.Equal(t, http.StatusOK, post(s, "/v1/chat/completions", openAIBody).Code)
+}
+
+func TestSetRPMRaiseKeepsWhatWasSpent(t *testing.T) {
+	s, _ := newTestServer(t, Config{RPM: 60}) // rested: 1 at once, none spent
+	s.SetRPM(600)                             // 10 at once
+	for i := range 10 {
+		w := post(s, "/v1/chat/completions", openAIBody)
+		require.Equal(t, http.StatusOK, w.Code, "request %d of the new burst", i)
+		assert.Equal(t, strconv.Itoa(600-(i+1)), w.Header().Get("x-ratelimit-remaining-requests"))
+	}
+	require.Equal(t, http.StatusTooManyRequests, post(s, "/v1/chat/completions", openAIBody).Code)
 }
