@@ -24,7 +24,7 @@ func TestEveryExampleRunsToTheEnd(t *testing.T) {
 		want []string // regular expressions the output must match
 	}{
 		{"quickstart", func(t *testing.T) []string { return []string{"-logs", t.TempDir()} },
-			[]string{`limiter: 200 requested`, `minute log: .+\.jsonl`}},
+			[]string{`200 calls in [0-9.]+ s, 0 failed`, `limiter: 200 requested`, `minute log: .+\.jsonl`}},
 		{"openai", nil, []string{`60 calls \+ 1 stream \(\d+ chunks\) in .+: 0 failed`}},
 		{"anthropic", nil, []string{`60 calls \+ 1 stream \(\d+ events\) in .+: 0 failed`}},
 		{"metrics", func(*testing.T) []string {
