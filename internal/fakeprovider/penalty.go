@@ -3,13 +3,15 @@ package fakeprovider
 import "time"
 
 // penalty models abuse protection: a client that keeps sending requests
-// that are refused, each within a second of the previous refusal, is refused
-// outright for a while. It is not safe for concurrent use.
+// that are refused is refused outright for a while. A refusal that comes
+// within a second of the previous one is a strike; more than threshold
+// strikes within one second start the penalty. It is not safe for
+// concurrent use.
 type penalty struct {
 	threshold   int           // strikes tolerated within one second
 	duration    time.Duration // 0 disables the penalty
 	lastRefused time.Time
-	strikes     []time.Time // refusals within a second of the previous one
+	strikes     []time.Time // strikes of the last second
 	until       time.Time   // end of the current penalty
 }
 
