@@ -76,6 +76,12 @@ second, and the last answer takes one median latency to come back:
 
   minimum = max(0, requests - RPM/60) / (RPM/60) s + 300 ms
 
+"429s at server" counts every 429 the server sent; "429s to caller" those
+the code that made the call had to handle: all of them for the retry
+loops written by hand (naive backoff, x/time/rate, the Python model), and
+only those left after their own retries for ratellmiter's transport and
+openai-go.
+
 Exit status: 0 when every run was made and the charts written (whatever
 the clients managed), 1 on any other error, 2 on a bad command line.
 `
