@@ -112,7 +112,6 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		}
 	case canary:
 		p.canary = nil
-		p.canaryRefused = max(p.canaryRefused, issued)
 		l.backOff(now, hint, "canary rate limited")
 	default:
 		if at := after(now, hint); at > p.probeAt && p.canary == nil && !p.probing {

@@ -151,14 +151,13 @@ func (t *Ticket) handBack(now int64, retryAfter time.Duration, overloaded bool) 
 	}
 	l.stats.rateLimited++
 	l.act.add(l, now, fieldRateLimited)
-	current := t.canary && l.p.canary == t
-	if p := &l.p; t.canary && !current && p.paused && t.issuedAt >= p.since {
-		// A canary of this pause refused past its timeout: no longer
-		// the one that counts, it is still news newer than any canary
-		// sent before it (see canarySucceeded).
+	if p := &l.p; t.canary && p.paused && t.issuedAt >= p.since {
+		// A canary of this pause refused, in flight or already past its
+		// timeout: news newer than any canary sent before it (see
+		// canarySucceeded).
 		p.canaryRefused = max(p.canaryRefused, t.issuedAt)
 	}
-	l.onRateLimited(now, t.issuedAt, retryAfter, current, overloaded)
+	l.onRateLimited(now, t.issuedAt, retryAfter, t.canary && l.p.canary == t, overloaded)
 	t.canary = false
 }
 
