@@ -372,10 +372,13 @@ func mayBeRateLimit(resp *http.Response) bool {
 }
 
 // inspect reads resp's error body (up to maxErrorBody), classifies the
-// answer, and puts back a body that yields the same bytes.
+// answer, and puts back a body that yields the same bytes. A nil body (a
+// base RoundTripper may hand on an empty one so, as http.Client allows)
+// becomes http.NoBody, which the retry loop can close.
 func inspect(resp *http.Response) (signals.ErrorInfo, error) {
 	orig := resp.Body
 	if orig == nil || orig == http.NoBody {
+		resp.Body = http.NoBody
 		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
 	}
 	body, err := io.ReadAll(io.LimitReader(orig, maxErrorBody+1))
