@@ -283,7 +283,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // that sends a body GetBody gives afresh: the SDKs' GetBody, for a body
 // given as a *bytes.Reader, rewinds that reader and hands it back rather
 // than a copy, so that reading it leaves req.Body at its end. Otherwise
-// the returned request is req itself.
+// the returned request is req itself. On an error req's body is left
+// open, for RoundTrip to close.
 func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req, nil, nil
@@ -316,10 +317,10 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		return out, body, nil
 	}
 	body, err := t.readBody(req.Body)
-	_ = req.Body.Close()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // RoundTrip closes req's body
 	}
+	_ = req.Body.Close()
 	out := req.Clone(req.Context())
 	out.ContentLength = int64(len(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
