@@ -19,7 +19,9 @@ import (
 // stream_options.include_usage, Anthropic's message_start and
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
-// it reads "data: [DONE]". A request the server refuses is charged nothing.
+// it reads "data: [DONE]". A request the server refuses with a 4xx answer,
+// a 429 included, is charged nothing; a 5xx answer keeps its estimate,
+// because the server may have run the model before it failed.
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
