@@ -71,6 +71,10 @@ type logWriter struct {
 	// that file in the same second.
 	claimed bool
 	start   int64 // the Monitor's start, in Unix seconds
+	// cut is set when a write was cut short (the disk full, say): the
+	// file may end with part of a line, which the next record must not
+	// run on from.
+	cut bool
 
 	mu   sync.Mutex // guards name, which LogPath reads
 	name string
@@ -120,7 +124,8 @@ func (w *logWriter) open() (*os.File, error) {
 	return nil, fmt.Errorf("%s and the files of the %d seconds after it exist already", logName(w.start), claimTries-1)
 }
 
-// write appends rec as one line.
+// write appends rec as one line. After a write cut short, it starts a
+// new line first, so that the part left behind spoils no other record.
 func (w *logWriter) write(rec *MinuteLog) {
 	line, err := json.Marshal(rec)
 	if err != nil {
@@ -134,6 +139,7 @@ func (w *logWriter) write(rec *MinuteLog) {
 		w.logger.Warn("ratellmiter: minute log file is gone; starting it again", "path", w.path())
 		w.f.Close()
 		w.f = nil
+		w.cut = false
 	}
 	if w.f == nil {
 		if err := os.MkdirAll(w.dir, 0o755); err != nil {
@@ -147,7 +153,14 @@ func (w *logWriter) write(rec *MinuteLog) {
 		}
 		w.f = f
 	}
-	if _, err := w.f.Write(line); err != nil {
+	if w.cut {
+		line = append([]byte{'\n'}, line...)
+	}
+	n, err := w.f.Write(line)
+	if n > 0 {
+		w.cut = line[n-1] != '\n'
+	}
+	if err != nil {
 		w.fail(fmt.Errorf("ratellmiter: writing %s: %w", w.path(), err))
 		// The file may be gone with its folder: open it again next time.
 		w.f.Close()

@@ -1,0 +1,71 @@
+//go:build linux
+
+package ratellmiter
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A write cut short (the disk full, a file size limit) leaves part of a
+// minute in the file, without its newline. The minutes written once there
+// is room again are whole lines of their own: only the cut minute is lost.
+//
+// The file size limit of the process is lowered for the run, so the test
+// runs itself in a child process.
+func TestAMinuteCutShortLosesOnlyItself(t *testing.T) {
+	if os.Getenv("RATELLMITER_SHORTWRITE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestAMinuteCutShortLosesOnlyItself$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "RATELLMITER_SHORTWRITE_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor(WithLogDir(t.TempDir()))
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+		require.NoError(t, err)
+		use := func() {
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			tk.Done()
+		}
+		use()
+		time.Sleep(61 * time.Second) // minute 0 is written
+		fi, err := os.Stat(m.LogPath())
+		require.NoError(t, err)
+
+		var old syscall.Rlimit
+		require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
+		low := old
+		low.Cur = uint64(fi.Size()) + 100 // room for part of a minute
+		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low))
+		use()
+		time.Sleep(60 * time.Second) // minute 1 is cut short
+		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+		use()
+		use()
+		time.Sleep(60 * time.Second) // minute 2 is written
+
+		err = m.Stop()
+		assert.ErrorIs(t, err, syscall.EFBIG, "Stop reports the failed write")
+		lf, err := ReadLog(m.LogPath())
+		require.NoError(t, err)
+		assert.Equal(t, 1, lf.Skipped, "lines skipped")
+		var issued []int
+		for _, rec := range lf.Minutes {
+			issued = append(issued, int(logSum(rec.Issued[:])))
+		}
+		assert.Equal(t, []int{1, 2}, issued, "tickets issued in the minutes read back")
+	})
+}
