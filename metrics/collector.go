@@ -111,6 +111,9 @@ func (c *Collector) byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.St
 	for _, l := range ls {
 		s := l.Stats()
 		s.Name = labelOf(s.Name)
+		if prev, ok := c.last[l]; ok {
+			s = atLeast(s, prev)
+		}
 		live[l] = true
 		c.last[l] = s
 		i, ok := index[s.Name]
@@ -136,6 +139,22 @@ func (c *Collector) byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.St
 		out[i] = addCounts(out[i], r)
 	}
 	return out
+}
+
+// atLeast returns s with each count no lower than in prev, an earlier
+// Stats of the same limiter. A ticket issued as its waiter gave up goes
+// back unused and Stats stops counting it issued; a scrape in between saw
+// it, and a counter must not go down.
+func atLeast(s, prev ratellmiter.Stats) ratellmiter.Stats {
+	s.Requested = max(s.Requested, prev.Requested)
+	s.Issued = max(s.Issued, prev.Issued)
+	s.Finished = max(s.Finished, prev.Finished)
+	s.Cancelled = max(s.Cancelled, prev.Cancelled)
+	s.RateLimited = max(s.RateLimited, prev.RateLimited)
+	s.Overflow = max(s.Overflow, prev.Overflow)
+	s.Pauses = max(s.Pauses, prev.Pauses)
+	s.PausedTime = max(s.PausedTime, prev.PausedTime)
+	return s
 }
 
 // addCounts returns a with b's counts (the counters, not the gauges) added.
