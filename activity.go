@@ -130,10 +130,13 @@ func (a *activity) take(l *BucketRateLimiter, now int64, final bool) *MinuteLog 
 	if !l.logging {
 		return nil
 	}
-	if a.rec == nil {
-		if !l.p.paused || final {
+	if a.rec == nil || final && l.p.paused {
+		if !l.p.paused {
 			return nil
 		}
+		// A paused limiter's minute of now is opened (a minute that is
+		// over goes to the Monitor first): when final, the pause lasts
+		// until now, and that minute shows it.
 		a.current(l, now)
 	}
 	sec := secOf(now)

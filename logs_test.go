@@ -391,3 +391,61 @@ func TestATicketGivenBackIsNotLoggedIssued(t *testing.T) {
 		}
 	})
 }
+
+// A limiter closed while paused just after a minute began logs the pause
+// in that minute too: it was paused until it closed. Whether the Monitor
+// had taken the minute before (its loop ticks at 0 s past each second) or
+// not yet (its loop ticks at 0.5 s) makes no difference.
+func TestAPauseUntilCloseIsLoggedInTheClosingMinute(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		created time.Duration // when the Monitor starts, and its loop's phase
+		closeAt time.Duration
+	}{
+		{"minute taken", 0, 60*time.Second + 500*time.Millisecond},
+		{"minute not taken yet", 500 * time.Millisecond, 60*time.Second + 200*time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				time.Sleep(c.created)
+				m := NewMonitor(WithLogDir(t.TempDir()))
+				l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk, err := l.Acquire(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(30*time.Second - c.created)
+				done := make(chan error)
+				go func() { done <- tk.RateLimited(context.Background(), 10*time.Minute) }()
+				time.Sleep(c.closeAt - time.Since(start))
+				if !l.Stats().Paused {
+					t.Fatal("not paused")
+				}
+				l.Close()
+				if err := <-done; !errors.Is(err, ErrClosed) {
+					t.Errorf("RateLimited = %v, want ErrClosed", err)
+				}
+				if err := m.Stop(); err != nil {
+					t.Fatal(err)
+				}
+				lf, err := ReadLog(m.LogPath())
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := lf.Series("a")
+				if s.Len() != 120 {
+					t.Fatalf("the log spans %d seconds, want minutes 0 and 1", s.Len())
+				}
+				for i, p := range s.Paused {
+					if want := i >= 30 && i <= 60; p != want {
+						t.Errorf("second %d: paused %v, want %v", i, p, want)
+					}
+				}
+			})
+		})
+	}
+}
