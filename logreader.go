@@ -168,7 +168,7 @@ func decodeMinute(line []byte, tooLong bool) (MinuteLog, bool) {
 			return m, false
 		}
 	}
-	if m.RPM < 0 || int64(m.RPM) > maxRPM {
+	if m.RPM < 1 || int64(m.RPM) > maxRPM {
 		return m, false
 	}
 	for _, counts := range [...]*[60]int{&m.Requested, &m.Issued, &m.Overflow, &m.RateLimited, &m.Finished} {

@@ -63,6 +63,8 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 	negative.Finished[3] = -1
 	hugeRPM := logMinute("a", t0+120, 1)
 	hugeRPM.RPM = math.MaxInt
+	noRPM := logMinute("a", t0+120, 1)
+	noRPM.RPM = 0
 
 	for _, c := range []struct {
 		name    string
@@ -83,6 +85,7 @@ func TestLogReaderSkipsBadLines(t *testing.T) {
 		{"event outside the minute", good1 + logLine(t, badEvent), 1, 1},
 		{"negative count", good1 + logLine(t, negative), 1, 1},
 		{"limit no limiter takes", good1 + logLine(t, hugeRPM), 1, 1},
+		{"no limit", good1 + logLine(t, noRPM), 1, 1},
 		{"json array", good1 + "[1,2,3]\n", 1, 1},
 		{"empty", "", 0, 0},
 		{"only blank lines", "\n\n  \n", 0, 0},
