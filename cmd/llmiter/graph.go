@@ -242,23 +242,29 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 		label = fileLabel(o.name, names)
 		names = []string{o.name}
 	}
-	var series []ratellmiter.Series
-	for _, n := range names {
-		series = append(series, lf.Series(n))
+	// A Series covers the file's last day: a limiter seen only before it
+	// would be drawn as a day of zeros.
+	lastMinute := map[string]int64{}
+	for _, m := range lf.Minutes {
+		lastMinute[m.Limiter] = max(lastMinute[m.Limiter], m.Start)
 	}
-	if !o.compare {
-		// A Series covers the file's last day: a limiter seen only
-		// before it would be drawn as a day of zeros.
-		var last int64
-		for _, m := range lf.Minutes {
-			if m.Limiter == o.name {
-				last = max(last, m.Start)
+	var series []ratellmiter.Series
+	var gone []string
+	for _, n := range names {
+		s := lf.Series(n)
+		if lastMinute[n] < s.Start {
+			if !o.compare {
+				return "", fmt.Errorf("limiter %q has no minute in the last day of %s, the span a chart covers; its last minute began at %s",
+					n, path, time.Unix(lastMinute[n], 0).UTC().Format("2006-01-02 15:04:05 UTC"))
 			}
+			gone = append(gone, n)
+			continue
 		}
-		if last < series[0].Start {
-			return "", fmt.Errorf("limiter %q has no minute in the last day of %s, the span a chart covers; its last minute began at %s",
-				o.name, path, time.Unix(last, 0).UTC().Format("2006-01-02 15:04:05 UTC"))
-		}
+		series = append(series, s)
+	}
+	if len(gone) > 0 {
+		fmt.Fprintf(stderr, "llmiter: warning: %s: not drawn, no minute in the last day of the log, the span a chart covers: %s\n",
+			path, strings.Join(gone, ", "))
 	}
 	p, leg := buildChart(filepath.Base(path), series, o.lines, o.compare)
 
