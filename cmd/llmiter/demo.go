@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,7 +179,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 
 // runDemoWith makes the runs, prints the table and writes the charts.
 func runDemoWith(o *demoOptions, stdout io.Writer) error {
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+	if err := checkDemoOut(o); err != nil {
 		return fmt.Errorf("-out: %w", err)
 	}
 	minimum := physicalMinimum(o.requests, o.rpm, demoLatency)
@@ -226,11 +227,39 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 	for _, r := range runs {
 		if r.logPath != "" {
 			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -dir %s -name %s -lines rief\n",
-				r.client, r.logPath, filepath.Join(o.out, "logs"), demoLimiterName)
+				r.client, r.logPath, demoLogDir(o), demoLimiterName)
 		}
 	}
 	return nil
 }
+
+// checkDemoOut creates the output folder, and the folder of the minute
+// log when the ratellmiter client runs, and checks that files can be
+// written in them, so that a folder the demo cannot write to is reported
+// before the runs rather than after them.
+func checkDemoOut(o *demoOptions) error {
+	dirs := []string{o.out}
+	if slices.ContainsFunc(o.clients, func(c demoClient) bool { return c.key == demoLimiterName }) {
+		dirs = append(dirs, demoLogDir(o))
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.CreateTemp(dir, ".llmiter-demo-*")
+		if err != nil {
+			return fmt.Errorf("cannot write in %s: %w", dir, errors.Unwrap(err))
+		}
+		f.Close()
+		if err := os.Remove(f.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoLogDir is the folder of the ratellmiter run's minute log.
+func demoLogDir(o *demoOptions) string { return filepath.Join(o.out, "logs") }
 
 // bucketBurst is how many requests the fake server's full bucket admits at
 // once: RPM/60, at least one.

@@ -144,6 +144,28 @@ func TestDemoBadFlags(t *testing.T) {
 	}
 }
 
+// TestDemoOutputFolderItCannotWriteTo gives demo an output folder whose
+// logs folder cannot be created: it fails at once, before any run, rather
+// than after the runs have taken their minute or more.
+func TestDemoOutputFolderItCannotWriteTo(t *testing.T) {
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "logs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := demo([]string{"-requests", "5", "-naive-timeout", "2s", "-quiet", "-out", out}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "llmiter demo: -out: ") ||
+		!strings.Contains(msg, filepath.Join(out, "logs")) {
+		t.Errorf("stderr %q, want one line naming %s", msg, filepath.Join(out, "logs"))
+	}
+	if strings.Contains(stdout.String(), "completed in") {
+		t.Errorf("a run was made before the error:\n%s", stdout.String())
+	}
+}
+
 // TestDemoTableCappedBeforeTheMinimum checks the ratio of a run stopped
 // by its cap before the physical minimum: it says nothing.
 func TestDemoTableCappedBeforeTheMinimum(t *testing.T) {

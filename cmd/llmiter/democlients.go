@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -154,7 +153,7 @@ func startPolicy(newPolicy func(rpm int) sim.Client) func(*demoRun) (demoCall, f
 // ratellmiter's Transport, with a limiter at -limiter-rpm that writes its
 // minute log under the output folder.
 func startRatellmiter(r *demoRun) (demoCall, func(*demoResult) error, error) {
-	mon := ratellmiter.NewMonitor(ratellmiter.WithLogDir(filepath.Join(r.o.out, "logs")))
+	mon := ratellmiter.NewMonitor(ratellmiter.WithLogDir(demoLogDir(r.o)))
 	limiter, err := ratellmiter.NewBucketRateLimiter(r.o.limiterRPM,
 		ratellmiter.WithMonitor(mon), ratellmiter.WithName(demoLimiterName))
 	if err != nil {
