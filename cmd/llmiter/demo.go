@@ -135,6 +135,8 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	limiterRPMSet := false
+	fs.Visit(func(f *flag.Flag) { limiterRPMSet = limiterRPMSet || f.Name == "limiter-rpm" })
 	switch {
 	case o.requests < 1 || o.requests > demoMaxRequests:
 		return nil, fmt.Errorf("-requests %d: must be 1 to %d", o.requests, demoMaxRequests)
@@ -142,7 +144,7 @@ func parseDemoFlags(args []string) (*demoOptions, error) {
 		return nil, fmt.Errorf("-workers %d: must be 1 to %d", o.workers, demoMaxWorkers)
 	case o.rpm < 1 || o.rpm > demoMaxRPM:
 		return nil, fmt.Errorf("-rpm %d: must be 1 to %d", o.rpm, demoMaxRPM)
-	case o.limiterRPM < 0 || o.limiterRPM > demoMaxRPM:
+	case limiterRPMSet && (o.limiterRPM < 1 || o.limiterRPM > demoMaxRPM):
 		return nil, fmt.Errorf("-limiter-rpm %d: must be 1 to %d", o.limiterRPM, demoMaxRPM)
 	case o.naiveTimeout <= 0:
 		return nil, fmt.Errorf("-naive-timeout %v: must be positive", o.naiveTimeout)

@@ -123,6 +123,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{"-workers", "-3"},
 		{"-rpm", "x"},
 		{"-limiter-rpm", "-1"},
+		{"-limiter-rpm", "0"},
 		{"-naive-timeout", "0s"},
 		{"-nosuch"},
 		{"extra"},
