@@ -613,7 +613,7 @@ func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
 	}
 	for i, r := range runs {
 		p, leg := demoChart(o, r, n, ymax)
-		if err := save(p, leg, 1200, 600, "png", paths[i]); err != nil {
+		if err := save(p, []*plot.Legend{leg}, 1200, 600, "png", paths[i]); err != nil {
 			return err
 		}
 	}
@@ -633,11 +633,7 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 	p := newChart(title, "seconds since the run started", n)
 	p.Y.Max = ymax * 1.12
 
-	leg := plot.NewLegend()
-	leg.Top, leg.Left = true, true
-	leg.TextStyle.Font.Size = vg.Points(11)
-	leg.Padding = vg.Points(4)
-	leg.ThumbnailWidth = vg.Points(24)
+	leg := newLegend()
 
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{200}
@@ -680,5 +676,5 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 		endLabel = fmt.Sprintf("stopped at the %.0f s cap", r.wall.Seconds())
 	}
 	leg.Add(endLabel, endLine)
-	return p, &leg
+	return p, leg
 }

@@ -266,7 +266,7 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 		fmt.Fprintf(stderr, "llmiter: warning: %s: not drawn, no minute in the last day of the log, the span a chart covers: %s\n",
 			path, strings.Join(gone, ", "))
 	}
-	p, leg := buildChart(filepath.Base(path), series, o.lines, o.compare)
+	p, legs := buildChart(filepath.Base(path), series, o.lines, o.compare)
 
 	outDir := o.out
 	if outDir == "" {
@@ -276,7 +276,7 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 	}
 	base := strings.TrimSuffix(filepath.Base(path), ".jsonl")
 	out := filepath.Join(outDir, fmt.Sprintf("%s-%s-%s.%s", base, label, o.lines, o.format))
-	if err := save(p, leg, o.width, o.height, o.format, out); err != nil {
+	if err := save(p, legs, o.width, o.height, o.format, out); err != nil {
 		return "", fmt.Errorf("writing the chart: %w", err)
 	}
 	return out, nil
@@ -421,9 +421,12 @@ func newChart(title, xLabel string, n int) *plot.Plot {
 	return p
 }
 
-// buildChart returns the plot of the series and its legend, to be drawn
-// beside it.
-func buildChart(file string, series []ratellmiter.Series, lines string, compare bool) (*plot.Plot, *plot.Legend) {
+// buildChart returns the plot of the series and its legends, to be drawn
+// beside it: the first that fits the chart is drawn. A comparison has two:
+// one with an entry for each limiter's line, cap and pauses, and a short
+// one with an entry for each limiter and one each for the caps and the
+// pauses, for when the long one does not fit.
+func buildChart(file string, series []ratellmiter.Series, lines string, compare bool) (*plot.Plot, []*plot.Legend) {
 	lo, hi := window(series)
 	n := hi - lo + 1
 	origin := time.Unix(series[0].Start+int64(lo), 0).UTC()
@@ -435,11 +438,7 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 	}
 	p := newChart(title, "seconds since "+origin.Format("2006-01-02 15:04:05 UTC"), n)
 
-	leg := plot.NewLegend()
-	leg.Top, leg.Left = true, true
-	leg.TextStyle.Font.Size = vg.Points(11)
-	leg.Padding = vg.Points(4)
-	leg.ThumbnailWidth = vg.Points(24)
+	leg := newLegend()
 
 	ymax := 1.0
 	var shades, caps, traces, marks []plot.Plotter
@@ -450,7 +449,8 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 		thumb plot.Thumbnailer
 		rank  int
 	}
-	var entries []entry
+	var entries, short []entry
+	var anyCap, anyPause bool
 	for k := range series {
 		s := &series[k]
 		capv := float64(capPerSecond(s.RPM))
@@ -464,6 +464,7 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 			capColor = c
 		}
 		if runs := pausedRuns(s.Paused[lo : hi+1]); len(runs) > 0 {
+			anyPause = true
 			sh := &shade{runs: runs, color: shadeColor}
 			shades = append(shades, sh)
 			label := "paused"
@@ -474,6 +475,7 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 		}
 
 		if s.RPM > 0 {
+			anyCap = true
 			capLine := mustLine(plotter.XYs{{X: 0, Y: capv}, {X: float64(n), Y: capv}})
 			capLine.Color = capColor
 			capLine.Width = vg.Points(1.2)
@@ -499,8 +501,16 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 			l.Color = m.color
 			label := m.label
 			if compare {
+				// Past the palette, the same colors again in another
+				// dash pattern.
 				l.Color = palette[k%len(palette)]
+				l.Dashes = compareDashes[k/len(palette)%len(compareDashes)]
 				label = s.Limiter
+				shortLabel := label
+				if s.RPM > 0 {
+					shortLabel = fmt.Sprintf("%s (cap %d/s)", s.Limiter, int(capv))
+				}
+				short = append(short, entry{shortLabel, l, k})
 			}
 			traces = append(traces, l)
 			entries = append(entries, entry{label, l, 4 * k})
@@ -543,7 +553,43 @@ func buildChart(file string, series []ratellmiter.Series, lines string, compare 
 	for _, e := range entries {
 		leg.Add(e.label, e.thumb)
 	}
-	return p, &leg
+	if !compare {
+		return p, []*plot.Legend{leg}
+	}
+	sleg := newLegend()
+	for _, e := range short {
+		sleg.Add(e.label, e.thumb)
+	}
+	if anyCap {
+		l := mustLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 0}})
+		l.Color = color.Gray{70}
+		l.Width = vg.Points(1.2)
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
+		sleg.Add("cap, in the limiter's color", l)
+	}
+	if anyPause {
+		sleg.Add("paused, in the limiter's color", &shade{color: color.NRGBA{127, 127, 127, 60}})
+	}
+	return p, []*plot.Legend{leg, sleg}
+}
+
+// newLegend returns an empty legend in the style of every llmiter chart.
+func newLegend() *plot.Legend {
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.TextStyle.Font.Size = vg.Points(11)
+	leg.Padding = vg.Points(4)
+	leg.ThumbnailWidth = vg.Points(24)
+	return &leg
+}
+
+// compareDashes are the dash patterns of a comparison's lines, one for
+// each round of the palette: solid, dotted, dash-dot, long dashes.
+var compareDashes = [][]vg.Length{
+	nil,
+	{vg.Points(1.5), vg.Points(2)},
+	{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)},
+	{vg.Points(10), vg.Points(3)},
 }
 
 func mustLine(xys plotter.XYs) *plotter.Line {
@@ -617,9 +663,10 @@ func (m *markers) Plot(c draw.Canvas, p *plot.Plot) {
 // Thumbnail implements plot.Thumbnailer.
 func (m *markers) Thumbnail(c *draw.Canvas) { c.DrawGlyph(m.glyph, c.Center()) }
 
-// save draws the plot with its legend on its right into a file of the
-// given size in pixels and format, replacing it in one step.
-func save(p *plot.Plot, leg *plot.Legend, width, height int, format, path string) error {
+// save draws the plot with the first of its legends that fits on its
+// right into a file of the given size in pixels and format, replacing it
+// in one step.
+func save(p *plot.Plot, legs []*plot.Legend, width, height int, format, path string) error {
 	const dpi = 96
 	var (
 		cw vg.CanvasWriterTo
@@ -634,7 +681,7 @@ func save(p *plot.Plot, leg *plot.Legend, width, height int, format, path string
 		c := vgimg.NewWith(vgimg.UseImage(img), vgimg.UseDPI(dpi))
 		cw, dc = vgimg.PngCanvas{Canvas: c}, draw.New(c)
 	}
-	drawChart(dc, p, leg)
+	drawChart(dc, p, legs)
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -654,17 +701,37 @@ func save(p *plot.Plot, leg *plot.Legend, width, height int, format, path string
 	return os.Rename(tmp.Name(), path)
 }
 
-// drawChart draws the plot on the left of c and its legend in a column on
-// the right, level with the top of the plotting area.
-func drawChart(c draw.Canvas, p *plot.Plot, leg *plot.Legend) {
+// drawChart draws the plot on the left of c and a legend in a column on
+// the right, level with the top of the plotting area: the first of legs
+// that fits in the column, else the last in a smaller font, so that no
+// entry falls off the chart.
+func drawChart(c draw.Canvas, p *plot.Plot, legs []*plot.Legend) {
 	c.SetColor(color.White)
 	c.Fill(c.Rectangle.Path())
 	pad := vg.Points(10)
-	r := leg.Rectangle(c)
-	colw := r.Max.X - r.Min.X + 2*pad
-	colw = min(colw, (c.Max.X-c.Min.X)/2)
-	p.Draw(draw.Crop(c, pad/2, -colw, pad/2, -pad))
 	top := pad + p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding + pad
+	// The legend's text sits one descent below the top of its column.
+	maxW := (c.Max.X-c.Min.X)/2 - 2*pad
+	maxH := c.Max.Y - c.Min.Y - top - pad
+	fits := func(l *plot.Legend) bool {
+		r := l.Rectangle(c)
+		return r.Max.X-r.Min.X <= maxW && r.Max.Y-r.Min.Y+l.TextStyle.FontExtents().Descent <= maxH
+	}
+	leg := legs[len(legs)-1]
+	for _, l := range legs {
+		if fits(l) {
+			leg = l
+			break
+		}
+	}
+	for minSize := vg.Points(5); !fits(leg) && leg.TextStyle.Font.Size > minSize; {
+		leg.TextStyle.Font.Size = max(minSize, leg.TextStyle.Font.Size*0.9)
+		leg.Padding *= 0.9
+		leg.ThumbnailWidth *= 0.9
+	}
+	r := leg.Rectangle(c)
+	colw := min(r.Max.X-r.Min.X+2*pad, (c.Max.X-c.Min.X)/2)
+	p.Draw(draw.Crop(c, pad/2, -colw, pad/2, -pad))
 	leg.Draw(draw.Crop(c, c.Max.X-c.Min.X-colw+pad, -pad, pad, -top))
 }
 
