@@ -731,6 +731,12 @@ func drawChart(c draw.Canvas, p *plot.Plot, legs []*plot.Legend) {
 	}
 	r := leg.Rectangle(c)
 	colw := min(r.Max.X-r.Min.X+2*pad, (c.Max.X-c.Min.X)/2)
+	// A title wider than the plot (a long limiter name) is set smaller
+	// rather than cut off at both ends.
+	if w, room := p.Title.TextStyle.Width(p.Title.Text), c.Max.X-c.Min.X-colw-pad; w > room {
+		p.Title.TextStyle.Font.Size = max(vg.Points(5), p.Title.TextStyle.Font.Size*room/w)
+		top = pad + p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding + pad
+	}
 	p.Draw(draw.Crop(c, pad/2, -colw, pad/2, -pad))
 	leg.Draw(draw.Crop(c, c.Max.X-c.Min.X-colw+pad, -pad, pad, -top))
 }

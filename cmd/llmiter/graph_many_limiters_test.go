@@ -94,3 +94,18 @@ func TestGraphCompareManyLimiters(t *testing.T) {
 		assert.True(t, found, "no legend entry for %s", name)
 	}
 }
+
+// The title of the chart of a limiter with a long name is set small
+// enough to fit rather than cut off at both ends.
+func TestGraphTitleOfALongName(t *testing.T) {
+	name := "anthropic/claude-3-5-sonnet-20241022-" + strings.Repeat("deployment-", 6)
+	dir := writeLimitersLog(t, []string{name})
+	path := mustGraph(t, nil, "-dir", dir, "-name", name, "-format", "svg")
+	for _, tx := range svgTexts(t, path) {
+		if strings.HasPrefix(tx.text, name) {
+			assert.GreaterOrEqual(t, tx.x, 0.0, "title %q starts left of the chart", tx.text)
+			return
+		}
+	}
+	t.Fatalf("no title in %s", path)
+}
