@@ -34,7 +34,8 @@ Flags of graph:
                  be left out (default: the newest non-empty log in DIR, the
                  <unix-seconds>.jsonl with the largest number)
   -name NAME     limiter to draw (default "default"); "all" is -compare
-  -compare       draw every limiter of the file on one chart, one line each
+  -compare       draw every limiter of the log's last day on one chart, one
+                 line each
   -lines LINES   the lines to draw, one letter each (default "ri"):
                    r  requested: tickets asked for
                    i  issued: tickets issued, rate-limited retries included
