@@ -614,7 +614,7 @@ func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
 	for i, r := range runs {
 		p, leg := demoChart(o, r, n, ymax)
 		if err := save(p, []*plot.Legend{leg}, 1200, 600, "png", paths[i]); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", paths[i], err)
 		}
 	}
 	return nil

@@ -278,7 +278,7 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 	base := strings.TrimSuffix(filepath.Base(path), ".jsonl")
 	out := filepath.Join(outDir, fmt.Sprintf("%s-%s-%s.%s", base, label, o.lines, o.format))
 	if err := save(p, legs, o.width, o.height, o.format, out); err != nil {
-		return "", fmt.Errorf("writing the chart: %w", err)
+		return "", fmt.Errorf("cannot write the chart %s: %w", out, err)
 	}
 	return out, nil
 }
@@ -666,8 +666,23 @@ func (m *markers) Thumbnail(c *draw.Canvas) { c.DrawGlyph(m.glyph, c.Center()) }
 
 // save draws the plot with the first of its legends that fits on its
 // right into a file of the given size in pixels and format, replacing it
-// in one step.
+// in one step. Its error is the cause alone, such as "permission denied":
+// the file it names would be the temporary one, not path.
 func save(p *plot.Plot, legs []*plot.Legend, width, height int, format, path string) error {
+	err := writeChart(p, legs, width, height, format, path)
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
+}
+
+// writeChart does the work of save.
+func writeChart(p *plot.Plot, legs []*plot.Legend, width, height int, format, path string) error {
 	const dpi = 96
 	var (
 		cw vg.CanvasWriterTo

@@ -494,3 +494,25 @@ func TestGraphMarksChangesOfTheLimit(t *testing.T) {
 		t.Error("a limit marker's color on a chart without limit events")
 	}
 }
+
+// TestGraphOutFolderNotWritable names the chart that could not be written,
+// not the temporary file it is first written to.
+func TestGraphOutFolderNotWritable(t *testing.T) {
+	// A folder no one may create files in, root included.
+	const out = "/sys/kernel"
+	if f, err := os.CreateTemp(out, ".llmiter-test-*"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Skipf("%s is writable here", out)
+	} else if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("no %s here", out)
+	}
+	stdout, stderr, code := llmiter(t, nil, "-dir", logsDir, "-name", "all", "-out", out)
+	if code != 1 || stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout)
+	}
+	want := "llmiter: cannot write the chart " + filepath.Join(out, "946684817-all-f.png") + ": "
+	if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, ".946684817") {
+		t.Errorf("stderr %q, want one line starting %q", stderr, want)
+	}
+}
