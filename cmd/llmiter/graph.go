@@ -68,7 +68,7 @@ limiter, a file that is not a ratellmiter log, a bad -lines letter or size),
 
 // Limits of -width and -height, in pixels.
 const (
-	minWidth, minHeight = 300, 200
+	minWidth, minHeight = 500, 300
 	maxSide             = 10000
 )
 

@@ -286,6 +286,8 @@ func TestGraphErrors(t *testing.T) {
 		{"compare with name", []string{"-dir", logsDir, "-compare", "-name", "x"}, 1, "cannot be used with -name"},
 		{"bad format", []string{"-dir", logsDir, "-format", "gif"}, 1, `-format "gif": use png or svg`},
 		{"too narrow", []string{"-dir", logsDir, "-width", "10"}, 1, "bad size 10x600"},
+		{"too narrow to read", []string{"-dir", logsDir, "-width", "400"}, 1, "bad size 400x600"},
+		{"too low to read", []string{"-dir", logsDir, "-height", "250"}, 1, "bad size 1200x250"},
 		{"too tall", []string{"-dir", logsDir, "-height", "100000"}, 1, "bad size 1200x100000"},
 		{"negative size", []string{"-dir", logsDir, "-width", "-5"}, 1, "bad size"},
 		{"size not a number", []string{"-width", "wide"}, 2, `invalid value "wide" for flag -width`},
