@@ -25,7 +25,8 @@ const DefaultLogDir = "ratellmiter_logs"
 // that was not started starts on first use.
 //
 // Stop stops it: every waiting caller gets ErrStopped, the minute in
-// progress is written, and no goroutine of the Monitor survives. A Monitor
+// progress is written, and no goroutine of the Monitor survives, but for a
+// probe that ignores its context past its timeout (see Stop). A Monitor
 // is safe for concurrent use.
 type Monitor struct {
 	cfg monitorConfig
@@ -211,12 +212,14 @@ func (m *Monitor) startLocked() error {
 }
 
 // Stop stops the Monitor and every limiter on it: waiting callers get
-// ErrStopped, later Acquires too; probes are cancelled and waited for; the
-// minutes in progress are written and the log file closed; limiters that
-// share a quota make their final sync with the store (up to two sync
-// timeouts each, in parallel). It returns the first error met writing
-// logs. Stop is safe to call more than once, from any goroutine: every
-// call returns once the Monitor is stopped, with the first call's result.
+// ErrStopped, later Acquires too; probes are cancelled and waited for, up
+// to their timeout (WithProbeTimeout), past which a probe that ignores its
+// context is left to return on its own; the minutes in progress are
+// written and the log file closed; limiters that share a quota make their
+// final sync with the store (up to two sync timeouts each, in parallel).
+// It returns the first error met writing logs. Stop is safe to call more
+// than once, from any goroutine: every call returns once the Monitor is
+// stopped, with the first call's result.
 func (m *Monitor) Stop() error {
 	m.mu.Lock()
 	if m.stopped {

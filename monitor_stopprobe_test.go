@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -101,4 +102,50 @@ func TestStopDuringAProbeLeavesTheSharedProbeDue(t *testing.T) {
 		require.NoError(t, m1.Stop())
 		assertCanaryComesSoon(t, b)
 	})
+}
+
+// Stop cancels a running probe and waits for it: a probe that honours its
+// context but takes a moment to wind down (a request being torn down)
+// has returned when Stop returns. One that ignores its context is waited
+// for up to its timeout, no longer.
+func TestStopWaitsForTheProbeItCancels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		windDown time.Duration // how long the probe runs on once cancelled
+		stopIn   time.Duration // how long Stop takes
+		running  bool          // whether the probe still runs after Stop
+	}{
+		{"honours its context", 10 * time.Millisecond, 10 * time.Millisecond, false},
+		{"ignores its context", time.Hour, 4 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var running atomic.Bool
+				release := make(chan struct{})
+				svc := newScriptedService(func(ctx context.Context) (bool, error) {
+					running.Store(true)
+					defer running.Store(false)
+					<-ctx.Done()
+					select {
+					case <-time.After(tc.windDown):
+					case <-release:
+					}
+					return true, ctx.Err()
+				})
+				m := NewMonitor()
+				l, err := NewBucketRateLimiter(600, WithMonitor(m), WithService(svc), WithProbeTimeout(5*time.Second))
+				require.NoError(t, err)
+				tk, err := l.Acquire(context.Background())
+				require.NoError(t, err)
+				giveUp(t, tk, time.Second) // the probe starts in a second
+				time.Sleep(2 * time.Second)
+				require.True(t, running.Load(), "the probe is running")
+				start := time.Now()
+				require.NoError(t, m.Stop())
+				assert.Equal(t, tc.stopIn, time.Since(start))
+				assert.Equal(t, tc.running, running.Load())
+				close(release)
+			})
+		})
+	}
 }

@@ -197,10 +197,11 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 		case <-ctx.Done():
 		}
 	}()
-	// A probe that ignores its context is abandoned at the timeout, or
-	// when the Monitor stops or the limiter closes: it must not hold the
-	// pause, or Stop, forever. Its goroutine ends whenever the probe
-	// returns.
+	// A probe cut short by Stop or Close is waited for until it returns,
+	// as one that honours its context does at once, so that Stop returns
+	// with no probe running; a probe that ignores its context is
+	// abandoned at its timeout all the same: it must not hold the pause,
+	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
 	go func() {
 		blocked, err := safeIsBlocked(ctx, svc, l.name)
@@ -213,6 +214,16 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 		blocked, err = a.blocked, a.err
 	case <-ctx.Done():
 		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q did not return: %w", l.name, ctx.Err())
+		if deadline, _ := ctx.Deadline(); ctx.Err() == context.Canceled {
+			// Its answer, if it comes, is no answer: the probe
+			// was told to give up.
+			wait := time.NewTimer(time.Until(deadline))
+			select {
+			case <-answer:
+			case <-wait.C:
+			}
+			wait.Stop()
+		}
 	}
 	l.lock()
 	defer l.mu.Unlock()
