@@ -225,6 +225,7 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 			wait.Stop()
 		}
 	}
+	hint := l.probeHint(err)
 	l.lock()
 	defer l.mu.Unlock()
 	p := &l.p
@@ -242,7 +243,7 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 		p.armed = true
 		l.event(now, EventProbe, "service has no probe; using a canary request")
 	case err != nil:
-		l.backOff(now, 0, "probe failed: "+err.Error())
+		l.backOff(now, hint, "probe failed: "+err.Error())
 	case blocked:
 		l.backOff(now, 0, "service still blocked")
 	default:
@@ -250,6 +251,26 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 		return
 	}
 	l.dispatch(now)
+}
+
+// probeHint returns the server's hint carried by the error of a failed
+// probe, as the limiter's Classifier reads it: a probe that returns the
+// error of its call, a 429 that says when to retry, must not be followed
+// by the next one before then. A Classifier that panics gives no hint.
+func (l *BucketRateLimiter) probeHint(err error) (hint time.Duration) {
+	if err == nil {
+		return 0
+	}
+	defer func() {
+		if recover() != nil {
+			hint = 0
+		}
+	}()
+	switch c := l.cfg.classify(err); c.Kind {
+	case KindRateLimited, KindOverloaded:
+		return max(c.RetryAfter, 0)
+	}
+	return 0
 }
 
 // safeIsBlocked calls svc.IsBlocked for the limiter named name, turning a

@@ -3,6 +3,8 @@ package ratellmiter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -574,4 +576,34 @@ func TestStragglerHintPutsOffACanaryThatWasDue(t *testing.T) {
 		assert.False(t, l.Stats().Paused, "the canary resumed the limiter")
 		assertConserved(t, l)
 	})
+}
+
+// A probe that makes a call and returns its error, a 429 that says when
+// to retry, counts as blocked, and the next probe waits as long as the
+// server said.
+func TestAProbeRefusedWithAHintWaitsForIt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantGap time.Duration
+	}{
+		{"rate limit error", &RateLimitError{StatusCode: 429, RetryAfter: 30 * time.Second}, 30 * time.Second},
+		{"wrapped SDK error", fmt.Errorf("listing models: %w", &sdkLikeError{StatusCode: 429,
+			Response: &http.Response{Header: http.Header{"Retry-After": {"20"}}}}), 20 * time.Second},
+		{"short hint", &RateLimitError{StatusCode: 429, RetryAfter: time.Millisecond}, 1500 * time.Millisecond},
+		{"no hint", &sdkLikeError{StatusCode: 429}, 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				svc := newScriptedService(func(context.Context) (bool, error) { return true, tc.err }, openAnswer)
+				l := newLimiter(t, 600, WithService(svc))
+				tk, _ := l.Acquire(context.Background())
+				require.NoError(t, <-handBack(tk, time.Second))
+				calls := svc.callTimes()
+				require.Len(t, calls, 2)
+				assert.Equal(t, tc.wantGap, calls[1]-calls[0])
+				tk.Done()
+			})
+		})
+	}
 }

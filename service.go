@@ -17,7 +17,9 @@ type RateLimitedService interface {
 	// IsBlocked reports whether the service currently refuses requests.
 	// It must honour ctx. A service that cannot tell returns
 	// ErrProbeUnsupported: the limiter then lets one queued request
-	// through as a canary instead.
+	// through as a canary instead. Any other error counts as blocked;
+	// when the limiter's Classifier reads it as a rate limit with a hint
+	// (the 429 of the probe's own call), the next probe waits for it.
 	IsBlocked(ctx context.Context) (bool, error)
 	// Limiter returns the limiter for model, or the service's default
 	// limiter for a model it does not know; nil if it has none.
