@@ -203,17 +203,13 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	// abandoned at its timeout all the same: it must not hold the pause,
 	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
-	go func() {
-		blocked, err := safeIsBlocked(ctx, svc, l.name)
-		answer <- probeAnswer{blocked, err}
-	}()
-	var blocked bool
-	var err error
+	go func() { answer <- l.askProbe(ctx, svc) }()
+	var a probeAnswer
 	select {
-	case a := <-answer:
-		blocked, err = a.blocked, a.err
+	case a = <-answer:
 	case <-ctx.Done():
-		blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q did not return: %w", l.name, ctx.Err())
+		a = probeAnswer{blocked: true, failed: true, why: fmt.Sprintf(
+			"ratellmiter: IsBlocked of the service of %q did not return: %v", l.name, ctx.Err())}
 		if deadline, _ := ctx.Deadline(); ctx.Err() == context.Canceled {
 			// Its answer, if it comes, is no answer: the probe
 			// was told to give up.
@@ -225,12 +221,11 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 			wait.Stop()
 		}
 	}
-	hint := l.probeHint(err)
 	l.lock()
 	defer l.mu.Unlock()
 	p := &l.p
 	p.probing = false
-	if l.err != nil || !p.paused || err != nil && mctx.Err() != nil {
+	if l.err != nil || !p.paused || a.failed && mctx.Err() != nil {
 		// Closed, resumed, or cut short by Stop, which ends the pause:
 		// a probe without an answer is no failed probe, and must not
 		// put off the probe of the limiters sharing the quota.
@@ -238,13 +233,13 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	}
 	now := l.now()
 	switch {
-	case errors.Is(err, ErrProbeUnsupported):
+	case a.unsupported:
 		p.useCanary = true
 		p.armed = true
 		l.event(now, EventProbe, "service has no probe; using a canary request")
-	case err != nil:
-		l.backOff(now, hint, "probe failed: "+err.Error())
-	case blocked:
+	case a.failed:
+		l.backOff(now, a.hint, "probe failed: "+a.why)
+	case a.blocked:
 		l.backOff(now, 0, "service still blocked")
 	default:
 		l.resume(now, "probe: service accepts requests")
@@ -273,16 +268,26 @@ func (l *BucketRateLimiter) probeHint(err error) (hint time.Duration) {
 	return 0
 }
 
-// safeIsBlocked calls svc.IsBlocked for the limiter named name, turning a
-// panic into an error. It calls nothing else of svc, which may be what
-// panics (a nil pointer in an interface, say).
-func safeIsBlocked(ctx context.Context, svc RateLimitedService, name string) (blocked bool, err error) {
+// askProbe calls svc.IsBlocked for the limiter and reads its answer,
+// turning a panic into a failed probe: a panic of IsBlocked, or of the
+// error it returned as it is read (the Error or Unwrap method of a nil
+// pointer, say). It calls nothing else of svc, which may itself be what
+// panics (a nil pointer in an interface).
+func (l *BucketRateLimiter) askProbe(ctx context.Context, svc RateLimitedService) (a probeAnswer) {
 	defer func() {
 		if r := recover(); r != nil {
-			blocked, err = true, fmt.Errorf("ratellmiter: IsBlocked of the service of %q panicked: %v", name, r)
+			a = probeAnswer{blocked: true, failed: true, why: fmt.Sprintf(
+				"ratellmiter: IsBlocked of the service of %q panicked: %v", l.name, r)}
 		}
 	}()
-	return svc.IsBlocked(ctx)
+	blocked, err := svc.IsBlocked(ctx)
+	switch {
+	case err == nil:
+		return probeAnswer{blocked: blocked}
+	case errors.Is(err, ErrProbeUnsupported):
+		return probeAnswer{unsupported: true}
+	}
+	return probeAnswer{blocked: true, failed: true, why: err.Error(), hint: l.probeHint(err)}
 }
 
 // resume ends the pause: the ramp starts again and waiters are served.
@@ -306,8 +311,11 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	l.dispatch(now)
 }
 
-// probeAnswer is what IsBlocked returned.
+// probeAnswer is what IsBlocked returned, read.
 type probeAnswer struct {
-	blocked bool
-	err     error
+	blocked     bool
+	unsupported bool          // the service has no probe
+	failed      bool          // the probe failed: why says how
+	why         string        // the error's text
+	hint        time.Duration // the server's hint in the error, if any
 }

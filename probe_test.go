@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -606,4 +607,32 @@ func TestAProbeRefusedWithAHintWaitsForIt(t *testing.T) {
 			})
 		})
 	}
+}
+
+// nilErrorProbe returns a nil *RateLimitError as its error: a typed nil,
+// whose Error and Unwrap dereference it.
+type nilErrorProbe struct{}
+
+func (nilErrorProbe) ServiceName() string               { return "nil-error" }
+func (nilErrorProbe) Limiter(string) *BucketRateLimiter { return nil }
+func (nilErrorProbe) IsBlocked(context.Context) (bool, error) {
+	var rle *RateLimitError
+	return false, rle
+}
+
+// A probe whose error panics when read (a typed nil) counts as a probe
+// that panicked: blocked, said through the logger, and no crash of the
+// Monitor's goroutine, where nobody could recover it.
+func TestAProbeReturningATypedNilErrorCountsAsBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &logRecorder{}
+		l := newLimiter(t, 600, WithService(nilErrorProbe{}), WithLogger(slog.New(rec)))
+		tk, _ := l.Acquire(context.Background())
+		giveUp(t, tk, time.Second)
+		time.Sleep(10 * time.Second)
+		st := l.Stats()
+		assert.True(t, st.Paused, "every probe failed: still blocked")
+		assert.Greater(t, st.NextProbe, time.Now(), "and the next probe is planned")
+		assert.NotEmpty(t, rec.matching("probe failed", "panicked"))
+	})
 }
