@@ -63,12 +63,14 @@ func DefaultClassifier(err error) Classification {
 	if err == nil {
 		return Classification{}
 	}
+	// A nil *QuotaError or *RateLimitError (the typed-nil slip) says
+	// nothing, and is left to the checks below.
 	var qe *QuotaError
-	if errors.As(err, &qe) {
+	if errors.As(err, &qe) && qe != nil {
 		return Classification{Kind: KindQuotaExhausted, Quota: qe.Quota}
 	}
 	var rl *RateLimitError
-	if errors.As(err, &rl) {
+	if errors.As(err, &rl) && rl != nil {
 		return Classification{Kind: KindRateLimited, RetryAfter: rl.RetryAfter}
 	}
 	for e := range walkErrors(err, 16) {

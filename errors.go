@@ -64,6 +64,9 @@ type RateLimitError struct {
 
 // Error describes the rate limit.
 func (e *RateLimitError) Error() string {
+	if e == nil {
+		return "ratellmiter: nil *RateLimitError"
+	}
 	msg := "rate limited"
 	if e.StatusCode != 0 {
 		msg = fmt.Sprintf("rate limited (HTTP %d)", e.StatusCode)
@@ -78,7 +81,12 @@ func (e *RateLimitError) Error() string {
 }
 
 // Unwrap returns the underlying error.
-func (e *RateLimitError) Unwrap() error { return e.Err }
+func (e *RateLimitError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // QuotaError is the error returned when a provider says a quota or spend
 // limit is used up. It satisfies errors.Is(err, ErrQuotaExhausted) and
@@ -91,6 +99,9 @@ type QuotaError struct {
 
 // Error names the quota.
 func (e *QuotaError) Error() string {
+	if e == nil {
+		return "ratellmiter: nil *QuotaError"
+	}
 	msg := "ratellmiter: quota exhausted"
 	if e.Quota != "" {
 		msg += " (" + e.Quota + ")"
@@ -105,4 +116,9 @@ func (e *QuotaError) Error() string {
 func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExhausted }
 
 // Unwrap returns the provider's error.
-func (e *QuotaError) Unwrap() error { return e.Err }
+func (e *QuotaError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
