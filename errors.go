@@ -7,17 +7,24 @@ import (
 )
 
 var (
-	// ErrRateLimited is returned, wrapped around the last error, when a call
-	// was still rate limited after the last attempt Do or the transport makes.
+	// ErrRateLimited is returned by Do, wrapped around fn's last error, when
+	// a call was still rate limited after its last attempt (see
+	// WithMaxRetries). The Transport returns the last rate-limited
+	// response instead, as the server sent it.
 	ErrRateLimited = errors.New("ratellmiter: rate limited")
 
-	// ErrQuotaExhausted reports a rate-limit answer that retrying cannot fix
-	// for a long time: a used-up quota or spend limit. Calls fail at once
-	// with an error that wraps it and the provider's error.
+	// ErrQuotaExhausted reports a quota that retrying cannot fix for a long
+	// time. When the provider says a quota or spend limit is used up, Do
+	// fails at once with an error that wraps it and the provider's error
+	// (the Transport returns the provider's answer as it is). While the
+	// WithRequestsPerDay budget, or the request budget of a day the
+	// server reports, is used up, Acquire (and so Do and the Transport)
+	// fails with a *QuotaError whose Reset says when there is room again.
 	ErrQuotaExhausted = errors.New("ratellmiter: quota exhausted")
 
 	// ErrStopped is returned by Acquire, and to every waiter, once the
-	// limiter's Monitor has been stopped.
+	// limiter's Monitor has been stopped, and by NewBucketRateLimiter for
+	// a limiter that would join a stopped Monitor.
 	ErrStopped = errors.New("ratellmiter: monitor stopped")
 
 	// ErrClosed is returned by Acquire, and to every waiter, once the limiter
@@ -28,9 +35,12 @@ var (
 	// was already finished or is not issued.
 	ErrTicketFinished = errors.New("ratellmiter: ticket already finished")
 
-	// ErrWouldExceedDeadline is returned at once, instead of waiting, when
-	// the caller's deadline (or the WithMaxWait bound) comes before the
-	// earliest moment a ticket could be issued.
+	// ErrWouldExceedDeadline is returned, wrapped, at once instead of
+	// waiting when the caller's deadline (or the WithMaxWait bound) comes
+	// before the earliest moment a ticket could be issued, and at the
+	// WithMaxWait bound by a wait that might have ended within it but did
+	// not. (A wait cut short by the context's own deadline returns the
+	// context's error.)
 	ErrWouldExceedDeadline = errors.New("ratellmiter: ticket cannot be issued before the deadline")
 
 	// ErrProbeUnsupported is what a RateLimitedService's IsBlocked returns
