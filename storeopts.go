@@ -125,7 +125,10 @@ func WithExpectedProcesses(n int) StoreOption {
 // seen by one pauses all of them within a second, only one probes at a
 // time, and the resume, the ramp after it and the learned limit are
 // shared. Limiters sharing a key should be created with the same requests
-// per minute.
+// per minute. The other budgets (WithTokensPerMinute,
+// WithInputTokensPerMinute, WithOutputTokensPerMinute, WithRequestsPerDay,
+// WithMaxInFlight) are not shared: each limiter keeps its own, so give
+// each its share of the quota's.
 //
 // Without WithStore a limiter keeps everything in its own memory. opts
 // choose the FailurePolicy (FallbackLocal by default), the sync timeout,
