@@ -128,6 +128,29 @@ func TestWithLearningOffKeepsTheLimit(t *testing.T) {
 	})
 }
 
+// Learning off stops a limiter learning on its own, not taking the limit
+// learned on a quota it shares.
+func TestWithLearningOffStillTakesTheSharedLearnedLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newScriptedService(openAnswer)
+		store := NewMemoryStore()
+		learner := sharedLimiters(t, store, FallbackLocal, 1, 1200, WithService(svc))[0]
+		m := NewMonitor()
+		t.Cleanup(func() { m.Stop() })
+		off, err := NewBucketRateLimiter(1200, WithMonitor(m), WithService(svc), WithLearning(false),
+			WithStore(store, "quota", WithProcessID("off")))
+		require.NoError(t, err)
+		tk, _ := learner.Acquire(context.Background())
+		require.NoError(t, <-handBack(tk, time.Second))
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-handBack(tk, time.Second)) // paused again soon after: too fast
+		tk.Done()
+		require.Equal(t, 600, learner.RPM())
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, 600, off.RPM(), "the quota's learned limit holds for every limiter sharing it")
+	})
+}
+
 func TestServerHeadersCapTheLimitAndHoldUntilReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000)

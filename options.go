@@ -264,6 +264,10 @@ func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 // the first refusal is refused, as in an outage, teaches nothing. Stats
 // reports the limit in use.
 //
+// A limiter sharing a quota (WithStore) works at the limit learned on the
+// quota, by whichever limiter learned it, whether its own learning is on
+// or off.
+//
 // Whether learning is on or off, a 429 for a request issued before the
 // last resume is old news: it is retried first but neither pauses the
 // limiter again nor teaches anything.
