@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 )
 
@@ -100,6 +101,28 @@ func WithName(name string) Option {
 		c.name = name
 		return nil
 	})
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer or
+// function: a *redisstore.Store variable never set, say.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// nilOf returns what an error adds about the nil v: nothing, or for a
+// nil pointer in an interface, its type.
+func nilOf(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (a nil %T)", v)
 }
 
 // WithService names the RateLimitedService the limiter belongs to. After a

@@ -132,11 +132,12 @@ func WithExpectedProcesses(n int) StoreOption {
 //
 // Without WithStore a limiter keeps everything in its own memory. opts
 // choose the FailurePolicy (FallbackLocal by default), the sync timeout,
-// the process id and the expected number of processes.
+// the process id and the expected number of processes. A nil s, or a nil
+// pointer, is an error.
 func WithStore(s Store, key string, opts ...StoreOption) Option {
 	return limiterOption(func(c *config) error {
-		if s == nil {
-			return fmt.Errorf("ratellmiter: WithStore: nil store")
+		if isNil(s) {
+			return fmt.Errorf("ratellmiter: WithStore: nil store%s", nilOf(s))
 		}
 		if key == "" {
 			return fmt.Errorf("ratellmiter: WithStore: empty key")
