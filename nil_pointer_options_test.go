@@ -1,7 +1,9 @@
 package ratellmiter
 
 import (
+	"context"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,4 +22,26 @@ func TestANilPointerStoreIsRefused(t *testing.T) {
 	}
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithStore: nil store (a nil *ratellmiter.MemoryStore)")
+}
+
+// A nil pointer given as the Observer, of a limiter or of its Monitor,
+// observes nothing: Acquire neither panics nor loses the ticket it issued.
+func TestANilPointerObserverObservesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var obs *waitCounter
+		mon := NewMonitor(WithObserver(obs))
+		t.Cleanup(func() { mon.Stop() })
+		for _, l := range []*BucketRateLimiter{
+			newLimiter(t, 600, WithObserver(obs)),
+			newLimiter(t, 600, WithMonitor(mon)),
+		} {
+			var tk *Ticket
+			var err error
+			require.NotPanics(t, func() { tk, err = l.Acquire(context.Background()) })
+			require.NoError(t, err)
+			tk.Done()
+			assertConserved(t, l)
+			assert.Zero(t, l.Stats().InFlight)
+		}
+	})
 }

@@ -21,8 +21,14 @@ func (o ObserverOption) applyLimiter(c *config) error  { c.observer = o.o; retur
 func (o ObserverOption) applyMonitor(c *monitorConfig) { c.observer = o.o }
 
 // WithObserver sets the Observer of ticket waits. A limiter without one
-// uses its Monitor's; by default nothing observes.
-func WithObserver(o Observer) ObserverOption { return ObserverOption{o} }
+// uses its Monitor's; by default nothing observes. A nil o, or a nil
+// pointer (a *metrics.Collector variable never set, say), sets none.
+func WithObserver(o Observer) ObserverOption {
+	if isNil(o) {
+		o = nil
+	}
+	return ObserverOption{o}
+}
 
 // observeAtOnce reports a ticket issued without waiting to the
 // limiter's Observer, if any. Called without mu.
