@@ -43,7 +43,7 @@ type Classification struct {
 type Classifier func(err error) Classification
 
 // DefaultClassifier recognises, anywhere in err's chain:
-//   - *QuotaError: quota exhausted;
+//   - *QuotaError, or any error that is ErrQuotaExhausted: quota exhausted;
 //   - *RateLimitError: rate limited, with its RetryAfter;
 //   - any error with a StatusCode() int method or an exported int field
 //     named StatusCode (the error types of the official OpenAI and
@@ -68,6 +68,9 @@ func DefaultClassifier(err error) Classification {
 	var qe *QuotaError
 	if errors.As(err, &qe) && qe != nil {
 		return Classification{Kind: KindQuotaExhausted, Quota: qe.Quota}
+	}
+	if errors.Is(err, ErrQuotaExhausted) {
+		return Classification{Kind: KindQuotaExhausted}
 	}
 	var rl *RateLimitError
 	if errors.As(err, &rl) && rl != nil {

@@ -227,6 +227,7 @@ func TestDefaultClassifier(t *testing.T) {
 		{"RateLimitError", &RateLimitError{RetryAfter: 3 * time.Second}, Classification{Kind: KindRateLimited, RetryAfter: 3 * time.Second}},
 		{"wrapped RateLimitError", fmt.Errorf("x: %w", &RateLimitError{}), Classification{Kind: KindRateLimited}},
 		{"QuotaError", &QuotaError{Quota: "q"}, Classification{Kind: KindQuotaExhausted, Quota: "q"}},
+		{"wrapped ErrQuotaExhausted", fmt.Errorf("billing: %w", ErrQuotaExhausted), Classification{Kind: KindQuotaExhausted}},
 		{"SDK 429 with retry-after-ms", withHeader(429, "Retry-After-Ms", "1500"), Classification{Kind: KindRateLimited, RetryAfter: 1500 * time.Millisecond}},
 		{"SDK 429 with retry-after", withHeader(429, "Retry-After", "7"), Classification{Kind: KindRateLimited, RetryAfter: 7 * time.Second}},
 		{"SDK 529 overloaded", &sdkLikeError{StatusCode: 529}, Classification{Kind: KindOverloaded}},

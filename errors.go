@@ -123,7 +123,7 @@ func (e *QuotaError) Error() string {
 }
 
 // Is reports whether target is ErrQuotaExhausted.
-func (e *QuotaError) Is(target error) bool { return target == ErrQuotaExhausted }
+func (e *QuotaError) Is(target error) bool { return e != nil && target == ErrQuotaExhausted }
 
 // Unwrap returns the provider's error.
 func (e *QuotaError) Unwrap() error {
