@@ -76,6 +76,7 @@ func TestBadSettingsAreRefusedByName(t *testing.T) {
 		{"default rate above the most", monitor(WithDefaultRateLimit(math.MaxInt)), []string{"WithDefaultRateLimit", strconv.Itoa(math.MaxInt)}},
 		{"nil limiter", transport(WithLimiter(nil)), []string{"WithLimiter", "nil"}},
 		{"nil service", transport(WithServiceLimiters(nil)), []string{"WithServiceLimiters", "nil"}},
+		{"nil *Service", transport(WithServiceLimiters((*Service)(nil))), []string{"WithServiceLimiters", "nil"}},
 		{"limiter and service", transport(WithLimiter(l), WithServiceLimiters(NewService("s", nil))), []string{"WithLimiter", "WithServiceLimiters"}},
 		{"zero body bound", transport(WithMaxBodyBytes(0)), []string{"WithMaxBodyBytes", "0"}},
 		{"negative body bound", transport(WithMaxBodyBytes(-1)), []string{"WithMaxBodyBytes", "-1"}},

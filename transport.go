@@ -82,8 +82,9 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // for which s has no limiter fails without being sent.
 func WithServiceLimiters(s RateLimitedService) TransportOption {
 	return transportOption(func(c *transportConfig) error {
-		if s == nil {
-			return errors.New("ratellmiter: WithServiceLimiters: nil service")
+		if isNil(s) {
+			// A nil pointer would panic in every RoundTrip.
+			return fmt.Errorf("ratellmiter: WithServiceLimiters: nil service (%T)", s)
 		}
 		c.service, c.hasService = s, true
 		return nil
