@@ -26,8 +26,9 @@ const DefaultLogDir = "ratellmiter_logs"
 //
 // Stop stops it: every waiting caller gets ErrStopped, the minute in
 // progress is written, and no goroutine of the Monitor survives, but for a
-// probe that ignores its context past its timeout (see Stop). A Monitor
-// is safe for concurrent use.
+// probe that ignores its context past its timeout (see Stop). Create it
+// with NewMonitor; the zero value is not usable. A Monitor is safe for
+// concurrent use.
 type Monitor struct {
 	cfg monitorConfig
 
