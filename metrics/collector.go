@@ -30,6 +30,10 @@ type Collector struct {
 	mu      sync.Mutex
 	last    map[*ratellmiter.BucketRateLimiter]ratellmiter.Stats
 	retired map[string]ratellmiter.Stats
+
+	// waited holds the labels the wait histogram has a series of, so that
+	// a scrape can drop those no limiter has any more.
+	waited sync.Map // string -> struct{}
 }
 
 var (
@@ -43,7 +47,8 @@ var (
 //
 // The wait histogram is fed only by limiters that have the Collector as
 // their Observer: give it with ratellmiter.WithObserver to each limiter,
-// or to the Monitor they join.
+// or to the Monitor they join. Waits of limiters of another Monitor are
+// dropped at the next scrape.
 func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 	cfg := config{buckets: DefaultWaitBuckets}
 	for _, o := range opts {
@@ -74,7 +79,13 @@ func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 
 // ObserveWait adds a ticket's wait to the histogram of its limiter.
 func (c *Collector) ObserveWait(limiter string, wait time.Duration, retry bool) {
-	c.wait.WithLabelValues(labelOf(limiter)).Observe(wait.Seconds())
+	label := labelOf(limiter)
+	c.wait.WithLabelValues(label).Observe(wait.Seconds())
+	// Marked after the series is made: a scrape forgets the label before
+	// it deletes the series, so a series always ends up marked.
+	if _, ok := c.waited.Load(label); !ok {
+		c.waited.Store(label, struct{}{})
+	}
 }
 
 // labelOf returns the value of the limiter label for a limiter's name:
@@ -91,11 +102,22 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect reads the Stats of every limiter of the Monitor and sends them,
-// with the wait histogram.
+// with the wait histogram. Like the counters, the histogram of a label is
+// dropped once no limiter of the Monitor has it.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.byName(c.m.Limiters()) {
+	stats := c.byName(c.m.Limiters())
+	live := make(map[string]bool, len(stats))
+	for _, s := range stats {
 		c.descs.collect(ch, s)
+		live[s.Name] = true
 	}
+	c.waited.Range(func(k, _ any) bool {
+		if label := k.(string); !live[label] {
+			c.waited.Delete(label)
+			c.wait.DeleteLabelValues(label)
+		}
+		return true
+	})
 	c.wait.Collect(ch)
 }
 

@@ -355,3 +355,46 @@ ratellmiter_tickets_issued_total{limiter="shared"} %d
 		compare(t, c, issued(1), "ratellmiter_tickets_issued_total")
 	})
 }
+
+// The wait histogram keeps a series only for the labels of live limiters,
+// as the counters do: a program that makes limiters of passing names does
+// not grow it for ever.
+func TestCollectorDropsTheWaitsOfAGoneName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMonitor(t)
+		c := NewCollector(m)
+		keep := newLimiter(t, m, c, "keep", 600)
+		for i := range 50 {
+			l := newLimiter(t, m, c, fmt.Sprintf("passing-%d", i), 600)
+			for _, l := range []*ratellmiter.BucketRateLimiter{keep, l} {
+				tk, err := l.Acquire(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk.Done()
+			}
+			if i%10 == 0 {
+				if n := testutil.CollectAndCount(c, "ratellmiter_wait_seconds"); n != 2 {
+					t.Fatalf("after limiter %d: %d wait series, want 2 (keep and the open one)", i, n)
+				}
+			}
+			l.Close()
+		}
+		if n := testutil.CollectAndCount(c, "ratellmiter_wait_seconds"); n != 1 {
+			t.Fatalf("%d wait series, want 1 (keep)", n)
+		}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(c)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "ratellmiter_wait_seconds" {
+				if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != 50 {
+					t.Errorf("keep's wait histogram counts %d waits, want 50", got)
+				}
+			}
+		}
+	})
+}
