@@ -281,9 +281,10 @@ func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 // one when a pause shows the server admitting part of the traffic (while
 // paused, the success of a request issued at least 20 ms after a refused
 // one comes back) or when it is paused again within a minute of resuming.
-// It then halves the rate it works at, once per pause, and adds back 5% of
-// the configured limit after each clean minute, never going above the
-// configured or server-reported limit. A pause in which everything after
+// It then halves the rate it works at, once per pause, never below 1 RPM,
+// and adds back 5% of the configured limit after each clean minute, never
+// going above the configured or server-reported limit: back from the floor
+// in at most 20 clean minutes. A pause in which everything after
 // the first refusal is refused, as in an outage, teaches nothing. Stats
 // reports the limit in use.
 //

@@ -33,7 +33,8 @@ type RateLimitedService interface {
 type ProbeFunc func(ctx context.Context) (blocked bool, err error)
 
 // Service is a ready-made RateLimitedService: a name, an optional probe,
-// and a limiter per model. It is safe for concurrent use.
+// and a limiter per model. It is safe for concurrent use. Create it with
+// NewService; the zero value is not usable.
 type Service struct {
 	name  string
 	probe ProbeFunc
