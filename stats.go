@@ -43,7 +43,8 @@ type Stats struct {
 	PausedTime time.Duration // total time paused, the current pause included
 	// NextProbe is, while paused, when the next probe is due; it is
 	// zero while a probe is under way (IsBlocked running, a canary
-	// waiting to go or in flight).
+	// waiting to go or in flight), and once a canary probe is due: the
+	// pause then lasts until a request comes to go as the canary.
 	NextProbe time.Time
 }
 
