@@ -16,7 +16,8 @@ import (
 // monitors created without WithLogDir, naming the folder.
 const EnvLogDir = "RATELLMITER_LOGS"
 
-// DefaultLogDir is the folder that cmd/llmiter reads by default.
+// DefaultLogDir is the folder that cmd/llmiter reads by default, when
+// RATELLMITER_LOGS is not set. No Monitor writes to it unless told to.
 const DefaultLogDir = "ratellmiter_logs"
 
 // A Monitor owns the goroutines behind its limiters: the probes that check
