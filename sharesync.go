@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -213,6 +214,10 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 		}
 		s.leaseSec, s.leaseN, s.usedSec = sec, 0, 0
 	}
+	// Seconds that left the window are not counted by the store: while it
+	// is unreachable, they would pile up, one a second, and make the sync
+	// that tells them too big to end within the sync timeout.
+	s.returned, s.used = inWindow(s.returned, sec), inWindow(s.used, sec)
 	want := 0
 	if d := s.demand(l, now); d > 0 && !s.down && !final {
 		batch := max(1, l.b.perSec/4)
@@ -250,6 +255,11 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 	}
 	s.returned, s.used, s.events = nil, nil, nil
 	return req
+}
+
+// inWindow drops from cs the seconds before the sixty that end with sec.
+func inWindow(cs []SecondCount, sec int64) []SecondCount {
+	return slices.DeleteFunc(cs, func(c SecondCount) bool { return c.Sec < sec-59 })
 }
 
 // apply takes in the outcome of the sync of req, and issues what it can.
