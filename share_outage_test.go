@@ -2,6 +2,8 @@ package ratellmiter
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -61,4 +63,66 @@ func TestALongOutageTellsOnlyTheWindowsTickets(t *testing.T) {
 		}
 		assert.InDelta(t, 60, counted, 2, "the store counts the last minute's fallback tickets")
 	})
+}
+
+// The store goes down in a second whose tickets a busy limiter has mostly
+// leased and issued: the other limiters, which know nothing of that
+// second's count, start their fallback share from the next second, so the
+// second's cap holds over all of them.
+func TestFallbackStartsTheSecondAfterTheStoreWentDown(t *testing.T) {
+	for _, n := range []int{2, 4, 10} {
+		t.Run(fmt.Sprint(n, " limiters"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mem := NewMemoryStore()
+				m := NewMonitor()
+				t.Cleanup(func() { m.Stop() })
+				var links []*flakyStore
+				var ls []*BucketRateLimiter
+				for i := range n {
+					link := &flakyStore{Store: mem}
+					links = append(links, link)
+					ls = append(ls, quotaLimiter(t, m, link, fmt.Sprint("p", i), 600, nil))
+				}
+				time.Sleep(2 * time.Second) // every limiter knows n live
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				defer cancel()
+				var mu sync.Mutex
+				perSec := map[int64]int{}
+				var wg sync.WaitGroup
+				drive := func(l *BucketRateLimiter) {
+					for range 4 {
+						wg.Go(func() {
+							for {
+								tk, err := l.Acquire(ctx)
+								if err != nil {
+									return
+								}
+								mu.Lock()
+								perSec[time.Now().Unix()]++
+								mu.Unlock()
+								tk.Done()
+							}
+						})
+					}
+				}
+				drive(ls[0])
+				time.Sleep(1750 * time.Millisecond) // three quarters into a second
+				for _, link := range links {
+					link.down.Store(true)
+				}
+				for _, l := range ls[1:] {
+					drive(l)
+				}
+				wg.Wait()
+				after := 0
+				for sec, got := range perSec {
+					assert.LessOrEqual(t, got, 10, "tickets in second %d, over every limiter", sec)
+					if sec > time.Now().Unix()-3 {
+						after += got
+					}
+				}
+				assert.GreaterOrEqual(t, after, 2*min(n*max(1, 10/n), 10)-1, "the fallback issues its shares in the seconds after")
+			})
+		})
+	}
 }

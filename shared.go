@@ -45,6 +45,7 @@ type shared struct {
 
 	down    bool  // the last sync failed
 	err     error // while down and FailClosed: what Acquire returns
+	fbFrom  int64 // while down: the first second the fallback issues in
 	fbUntil int64 // while down: the store's last window is gone from this second on
 	fbLeft  int   // while down, before fbUntil: this limiter's share of what that window had left
 }
@@ -169,10 +170,12 @@ func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
 }
 
 // fallbackAllows reports whether the fallback lets the limiter issue a
-// ticket in second sec while the store is unreachable. Requires the
-// bucket's window to be at or before sec.
+// ticket in second sec while the store is unreachable: not in the second
+// the limiter found it so, whose tickets the other limiters may have
+// leased already, and then its share. Requires the bucket's window to be
+// at or before sec.
 func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
-	if s.cfg.policy == FailClosed {
+	if s.cfg.policy == FailClosed || sec < s.fbFrom {
 		return false
 	}
 	n := s.processes(l)

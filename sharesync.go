@@ -408,6 +408,7 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 		s.leaseN = 0
 	}
 	n := s.processes(l)
+	s.fbFrom = secOf(now) + 1
 	s.fbLeft = max(0, l.b.rpm-s.window) / n
 	s.fbUntil = s.windowSec + 60
 	if s.windowSec == 0 {
