@@ -126,3 +126,42 @@ func TestFallbackStartsTheSecondAfterTheStoreWentDown(t *testing.T) {
 		})
 	}
 }
+
+// A limiter paused and resumed again and again while its store is out of
+// reach tells the store, once back, only what the last pause and resume
+// say: not a run of events that grows with the outage.
+func TestALongOutageTellsOnlyTheLastPauseAndResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &slowStore{MemoryStore: NewMemoryStore()}
+		store := &flakyStore{Store: rec}
+		ls := sharedLimiters(t, store, FallbackLocal, 2, 600)
+		l := ls[0]
+		time.Sleep(time.Second)
+		store.down.Store(true)
+		time.Sleep(time.Second)
+		pauses := l.Stats().Pauses
+		for range 500 { // a 429, then the canary succeeds: about 2 s each
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			giveUp(t, tk, time.Second)
+			tk, err = l.Acquire(context.Background()) // the canary
+			require.NoError(t, err)
+			tk.Done()
+		}
+		require.Equal(t, pauses+500, l.Stats().Pauses)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, time.Hour) // paused when the store comes back
+		before := len(rec.requests())
+		store.down.Store(false)
+		time.Sleep(2 * time.Second)
+		most := 0
+		for _, r := range rec.requests()[before:] {
+			most = max(most, len(r.Events))
+		}
+		assert.LessOrEqual(t, most, 2, "events told in one sync after %d pauses", 501)
+		paused, _ := rec.quotaState("quota")
+		assert.True(t, paused, "the last pause is shared")
+		assert.True(t, ls[1].Stats().Paused, "the other limiter pauses")
+	})
+}

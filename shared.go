@@ -227,9 +227,22 @@ func (s *shared) tellRefused(l *BucketRateLimiter) {
 	if n := len(s.events); n > 0 && s.events[n-1].Kind == QuotaRefused {
 		s.events[n-1] = ev
 	} else {
-		s.events = append(s.events, ev)
+		s.tell(ev)
 	}
 	s.poke()
+}
+
+// tell queues ev, a pause or a resume, to be told to the store. Of the
+// events queued before, it keeps only the last: the store applies a sync's
+// events in one step, and the last pause and resume of a run leave the
+// quota as the whole run would. While the store is out of reach, a run of
+// pauses and resumes would otherwise grow with the outage, and so would
+// the sync that tells it. Requires mu.
+func (s *shared) tell(ev QuotaEvent) {
+	if n := len(s.events); n >= 2 {
+		s.events = []QuotaEvent{s.events[n-1]}
+	}
+	s.events = append(s.events, ev)
 }
 
 // resumed tells the store that the limiter's probe found the server
@@ -240,7 +253,7 @@ func (s *shared) resumed() {
 		return
 	}
 	s.holder = false
-	s.events = append(s.events, QuotaEvent{Kind: QuotaResumed})
+	s.tell(QuotaEvent{Kind: QuotaResumed})
 	s.poke()
 }
 
