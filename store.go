@@ -127,9 +127,10 @@ type QuotaEventKind uint8
 
 const (
 	// QuotaRefused reports that the server refused a call: the quota
-	// pauses, or, when paused already, no probe comes before ProbeAt.
-	// From the probe lease's holder it reports a failed probe: the lease
-	// is released and the next probe is at ProbeAt.
+	// pauses, or, when paused already and no other limiter holds an
+	// unexpired probe lease, no probe comes before ProbeAt. From the probe
+	// lease's holder it reports a failed probe: the lease is released and
+	// the next probe is at ProbeAt.
 	QuotaRefused QuotaEventKind = iota + 1
 	// QuotaResumed reports that a probe found the server accepting
 	// requests: the quota resumes and the ramp starts again. It is taken
