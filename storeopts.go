@@ -22,14 +22,19 @@ type FailurePolicy uint8
 const (
 	// FallbackLocal, the default, keeps issuing tickets at 1/N of the
 	// rate, N being the number of live limiters the store last reported
-	// (at least 1): at most max(1, perSecond/N) a second and
-	// max(1, perMinute/N) in sixty seconds of this limiter's own tickets.
-	// Until the tickets of the store's last window have left it, the
-	// limiter also spends no more than its 1/N share of what that window
-	// had left, so the quota is exceeded by at most the rounding of one
-	// second's share per limiter. A limiter whose syncs have all failed
+	// (at least 1), from the second after the one in which a sync failed:
+	// at most max(1, perSecond/N) a second and max(1, perMinute/N) in
+	// sixty seconds of this limiter's own tickets. Until the tickets of
+	// the store's last window have left it, the limiter also spends no
+	// more than its 1/N share of what that window had left, so when every
+	// limiter has lost the store the quota is exceeded by at most the
+	// rounding of one second's share per limiter. When only some lose it,
+	// the others stop counting them as live after a few seconds and share
+	// the whole quota among themselves, so the shares of the cut-off
+	// limiters come on top of it. A limiter whose syncs have all failed
 	// since it was created knows no N: it takes the one given by
-	// WithExpectedProcesses, or else perSecond (one ticket a second).
+	// WithExpectedProcesses, or else perSecond (at most one ticket a
+	// second).
 	FallbackLocal FailurePolicy = iota
 	// FailClosed refuses tickets while the store cannot be reached:
 	// Acquire fails at once and every waiter is woken, with an error that
