@@ -29,7 +29,7 @@ import (
 // BucketRateLimiter issues tickets for calls to one rate-limited endpoint
 // (one model of one provider, typically) at a configured number of requests
 // per minute. Create it with NewBucketRateLimiter; the zero value is not
-// usable. It is safe for concurrent use and should be created once and
+// usable: it refuses every ticket with an error wrapping ErrClosed. It is safe for concurrent use and should be created once and
 // shared by every goroutine that calls the endpoint.
 type BucketRateLimiter struct {
 	name string
@@ -329,11 +329,19 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 	return true
 }
 
-// refuse returns why t can never be issued: the limiter is closed or
-// stopped, the server said its daily request budget is used up, t needs
+// errNotCreated refuses the tickets of a limiter not created with
+// NewBucketRateLimiter: a zero value would otherwise queue every caller
+// for a ticket it can never issue.
+var errNotCreated = fmt.Errorf("%w: the BucketRateLimiter was not created with NewBucketRateLimiter", ErrClosed)
+
+// refuse returns why t can never be issued: the limiter is not created,
+// closed or stopped, the server said its daily request budget is used up, t needs
 // more tokens than a minute's budget, or the daily budget is used up for
 // longer than a minute. Requires mu.
 func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
+	if l.closed == nil {
+		return errNotCreated
+	}
 	if l.refusing() {
 		return l.refused()
 	}
@@ -638,6 +646,9 @@ func (l *BucketRateLimiter) refusal(ctx context.Context) error {
 // after Close returns; Monitor.Stop waits for it. Close is safe to call
 // more than once.
 func (l *BucketRateLimiter) Close() error {
+	if l.closed == nil {
+		return nil // a zero value: nothing to close
+	}
 	l.shutdown(ErrClosed)
 	l.mon.leave(l)
 	return nil

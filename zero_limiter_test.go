@@ -1,0 +1,38 @@
+package ratellmiter
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A BucketRateLimiter not created with NewBucketRateLimiter (a zero value,
+// in a struct, say) can issue nothing: it refuses every ticket at once
+// with an error wrapping ErrClosed instead of queueing the caller until
+// its context ends, and closing it does not panic.
+func TestAZeroValueLimiterRefusesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var l BucketRateLimiter
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		start := time.Now()
+		tk, err := l.Acquire(ctx)
+		assert.Nil(t, tk)
+		require.ErrorIs(t, err, ErrClosed)
+		assert.Zero(t, time.Since(start), "Acquire waited")
+
+		tk, ok := l.TryAcquire()
+		assert.False(t, ok)
+		assert.Nil(t, tk)
+
+		assert.NotPanics(t, func() {
+			assert.NoError(t, l.Close())
+			assert.NoError(t, l.Close())
+		})
+		assertConserved(t, &l)
+	})
+}
