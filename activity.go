@@ -19,10 +19,20 @@ type activity struct {
 }
 
 // current returns the record of the minute containing now, handing a
-// finished minute to the Monitor first.
+// finished minute to the Monitor first. A time read before the lock was
+// taken (Acquire reads the clock first) may fall in a minute already
+// handed on, or before the current record's: the event counts at the
+// limiter's time instead, so that the minute is not opened again (a
+// paused limiter's second record of it would mark the whole minute
+// paused).
 func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
 	sec := secOf(now)
 	start := sec - int64(mod60(sec))
+	if start < a.minute || a.rec == nil && start == a.minute {
+		now = max(now, l.now())
+		sec = secOf(now)
+		start = sec - int64(mod60(sec))
+	}
 	if a.rec != nil && start != a.minute {
 		if start < a.minute {
 			// Never happens on the monotonic time line; keep counting
