@@ -609,15 +609,20 @@ func TestAProbeRefusedWithAHintWaitsForIt(t *testing.T) {
 	}
 }
 
-// nilErrorProbe returns a nil *RateLimitError as its error: a typed nil,
-// whose Error and Unwrap dereference it.
+// derefError is an error whose methods dereference it, as most do.
+type derefError struct{ msg string }
+
+func (e *derefError) Error() string { return e.msg }
+
+// nilErrorProbe returns a nil *derefError as its error: a typed nil,
+// whose Error panics.
 type nilErrorProbe struct{}
 
 func (nilErrorProbe) ServiceName() string               { return "nil-error" }
 func (nilErrorProbe) Limiter(string) *BucketRateLimiter { return nil }
 func (nilErrorProbe) IsBlocked(context.Context) (bool, error) {
-	var rle *RateLimitError
-	return false, rle
+	var e *derefError
+	return false, e
 }
 
 // A probe whose error panics when read (a typed nil) counts as a probe
