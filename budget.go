@@ -229,7 +229,7 @@ func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
 func (t *Ticket) Used(input, output int) {
 	// Without a token budget there is nothing to correct, and no reason
 	// to take the lock (the budgets are set once, at creation).
-	if t == nil || !t.l.budgeted || !t.l.bud.tokensOn() {
+	if t == nil || t.l == nil || !t.l.budgeted || !t.l.bud.tokensOn() {
 		return
 	}
 	l := t.l

@@ -206,6 +206,12 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // ErrWouldExceedDeadline instead of waiting in vain. Once the limiter is
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
+// While the limiter is paused, a call made by a probe, with the context
+// IsBlocked was given, gets its ticket at once: the probe asks the server
+// itself. That ticket counts in no statistic, and RateLimited on it
+// returns an error wrapping ErrRateLimited at once, since the refusal is
+// the probe's answer.
+//
 // The caller must report on the ticket with Done, Abandon or RateLimited.
 func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
@@ -234,6 +240,12 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	// it. A ticket dated before the resume would count as a straggler of
 	// the pause, and the server's 429 on it would be ignored.
 	now = max(now, l.b.last, l.lim.lastResume)
+	if l.p.paused && inProbe(ctx) {
+		// The probe asks the server through the limiter it probes:
+		// waiting for the pause to end would hold it for ever.
+		l.mu.Unlock()
+		return probeTicket(), nil
+	}
 	if l.lim.learned != 0 {
 		l.raiseLimit(now)
 	}

@@ -203,7 +203,8 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	// abandoned at its timeout all the same: it must not hold the pause,
 	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
-	go func() { answer <- l.askProbe(ctx, svc) }()
+	pctx := context.WithValue(ctx, probeKey{}, l)
+	go func() { answer <- l.askProbe(pctx, svc) }()
 	var a probeAnswer
 	select {
 	case a = <-answer:
@@ -309,6 +310,27 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 		l.sh.resumed()
 	}
 	l.dispatch(now)
+}
+
+// probeKey marks the context given to IsBlocked, so that a call the probe
+// makes through a paused limiter (Do, Acquire, a client on its Transport)
+// is sent at once rather than waiting for the pause it is probing to end.
+type probeKey struct{}
+
+// inProbe reports whether ctx is, or derives from, the context of a probe.
+func inProbe(ctx context.Context) bool { return ctx.Value(probeKey{}) != nil }
+
+// errProbeCall is what RateLimited returns for the ticket of a probe's
+// call: the probe's call is sent once, and its refusal is the probe's
+// answer.
+var errProbeCall = fmt.Errorf("%w: a probe's call is not retried", ErrRateLimited)
+
+// probeTicket returns the ticket of a call a probe makes through a paused
+// limiter: issued at once, it belongs to no limiter and counts nowhere.
+func probeTicket() *Ticket {
+	t := &Ticket{probe: true}
+	t.state.Store(stateIssued)
+	return t
 }
 
 // probeAnswer is what IsBlocked returned, read.

@@ -20,10 +20,9 @@ type RateLimitedService interface {
 	// through as a canary instead. Any other error counts as blocked;
 	// when the limiter's Classifier reads it as a rate limit with a hint
 	// (the 429 of the probe's own call), the next probe waits for it.
-	// It must not call through the paused limiter (Do, or a client on
-	// its Transport): that limiter issues no ticket until the probe says
-	// so, so such a probe times out, counts as blocked, and the pause
-	// never ends.
+	// A call it makes with ctx through a paused limiter (Acquire, Do, a
+	// client on its Transport) is let through at once, counted by no
+	// limiter, and not retried: its 429 is the probe's answer.
 	IsBlocked(ctx context.Context) (bool, error)
 	// Limiter returns the limiter for model, or the service's default
 	// limiter for a model it does not know; nil if it has none.
@@ -33,9 +32,8 @@ type RateLimitedService interface {
 // ProbeFunc reports whether a service currently refuses requests; see
 // RateLimitedService.IsBlocked. A typical probe makes the cheapest call
 // the API has (listing models, say) and reports whether it was rate
-// limited. It needs a client of its own, not one on a Transport of the
-// service's limiters: a paused limiter issues no ticket to its own probe,
-// so every probe would time out and the pause would never end.
+// limited. It may make that call through the service's limiters, with the
+// context it is given (see RateLimitedService.IsBlocked).
 type ProbeFunc func(ctx context.Context) (blocked bool, err error)
 
 // Service is a ready-made RateLimitedService: a name, an optional probe,

@@ -36,12 +36,24 @@ type Ticket struct {
 	queued   bool          // in the wait queue
 	retry    bool          // queued as a rate-limited retry
 	canary   bool          // issued during a pause, to find out whether the server accepts requests
+	probe    bool          // taken by a probe's call during a pause: l is nil, and it counts nowhere
+}
+
+// ends finishes a ticket that belongs to no limiter (a probe's call, or a
+// Ticket{} made by hand) and reports whether t is one. A zero Ticket was
+// never issued, and stays as it is.
+func (t *Ticket) ends(to ticketState) bool {
+	if t.l != nil {
+		return false
+	}
+	t.state.CompareAndSwap(stateIssued, to)
+	return true
 }
 
 // Done finishes the ticket: the call it allowed is over. Calling Done more
 // than once, or after RateLimited returned an error, does nothing.
 func (t *Ticket) Done() {
-	if t == nil {
+	if t == nil || t.ends(stateDone) {
 		return
 	}
 	l := t.l
@@ -82,6 +94,12 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 // rate, so that the limiter pauses all the same but learns nothing about
 // its limit from it.
 func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overloaded bool) error {
+	if t.l == nil {
+		if t.probe && t.state.CompareAndSwap(stateIssued, stateCancelled) {
+			return errProbeCall
+		}
+		return ErrTicketFinished
+	}
 	l := t.l
 	l.lock()
 	if t.state.Load() != stateIssued {
@@ -124,6 +142,9 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 // rateLimitedFinal reports a rate limit on a ticket whose caller will not
 // retry: the limiter pauses as for waitRetry, and the ticket is finished.
 func (t *Ticket) rateLimitedFinal(retryAfter time.Duration, overloaded bool) {
+	if t.ends(stateDone) {
+		return
+	}
 	l := t.l
 	l.lock()
 	defer l.mu.Unlock()
@@ -187,6 +208,9 @@ func (t *Ticket) Abandon() {
 // well (ok) resumes the limiter; one that got no answer counts as one the
 // server refused without a hint.
 func (t *Ticket) finish(ok bool) {
+	if t.ends(stateDone) {
+		return
+	}
 	l := t.l
 	l.lock()
 	defer l.mu.Unlock()

@@ -264,9 +264,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if err := tk.waitRetry(ctx, hint, overloaded); err != nil {
 			closeBody(next)
-			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) {
+			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) || tk.probe {
 				// The retry is hopeless (too late, or the server's daily
-				// request budget is used up): the caller gets the answer.
+				// request budget is used up), or the call is a probe's,
+				// whose answer is the refusal: the caller gets it.
 				return resp, nil
 			}
 			_ = resp.Body.Close()

@@ -1,0 +1,111 @@
+package ratellmiter
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/fakeprovider"
+)
+
+// A probe may call the service through the paused limiter itself, with
+// the context it is given: one client for everything. Its call is sent
+// at once, outside the limiter's counts, and sent once: a 429 goes back
+// to the probe, whose error carries the server's hint.
+func TestAProbeMayCallThroughThePausedLimiter(t *testing.T) {
+	for _, way := range []string{"Transport", "Do"} {
+		t.Run(way, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := tpProvider(t, fakeprovider.Config{RPM: 600})
+				var call func(context.Context) error
+				probes := 0
+				svc := NewService("api", func(ctx context.Context) (bool, error) {
+					probes++
+					if err := call(ctx); err != nil {
+						return true, err
+					}
+					return false, nil
+				})
+				m := NewMonitor()
+				t.Cleanup(func() { m.Stop() })
+				l, err := svc.NewLimiter("", 600, WithMonitor(m))
+				require.NoError(t, err)
+
+				client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithServiceLimiters(svc)))
+				bare := tpOpenAI(fakeURL, s.Transport())
+				call = func(ctx context.Context) error {
+					if way == "Transport" {
+						_, err := client.Chat.Completions.New(ctx, tpChat("gpt-4o-mini"))
+						return err
+					}
+					_, err := Do(ctx, l, func(ctx context.Context) (*openai.ChatCompletion, error) {
+						return bare.Chat.Completions.New(ctx, tpChat("gpt-4o-mini"))
+					})
+					return err
+				}
+
+				// Down for 20 s, then, 10 s in, for 20 s more: the
+				// first probe (at 20 s, as the 429 said) is refused
+				// and says to come back at 30 s.
+				s.Outage(20 * time.Second)
+				time.AfterFunc(10*time.Second, func() { s.Outage(20 * time.Second) })
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				require.NoError(t, call(ctx))
+
+				took := time.Since(start)
+				assert.GreaterOrEqual(t, took, 30*time.Second)
+				assert.Less(t, took, 31*time.Second, "resumed by the second probe, at 30 s")
+				assert.Equal(t, 2, probes)
+				st := s.Stats()
+				assert.Equal(t, 4, st.Requests, "the call, two probes' calls, the call again")
+				assert.Equal(t, 2, st.Accepted)
+				ls := l.Stats()
+				assert.False(t, ls.Paused)
+				assert.Equal(t, uint64(1), ls.Requested, "the probes' calls count nowhere")
+				assert.Equal(t, uint64(1), ls.Finished)
+				assert.Equal(t, uint64(1), ls.RateLimited)
+				assertConserved(t, l)
+			})
+		})
+	}
+}
+
+// A ticket a probe's call took ends quietly however it is reported.
+func TestAProbeCallsTicketReportsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.rateLimitedFinal(time.Minute, false) // pauses l
+		require.True(t, l.Stats().Paused)
+
+		ctx := context.WithValue(context.Background(), probeKey{}, l)
+		for _, report := range []func(*Ticket) error{
+			func(p *Ticket) error { p.Done(); return nil },
+			func(p *Ticket) error { p.Abandon(); return nil },
+			func(p *Ticket) error { p.Used(10, 10); p.Done(); return nil },
+			func(p *Ticket) error { return p.RateLimited(context.Background(), time.Second) },
+		} {
+			p, err := l.Acquire(ctx)
+			require.NoError(t, err, "issued at once during the pause")
+			err = report(p)
+			if err != nil {
+				assert.ErrorIs(t, err, ErrRateLimited)
+			}
+			p.Done()
+			assert.ErrorIs(t, p.RateLimited(context.Background(), 0), ErrTicketFinished)
+		}
+		st := l.Stats()
+		assert.True(t, st.Paused)
+		assert.Equal(t, uint64(1), st.Requested)
+		assert.Equal(t, uint64(1), st.RateLimited)
+		assertConserved(t, l)
+	})
+}
