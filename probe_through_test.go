@@ -109,3 +109,14 @@ func TestAProbeCallsTicketReportsNothing(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+// A Ticket made by hand was never issued: reporting on it does nothing.
+func TestAZeroTicketIsInert(t *testing.T) {
+	var z Ticket
+	require.NotPanics(t, func() {
+		z.Done()
+		z.Abandon()
+		z.Used(1, 1)
+	})
+	assert.ErrorIs(t, z.RateLimited(context.Background(), time.Second), ErrTicketFinished)
+}
