@@ -226,7 +226,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		}
 	}
 	if l.tryLane(t) {
-		l.observeAtOnce()
+		l.observeAtOnce(t)
 		return t, nil
 	}
 	now := l.now()
@@ -255,7 +255,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 		l.issue(t, now)
 		l.openLane(now)
 		l.mu.Unlock()
-		l.observeAtOnce()
+		l.observeAtOnce(t)
 		return t, nil
 	}
 	// The caller waits: read the clock again, so that a long wait for the
@@ -275,7 +275,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	if err := l.wait(ctx, t); err != nil {
 		return nil, err
 	}
-	l.observeWait(now, false)
+	l.observeWait(t, now, false)
 	return t, nil
 }
 
@@ -298,7 +298,7 @@ func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	if !l.tryLane(t) && !l.tryIssue(t) {
 		return nil, false
 	}
-	l.observeAtOnce()
+	l.observeAtOnce(t)
 	return t, true
 }
 

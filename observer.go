@@ -9,7 +9,8 @@ import "time"
 // asked for it and without any lock of the limiter held: wait is 0 for a
 // ticket issued at once, and retry is true for a rate-limited ticket
 // issued again. It must be safe for concurrent use and quick, and must
-// not call back into the limiter.
+// not call back into the limiter. If it panics, the ticket is abandoned
+// (it holds no in-flight slot) and the panic goes on to the caller.
 type Observer interface {
 	ObserveWait(limiter string, wait time.Duration, retry bool)
 }
@@ -30,19 +31,30 @@ func WithObserver(o Observer) ObserverOption {
 	return ObserverOption{o}
 }
 
-// observeAtOnce reports a ticket issued without waiting to the
-// limiter's Observer, if any. Called without mu.
-func (l *BucketRateLimiter) observeAtOnce() {
+// observeAtOnce reports t, issued without waiting, to the limiter's
+// Observer, if any. Called without mu.
+func (l *BucketRateLimiter) observeAtOnce(t *Ticket) {
 	if l.observer != nil {
+		defer abandonOnPanic(t)
 		l.observer.ObserveWait(l.name, 0, false)
 	}
 }
 
-// observeWait reports a wait that began at start (on the limiter's time
-// line) to the limiter's Observer, if any. Called without mu.
-func (l *BucketRateLimiter) observeWait(start int64, retry bool) {
+// observeWait reports t's wait, begun at start (on the limiter's time
+// line), to the limiter's Observer, if any. Called without mu.
+func (l *BucketRateLimiter) observeWait(t *Ticket, start int64, retry bool) {
 	if l.observer == nil {
 		return
 	}
+	defer abandonOnPanic(t)
 	l.observer.ObserveWait(l.name, time.Duration(max(0, l.now()-start)), retry)
+}
+
+// abandonOnPanic, deferred, finishes the issued ticket t when the Observer
+// panics, before the panic goes on to the caller, who never gets t.
+func abandonOnPanic(t *Ticket) {
+	if r := recover(); r != nil {
+		t.Abandon()
+		panic(r)
+	}
 }

@@ -135,7 +135,7 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 	if err := l.wait(ctx, t); err != nil {
 		return err
 	}
-	l.observeWait(now, true)
+	l.observeWait(t, now, true)
 	return nil
 }
 
