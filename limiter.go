@@ -371,8 +371,10 @@ func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 
 // tooLate returns an error if the earliest time t could be issued, with
 // ahead tickets queued before it, is after ctx's deadline or the
-// WithMaxWait bound. The estimate is a lower bound, so a wait that might
-// succeed is never refused. Requires mu.
+// WithMaxWait bound. The estimate is a lower bound for the line as it
+// is: it counts every ticket queued ahead, so a caller may be refused
+// whose wait would have fitted had some of those given up later.
+// Requires mu.
 func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket, ahead int) error {
 	limit, why := int64(math.MaxInt64), ""
 	if d, ok := ctx.Deadline(); ok {

@@ -268,7 +268,7 @@ type SeriesEvent struct {
 }
 
 // Len returns the number of seconds in the series.
-func (s *Series) Len() int { return len(s.Paused) }
+func (s Series) Len() int { return len(s.Paused) }
 
 // Series returns the limiter's activity over the file. A limiter that has
 // no minute in the file gives an all-zero Series on the file's time axis

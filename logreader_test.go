@@ -305,7 +305,7 @@ func TestLogSeries(t *testing.T) {
 		t.Errorf("series of an unknown limiter: %+v", none)
 	}
 	empty := (&LogFile{}).Series("a")
-	if empty.Len() != 0 || empty.Start != 0 {
+	if (&LogFile{}).Series("a").Len() != 0 || empty.Start != 0 {
 		t.Errorf("series of an empty file: %+v", empty)
 	}
 	if got := (&LogFile{}).Limiters(); got != nil {

@@ -127,7 +127,9 @@ var defaultMonitor = sync.OnceValue(func() *Monitor { return NewMonitor() })
 // DefaultMonitor returns the process-wide Monitor that limiters join when
 // no WithMonitor option is given. It logs only when RATELLMITER_LOGS is
 // set. Programs that want its logs flushed call DefaultMonitor().Stop()
-// before they exit.
+// before they exit. Stopping it is for good: every limiter created after
+// without WithMonitor fails with ErrStopped, so tests that stop a
+// Monitor should stop one of their own.
 func DefaultMonitor() *Monitor { return defaultMonitor() }
 
 // DefaultLimiter returns the limiter that Do and Wrap use when given nil:

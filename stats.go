@@ -28,8 +28,8 @@ type Stats struct {
 	// failed fast on a deadline or gave up waiting.
 	Requested   uint64
 	Issued      uint64 // times a ticket was issued, re-issues after rate limits included
-	Finished    uint64 // tickets finished with Done or Abandon, or given up after rate limits
-	Cancelled   uint64 // tickets given up while waiting: ctx ended, deadline, limiter stopped
+	Finished    uint64 // tickets finished with Done or Abandon, or rate limited on their last attempt (Do, the Transport)
+	Cancelled   uint64 // tickets given up while waiting, to be issued or re-issued: ctx ended, deadline, limiter stopped
 	RateLimited uint64 // rate-limit errors reported
 	Overflow    uint64 // requests that could not be issued at once and waited
 	Waiting     int    // tickets in the queue now
