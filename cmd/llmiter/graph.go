@@ -33,7 +33,8 @@ Flags of graph:
   -file FILE     log file to draw; a bare name is looked up in DIR, ".jsonl" may
                  be left out (default: the newest non-empty log in DIR, the
                  <unix-seconds>.jsonl with the largest number)
-  -name NAME     limiter to draw (default "default"); "all" is -compare
+  -name NAME     limiter to draw (default: the log's only limiter if it has
+                 one, else "default"); "all" is -compare
   -compare       draw every limiter of the log's last day on one chart, one
                  line each
   -lines LINES   the lines to draw, one letter each (default "ri"):
@@ -235,6 +236,9 @@ func graph(o *graphOptions, stderr io.Writer) (string, error) {
 		fmt.Fprintf(stderr, "llmiter: warning: %s: %d lines are not minute logs and were skipped\n", path, lf.Skipped)
 	}
 	names := lf.Limiters()
+	if len(names) == 1 && !o.compare && !o.set["name"] {
+		o.name = names[0]
+	}
 	label := "all"
 	if !o.compare {
 		if !slices.Contains(names, o.name) {

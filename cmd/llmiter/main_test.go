@@ -231,6 +231,12 @@ func TestGraphDefaults(t *testing.T) {
 	if p := mustGraph(t, nil, "-dir", dd); p != filepath.Join(dd, "1-default-ri.png") {
 		t.Errorf("default limiter: wrote %s", p)
 	}
+	// A log of one limiter draws it, whatever its name.
+	one := t.TempDir()
+	os.WriteFile(filepath.Join(one, "1.jsonl"), []byte(firstLine(t)), 0o644)
+	if p := mustGraph(t, nil, "-dir", one); p != filepath.Join(one, "1-anthropic%2Fclaude-ri.png") {
+		t.Errorf("the only limiter: wrote %s", p)
+	}
 }
 
 func firstLine(t *testing.T) string {
