@@ -70,6 +70,7 @@ func TestBadSettingsAreRefusedByName(t *testing.T) {
 		{"nil monitor", limiter(60, WithMonitor(nil)), []string{"WithMonitor", "nil"}},
 		{"nil service", limiter(60, WithService(nil)), []string{"WithService", "nil"}},
 		{"nil classifier", limiter(60, WithClassifier(nil)), []string{"WithClassifier", "nil"}},
+		{"unnamed service", func() error { _, err := NewService("", nil).NewLimiter("m", 60); return err }, []string{"NewService", "empty name"}},
 		{"empty log folder", monitor(WithLogDir("")), []string{"WithLogDir", "empty"}},
 		{"zero default rate", monitor(WithDefaultRateLimit(0)), []string{"WithDefaultRateLimit", "0"}},
 		{"negative default rate", monitor(WithDefaultRateLimit(-3)), []string{"WithDefaultRateLimit", "-3"}},

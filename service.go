@@ -60,8 +60,12 @@ func NewService(name string, probe ProbeFunc) *Service {
 // this service attached, and registers it. The empty model names the
 // service's default limiter, used for models without one of their own.
 // Registering a model twice is an error, and so is registering one once
-// the service is closed (it wraps ErrClosed).
+// the service is closed (it wraps ErrClosed), or with a service that has
+// no name.
 func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRateLimiter, error) {
+	if s.name == "" {
+		return nil, errors.New("ratellmiter: NewService: empty name (it names the service's limiters)")
+	}
 	name := s.name
 	if model != "" {
 		name += "/" + model
