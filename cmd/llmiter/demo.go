@@ -630,7 +630,7 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 		state = fmt.Sprintf("%d/%d done in %.1f s", r.completed, r.total, r.wall.Seconds())
 	}
 	title := fmt.Sprintf("%s: %d requests, %d workers, server at %d RPM — %s", r.client, r.total, o.workers, o.rpm, state)
-	p := newChart(title, "seconds since the run started", n)
+	p := newChart(title, "seconds, from the wall-clock second the run started in", n)
 	p.Y.Max = ymax * 1.12
 
 	leg := newLegend()
