@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 )
 
@@ -24,28 +25,46 @@ const keepLineCap = 64 << 10
 // which its usage is final even if the reader stops before the end of the
 // body (openai-go closes a stream when it reads "data: [DONE]").
 //
-// Lines may be split across Write calls arbitrarily. Memory is bounded by
-// MaxLineBytes. The zero value is ready to use. A StreamUsage is not safe
+// Lines may be split across Write calls arbitrarily, and end with "\n",
+// "\r\n" or "\r". An event whose data spans several "data:" lines is read
+// as the format says, its lines joined by newlines. Memory is bounded by
+// MaxLineBytes for the pending line, and as much for the pending event's
+// data. The zero value is ready to use. A StreamUsage is not safe
 // for concurrent use.
 type StreamUsage struct {
 	line     []byte
 	skipping bool
 	parts    usageParts
 	complete bool
+	cr       bool // the last line ended with "\r": a "\n" next ends no line
+	// ev is the current event's data: its "data:" lines joined by
+	// newlines, read whole when the event ends if there were more than
+	// one. evLines counts them; evOver says they grew past MaxLineBytes.
+	ev      []byte
+	evLines int
+	evOver  bool
 }
 
 // Write consumes part of the stream. It never fails.
 func (s *StreamUsage) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
+		if s.cr && p[0] == '\n' {
+			p = p[1:] // the end of a "\r\n"
+			s.cr = false
+			continue
+		}
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
 			s.buffer(p)
 			break
 		}
 		s.buffer(p[:i])
-		if !s.skipping {
-			s.complete = parseLine(&s.parts, s.line) || s.complete
+		s.cr = p[i] == '\r'
+		if s.skipping {
+			s.evOver = true // a data line, perhaps, too long to keep
+		} else {
+			s.complete = s.endLine(s.line) || s.complete
 		}
 		s.skipping = false
 		if cap(s.line) > keepLineCap {
@@ -62,10 +81,63 @@ func (s *StreamUsage) Write(p []byte) (int, error) {
 // not been terminated yet.
 func (s *StreamUsage) Usage() Usage {
 	parts := s.parts
+	ev, lines, over := s.ev, s.evLines, s.evOver
 	if len(s.line) > 0 && !s.skipping {
 		_ = parseLine(&parts, s.line)
+		if d, ok := dataValue(s.line); ok {
+			ev, over = joinData(slices.Clip(ev), lines, d, over)
+			lines++
+		}
+	}
+	if lines > 1 && !over && json.Valid(ev) {
+		_ = parseData(&parts, ev)
 	}
 	return parts.usage()
+}
+
+// endLine takes in a complete line and reports whether it ends the stream.
+// A blank line ends an event: one whose data spanned several lines is read
+// whole.
+func (s *StreamUsage) endLine(line []byte) (end bool) {
+	if len(line) == 0 {
+		if s.evLines > 1 && !s.evOver && json.Valid(s.ev) {
+			end = parseData(&s.parts, s.ev)
+		}
+		if cap(s.ev) > keepLineCap {
+			s.ev = nil
+		}
+		s.ev, s.evLines, s.evOver = s.ev[:0], 0, false
+		return end
+	}
+	end = parseLine(&s.parts, line)
+	if d, ok := dataValue(line); ok {
+		s.ev, s.evOver = joinData(s.ev, s.evLines, d, s.evOver)
+		s.evLines++
+	}
+	return end
+}
+
+// dataValue returns the value of a "data:" line, without the one space
+// that may follow the colon.
+func dataValue(line []byte) ([]byte, bool) {
+	d, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok {
+		return nil, false
+	}
+	d, _ = bytes.CutPrefix(d, []byte(" "))
+	return d, true
+}
+
+// joinData appends the value d of an event's next data line to ev, which
+// holds the lines before it, unless they would grow past MaxLineBytes.
+func joinData(ev []byte, lines int, d []byte, over bool) ([]byte, bool) {
+	if over || len(ev)+1+len(d) > MaxLineBytes {
+		return nil, true
+	}
+	if lines > 0 {
+		ev = append(ev, '\n')
+	}
+	return append(ev, d...), false
 }
 
 // Complete reports whether the stream's terminal event has been written:
@@ -110,6 +182,14 @@ func parseLine(parts *usageParts, line []byte) (end bool) {
 	if string(data) == "[DONE]" {
 		return true
 	}
+	return parseData(parts, data)
+}
+
+// parseData merges the usage carried by the data of an event (one line's,
+// or several lines' joined) into parts, and reports whether the event ends
+// the stream. Data that does not start with a JSON object is ignored.
+func parseData(parts *usageParts, data []byte) (end bool) {
+	data = bytes.TrimSpace(data)
 	// Most chunks carry only content; skip decoding them.
 	if len(data) == 0 || data[0] != '{' {
 		return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -168,4 +169,46 @@ func writeAll(events []byte) *StreamUsage {
 	var s StreamUsage
 	_, _ = s.Write(events)
 	return &s
+}
+
+// An event's data may span several "data:" lines, which the event stream
+// format joins with newlines (and the SDKs decode whole): the usage of such
+// an event counts, however its lines end and however the stream is split.
+func TestStreamUsageReadsDataSplitOverLines(t *testing.T) {
+	start := `event: message_start` + "\n" +
+		`data: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}` + "\n\n"
+	delta := "event: message_delta\n" +
+		"data: {\"type\":\"message_delta\",\n" +
+		"data: \"usage\":{\"output_tokens\":15}}\n\n" +
+		"event: message_stop\n" +
+		"data: {\"type\":\"message_stop\"}\n\n"
+	want := Usage{InputTokens: 5, OutputTokens: 15, Known: true}
+	for _, eol := range []string{"\n", "\r\n", "\r"} {
+		events := []byte(strings.ReplaceAll(start+delta, "\n", eol))
+		t.Run(strconv.Quote(eol), func(t *testing.T) {
+			assert.Equal(t, want, ParseStreamUsage(events))
+			var s StreamUsage // byte by byte
+			for k := range events {
+				_, _ = s.Write(events[k : k+1])
+			}
+			assert.Equal(t, want, s.Usage())
+			assert.True(t, s.Complete())
+		})
+	}
+	t.Run("unterminated", func(t *testing.T) {
+		events := start + "data: {\"type\":\"message_delta\",\ndata: \"usage\":{\"output_tokens\":15}}"
+		assert.Equal(t, want, ParseStreamUsage([]byte(events)))
+	})
+	t.Run("split response.completed", func(t *testing.T) {
+		events := "event: response.completed\ndata: {\"type\":\"response.completed\",\ndata: \"response\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}}\n\n"
+		s := writeAll([]byte(events))
+		assert.Equal(t, Usage{InputTokens: 3, OutputTokens: 4, Known: true}, s.Usage())
+		assert.True(t, s.Complete())
+	})
+	t.Run("each line a value of its own", func(t *testing.T) {
+		// Not one JSON value once joined: each line is read alone, the
+		// later figure replacing the earlier.
+		events := "data: {\"usage\":{\"output_tokens\":1}}\ndata: {\"usage\":{\"output_tokens\":2}}\n\n"
+		assert.Equal(t, Usage{OutputTokens: 2, Known: true}, ParseStreamUsage([]byte(events)))
+	})
 }
