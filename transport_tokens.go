@@ -20,8 +20,9 @@ import (
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
 // it reads "data: [DONE]". A request the server refuses with a 4xx answer,
-// a 429 included, is charged nothing; a 5xx answer keeps its estimate,
-// because the server may have run the model before it failed.
+// a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
+// keeps its estimate, because the server may have run the model before it
+// failed.
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
@@ -107,11 +108,12 @@ func (u *usageTap) reconcile(tk *Ticket) {
 }
 
 // giveTokensBack refunds the token charge of a request the server
-// refused without working on it (a 4xx answer: a bad request, a wrong
-// URL, no credit left), which used none of its tokens. A rate-limited
-// request is refunded when it is handed back.
+// refused or redirected without working on it (a 4xx answer: a bad
+// request, a wrong URL, no credit left; or a 3xx, whose new location
+// http.Client asks under a ticket of its own), which used none of its
+// tokens. A rate-limited request is refunded when it is handed back.
 func giveTokensBack(tk *Ticket, resp *http.Response) {
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+	if resp.StatusCode >= 300 && resp.StatusCode < 500 {
 		tk.Used(0, 0)
 	}
 }

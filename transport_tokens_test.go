@@ -230,3 +230,39 @@ func TestTransportA429CutShortGivesItsTokensBack(t *testing.T) {
 		assert.Equal(t, 2, calls)
 	})
 }
+
+// A redirect (a 307 to the API's canonical path, say) did no work on the
+// request: the hop is charged nothing, and only the request sent to the
+// new location is charged, then corrected from its usage.
+func TestTransportRedirectGivesItsTokensBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			_ = r.Body.Close()
+			if r.URL.Path == "/v1/chat/completions/" {
+				return jsonResponse(r, http.StatusTemporaryRedirect, http.Header{"Location": {"/v1/chat/completions"}}, ""), nil
+			}
+			return jsonResponse(r, http.StatusOK, nil,
+				`{"id":"chatcmpl-1","object":"chat.completion","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":30}}`), nil
+		})
+		l := newLimiter(t, 600, WithTokensPerMinute(60000)) // 1,000 tokens a second
+		start := time.Now()
+		resp, err := tpTransport(t, rt, WithLimiter(l)).Client().Post(fakeURL+"/v1/chat/completions/", "application/json",
+			strings.NewReader(`{"model":"m","max_tokens":50000,"messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		assertSettled(t, l, 2)
+		// Charged its estimate of 50,000 output tokens, the redirect
+		// would keep the budget in debt for most of a minute, and the
+		// request sent to the new location would wait that out.
+		assert.Less(t, time.Since(start), time.Second, "the redirect's tokens came back at once")
+
+		time.Sleep(time.Second)
+		tk, ok := l.TryAcquire(WithTokens(500, 0))
+		require.True(t, ok, "only the usage of the answered request is charged")
+		tk.Done()
+	})
+}
