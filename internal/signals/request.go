@@ -27,8 +27,10 @@ type Request struct {
 	// 0 when none is present.
 	MaxTokens int64
 	// PromptChars is the number of bytes of prompt text: message
-	// contents, the system prompt ("system" or "instructions"), "prompt"
-	// and "input" (and Gemini's "contents" and "systemInstruction"). Bytes over-count non-ASCII
+	// contents (and, in the Responses API's input, the arguments of tool
+	// calls and the output sent back for them), the system prompt
+	// ("system" or "instructions"), "prompt" and "input" (and Gemini's
+	// "contents" and "systemInstruction"). Bytes over-count non-ASCII
 	// text, which errs on the side of caution. Images, tool definitions
 	// and other non-text inputs are not counted.
 	PromptChars int64
@@ -105,7 +107,8 @@ func decodeObject(body []byte) (map[string]any, bool) {
 
 // textLen sums the lengths of the text found in v: strings count in full,
 // arrays are summed, and objects contribute their "text", "content" and
-// "parts" fields. Other values count zero.
+// "parts" fields, and the "arguments" and "output" of the Responses API's
+// function_call and function_call_output items. Other values count zero.
 func textLen(v any, depth int) int64 {
 	if depth > maxTextDepth {
 		return 0
@@ -121,7 +124,7 @@ func textLen(v any, depth int) int64 {
 		return n
 	case map[string]any:
 		var n int64
-		for _, key := range []string{"text", "content", "parts"} {
+		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, textLen(v[key], depth+1))
 		}
 		return n

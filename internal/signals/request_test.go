@@ -25,6 +25,10 @@ func TestParseRequest(t *testing.T) {
 			Request{Model: "gpt-3.5-turbo-instruct", MaxTokens: 7, PromptChars: 18}},
 		{"prompt array of strings", []byte(`{"prompt":["ab","cde"]}`),
 			Request{PromptChars: 5}},
+		{"responses tool call and its output", []byte(`{"input":[{"role":"user","content":"weather?"},` +
+			`{"type":"function_call","call_id":"c1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},` +
+			`{"type":"function_call_output","call_id":"c1","output":"sunny, 21 degrees"}]}`),
+			Request{PromptChars: 8 + 16 + 17, Messages: 3}},
 		{"input string", []byte(`{"model":"text-embedding-3-small","input":"hello"}`),
 			Request{Model: "text-embedding-3-small", PromptChars: 5}},
 		{"max_tokens preferred over max_completion_tokens", []byte(`{"max_tokens":10,"max_completion_tokens":20}`),
