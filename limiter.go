@@ -206,11 +206,11 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // ErrWouldExceedDeadline instead of waiting in vain. Once the limiter is
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
-// While the limiter is paused, a call made by a probe, with the context
-// IsBlocked was given, gets its ticket at once: the probe asks the server
-// itself. That ticket counts in no statistic, and RateLimited on it
-// returns an error wrapping ErrRateLimited at once, since the refusal is
-// the probe's answer.
+// While the limiter is paused, a call made by a probe while it runs, with
+// the context IsBlocked was given, gets its ticket at once: the probe asks
+// the server itself. That ticket counts in no statistic, and RateLimited
+// on it returns an error wrapping ErrRateLimited at once, since the
+// refusal is the probe's answer.
 //
 // The caller must report on the ticket with Done, Abandon or RateLimited.
 func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) (*Ticket, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -203,8 +204,13 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	// abandoned at its timeout all the same: it must not hold the pause,
 	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
-	pctx := context.WithValue(ctx, probeKey{}, l)
-	go func() { answer <- l.askProbe(pctx, svc) }()
+	run := &probeRun{}
+	pctx := context.WithValue(ctx, probeKey{}, run)
+	go func() {
+		a := l.askProbe(pctx, svc)
+		run.over.Store(true)
+		answer <- a
+	}()
 	var a probeAnswer
 	select {
 	case a = <-answer:
@@ -222,6 +228,7 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 			wait.Stop()
 		}
 	}
+	run.over.Store(true) // given up on, if it has not returned
 	l.lock()
 	defer l.mu.Unlock()
 	p := &l.p
@@ -315,10 +322,22 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 // probeKey marks the context given to IsBlocked, so that a call the probe
 // makes through a paused limiter (Do, Acquire, a client on its Transport)
 // is sent at once rather than waiting for the pause it is probing to end.
+// Its value is the probe's *probeRun.
 type probeKey struct{}
 
-// inProbe reports whether ctx is, or derives from, the context of a probe.
-func inProbe(ctx context.Context) bool { return ctx.Value(probeKey{}) != nil }
+// probeRun is one call of IsBlocked. Once it is over (the probe returned,
+// or was given up on at its timeout), a context derived from its own
+// without its cancellation (context.WithoutCancel) no longer passes a
+// pause: it would let through every call made with it, in every later
+// pause, uncounted and never retried.
+type probeRun struct{ over atomic.Bool }
+
+// inProbe reports whether ctx is, or derives from, the context of a probe
+// still running.
+func inProbe(ctx context.Context) bool {
+	run, _ := ctx.Value(probeKey{}).(*probeRun)
+	return run != nil && !run.over.Load()
+}
 
 // errProbeCall is what RateLimited returns for the ticket of a probe's
 // call: the probe's call is sent once, and its refusal is the probe's

@@ -86,7 +86,7 @@ func TestAProbeCallsTicketReportsNothing(t *testing.T) {
 		tk.rateLimitedFinal(time.Minute, false) // pauses l
 		require.True(t, l.Stats().Paused)
 
-		ctx := context.WithValue(context.Background(), probeKey{}, l)
+		ctx := context.WithValue(context.Background(), probeKey{}, &probeRun{})
 		for _, report := range []func(*Ticket) error{
 			func(p *Ticket) error { p.Done(); return nil },
 			func(p *Ticket) error { p.Abandon(); return nil },
@@ -119,4 +119,42 @@ func TestAZeroTicketIsInert(t *testing.T) {
 		z.Used(1, 1)
 	})
 	assert.ErrorIs(t, z.RateLimited(context.Background(), time.Second), ErrTicketFinished)
+}
+
+// A probe's context passes a pause only while the probe runs: one kept
+// past it, cut from its cancellation (context.WithoutCancel, for work the
+// probe left running), waits out a later pause like any other call
+// instead of going to the refusing server uncounted.
+func TestASpentProbesContextPassesNoLaterPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var kept context.Context
+		svc := newScriptedService(func(ctx context.Context) (bool, error) {
+			kept = context.WithoutCancel(ctx)
+			return false, nil
+		})
+		m := NewMonitor()
+		t.Cleanup(func() { m.Stop() })
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithService(svc),
+			WithProbeInterval(time.Hour, 2*time.Hour, 2))
+		require.NoError(t, err)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, time.Second)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.False(t, l.Stats().Paused, "the probe ended the pause")
+		require.NotNil(t, kept)
+
+		tk, err = l.Acquire(context.Background())
+		require.NoError(t, err)
+		giveUp(t, tk, time.Hour) // paused again, for an hour
+		require.True(t, l.Stats().Paused)
+		ctx, cancel := context.WithTimeout(kept, time.Minute)
+		defer cancel()
+		tk, err = l.Acquire(ctx)
+		assert.Nil(t, tk)
+		assert.ErrorIs(t, err, ErrWouldExceedDeadline)
+		assert.Equal(t, uint64(3), l.Stats().Requested)
+		assertConserved(t, l)
+	})
 }
