@@ -9,8 +9,10 @@ import (
 var (
 	// ErrRateLimited is returned by Do, wrapped around fn's last error, when
 	// a call was still rate limited after its last attempt (see
-	// WithMaxRetries). The Transport returns the last rate-limited
-	// response instead, as the server sent it.
+	// WithMaxRetries), or at its first when the call is a probe's (see
+	// BucketRateLimiter.Acquire), whose Ticket.RateLimited returns an
+	// error wrapping it at once. The Transport returns the last
+	// rate-limited response instead, as the server sent it.
 	ErrRateLimited = errors.New("ratellmiter: rate limited")
 
 	// ErrQuotaExhausted reports a quota that retrying cannot fix for a long

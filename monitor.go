@@ -223,7 +223,9 @@ func (m *Monitor) startLocked() error {
 // final sync with the store (up to two sync timeouts each, in parallel).
 // It returns the first error met writing logs. Stop is safe to call more
 // than once, from any goroutine: every call returns once the Monitor is
-// stopped, with the first call's result.
+// stopped, with the first call's result. A probe (IsBlocked) that calls
+// Stop itself waits in it for its own timeout, since Stop waits for the
+// probe.
 func (m *Monitor) Stop() error {
 	m.mu.Lock()
 	if m.stopped {

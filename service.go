@@ -22,7 +22,8 @@ type RateLimitedService interface {
 	// (the 429 of the probe's own call), the next probe waits for it.
 	// A call it makes with ctx through a paused limiter (Acquire, Do, a
 	// client on its Transport) is let through at once, counted by no
-	// limiter, and not retried: its 429 is the probe's answer.
+	// limiter, and not retried: its 429 is the probe's answer. It must
+	// not call its Monitor's Stop, which waits for it until its timeout.
 	IsBlocked(ctx context.Context) (bool, error)
 	// Limiter returns the limiter for model, or the service's default
 	// limiter for a model it does not know; nil if it has none.
