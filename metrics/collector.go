@@ -45,10 +45,12 @@ var (
 // m is nil). It panics on an invalid option, a mistake in the program
 // rather than at run time, as prometheus.MustRegister does.
 //
-// The wait histogram is fed only by limiters that have the Collector as
-// their Observer: give it with ratellmiter.WithObserver to each limiter,
-// or to the Monitor they join. Waits of limiters of another Monitor are
-// dropped at the next scrape.
+// The wait histogram is fed only by limiters of m that have the Collector
+// as their Observer: give it with ratellmiter.WithObserver to each of
+// them (m, made before the Collector, cannot take it as its own
+// Observer). The waits of limiters of another Monitor are dropped at each
+// scrape, before they are sent: a Collector given to another Monitor, or
+// to its limiters, exports none of their waits.
 func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 	cfg := config{buckets: DefaultWaitBuckets}
 	for _, o := range opts {
