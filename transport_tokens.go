@@ -13,7 +13,8 @@ import (
 // (WithTokensPerMinute and the like), each request is charged an estimate
 // read from its JSON body (the prompt's text at four characters a token,
 // plus a few tokens a message, as input; max_tokens, max_completion_tokens
-// or max_output_tokens as output), and the charge is corrected from the
+// or max_output_tokens, times the completions asked for with "n", as
+// output), and the charge is corrected from the
 // usage the response reports: the "usage" object of a JSON answer, or the
 // usage events of a stream (OpenAI's final chunk with
 // stream_options.include_usage, Anthropic's message_start and
@@ -30,7 +31,7 @@ const maxUsageBody = 4 << 20
 // tokenEstimate returns the token charge of a request body.
 func tokenEstimate(body []byte) AcquireOption {
 	r := signals.ParseRequest(body)
-	return WithTokens(int(min(r.EstimateInputTokens(), math.MaxInt32)), int(min(max(r.MaxTokens, 0), math.MaxInt32)))
+	return WithTokens(int(min(r.EstimateInputTokens(), math.MaxInt32)), int(min(r.EstimateOutputTokens(), math.MaxInt32)))
 }
 
 // usageTap collects the usage a response reports while its body is read.

@@ -96,6 +96,23 @@ func TestTransportRequestLargerThanTheTokenBudgetFails(t *testing.T) {
 	})
 }
 
+// OpenAI counts n completions of up to max_tokens each against the
+// budget: a request asking for three of 400 tokens needs 1,200 of them.
+func TestTransportChargesEveryCompletionAskedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithTokensPerMinute(1000))
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(400)
+		params.N = openai.Int(3)
+		_, err := client.Chat.Completions.New(context.Background(), params)
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Contains(t, err.Error(), "1204 tokens", "three completions of 400 tokens and the prompt")
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
 func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600)

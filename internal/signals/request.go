@@ -24,8 +24,14 @@ type Request struct {
 	// MaxTokens is the output cap from "max_tokens",
 	// "max_completion_tokens", "max_output_tokens" or Gemini's
 	// generationConfig.maxOutputTokens, in that order of preference;
-	// 0 when none is present.
+	// 0 when none is present. It caps each completion: see Choices.
 	MaxTokens int64
+	// Choices is the number of completions the request asks for, each
+	// capped at MaxTokens: OpenAI's "n" (or the legacy completions'
+	// "best_of", which generates that many, when larger) or Gemini's
+	// generationConfig.candidateCount; 0 when none is present, which
+	// means one.
+	Choices int64
 	// PromptChars is the number of bytes of prompt text: message
 	// contents (and, in the Responses API's input, the arguments of tool
 	// calls and the output sent back for them), the system prompt
@@ -42,10 +48,21 @@ type Request struct {
 }
 
 // EstimateTokens returns a conservative token estimate for the request:
-// MaxTokens plus EstimateInputTokens. The result saturates instead of
-// overflowing.
+// EstimateOutputTokens plus EstimateInputTokens. The result saturates
+// instead of overflowing.
 func (r Request) EstimateTokens() int64 {
-	return satAdd(max(r.MaxTokens, 0), r.EstimateInputTokens())
+	return satAdd(r.EstimateOutputTokens(), r.EstimateInputTokens())
+}
+
+// EstimateOutputTokens returns the most output tokens the request may
+// generate, as the providers count it against their limits: MaxTokens for
+// each of its Choices. The result saturates instead of overflowing.
+func (r Request) EstimateOutputTokens() int64 {
+	out, n := max(r.MaxTokens, 0), max(r.Choices, 1)
+	if out > 0 && n > math.MaxInt64/out {
+		return math.MaxInt64
+	}
+	return out * n
 }
 
 // EstimateInputTokens returns a conservative estimate of the request's
@@ -78,9 +95,17 @@ func ParseRequest(body []byte) Request {
 			break
 		}
 	}
-	if r.MaxTokens == 0 {
-		if cfg, ok := obj["generationConfig"].(map[string]any); ok {
+	for _, key := range []string{"n", "best_of"} {
+		if n, ok := jsonCount(obj[key]); ok {
+			r.Choices = max(r.Choices, n)
+		}
+	}
+	if cfg, ok := obj["generationConfig"].(map[string]any); ok {
+		if r.MaxTokens == 0 {
 			r.MaxTokens, _ = jsonCount(cfg["maxOutputTokens"])
+		}
+		if n, ok := jsonCount(cfg["candidateCount"]); ok {
+			r.Choices = max(r.Choices, n)
 		}
 	}
 	for _, key := range []string{"messages", "contents", "input"} {

@@ -33,6 +33,12 @@ func TestParseRequest(t *testing.T) {
 			Request{Model: "text-embedding-3-small", PromptChars: 5}},
 		{"max_tokens preferred over max_completion_tokens", []byte(`{"max_tokens":10,"max_completion_tokens":20}`),
 			Request{MaxTokens: 10}},
+		{"n completions", []byte(`{"model":"gpt-4o","n":3,"max_completion_tokens":100}`),
+			Request{Model: "gpt-4o", MaxTokens: 100, Choices: 3}},
+		{"best_of larger than n", []byte(`{"prompt":"x","max_tokens":10,"n":2,"best_of":5}`),
+			Request{MaxTokens: 10, Choices: 5, PromptChars: 1}},
+		{"gemini candidateCount", []byte(`{"generationConfig":{"maxOutputTokens":50,"candidateCount":2}}`),
+			Request{MaxTokens: 50, Choices: 2}},
 		{"whole float max tokens", []byte(`{"max_tokens":100.0}`), Request{MaxTokens: 100}},
 		{"exponent max tokens", []byte(`{"max_tokens":1e3}`), Request{MaxTokens: 1000}},
 		{"negative max tokens ignored", []byte(`{"max_tokens":-5,"max_completion_tokens":9}`), Request{MaxTokens: 9}},
@@ -71,6 +77,9 @@ func TestRequestEstimateTokens(t *testing.T) {
 		{"all parts", Request{MaxTokens: 256, PromptChars: 400, Messages: 2}, 256 + 100 + 2*PerMessageTokens},
 		{"negative fields ignored", Request{MaxTokens: -10, PromptChars: -40, Messages: -1}, 0},
 		{"saturates", Request{MaxTokens: math.MaxInt64, PromptChars: math.MaxInt64, Messages: math.MaxInt64}, math.MaxInt64},
+		{"each choice may use max tokens", Request{MaxTokens: 100, Choices: 3, PromptChars: 40}, 300 + 10},
+		{"zero choices is one", Request{MaxTokens: 100, Choices: 0}, 100},
+		{"saturates on choices", Request{MaxTokens: math.MaxInt64 / 2, Choices: 3}, math.MaxInt64},
 		{"saturates on messages", Request{Messages: math.MaxInt64 / 2}, math.MaxInt64},
 	}
 	for _, tc := range tests {
