@@ -11,12 +11,12 @@ import (
 
 // The transport and token budgets: when the limiter has one
 // (WithTokensPerMinute and the like), each request is charged an estimate
-// read from its JSON body (the prompt's text at four characters a token,
-// plus a few tokens a message, as input; max_tokens, max_completion_tokens
-// or max_output_tokens, times the completions asked for with "n", as
-// output), and the charge is corrected from the
-// usage the response reports: the "usage" object of a JSON answer, or the
-// usage events of a stream (OpenAI's final chunk with
+// read from its JSON body (the prompt's text and the tool definitions at
+// four characters a token, plus a few tokens a message, as input;
+// max_tokens, max_completion_tokens or max_output_tokens, times the
+// completions asked for with "n", as output), and the charge is corrected
+// from the usage the response reports: the "usage" object of a JSON
+// answer, or the usage events of a stream (OpenAI's final chunk with
 // stream_options.include_usage, Anthropic's message_start and
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as

@@ -12,6 +12,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/openai/openai-go/v3"
+	openaishared "github.com/openai/openai-go/v3/shared"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -109,6 +110,25 @@ func TestTransportChargesEveryCompletionAskedFor(t *testing.T) {
 		_, err := client.Chat.Completions.New(context.Background(), params)
 		require.ErrorIs(t, err, ErrExceedsBudget)
 		assert.Contains(t, err.Error(), "1204 tokens", "three completions of 400 tokens and the prompt")
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
+// The tool definitions go into the prompt the provider counts: a request
+// whose tools alone need more than the budget is refused at once.
+func TestTransportChargesTheToolDefinitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithTokensPerMinute(1000))
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpChat("gpt-4o-mini")
+		params.MaxCompletionTokens = openai.Int(100)
+		params.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openaishared.FunctionDefinitionParam{
+			Name:        "lookup",
+			Description: openai.String(strings.Repeat("Looks the word up in the dictionary. ", 120)), // 4,440 bytes
+		})}
+		_, err := client.Chat.Completions.New(context.Background(), params)
+		require.ErrorIs(t, err, ErrExceedsBudget)
 		assert.Zero(t, s.Stats().Requests, "nothing was sent")
 	})
 }

@@ -36,9 +36,11 @@ type Request struct {
 	// contents (and, in the Responses API's input, the arguments of tool
 	// calls and the output sent back for them), the system prompt
 	// ("system" or "instructions"), "prompt" and "input" (and Gemini's
-	// "contents" and "systemInstruction"). Bytes over-count non-ASCII
-	// text, which errs on the side of caution. Images, tool definitions
-	// and other non-text inputs are not counted.
+	// "contents" and "systemInstruction"), and the tool definitions
+	// ("tools", or the older "functions"), which the providers put in
+	// the prompt, at the length of their JSON. Bytes over-count non-ASCII
+	// text, which errs on the side of caution. Images and other non-text
+	// inputs are not counted.
 	PromptChars int64
 	// Messages is the number of entries in "messages" (or Gemini's
 	// "contents", or an array "input").
@@ -116,6 +118,11 @@ func ParseRequest(body []byte) Request {
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
 		r.PromptChars = satAdd(r.PromptChars, textLen(obj[key], 0))
 	}
+	for _, key := range []string{"tools", "functions"} {
+		if v, ok := obj[key]; ok {
+			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
+		}
+	}
 	return r
 }
 
@@ -151,6 +158,41 @@ func textLen(v any, depth int) int64 {
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, textLen(v[key], depth+1))
+		}
+		return n
+	}
+	return 0
+}
+
+// jsonLen returns the length of the decoded JSON value v written as
+// compact JSON, counting each string by its decoded bytes. Values nested
+// deeper than maxTextDepth count zero.
+func jsonLen(v any, depth int) int64 {
+	if depth > maxTextDepth {
+		return 0
+	}
+	switch v := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return int64(len(v)) + 2
+	case json.Number:
+		return int64(len(v))
+	case bool:
+		if v {
+			return 4
+		}
+		return 5
+	case []any:
+		n := int64(1 + max(len(v), 1)) // brackets and commas
+		for _, e := range v {
+			n = satAdd(n, jsonLen(e, depth+1))
+		}
+		return n
+	case map[string]any:
+		n := int64(1 + max(len(v), 1)) // braces and commas
+		for k, e := range v {
+			n = satAdd(n, satAdd(int64(len(k))+3, jsonLen(e, depth+1)))
 		}
 		return n
 	}

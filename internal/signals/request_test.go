@@ -7,6 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
+// toolsJSON is a tool definition in compact JSON.
+const toolsJSON = `[{"type":"function","function":{"name":"get_weather","description":"Get the weather","strict":true,"parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer","maximum":7}},"required":["city"],"additionalProperties":false}}},{"name":"x","input_schema":null}]`
+
 func TestParseRequest(t *testing.T) {
 	tests := []struct {
 		name string
@@ -39,6 +42,10 @@ func TestParseRequest(t *testing.T) {
 			Request{MaxTokens: 10, Choices: 5, PromptChars: 1}},
 		{"gemini candidateCount", []byte(`{"generationConfig":{"maxOutputTokens":50,"candidateCount":2}}`),
 			Request{MaxTokens: 50, Choices: 2}},
+		{"tool definitions", []byte(`{"messages":[{"role":"user","content":"hi"}],"tools":` + toolsJSON + `}`),
+			Request{PromptChars: 2 + int64(len(toolsJSON)), Messages: 1}},
+		{"legacy function definitions", []byte(`{"functions":[{"name":"f","parameters":{"type":"object","properties":{}}}]}`),
+			Request{PromptChars: int64(len(`[{"name":"f","parameters":{"type":"object","properties":{}}}]`))}},
 		{"whole float max tokens", []byte(`{"max_tokens":100.0}`), Request{MaxTokens: 100}},
 		{"exponent max tokens", []byte(`{"max_tokens":1e3}`), Request{MaxTokens: 1000}},
 		{"negative max tokens ignored", []byte(`{"max_tokens":-5,"max_completion_tokens":9}`), Request{MaxTokens: 9}},
