@@ -133,6 +133,27 @@ func TestTransportChargesTheToolDefinitions(t *testing.T) {
 	})
 }
 
+// The tool calls of the conversation so far are input the provider
+// counts: a request carrying an Anthropic tool_use block whose input (a
+// file to write) is larger than the input budget is refused at once.
+func TestTransportChargesTheToolCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithInputTokensPerMinute(1000))
+		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpMessage()
+		params.Messages = []anthropic.MessageParam{
+			anthropic.NewUserMessage(anthropic.NewTextBlock("Write the report to report.txt")),
+			anthropic.NewAssistantMessage(anthropic.NewToolUseBlock("toolu_1",
+				map[string]string{"path": "report.txt", "content": strings.Repeat("All work and no play. ", 200)}, "write_file")),
+			anthropic.NewUserMessage(anthropic.NewToolResultBlock("toolu_1", "written", false)),
+		}
+		_, err := client.Messages.New(context.Background(), params)
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
 func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600)

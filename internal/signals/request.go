@@ -33,14 +33,13 @@ type Request struct {
 	// means one.
 	Choices int64
 	// PromptChars is the number of bytes of prompt text: message
-	// contents (and, in the Responses API's input, the arguments of tool
-	// calls and the output sent back for them), the system prompt
-	// ("system" or "instructions"), "prompt" and "input" (and Gemini's
-	// "contents" and "systemInstruction"), and the tool definitions
-	// ("tools", or the older "functions"), which the providers put in
-	// the prompt, at the length of their JSON. Bytes over-count non-ASCII
-	// text, which errs on the side of caution. Images and other non-text
-	// inputs are not counted.
+	// contents (the tool calls and results among them), the system
+	// prompt ("system" or "instructions"), "prompt" and "input" (and
+	// Gemini's "contents" and "systemInstruction"), and the tool
+	// definitions ("tools", or the older "functions"), which the
+	// providers put in the prompt, at the length of their JSON. Bytes
+	// over-count non-ASCII text, which errs on the side of caution.
+	// Images and other non-text inputs are not counted.
 	PromptChars int64
 	// Messages is the number of entries in "messages" (or Gemini's
 	// "contents", or an array "input").
@@ -139,8 +138,11 @@ func decodeObject(body []byte) (map[string]any, bool) {
 
 // textLen sums the lengths of the text found in v: strings count in full,
 // arrays are summed, and objects contribute their "text", "content" and
-// "parts" fields, and the "arguments" and "output" of the Responses API's
-// function_call and function_call_output items. Other values count zero.
+// "parts" fields, the output and arguments of a tool call ("output",
+// "arguments"), and, at the length of their JSON, the tool calls of a
+// message ("tool_calls", "function_call", Gemini's "functionCall"), the
+// input of an Anthropic tool_use block ("input") and the response of a
+// Gemini functionResponse. Other values, images among them, count zero.
 func textLen(v any, depth int) int64 {
 	if depth > maxTextDepth {
 		return 0
@@ -158,6 +160,18 @@ func textLen(v any, depth int) int64 {
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, textLen(v[key], depth+1))
+		}
+		for _, key := range []string{"tool_calls", "function_call", "functionCall", "input"} {
+			if e, ok := v[key]; ok {
+				n = satAdd(n, jsonLen(e, depth+1))
+			}
+		}
+		for _, key := range []string{"functionResponse", "function_response"} {
+			if r, ok := v[key].(map[string]any); ok {
+				if e, ok := r["response"]; ok {
+					n = satAdd(n, jsonLen(e, depth+2))
+				}
+			}
 		}
 		return n
 	}
