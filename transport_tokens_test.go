@@ -154,6 +154,23 @@ func TestTransportChargesTheToolCalls(t *testing.T) {
 	})
 }
 
+// A plain-text document is prompt text the provider counts: one larger
+// than the input budget is refused at once.
+func TestTransportChargesTextDocuments(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithInputTokensPerMinute(1000))
+		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		params := tpMessage()
+		params.Messages = []anthropic.MessageParam{anthropic.NewUserMessage(
+			anthropic.NewDocumentBlock(anthropic.PlainTextSourceParam{Data: strings.Repeat("The grass is green. ", 250)}),
+			anthropic.NewTextBlock("What colour is the grass?"))}
+		_, err := client.Messages.New(context.Background(), params)
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
 func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600)

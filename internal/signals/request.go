@@ -142,7 +142,9 @@ func decodeObject(body []byte) (map[string]any, bool) {
 // "arguments"), and, at the length of their JSON, the tool calls of a
 // message ("tool_calls", "function_call", Gemini's "functionCall"), the
 // input of an Anthropic tool_use block ("input") and the response of a
-// Gemini functionResponse. Other values, images among them, count zero.
+// Gemini functionResponse, and the text of an Anthropic document whose
+// "source" is text or content blocks. Other values, images and PDFs among
+// them, count zero.
 func textLen(v any, depth int) int64 {
 	if depth > maxTextDepth {
 		return 0
@@ -164,6 +166,16 @@ func textLen(v any, depth int) int64 {
 		for _, key := range []string{"tool_calls", "function_call", "functionCall", "input"} {
 			if e, ok := v[key]; ok {
 				n = satAdd(n, jsonLen(e, depth+1))
+			}
+		}
+		if src, ok := v["source"].(map[string]any); ok {
+			// An Anthropic document given as text, or as content
+			// blocks; a base64 (PDF) or URL source is not text.
+			switch src["type"] {
+			case "text":
+				n = satAdd(n, textLen(src["data"], depth+2))
+			case "content":
+				n = satAdd(n, textLen(src["content"], depth+2))
 			}
 		}
 		for _, key := range []string{"functionResponse", "function_response"} {

@@ -54,6 +54,8 @@ func TestParseRequest(t *testing.T) {
 			Request{PromptChars: int64(len(`{"q":"x"}`)) + 5, Messages: 2}},
 		{"gemini function call and response", []byte(`{"contents":[{"role":"model","parts":[{"functionCall":{"name":"f","args":{"q":"x"}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"r":"y"}}}]}]}`),
 			Request{PromptChars: int64(len(`{"name":"f","args":{"q":"x"}}`)) + int64(len(`{"r":"y"}`)), Messages: 2}},
+		{"anthropic text documents", []byte(`{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"green grass"}},{"type":"document","source":{"type":"content","content":[{"type":"text","text":"blue sky"}]}},{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0x"}},{"type":"search_result","source":"https://example.com","title":"t","content":[{"type":"text","text":"abc"}]}]}]}`),
+			Request{PromptChars: 11 + 8 + 3, Messages: 1}},
 		{"whole float max tokens", []byte(`{"max_tokens":100.0}`), Request{MaxTokens: 100}},
 		{"exponent max tokens", []byte(`{"max_tokens":1e3}`), Request{MaxTokens: 1000}},
 		{"negative max tokens ignored", []byte(`{"max_tokens":-5,"max_completion_tokens":9}`), Request{MaxTokens: 9}},
