@@ -171,6 +171,21 @@ func TestTransportChargesTextDocuments(t *testing.T) {
 	})
 }
 
+// An input given as token ids is that many tokens: an embedding of 2,000
+// of them is refused at once by a budget of 1,000.
+func TestTransportChargesTokenArrayInputs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := tpProvider(t, fakeprovider.Config{RPM: 600})
+		l := newLimiter(t, 600, WithTokensPerMinute(1000))
+		c := tpTransport(t, s.Transport(), WithLimiter(l)).Client()
+		ids := strings.TrimSuffix(strings.Repeat("1234,", 2000), ",")
+		_, err := c.Post(fakeURL+"/v1/embeddings", "application/json",
+			strings.NewReader(`{"model":"text-embedding-3-small","input":[[`+ids+`]]}`))
+		require.ErrorIs(t, err, ErrExceedsBudget)
+		assert.Zero(t, s.Stats().Requests, "nothing was sent")
+	})
+}
+
 func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600)

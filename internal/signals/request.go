@@ -41,8 +41,9 @@ type Request struct {
 	// over-count non-ASCII text, which errs on the side of caution.
 	// Images and other non-text inputs are not counted.
 	PromptChars int64
-	// Messages is the number of entries in "messages" (or Gemini's
-	// "contents", or an array "input").
+	// Messages is the number of messages (objects) in "messages" (or
+	// Gemini's "contents", or an array "input"); the strings and token
+	// ids of an embedding's "input" are no messages.
 	Messages int64
 	// Stream reports whether "stream" is true.
 	Stream bool
@@ -110,8 +111,11 @@ func ParseRequest(body []byte) Request {
 		}
 	}
 	for _, key := range []string{"messages", "contents", "input"} {
-		if list, ok := obj[key].([]any); ok {
-			r.Messages = satAdd(r.Messages, int64(len(list)))
+		list, _ := obj[key].([]any)
+		for _, e := range list {
+			if _, ok := e.(map[string]any); ok {
+				r.Messages = satAdd(r.Messages, 1)
+			}
 		}
 	}
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
@@ -137,7 +141,8 @@ func decodeObject(body []byte) (map[string]any, bool) {
 }
 
 // textLen sums the lengths of the text found in v: strings count in full,
-// arrays are summed, and objects contribute their "text", "content" and
+// arrays are summed, the numbers in them (token ids) at four bytes, a
+// token, each, and objects contribute their "text", "content" and
 // "parts" fields, the output and arguments of a tool call ("output",
 // "arguments"), and, at the length of their JSON, the tool calls of a
 // message ("tool_calls", "function_call", Gemini's "functionCall"), the
@@ -155,6 +160,10 @@ func textLen(v any, depth int) int64 {
 	case []any:
 		var n int64
 		for _, e := range v {
+			if _, ok := e.(json.Number); ok {
+				n = satAdd(n, 4) // a token id
+				continue
+			}
 			n = satAdd(n, textLen(e, depth+1))
 		}
 		return n
