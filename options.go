@@ -333,7 +333,8 @@ func positive(name string, n int, field func(*config) *int) Option {
 }
 
 // WithTokensPerMinute sets a budget of n tokens per minute, input and
-// output combined, as OpenAI's TPM limit counts them. A ticket acquired
+// output combined, as OpenAI's TPM limit counts them. (Gemini's TPM counts
+// input tokens only: use WithInputTokensPerMinute for it.) A ticket acquired
 // with WithTokens is issued only when the budget has room for its
 // estimate; Ticket.Used corrects the charge. The budget refills
 // continuously, n/60 a second, and banks at most a second's worth, so

@@ -59,7 +59,8 @@ func New(cfg Config) (*Server, error) {
 // A request is checked in this order: exhausted quota, outage, running
 // penalty, injected overload (Anthropic only), then the budgets. It is
 // charged one request plus an estimate of its tokens (a quarter of its
-// prompt characters, rounded up, plus its max tokens), and the unused output
+// prompt characters, rounded up, plus its max tokens, or Config.ReplyTokens
+// when it gives none), and the unused output
 // tokens are given back once the reply is produced. An admitted request then
 // waits its simulated latency, which ends early, with nothing written, if the
 // request is cancelled.
