@@ -67,7 +67,7 @@ type memAck struct {
 // memQuota is the shared state of one quota.
 type memQuota struct {
 	counts      map[int64]int     // tickets per Unix second
-	seen        map[string]int64  // last heartbeat of each limiter
+	seen        map[string]int64  // last heartbeat of each limiter, kept an hour
 	acks        map[string]memAck // numbered requests, by limiter
 	incarnation uint64
 	paused      bool
@@ -96,9 +96,16 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 	} else {
 		q.seen[r.ID] = r.Now
 	}
+	// Live are the heartbeats within LiveTTL of this request's time.
+	// Requests may come in another order than their times, so those
+	// older are forgotten only after an hour, as the Redis store does.
+	live := 0
 	for id, t := range q.seen {
-		if t <= r.Now-int64(r.LiveTTL) {
+		switch {
+		case t <= r.Now-ackKeep:
 			delete(q.seen, id)
+		case t > r.Now-int64(r.LiveTTL):
+			live++
 		}
 	}
 	oldest := r.Sec - 59
@@ -143,7 +150,7 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		Incarnation: q.incarnation,
 		Probe:       q.paused && q.holder == r.ID && q.leaseUntil > r.Now,
 		Learned:     q.learned,
-		Live:        len(q.seen),
+		Live:        live,
 		Window:      window,
 	}
 }

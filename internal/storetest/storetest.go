@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"a resume ramps the seconds up", resumeRamps},
 		{"a ramp of no start and no step still grows by one a second", zeroRamp},
 		{"heartbeats count live limiters", heartbeats},
+		{"live limiters are counted at the request's own time", heartbeatsOutOfOrder},
 		{"the learned limit is shared", learnedShared},
 	}
 	for i, tc := range tests {
@@ -281,6 +282,16 @@ func heartbeats(t *testing.T, c *client) {
 	c.sync(req("b", Base+sec, 0))
 	expect(t, "live", c.sync(req("c", Base+2*sec, 0)).Live, 3)
 	expect(t, "live once a's heartbeat is 3 s old", c.sync(req("c", Base+3*sec, 0)).Live, 2)
+}
+
+// heartbeatsOutOfOrder: requests reach the store in another order than
+// their times (limiters build them before they are sent, on clocks that
+// differ a little): each reply counts the heartbeats live at its own
+// request's time, whatever a later request said before it.
+func heartbeatsOutOfOrder(t *testing.T, c *client) {
+	c.sync(req("a", Base, 0))
+	expect(t, "live at 3.1 s, when a's heartbeat is stale", c.sync(req("b", Base+3100*int64(time.Millisecond), 0)).Live, 1)
+	expect(t, "live at 2.9 s, when a's heartbeat is not", c.sync(req("c", Base+2900*int64(time.Millisecond), 0)).Live, 3)
 }
 
 func learnedShared(t *testing.T, c *client) {
