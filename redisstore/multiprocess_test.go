@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	if idx := os.Getenv(envChild); idx != "" {
 		os.Exit(childMain(idx))
 	}
+	if cfg := os.Getenv(envHammer); cfg != "" {
+		os.Exit(hammerMain(cfg))
+	}
 	// No goroutine may outlive the tests.
 	goleak.VerifyTestMain(m)
 }

@@ -1,0 +1,72 @@
+package ratellmiter_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/storetest"
+)
+
+// runContention runs c with n limiters on one quota of store, in this
+// process, and checks it.
+func runContention(t *testing.T, store ratellmiter.Store, n int, c storetest.Contention) storetest.Result {
+	t.Helper()
+	m := ratellmiter.NewMonitor()
+	defer m.Stop()
+	c.Dir = t.TempDir()
+	start := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	if err := storetest.FillWindow(context.Background(), store, "quota", c, start); err != nil {
+		t.Fatal(err)
+	}
+	var ls []*ratellmiter.BucketRateLimiter
+	for i := range n {
+		l, err := ratellmiter.NewBucketRateLimiter(c.RPM, ratellmiter.WithMonitor(m), ratellmiter.WithLearning(false),
+			ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	recs := make([]storetest.Record, n)
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		wg.Go(func() { recs[i] = storetest.Hammer(l, c, start) })
+	}
+	wg.Wait()
+	return storetest.Check(t, c, start, recs, 1, time.Second)
+}
+
+// Limiters that share a quota of a MemoryStore, each wanting more than
+// the quota, keep to its caps together, take even shares of it, pause and
+// resume together, and issue what the caps allow.
+func TestSharedQuotaUnderContention(t *testing.T) {
+	for n, c := range storetest.Contentions() {
+		t.Run(fmt.Sprint(n, " limiters"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				res := runContention(t, ratellmiter.NewMemoryStore(), n, c)
+				t.Log(res)
+				if res.Ratio < 0.9 {
+					t.Errorf("issued %.3f of what the caps allow", res.Ratio)
+				}
+			})
+		})
+	}
+}
+
+// Over many seconds each of twenty limiters sharing a quota gets about an
+// even share, though each second only four of them get tickets.
+func TestManySharedLimitersGetEvenSharesOverTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := storetest.Contention{RPM: 1200, Goroutines: 8, Duration: 10 * time.Minute, MinShare: 0.75}
+		res := runContention(t, ratellmiter.NewMemoryStore(), 20, c)
+		t.Logf("%d tickets of %d allowed (%.3f); shares %v", res.Total, res.Ideal, res.Ratio, res.Shares)
+		if res.Ratio < 0.99 {
+			t.Errorf("issued %.3f of what the caps allow", res.Ratio)
+		}
+	})
+}
