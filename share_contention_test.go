@@ -70,3 +70,20 @@ func TestManySharedLimitersGetEvenSharesOverTime(t *testing.T) {
 		}
 	})
 }
+
+// The server refuses a call of every limiter at once: each reports it,
+// the quota pauses once, one limiter probes, and all resume together.
+func TestSharedQuotaUnderContentionAllRateLimited(t *testing.T) {
+	for n, c := range storetest.Contentions() {
+		c.Each = true
+		t.Run(fmt.Sprint(n, " limiters"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				res := runContention(t, ratellmiter.NewMemoryStore(), n, c)
+				t.Log(res)
+				if res.Ratio < 0.9 {
+					t.Errorf("issued %.3f of what the caps allow", res.Ratio)
+				}
+			})
+		})
+	}
+}

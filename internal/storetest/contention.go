@@ -36,6 +36,10 @@ type Contention struct {
 	LimitAt []time.Duration
 	Hint    time.Duration
 	Dir     string
+	// Each makes every limiter report a rate limit on its first ticket in
+	// the second after each of LimitAt, as when a server refuses every
+	// call in flight, instead of only the first limiter to get one.
+	Each bool
 	// MinShare is the least share of the tickets each limiter must get,
 	// as a fraction of an even share. A limiter leases up to a quarter
 	// of a second's tickets at a time, so each second only the first
@@ -127,7 +131,11 @@ func Hammer(l *rl.BucketRateLimiter, c Contention, start time.Time) Record {
 				rec.Issued = append(rec.Issued, now.UnixNano())
 				limited := false
 				for next < len(c.LimitAt) && now.Sub(start) >= c.LimitAt[next] {
-					limited = c.claim(next) || limited
+					if c.Each {
+						limited = limited || now.Sub(start) < c.LimitAt[next]+time.Second
+					} else {
+						limited = c.claim(next) || limited
+					}
 					next++
 				}
 				if limited {
