@@ -11,6 +11,7 @@ import (
 	"github.com/ratellmiter/ratellmiter/internal/redistest"
 	"github.com/ratellmiter/ratellmiter/internal/storetest"
 	"github.com/ratellmiter/ratellmiter/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // agreeClient is one limiter of the differential test: what it last heard
@@ -22,6 +23,7 @@ type agreeClient struct {
 	inc      [2]uint64
 	last     ratellmiter.SyncRequest
 	lastSent bool
+	lastNow  int64
 	granted  []ratellmiter.SecondCount
 }
 
@@ -31,7 +33,9 @@ type agreeClient struct {
 // pauses, resumes and probe leases, requests sent again, twice or late.
 func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 	srv := redistest.Start(t)
-	stores := [2]ratellmiter.Store{ratellmiter.NewMemoryStore(), redisstore.New(newClient(t, srv))}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	stores := [2]ratellmiter.Store{ratellmiter.NewMemoryStore(), redisstore.New(rdb)}
 	ctx := context.Background()
 	for seed := range uint64(6) {
 		key := fmt.Sprint("agree-", seed)
@@ -50,7 +54,11 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 		for step := range 4000 {
 			now += rng.Int64N(40) * int64(time.Millisecond) // whole ms: the Lua script counts in ms
 			c := cs[rng.IntN(len(cs))]
-			sec := now / int64(time.Second)
+			// Requests come a little out of the order of their times,
+			// though each limiter's own are in order.
+			at := max(c.lastNow, now-rng.Int64N(30)*int64(time.Millisecond))
+			c.lastNow = at
+			sec := at / int64(time.Second)
 			var req ratellmiter.SyncRequest
 			switch r := rng.IntN(100); {
 			case r < 3 && c.lastSent:
@@ -59,10 +67,10 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 				// Its reply was lost: sent again, numbered anew.
 				c.seq++
 				req = c.last
-				req.Retry, req.Seq, req.Now, req.Sec = c.last.Seq, c.seq, now, sec
+				req.Retry, req.Seq, req.Now, req.Sec = c.last.Seq, c.seq, at, sec
 			default:
 				c.seq++
-				req = ratellmiter.SyncRequest{ID: c.id, Now: now, Sec: sec, Want: rng.IntN(6), Limit: limit,
+				req = ratellmiter.SyncRequest{ID: c.id, Now: at, Sec: sec, Want: rng.IntN(6), Limit: limit,
 					Seq: c.seq, ProbeTTL: time.Duration(1+rng.IntN(3)) * time.Second, LiveTTL: 3 * time.Second}
 				if rng.IntN(10) == 0 && len(c.granted) > 0 {
 					g := c.granted[rng.IntN(len(c.granted))]
@@ -73,7 +81,7 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 				}
 				switch rng.IntN(60) {
 				case 0:
-					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaRefused, ProbeAt: now + rng.Int64N(3000)*int64(time.Millisecond)}}
+					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaRefused, ProbeAt: at + rng.Int64N(3000)*int64(time.Millisecond)}}
 				case 1, 2, 3:
 					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaResumed}}
 				}
