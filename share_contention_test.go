@@ -80,7 +80,9 @@ func TestSharedQuotaUnderContentionAllRateLimited(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				res := runContention(t, ratellmiter.NewMemoryStore(), n, c)
 				t.Log(res)
-				if res.Ratio < 0.9 {
+				// Each refusal after the first pushes the probe later: up
+				// to a second of the pause and its ramp.
+				if res.Ratio < 0.85 {
 					t.Errorf("issued %.3f of what the caps allow", res.Ratio)
 				}
 			})

@@ -218,10 +218,15 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 	// is unreachable, they would pile up, one a second, and make the sync
 	// that tells them too big to end within the sync timeout.
 	s.returned, s.used = inWindow(s.returned, sec), inWindow(s.used, sec)
+	// Tickets are asked for only once the lease has none left: the lease
+	// holds one run of slots, and a grant's slots come after those of
+	// every grant before it, so tickets added to a lease that still has
+	// some would be issued on the slots that follow its own, which the
+	// store gave to other limiters.
 	want := 0
-	if d := s.demand(l, now); d > 0 && !s.down && !final {
+	if d := s.demand(l, now); d > 0 && !s.down && !final && s.leaseN == 0 {
 		batch := max(1, l.b.perSec/4)
-		want = max(0, min(max(d, s.usedSec), batch)-s.leaseN)
+		want = min(max(d, s.usedSec), batch)
 		s.asked = false
 	}
 	req := SyncRequest{
