@@ -308,9 +308,12 @@ func Check(t testing.TB, c Contention, start time.Time, recs []Record, slack int
 // limiters: 2, 5 and 20 limiters on a quota of 1200 RPM for 17 s, whose
 // window is filled to 1080 fifty seconds before the start, so that the
 // sixty-second cap binds from the sixth second to the tenth, and a rate
-// limit at the twelfth second pauses them all for 3 s. The ramp after the
-// pause issues 15 tickets fewer than the caps allow (10 and 15 in its two
-// seconds instead of 20 and 20): at most 0.93 of Result.Ideal.
+// limit at the twelfth second pauses them all for 3 s. Result.Ideal
+// leaves out the seconds from the rate limit's to the probe's, and counts
+// the ramp after the pause at the full rate: the ramp issues 15 tickets
+// fewer (10 and 15 in its two seconds instead of 20 and 20), and the
+// tickets the other limiters issue before they hear of the pause come on
+// top, so that a run issues about 0.93 to 0.96 of Result.Ideal.
 //
 // A limiter leases at most a quarter of a second's tickets at a time, so
 // each second only the first four limiters to ask get tickets: two
