@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,13 @@ import (
 	"github.com/ratellmiter/ratellmiter/redisstore"
 	"github.com/redis/go-redis/v9"
 )
+
+// contention turns on TestProcessesShareAQuotaUnderContention: 27
+// processes pacing on the real clock for about 20 s, a measurement that a
+// machine busy with other tests would disturb, so it runs on its own:
+//
+//	go test ./redisstore -run TestProcessesShareAQuotaUnderContention -contention -v
+var contention = flag.Bool("contention", false, "run the multi-process contention test (about 20 s of real time)")
 
 // envHammer holds, as JSON, a hammerConfig: the test binary runs as one
 // limiter of a storetest.Contention.
@@ -57,6 +65,9 @@ func hammerMain(cfg string) int {
 // allow: the runs the memory store is put through in one process
 // (TestSharedQuotaUnderContention), at once, on one Redis server.
 func TestProcessesShareAQuotaUnderContention(t *testing.T) {
+	if !*contention {
+		t.Skip("a measurement on the real clock: run it alone with -contention")
+	}
 	srv := redistest.Start(t)
 	rdb := newClient(t, srv)
 	store := redisstore.New(rdb)
