@@ -148,7 +148,8 @@ func (b *bucket) allowance(sec int64) int {
 
 // spacing returns the time between the slots of two tickets in a second
 // whose allowance is a: the second's tickets are spread across it, and
-// never closer than the per-minute rate allows.
+// never closer than the per-minute rate allows. A limiter sharing a quota
+// spaces none: the store's slots do.
 //
 // Tickets are spaced from the last ticket's slot, not from when it was
 // issued. A ticket's slot is when it was due, if it was issued at most
@@ -161,6 +162,13 @@ func (b *bucket) allowance(sec int64) int {
 // may see R+1 tickets only if it is shorter than a minute by the lateness
 // made up, at most slotSlack.
 func (b *bucket) spacing(a int) int64 {
+	if b.storePaced {
+		// The store's slots space the tickets; the limiter's own
+		// spacing, in nanoseconds, is wider than slots in whole
+		// milliseconds, and would fall behind them onto the slots of
+		// the other limiters.
+		return 0
+	}
 	return max(nsPerSec/int64(a), b.gap)
 }
 

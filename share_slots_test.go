@@ -160,3 +160,53 @@ func TestALeaseGrantedBeforeTheLastRanOutKeepsItsSlots(t *testing.T) {
 		}
 	})
 }
+
+// At a rate whose slots are not a whole number of milliseconds apart
+// (7000 RPM: 117 a second, slots 8 ms apart), limiters sharing a quota
+// keep to the store's slots: they do not fall behind them, by their own
+// spacing of 8.55 ms, onto the slots of the other limiter.
+func TestSharedTicketsKeepToTheirSlotsAtAnUnevenRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := ratellmiter.NewMonitor()
+		defer m.Stop()
+		store := ratellmiter.NewMemoryStore()
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var issued []int64
+		var wg sync.WaitGroup
+		for i := range 2 {
+			l, err := ratellmiter.NewBucketRateLimiter(7000, ratellmiter.WithMonitor(m),
+				ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 8 {
+				wg.Go(func() {
+					for {
+						tk, err := l.Acquire(ctx)
+						if err != nil {
+							return
+						}
+						mu.Lock()
+						issued = append(issued, time.Now().UnixNano())
+						mu.Unlock()
+						tk.Done()
+					}
+				})
+			}
+		}
+		time.Sleep(30 * time.Second)
+		cancel()
+		wg.Wait()
+		slices.Sort(issued)
+		near := 0
+		for i := 1; i < len(issued); i++ {
+			if issued[i]-issued[i-1] < int64(4*time.Millisecond) {
+				near++
+			}
+		}
+		if near > 0 {
+			t.Errorf("%d pairs of tickets less than 4 ms apart, of %d; the slots are 8 ms apart", near, len(issued))
+		}
+	})
+}
