@@ -59,6 +59,27 @@ func after(now int64, d time.Duration) int64 {
 	return now + int64(d)
 }
 
+// slotOf returns the slot of a ticket issued at now that was due at due,
+// with spacing sp between slots: due, if it was issued at most slotSlack
+// (and half a spacing) after that; that slack before now, if it was later
+// but still within a timer's lateness (timerJitter, and a spacing); and
+// otherwise now: it came to an idle limiter, and the next ticket is spaced
+// from it.
+func slotOf(now, due, sp int64) int64 {
+	slack := min(sp/2, slotSlack)
+	switch late := now - due; {
+	case late <= slack:
+		return due
+	case late <= min(sp, timerJitter):
+		return now - slack
+	}
+	return now
+}
+
+// timerJitter bounds how late a timer may fire: a ticket later than that
+// came to an idle limiter.
+const timerJitter = 2 * slotSlack
+
 // slotSlack is the most of a ticket's lateness the spacing makes up (see
 // bucket.spacing): more than timers' usual jitter, too little to matter to
 // any server.
@@ -152,9 +173,7 @@ func (b *bucket) allowance(sec int64) int {
 // spaces none: the store's slots do.
 //
 // Tickets are spaced from the last ticket's slot, not from when it was
-// issued. A ticket's slot is when it was due, if it was issued at most
-// slotSlack (and half a spacing) after that, and otherwise when it was
-// issued. A timer that fires a little late (a fraction of a millisecond,
+// issued (see slotOf). A timer that fires a little late (a fraction of a millisecond,
 // each time) thus does not push every later ticket back: at 50 tickets a
 // second, spacing from the issue times lost about 0.35 s over 600
 // tickets. The per-second cap and the sixty one-second buckets count
@@ -236,8 +255,8 @@ func (b *bucket) take(now int64) {
 	sec := secOf(now)
 	b.advance(sec)
 	sp := b.spacing(b.allowance(sec))
-	if due := b.slot + sp; b.hasLast && now >= due && now-due <= min(sp/2, slotSlack) {
-		b.slot = due
+	if b.hasLast {
+		b.slot = slotOf(now, b.slot+sp, sp)
 	} else {
 		b.slot = now
 	}

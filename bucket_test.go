@@ -280,3 +280,13 @@ func TestBucketNextIsTheEarliestReadyTime(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketAfterALateTimerMakesUpTheSlack(t *testing.T) {
+	b := newBucket(30000, 1, 1, false) // 500 a second, 2 ms apart
+	b.take(0)
+	// Issued 1.5 ms after it was due: more than the slack (half the
+	// spacing, 1 ms) but no more than a timer may be late. The slot is
+	// the slack before it, so the next is due 2 ms after that.
+	b.take(int64(3500 * time.Microsecond))
+	assert.Equal(t, int64(4500*time.Microsecond), b.next(int64(3500*time.Microsecond)))
+}

@@ -66,9 +66,7 @@ func (ln *lane) take(now *int64, clock func() int64) bool {
 			}
 			continue
 		}
-		if off-due > ln.slack {
-			due = off
-		}
+		due = slotOf(off, due, ln.spacing)
 		if ln.state.CompareAndSwap(w, packLane(n+1, due)) {
 			return true
 		}

@@ -110,12 +110,9 @@ func (s *shared) use(now int64) {
 	if !s.down && sec == s.leaseSec && s.leaseN > 0 {
 		s.leaseN--
 		s.usedSec++
-		// As the bucket does (see bucket.spacing): a ticket issued at
-		// most slotSlack (and half a spacing) late keeps its slot, so
-		// that late timers do not push the lease's later slots back.
-		if now-s.slot > min(s.spacing/2, slotSlack) {
-			s.slot = now
-		}
+		// As the bucket does (see slotOf), so that late timers do not
+		// push the lease's later slots back.
+		s.slot = slotOf(now, s.slot, s.spacing)
 		s.slot += s.spacing
 		if s.leaseN == 0 {
 			s.poke() // lease the next batch while this ticket's call runs
