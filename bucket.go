@@ -61,17 +61,20 @@ func after(now int64, d time.Duration) int64 {
 
 // slotOf returns the slot of a ticket issued at now that was due at due,
 // with spacing sp between slots: due, if it was issued at most slotSlack
-// (and half a spacing) after that; that slack before now, if it was later
-// but still within a timer's lateness (timerJitter, and a spacing); and
-// otherwise now: it came to an idle limiter, and the next ticket is spaced
-// from it.
+// after that; slotSlack before now, if it was later but still within a
+// timer's lateness (timerJitter, and a spacing); and otherwise now: it
+// came to an idle limiter, and the next ticket is spaced from it.
+//
+// At rates whose spacing is shorter than slotSlack (above 30,000 RPM),
+// the next ticket may then be due at once: a timer that fires a
+// millisecond late, as short timers do on many machines, issues the
+// tickets due meanwhile together rather than losing them.
 func slotOf(now, due, sp int64) int64 {
-	slack := min(sp/2, slotSlack)
 	switch late := now - due; {
-	case late <= slack:
+	case late <= slotSlack:
 		return due
 	case late <= min(sp, timerJitter):
-		return now - slack
+		return now - slotSlack
 	}
 	return now
 }

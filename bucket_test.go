@@ -282,11 +282,18 @@ func TestBucketNextIsTheEarliestReadyTime(t *testing.T) {
 }
 
 func TestBucketAfterALateTimerMakesUpTheSlack(t *testing.T) {
-	b := newBucket(30000, 1, 1, false) // 500 a second, 2 ms apart
+	b := newBucket(3000, 1, 1, false) // 50 a second, 20 ms apart
 	b.take(0)
-	// Issued 1.5 ms after it was due: more than the slack (half the
-	// spacing, 1 ms) but no more than a timer may be late. The slot is
-	// the slack before it, so the next is due 2 ms after that.
-	b.take(int64(3500 * time.Microsecond))
-	assert.Equal(t, int64(4500*time.Microsecond), b.next(int64(3500*time.Microsecond)))
+	// Issued 3 ms after it was due: more than the slack (2 ms) but no
+	// more than a timer may be late. The slot is the slack before it, so
+	// the next is due 20 ms after that.
+	b.take(int64(23 * time.Millisecond))
+	assert.Equal(t, int64(41*time.Millisecond), b.next(int64(23*time.Millisecond)))
+
+	// At 60,000 RPM (1 ms apart) a timer 1.5 ms late keeps the slot it
+	// was due at, and the ticket due meanwhile may go at once.
+	b = newBucket(60000, 1, 1, false)
+	b.take(0)
+	b.take(int64(2500 * time.Microsecond))
+	assert.Equal(t, int64(2500*time.Microsecond), b.next(int64(2500*time.Microsecond)))
 }

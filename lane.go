@@ -21,7 +21,6 @@ type lane struct {
 	start   int64  // the start of sec on the limiter's time line
 	limit   uint32 // how many tickets the lane may issue
 	spacing int64  // the least time between two slots
-	slack   int64  // the lateness a slot makes up, as in bucket.take
 	// state is the number of tickets issued through the lane (low 32
 	// bits) and the slot of the last ticket (high 32 bits), an offset
 	// from start biased by laneBias; laneClosed once closed.
@@ -130,11 +129,11 @@ func (l *BucketRateLimiter) openLane(now int64) {
 		return // one ticket, or none: the lane would not pay for itself
 	}
 	start := sec * nsPerSec
-	ln := &lane{sec: sec, start: start, limit: uint32(k), spacing: spacing, slack: min(spacing/2, slotSlack)}
+	ln := &lane{sec: sec, start: start, limit: uint32(k), spacing: spacing}
 	// A slot long before the second starts constrains nothing; one just
 	// before it does (the spacing reaches into the second), and so does
-	// the lateness the spacing makes up.
-	slot := max(l.b.slot-start, -(spacing + ln.slack + 1))
+	// the lateness the spacing makes up (see slotOf).
+	slot := max(l.b.slot-start, -(spacing + timerJitter + 1))
 	ln.state.Store(packLane(0, slot))
 	l.lane.Store(ln)
 }
