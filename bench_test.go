@@ -50,7 +50,10 @@ func BenchmarkXRateWait(b *testing.B) {
 }
 
 // parallelism makes RunParallel use about 1,000 goroutines.
-func parallelism() int { return max(1, 1000/runtime.GOMAXPROCS(0)) }
+func parallelism() int { return max(1, 1000/parallelismProcs()) }
+
+// parallelismProcs is what RunParallel multiplies the parallelism by.
+func parallelismProcs() int { return runtime.GOMAXPROCS(0) }
 
 func BenchmarkAcquireDone1000Goroutines(b *testing.B) {
 	l := benchLimiter(b)
