@@ -84,106 +84,110 @@ func TestTransportSplitTokenBudgetsWithAnthropicStreams(t *testing.T) {
 	})
 }
 
-func TestTransportRequestLargerThanTheTokenBudgetFails(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600, TPM: 1000})
-		l := newLimiter(t, 600, WithTokensPerMinute(1000))
-		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
-		params := tpChat("gpt-4o-mini")
-		params.MaxCompletionTokens = openai.Int(5000)
-		_, err := client.Chat.Completions.New(context.Background(), params)
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
-}
-
-// OpenAI counts n completions of up to max_tokens each against the
-// budget: a request asking for three of 400 tokens needs 1,200 of them.
-func TestTransportChargesEveryCompletionAskedFor(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		l := newLimiter(t, 600, WithTokensPerMinute(1000))
-		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
-		params := tpChat("gpt-4o-mini")
-		params.MaxCompletionTokens = openai.Int(400)
-		params.N = openai.Int(3)
-		_, err := client.Chat.Completions.New(context.Background(), params)
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Contains(t, err.Error(), "1204 tokens", "three completions of 400 tokens and the prompt")
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
-}
-
-// The tool definitions go into the prompt the provider counts: a request
-// whose tools alone need more than the budget is refused at once.
-func TestTransportChargesTheToolDefinitions(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		l := newLimiter(t, 600, WithTokensPerMinute(1000))
-		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
-		params := tpChat("gpt-4o-mini")
-		params.MaxCompletionTokens = openai.Int(100)
-		params.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openaishared.FunctionDefinitionParam{
-			Name:        "lookup",
-			Description: openai.String(strings.Repeat("Looks the word up in the dictionary. ", 120)), // 4,440 bytes
-		})}
-		_, err := client.Chat.Completions.New(context.Background(), params)
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
-}
-
-// The tool calls of the conversation so far are input the provider
-// counts: a request carrying an Anthropic tool_use block whose input (a
-// file to write) is larger than the input budget is refused at once.
-func TestTransportChargesTheToolCalls(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		l := newLimiter(t, 600, WithInputTokensPerMinute(1000))
-		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
-		params := tpMessage()
-		params.Messages = []anthropic.MessageParam{
-			anthropic.NewUserMessage(anthropic.NewTextBlock("Write the report to report.txt")),
-			anthropic.NewAssistantMessage(anthropic.NewToolUseBlock("toolu_1",
-				map[string]string{"path": "report.txt", "content": strings.Repeat("All work and no play. ", 200)}, "write_file")),
-			anthropic.NewUserMessage(anthropic.NewToolResultBlock("toolu_1", "written", false)),
+// A request the token budget can never hold is refused at once, and
+// nothing is sent. What the estimate counts is what the provider counts.
+func TestTransportRefusesAtOnceARequestTheTokenBudgetCannotHold(t *testing.T) {
+	openAI := func(tune func(*openai.ChatCompletionNewParams)) func(*Transport) error {
+		return func(tr *Transport) error {
+			params := tpChat("gpt-4o-mini")
+			tune(&params)
+			client := tpOpenAI(fakeURL, tr)
+			_, err := client.Chat.Completions.New(context.Background(), params)
+			return err
 		}
-		_, err := client.Messages.New(context.Background(), params)
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
-}
-
-// A plain-text document is prompt text the provider counts: one larger
-// than the input budget is refused at once.
-func TestTransportChargesTextDocuments(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		l := newLimiter(t, 600, WithInputTokensPerMinute(1000))
-		client := tpAnthropic(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
-		params := tpMessage()
-		params.Messages = []anthropic.MessageParam{anthropic.NewUserMessage(
-			anthropic.NewDocumentBlock(anthropic.PlainTextSourceParam{Data: strings.Repeat("The grass is green. ", 250)}),
-			anthropic.NewTextBlock("What colour is the grass?"))}
-		_, err := client.Messages.New(context.Background(), params)
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
-}
-
-// An input given as token ids is that many tokens: an embedding of 2,000
-// of them is refused at once by a budget of 1,000.
-func TestTransportChargesTokenArrayInputs(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := tpProvider(t, fakeprovider.Config{RPM: 600})
-		l := newLimiter(t, 600, WithTokensPerMinute(1000))
-		c := tpTransport(t, s.Transport(), WithLimiter(l)).Client()
-		ids := strings.TrimSuffix(strings.Repeat("1234,", 2000), ",")
-		_, err := c.Post(fakeURL+"/v1/embeddings", "application/json",
-			strings.NewReader(`{"model":"text-embedding-3-small","input":[[`+ids+`]]}`))
-		require.ErrorIs(t, err, ErrExceedsBudget)
-		assert.Zero(t, s.Stats().Requests, "nothing was sent")
-	})
+	}
+	claude := func(messages ...anthropic.MessageParam) func(*Transport) error {
+		return func(tr *Transport) error {
+			params := tpMessage()
+			params.Messages = messages
+			client := tpAnthropic(fakeURL, tr)
+			_, err := client.Messages.New(context.Background(), params)
+			return err
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		cfg    fakeprovider.Config
+		budget Option
+		send   func(*Transport) error
+		says   string // what the error names, if anything
+	}{
+		{
+			name: "max tokens larger than the budget", cfg: fakeprovider.Config{RPM: 600, TPM: 1000},
+			budget: WithTokensPerMinute(1000),
+			send:   openAI(func(p *openai.ChatCompletionNewParams) { p.MaxCompletionTokens = openai.Int(5000) }),
+		},
+		{
+			// OpenAI counts n completions of up to max_tokens each
+			// against the budget: three of 400 tokens need 1,200.
+			name: "every completion asked for", cfg: fakeprovider.Config{RPM: 600},
+			budget: WithTokensPerMinute(1000),
+			send: openAI(func(p *openai.ChatCompletionNewParams) {
+				p.MaxCompletionTokens = openai.Int(400)
+				p.N = openai.Int(3)
+			}),
+			says: "1204 tokens", // three completions of 400 tokens and the prompt
+		},
+		{
+			// The tool definitions go into the prompt the provider
+			// counts.
+			name: "the tool definitions", cfg: fakeprovider.Config{RPM: 600},
+			budget: WithTokensPerMinute(1000),
+			send: openAI(func(p *openai.ChatCompletionNewParams) {
+				p.MaxCompletionTokens = openai.Int(100)
+				p.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openaishared.FunctionDefinitionParam{
+					Name:        "lookup",
+					Description: openai.String(strings.Repeat("Looks the word up in the dictionary. ", 120)), // 4,440 bytes
+				})}
+			}),
+		},
+		{
+			// The tool calls of the conversation so far are input the
+			// provider counts: here a tool_use block whose input (a
+			// file to write) is larger than the input budget.
+			name: "the tool calls", cfg: fakeprovider.Config{RPM: 600},
+			budget: WithInputTokensPerMinute(1000),
+			send: claude(
+				anthropic.NewUserMessage(anthropic.NewTextBlock("Write the report to report.txt")),
+				anthropic.NewAssistantMessage(anthropic.NewToolUseBlock("toolu_1",
+					map[string]string{"path": "report.txt", "content": strings.Repeat("All work and no play. ", 200)}, "write_file")),
+				anthropic.NewUserMessage(anthropic.NewToolResultBlock("toolu_1", "written", false)),
+			),
+		},
+		{
+			// A plain-text document is prompt text the provider counts.
+			name: "a text document", cfg: fakeprovider.Config{RPM: 600},
+			budget: WithInputTokensPerMinute(1000),
+			send: claude(anthropic.NewUserMessage(
+				anthropic.NewDocumentBlock(anthropic.PlainTextSourceParam{Data: strings.Repeat("The grass is green. ", 250)}),
+				anthropic.NewTextBlock("What colour is the grass?"))),
+		},
+		{
+			// An input given as token ids is that many tokens: an
+			// embedding of 2,000 of them.
+			name: "token ids", cfg: fakeprovider.Config{RPM: 600},
+			budget: WithTokensPerMinute(1000),
+			send: func(tr *Transport) error {
+				ids := strings.TrimSuffix(strings.Repeat("1234,", 2000), ",")
+				_, err := tr.Client().Post(fakeURL+"/v1/embeddings", "application/json",
+					strings.NewReader(`{"model":"text-embedding-3-small","input":[[`+ids+`]]}`))
+				return err
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := tpProvider(t, tc.cfg)
+				l := newLimiter(t, 600, tc.budget)
+				err := tc.send(tpTransport(t, s.Transport(), WithLimiter(l)))
+				require.ErrorIs(t, err, ErrExceedsBudget)
+				if tc.says != "" {
+					assert.Contains(t, err.Error(), tc.says)
+				}
+				assert.Zero(t, s.Stats().Requests, "nothing was sent")
+			})
+		})
+	}
 }
 
 func TestTransportDailyBudgetSpentFailsFastUntilReset(t *testing.T) {
