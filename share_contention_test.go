@@ -23,22 +23,36 @@ func runContention(t *testing.T, store ratellmiter.Store, n int, c storetest.Con
 	if err := storetest.FillWindow(context.Background(), store, "quota", c, start); err != nil {
 		t.Fatal(err)
 	}
+	ls := sharedLimiters(t, m, store, n, c.RPM, ratellmiter.WithLearning(false))
+	return storetest.Check(t, c, start, hammerAll(ls, c, start), 1, time.Second)
+}
+
+// sharedLimiters returns n limiters of m at rpm, processes p0 to p(n-1)
+// of the quota "quota" of store.
+func sharedLimiters(t *testing.T, m *ratellmiter.Monitor, store ratellmiter.Store, n, rpm int, opts ...ratellmiter.Option) []*ratellmiter.BucketRateLimiter {
+	t.Helper()
 	var ls []*ratellmiter.BucketRateLimiter
 	for i := range n {
-		l, err := ratellmiter.NewBucketRateLimiter(c.RPM, ratellmiter.WithMonitor(m), ratellmiter.WithLearning(false),
-			ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i))))
+		l, err := ratellmiter.NewBucketRateLimiter(rpm, append([]ratellmiter.Option{ratellmiter.WithMonitor(m),
+			ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i)))}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ls = append(ls, l)
 	}
-	recs := make([]storetest.Record, n)
+	return ls
+}
+
+// hammerAll runs storetest.Hammer on every limiter at once and returns
+// their records.
+func hammerAll(ls []*ratellmiter.BucketRateLimiter, c storetest.Contention, start time.Time) []storetest.Record {
+	recs := make([]storetest.Record, len(ls))
 	var wg sync.WaitGroup
 	for i, l := range ls {
 		wg.Go(func() { recs[i] = storetest.Hammer(l, c, start) })
 	}
 	wg.Wait()
-	return storetest.Check(t, c, start, recs, 1, time.Second)
+	return recs
 }
 
 // Limiters that share a quota of a MemoryStore, each wanting more than

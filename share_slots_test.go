@@ -44,21 +44,7 @@ func TestSharedTicketsAreIssuedNoSoonerThanTheirSlots(t *testing.T) {
 					defer m.Stop()
 					store := &slotStore{Store: ratellmiter.NewMemoryStore(), slots: map[string][]int64{}}
 					start := time.Now().Truncate(time.Second).Add(2 * time.Second)
-					var ls []*ratellmiter.BucketRateLimiter
-					for i := range n {
-						l, err := ratellmiter.NewBucketRateLimiter(c.RPM, ratellmiter.WithMonitor(m),
-							ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i))))
-						if err != nil {
-							t.Fatal(err)
-						}
-						ls = append(ls, l)
-					}
-					recs := make([]storetest.Record, n)
-					var wg sync.WaitGroup
-					for i, l := range ls {
-						wg.Go(func() { recs[i] = storetest.Hammer(l, c, start) })
-					}
-					wg.Wait()
+					recs := hammerAll(sharedLimiters(t, m, store, n, c.RPM), c, start)
 					store.mu.Lock()
 					defer store.mu.Unlock()
 					for i, r := range recs {
@@ -169,35 +155,12 @@ func TestSharedTicketsKeepToTheirSlotsAtAnUnevenRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := ratellmiter.NewMonitor()
 		defer m.Stop()
-		store := ratellmiter.NewMemoryStore()
-		ctx, cancel := context.WithCancel(context.Background())
-		var mu sync.Mutex
+		c := storetest.Contention{RPM: 7000, Goroutines: 8, Duration: 30 * time.Second, Dir: t.TempDir()}
+		start := time.Now()
 		var issued []int64
-		var wg sync.WaitGroup
-		for i := range 2 {
-			l, err := ratellmiter.NewBucketRateLimiter(7000, ratellmiter.WithMonitor(m),
-				ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(fmt.Sprint("p", i))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 8 {
-				wg.Go(func() {
-					for {
-						tk, err := l.Acquire(ctx)
-						if err != nil {
-							return
-						}
-						mu.Lock()
-						issued = append(issued, time.Now().UnixNano())
-						mu.Unlock()
-						tk.Done()
-					}
-				})
-			}
+		for _, r := range hammerAll(sharedLimiters(t, m, ratellmiter.NewMemoryStore(), 2, c.RPM), c, start) {
+			issued = append(issued, r.Issued...)
 		}
-		time.Sleep(30 * time.Second)
-		cancel()
-		wg.Wait()
 		slices.Sort(issued)
 		near := 0
 		for i := 1; i < len(issued); i++ {
