@@ -23,18 +23,7 @@ func BenchmarkPacedAcquire(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	b.SetParallelism(max(1, 50/parallelismProcs()))
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			t, err := l.Acquire(ctx)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			t.Done()
-		}
-	})
+	acquireDoneParallel(b, l, max(1, 50/parallelismProcs()))
 	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(time.Minute/pacedRPM), "×spacing")
 }
 

@@ -57,9 +57,15 @@ func parallelismProcs() int { return runtime.GOMAXPROCS(0) }
 
 func BenchmarkAcquireDone1000Goroutines(b *testing.B) {
 	l := benchLimiter(b)
-	ctx := context.Background()
 	b.ReportAllocs()
-	b.SetParallelism(parallelism())
+	acquireDoneParallel(b, l, parallelism())
+}
+
+// acquireDoneParallel takes and finishes b.N tickets of l from
+// RunParallel's goroutines, p for each GOMAXPROCS.
+func acquireDoneParallel(b *testing.B, l *BucketRateLimiter, p int) {
+	ctx := context.Background()
+	b.SetParallelism(p)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			t, err := l.Acquire(ctx)
