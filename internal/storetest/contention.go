@@ -122,7 +122,7 @@ func Hammer(l *rl.BucketRateLimiter, c Contention, start time.Time) Record {
 				tk, err := l.Acquire(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
-						fail(fmt.Errorf("Acquire: %w", err))
+						fail(fmt.Errorf("acquiring a ticket: %w", err))
 					}
 					return
 				}
