@@ -21,8 +21,8 @@ const EnvLogDir = "RATELLMITER_LOGS"
 const DefaultLogDir = "ratellmiter_logs"
 
 // A Monitor owns the goroutines behind its limiters: the probes that check
-// whether a paused service accepts requests again, and the writer of the
-// per-minute logs. Limiters join a Monitor when they are created; a Monitor
+// whether a paused service accepts requests again, the writer of the
+// per-minute logs, and the syncs of limiters that share a quota. Limiters join a Monitor when they are created; a Monitor
 // that was not started starts on first use.
 //
 // Stop stops it: every waiting caller gets ErrStopped, the minute in
