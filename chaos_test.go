@@ -418,16 +418,15 @@ func (r *chaosRun) checkCaps(cl *chaosLim) {
 	}
 	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
 	// Tickets are spaced at least ceil(60s/R) apart from the slot of the
-	// one before, and a slot is at most slotSlack (and half a spacing)
-	// before its ticket: so R+1 tickets span at least a minute less that
-	// slack.
+	// one before, and a slot is at most slotSlack before its ticket: so
+	// R+1 tickets span at least a minute less that slack.
 	handed := slices.Clone(cl.handed)
 	slices.SortFunc(handed, time.Time.Compare)
 	for i := 1; i < len(handed); i++ {
 		// The spacing of the limit in use when the ticket went.
 		rpm := slices.Max(cl.rpmsIn(handed[i], handed[i]))
 		gap := (60*time.Second + time.Duration(rpm) - 1) / time.Duration(rpm)
-		slack := min(gap/2, time.Duration(slotSlack))
+		slack := time.Duration(slotSlack)
 		if d := handed[i].Sub(handed[i-1]); d < gap-slack {
 			r.t.Errorf("seed %d %s: tickets at %v and %v, %v apart: the spacing is %v", r.seed, cl.l.Name(),
 				handed[i-1].Format(time.StampMicro), handed[i].Format(time.StampMicro), d, gap)
