@@ -93,15 +93,10 @@ type chaosRun struct {
 	stopAt  int // the step at which the Monitor stops; past the end: never
 	cancels []context.CancelFunc
 
-	wg       sync.WaitGroup
-	started  atomic.Int64
-	returned atomic.Int64
+	randomCallers
 
 	probeMu  sync.Mutex
 	probeRng *rand.Rand
-
-	mu   sync.Mutex
-	errs []string
 }
 
 // chaosLim is one limiter of a run, with the tickets its callers got.
@@ -235,25 +230,14 @@ func (r *chaosRun) run() {
 	// Every caller returns once the Monitor is stopped: those holding a
 	// ticket sleep through their call and report on it; none may wait
 	// for the limiter any more.
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Hour):
-		n, ret := r.started.Load(), r.returned.Load()
-		r.t.Fatalf("seed %d: %d of %d callers still blocked an hour after Stop", r.seed, n-ret, n)
-	}
+	r.waitAll(r.t, r.seed)
 	for _, cancel := range r.cancels {
 		cancel()
 	}
 	// A probe that ignores its context returns on its own, at most five
 	// seconds after it began.
 	time.Sleep(5 * time.Second)
-	r.mu.Lock()
-	for _, e := range r.errs {
-		r.t.Errorf("seed %d: %s", r.seed, e)
-	}
-	r.mu.Unlock()
+	r.reportUnexpected(r.t, r.seed)
 	for _, cl := range r.lims {
 		st := r.checkConserved(cl, "at the end")
 		if st.Paused {
@@ -501,28 +485,11 @@ func (r *chaosRun) tokenOpts(cl *chaosLim) []AcquireOption {
 	return []AcquireOption{WithTokens(r.rng.IntN(top), r.rng.IntN(top))}
 }
 
-func (r *chaosRun) spawn(caller func()) {
-	r.started.Add(1)
-	r.wg.Go(func() {
-		defer r.returned.Add(1)
-		caller()
-	})
-}
-
-// unexpected records an outcome the contract rules out.
-func (r *chaosRun) unexpected(format string, args ...any) {
-	r.mu.Lock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-	r.mu.Unlock()
-}
-
 // chaosRefusal reports whether err is one Acquire, or a wait to retry,
 // may return instead of a ticket: its context's, its deadline's, the
 // limiter's, or a budget's.
 func chaosRefusal(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrStopped) ||
-		errors.Is(err, ErrClosed) || errors.Is(err, ErrQuotaExhausted) || errors.Is(err, ErrExceedsBudget)
+	return refusal(err) || errors.Is(err, ErrQuotaExhausted) || errors.Is(err, ErrExceedsBudget)
 }
 
 // What a caller does with its ticket, one report after another.

@@ -64,15 +64,10 @@ type chaos struct {
 	l    *BucketRateLimiter
 	svc  *chaosService
 
-	wg       sync.WaitGroup
-	started  atomic.Int64 // callers started
-	returned atomic.Int64 // callers whose every call returned
+	randomCallers
 	finished atomic.Int64 // tickets the callers finished
 	cancels  []context.CancelFunc
 	ended    bool // Close or Stop happened
-
-	mu   sync.Mutex
-	errs []error // unexpected outcomes, reported by the test goroutine
 }
 
 func newChaos(t *testing.T, seed uint64) *chaos {
@@ -122,19 +117,8 @@ func (s *chaos) run() Stats {
 	}
 	// Callers holding a ticket still sleep through their call; none may
 	// wait for the limiter any more.
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Hour):
-		n, r := s.started.Load(), s.returned.Load()
-		s.t.Fatalf("seed %d: %d of %d callers still blocked an hour after Stop", s.seed, n-r, n)
-	}
-	s.mu.Lock()
-	for _, err := range s.errs {
-		s.t.Errorf("seed %d: %v", s.seed, err)
-	}
-	s.mu.Unlock()
+	s.waitAll(s.t, s.seed)
+	s.reportUnexpected(s.t, s.seed)
 	st := s.checkConserved("at the end")
 	if st.Waiting != 0 || st.InFlight != 0 {
 		s.t.Errorf("seed %d: %d waiting and %d in flight at the end, want none", s.seed, st.Waiting, st.InFlight)
@@ -196,20 +180,53 @@ func (s *chaos) callerCtx() context.Context {
 	return ctx
 }
 
+// randomCallers are the caller goroutines of a randomized test, and the
+// outcomes they saw that the limiter's contract rules out.
+type randomCallers struct {
+	wg       sync.WaitGroup
+	started  atomic.Int64 // callers started
+	returned atomic.Int64 // callers whose every call returned
+
+	mu   sync.Mutex
+	errs []string // unexpected outcomes, reported by the test goroutine
+}
+
 // spawn runs a caller on its own goroutine.
-func (s *chaos) spawn(caller func()) {
-	s.started.Add(1)
-	s.wg.Go(func() {
-		defer s.returned.Add(1)
+func (c *randomCallers) spawn(caller func()) {
+	c.started.Add(1)
+	c.wg.Go(func() {
+		defer c.returned.Add(1)
 		caller()
 	})
 }
 
 // unexpected records an outcome the limiter's contract rules out.
-func (s *chaos) unexpected(format string, args ...any) {
-	s.mu.Lock()
-	s.errs = append(s.errs, fmt.Errorf(format, args...))
-	s.mu.Unlock()
+func (c *randomCallers) unexpected(format string, args ...any) {
+	c.mu.Lock()
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+	c.mu.Unlock()
+}
+
+// waitAll waits for every caller to return, and fails the test if one is
+// still blocked an hour later.
+func (c *randomCallers) waitAll(t *testing.T, seed uint64) {
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Hour):
+		n, r := c.started.Load(), c.returned.Load()
+		t.Fatalf("seed %d: %d of %d callers still blocked an hour after Stop", seed, n-r, n)
+	}
+}
+
+// reportUnexpected fails the test with every unexpected outcome.
+func (c *randomCallers) reportUnexpected(t *testing.T, seed uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.errs {
+		t.Errorf("seed %d: %s", seed, e)
+	}
 }
 
 // refusal reports whether err is one a waiter may be given instead of a
