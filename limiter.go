@@ -29,8 +29,9 @@ import (
 // BucketRateLimiter issues tickets for calls to one rate-limited endpoint
 // (one model of one provider, typically) at a configured number of requests
 // per minute. Create it with NewBucketRateLimiter; the zero value is not
-// usable: it refuses every ticket with an error wrapping ErrClosed. It is safe for concurrent use and should be created once and
-// shared by every goroutine that calls the endpoint.
+// usable: it refuses every ticket with an error wrapping ErrClosed. It is
+// safe for concurrent use and should be created once and shared by every
+// goroutine that calls the endpoint.
 type BucketRateLimiter struct {
 	name string
 	cfg  config
@@ -347,9 +348,9 @@ func (l *BucketRateLimiter) tryIssue(t *Ticket) bool {
 var errNotCreated = fmt.Errorf("%w: the BucketRateLimiter was not created with NewBucketRateLimiter", ErrClosed)
 
 // refuse returns why t can never be issued: the limiter is not created,
-// closed or stopped, the server said its daily request budget is used up, t needs
-// more tokens than a minute's budget, or the daily budget is used up for
-// longer than a minute. Requires mu.
+// closed or stopped, the server said its daily request budget is used
+// up, t needs more tokens than a minute's budget, or the daily budget is
+// used up for longer than a minute. Requires mu.
 func (l *BucketRateLimiter) refuse(t *Ticket, now int64) error {
 	if l.closed == nil {
 		return errNotCreated

@@ -22,8 +22,9 @@ const DefaultLogDir = "ratellmiter_logs"
 
 // A Monitor owns the goroutines behind its limiters: the probes that check
 // whether a paused service accepts requests again, the writer of the
-// per-minute logs, and the syncs of limiters that share a quota. Limiters join a Monitor when they are created; a Monitor
-// that was not started starts on first use.
+// per-minute logs, and the syncs of limiters that share a quota. Limiters
+// join a Monitor when they are created; a Monitor that was not started
+// starts on first use.
 //
 // Stop stops it: every waiting caller gets ErrStopped, the minute in
 // progress is written, and no goroutine of the Monitor survives, but for a
