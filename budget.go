@@ -11,12 +11,13 @@ import (
 // Each is a budget that refills continuously, as the providers document
 // theirs: limit units per period, starting full.
 //
-// A token budget banks at most one second's worth (limit/60), so tokens
-// are spread across the minute as requests are, instead of a minute's
-// worth going out in the first second: a provider that enforces its limit
-// over shorter periods than a minute (they all may) never sees a burst. A
-// call larger than a second's worth is admitted when the budget is full,
-// and the budget goes into debt that later calls wait out. The daily
+// A token budget banks at most one second's worth (limit/60) unless
+// WithTokenBurst sets a longer span, so tokens are spread across the
+// minute as requests are, instead of a minute's worth going out in the
+// first second: a provider that enforces its limit over shorter periods
+// than a minute (they all may) never sees a burst. A call larger than what
+// the budget banks is admitted when the budget is full, and the budget goes
+// into debt that later calls wait out. The daily
 // budget banks the whole day.
 //
 // A ticket is charged its estimate when it is issued, and the charge is

@@ -47,13 +47,20 @@ type config struct {
 	tpm          int // tokens per minute, combined; 0: no budget
 	inputTPM     int
 	outputTPM    int
-	rpd          int          // requests per day; 0: no budget
-	share        *shareConfig // WithStore
+	tokenBurst   time.Duration // how much refill a token budget banks; 0: a second's
+	rpd          int           // requests per day; 0: no budget
+	share        *shareConfig  // WithStore
 }
 
 // budgets returns the budgets the options ask for.
 func (c *config) budgets() budgets {
-	perMinute := func(n int) refill { return newRefill(n, minuteNs, float64(n)/60) }
+	bank := c.tokenBurst
+	if bank == 0 {
+		bank = time.Second
+	}
+	perMinute := func(n int) refill {
+		return newRefill(n, minuteNs, float64(n)*float64(bank)/float64(minuteNs))
+	}
 	var b budgets
 	if c.tpm > 0 {
 		b.tokens = perMinute(c.tpm)
@@ -337,10 +344,10 @@ func positive(name string, n int, field func(*config) *int) Option {
 // input tokens only: use WithInputTokensPerMinute for it.) A ticket acquired
 // with WithTokens is issued only when the budget has room for its
 // estimate; Ticket.Used corrects the charge. The budget refills
-// continuously, n/60 a second, and banks at most a second's worth, so
-// tokens are spread across the minute like requests; a call larger than
-// that goes out when the budget is full and later calls wait out the
-// debt.
+// continuously, n/60 a second, and banks at most a second's worth
+// (WithTokenBurst changes that), so tokens are spread across the minute
+// like requests; a call larger than that goes out when the budget is full
+// and later calls wait out the debt.
 func WithTokensPerMinute(n int) Option {
 	return positive("WithTokensPerMinute", n, func(c *config) *int { return &c.tpm })
 }
@@ -358,6 +365,26 @@ func WithInputTokensPerMinute(n int) Option {
 // cap). See WithTokensPerMinute.
 func WithOutputTokensPerMinute(n int) Option {
 	return positive("WithOutputTokensPerMinute", n, func(c *config) *int { return &c.outputTPM })
+}
+
+// WithTokenBurst sets how much a token budget (WithTokensPerMinute,
+// WithInputTokensPerMinute, WithOutputTokensPerMinute) banks, as the span
+// of refill it holds: d's worth of the per-minute limit. The default,
+// time.Second, spreads tokens across the minute like requests. Providers
+// that refill a bucket up to the whole per-minute limit (Anthropic
+// documents its token limits that way) admit bursts up to time.Minute;
+// a larger bank then lets calls whose max_tokens is far above what their
+// answers use go out together, each charged its cap until Ticket.Used
+// gives the rest back, instead of about one a second. d must be in
+// (0, time.Minute].
+func WithTokenBurst(d time.Duration) Option {
+	return limiterOption(func(c *config) error {
+		if d <= 0 || d > time.Minute {
+			return fmt.Errorf("ratellmiter: WithTokenBurst(%v): must be in (0, 1m0s]", d)
+		}
+		c.tokenBurst = d
+		return nil
+	})
 }
 
 // WithRequestsPerDay sets a budget of n requests per day (OpenAI's and

@@ -68,3 +68,41 @@ func TestTransportMixedWorkloadKeepsTheTokenBudget(t *testing.T) {
 		assertSettled(t, l, n)
 	})
 }
+
+// Calls whose max_completion_tokens is far above what their answers use
+// go out at the request rate with a minute's bank (WithTokenBurst), as the
+// provider, whose token bucket holds a minute and charges the cap up front,
+// admits them; with the default second's bank they go out about one a
+// second.
+func TestTransportTokenBurstMatchesAProviderThatBanksAMinute(t *testing.T) {
+	run := func(t *testing.T, opts ...Option) (time.Duration, fakeprovider.Stats) {
+		const tpm, n = 200_000, 200
+		s := tpProvider(t, fakeprovider.Config{RPM: 3000, TPM: tpm, LatencyMedian: 300 * time.Millisecond, ReplyTokens: 300, Seed: 4})
+		l := newLimiter(t, 3000, append([]Option{WithTokensPerMinute(tpm)}, opts...)...)
+		client := tpOpenAI(fakeURL, tpTransport(t, s.Transport(), WithLimiter(l)))
+		start := time.Now()
+		errs := runParallel(50, n, func() error {
+			params := tpChat("gpt-4o-mini")
+			params.MaxCompletionTokens = openai.Int(4000)
+			_, err := client.Chat.Completions.New(context.Background(), params)
+			return err
+		})
+		require.Empty(t, errs)
+		assertSettled(t, l, n)
+		return time.Since(start), s.Stats()
+	}
+	var second, minute time.Duration
+	synctest.Test(t, func(t *testing.T) {
+		var st fakeprovider.Stats
+		second, st = run(t)
+		assert.Zero(t, st.Rejected429)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		var st fakeprovider.Stats
+		minute, st = run(t, WithTokenBurst(time.Minute))
+		assert.Zero(t, st.Rejected429, "the provider's minute bucket holds what the limiter banks")
+	})
+	t.Logf("a second's bank: %v; a minute's: %v", second, minute)
+	assert.Less(t, minute, 6*time.Second, "200 requests at 3,000 RPM need 4 s, plus the last answers")
+	assert.Greater(t, second, 4*minute)
+}
