@@ -48,9 +48,11 @@ var (
 // The wait histogram is fed only by limiters of m that have the Collector
 // as their Observer: give it with ratellmiter.WithObserver to each of
 // them (m, made before the Collector, cannot take it as its own
-// Observer). The waits of limiters of another Monitor are dropped at each
-// scrape, before they are sent: a Collector given to another Monitor, or
-// to its limiters, exports none of their waits.
+// Observer). The histogram is kept by limiter name alone: the waits of a
+// limiter of another Monitor are dropped at each scrape, before they are
+// sent, unless a limiter of m has the same name ("default", say, the name
+// of the first unnamed limiter of every Monitor), whose histogram then
+// counts them too. Give the Collector to the limiters of m only.
 func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 	cfg := config{buckets: DefaultWaitBuckets}
 	for _, o := range opts {

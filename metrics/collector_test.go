@@ -398,3 +398,40 @@ func TestCollectorDropsTheWaitsOfAGoneName(t *testing.T) {
 		}
 	})
 }
+
+// The wait histogram is kept by name: the waits of a limiter of another
+// Monitor are dropped unless a limiter of the Collector's Monitor has the
+// same name, whose histogram then counts them.
+func TestCollectorKeepsTheWaitsOfAnotherMonitorOnlyUnderANameOfItsOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, other := newMonitor(t), newMonitor(t)
+		c := NewCollector(m)
+		mine := newLimiter(t, m, c, "default", 600)
+		alike := newLimiter(t, other, c, "default", 600)
+		apart := newLimiter(t, other, c, "apart", 600)
+		for _, l := range []*ratellmiter.BucketRateLimiter{mine, alike, alike, apart} {
+			tk, err := l.Acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk.Done()
+		}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(c)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "ratellmiter_wait_seconds" {
+				continue
+			}
+			if n := len(mf.GetMetric()); n != 1 {
+				t.Fatalf("%d wait series, want 1 (default)", n)
+			}
+			if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != 3 {
+				t.Errorf("the default wait histogram counts %d waits, want 3 (one of m's limiter, two of the other Monitor's)", got)
+			}
+		}
+	})
+}
