@@ -91,10 +91,10 @@ func ExampleService() {
 	mini, _ := svc.NewLimiter("gpt-4o-mini", 5000, ratellmiter.WithMonitor(m))
 	other, _ := svc.NewLimiter("", 500, ratellmiter.WithMonitor(m))
 	fmt.Println(svc.Limiter("gpt-4o-mini") == mini, svc.Limiter("o3") == other)
-	fmt.Println(mini.Name())
+	fmt.Println(mini.Name(), other.Name())
 	// Output:
 	// true true
-	// openai/gpt-4o-mini
+	// openai/gpt-4o-mini openai
 }
 
 // A token budget admits a call only when its estimate fits; the usage the

@@ -60,6 +60,9 @@ func NewService(name string, probe ProbeFunc) *Service {
 // NewLimiter creates the limiter for model at rpm requests per minute, with
 // this service attached, and registers it. The empty model names the
 // service's default limiter, used for models without one of their own.
+// The limiter is named after the service and the model, "openai/gpt-4o"
+// (the default limiter after the service alone, "openai"), unless opts
+// name it with WithName.
 // Registering a model twice is an error, and so is registering one once
 // the service is closed (it wraps ErrClosed), or with a service that has
 // no name.
