@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -85,8 +86,13 @@ func (p prefixOption) apply(s *Store) { s.prefix = string(p) }
 func WithPrefix(prefix string) Option { return prefixOption(prefix) }
 
 // New returns a Store that syncs through rdb: a *redis.Client,
-// *redis.ClusterClient, *redis.Ring or any other Scripter.
+// *redis.ClusterClient, *redis.Ring or any other Scripter. It panics if
+// rdb is nil or a nil pointer, a mistake in the program that would
+// otherwise crash the Monitor's goroutine at the first sync.
 func New(rdb redis.Scripter, opts ...Option) *Store {
+	if isNil(rdb) {
+		panic(fmt.Sprintf("redisstore: New: nil redis client (%T)", rdb))
+	}
 	s := &Store{rdb: rdb, prefix: DefaultPrefix}
 	for _, o := range opts {
 		if o != nil {
@@ -219,4 +225,13 @@ func parseReply(v any) (ratellmiter.SyncReply, error) {
 		Window:      int(n[9]),
 		Incarnation: uint64(max(n[10], 0)),
 	}, nil
+}
+
+// isNil reports whether v is nil or holds a nil pointer.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ratellmiter/ratellmiter/internal/storetest"
 	"github.com/ratellmiter/ratellmiter/redisstore"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 )
 
 // newClient returns a client of srv, closed when the test ends.
@@ -94,4 +95,10 @@ type fakeScripter struct{ *redis.Client }
 
 func (f fakeScripter) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
 	return f.Client.Eval(ctx, "return 'not an array'", nil)
+}
+
+func TestNewRefusesANilClient(t *testing.T) {
+	var rdb *redis.Client // never set
+	assert.PanicsWithValue(t, "redisstore: New: nil redis client (*redis.Client)", func() { redisstore.New(rdb) })
+	assert.PanicsWithValue(t, "redisstore: New: nil redis client (<nil>)", func() { redisstore.New(nil) })
 }
