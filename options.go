@@ -99,7 +99,9 @@ func (f limiterOption) applyLimiter(c *config) error { return f(c) }
 // share one limiter; the name is usually the model's or the service's.
 // Limiters created without a name are named "default", "default-2",
 // "default-3", ..., the first name no other limiter of their Monitor has,
-// so that their minute logs stay apart.
+// so that their minute logs stay apart. Limiters made by
+// Service.NewLimiter are named "service/model" (the service's name alone
+// for its default limiter) unless WithName is given.
 func WithName(name string) Option {
 	return limiterOption(func(c *config) error {
 		if name == "" {
