@@ -100,11 +100,17 @@ func (l *BucketRateLimiter) learnFromPause(now int64) {
 
 // learnFromPartial lowers the learned limit, as the pause ending at now
 // ends, if during the pause the server's success came back for a ticket
-// issued well after one it refused. Requires mu.
+// issued well after one it refused. A limit lowered during the pause
+// already, by this limiter or, on a shared quota, by another one that
+// judged the same pause, is not lowered again: the pause halves it once.
+// Requires mu.
 func (l *BucketRateLimiter) learnFromPartial(now int64) {
 	p := &l.p
 	if !l.cfg.learn || p.lowered || !p.refused {
 		return
+	}
+	if l.sh != nil && l.lim.learned != 0 && l.lim.lastChange >= p.since {
+		return // the store brought a limit learned in this pause
 	}
 	if ok := l.okIssued.Load(); ok > p.okBefore && ok-p.refusedFrom >= partialMargin {
 		l.halveLimit(now, fmt.Sprintf("the server admitted a request issued %v after one it refused",
