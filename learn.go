@@ -152,8 +152,12 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	if s.learned >= s.configured || s.reported > 0 && s.learned >= s.reported {
 		s.learned = 0
 	}
+	old := l.b.rpm
 	l.applyLimit()
-	l.event(now, EventLimit, fmt.Sprintf("%d clean %s: limit raised to %d RPM", minutes, plural(int(minutes), "minute"), l.b.rpm))
+	// A learned limit that ends above a lower reported one raised nothing.
+	if l.b.rpm != old {
+		l.event(now, EventLimit, fmt.Sprintf("%d clean %s: limit raised to %d RPM", minutes, plural(int(minutes), "minute"), l.b.rpm))
+	}
 }
 
 // observe takes in the rate-limit headers of a response received at now

@@ -505,3 +505,22 @@ func rpmAfterATicket(t *testing.T, l *BucketRateLimiter) int {
 	tk.Done()
 	return l.RPM()
 }
+
+// A learned limit that ends because the server reports a lower one ends
+// without a word of a raise: the limit the limiter works at did not change.
+func TestALearnedLimitAboveTheReportedOneEndsWithoutARaise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &logRecorder{}
+		l := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)), WithLogger(slog.New(rec)))
+		pauseTwiceQuickly(t, l)
+		require.Equal(t, 600, l.RPM())
+		now := time.Now()
+		l.observe(signals.Limits{Requests: signals.Budget{Limit: 300, Remaining: 200, Reset: now.Add(time.Second), Known: true}}, now)
+		require.Equal(t, 300, l.RPM(), "the server reports less than the learned limit")
+
+		time.Sleep(61 * time.Second)
+		assert.Equal(t, 300, rpmAfterATicket(t, l))
+		assert.Zero(t, l.Stats().LearnedRPM, "the learned limit is done with")
+		assert.Empty(t, rec.matching("limit raised"), "the limit was not raised")
+	})
+}
