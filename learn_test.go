@@ -524,3 +524,22 @@ func TestALearnedLimitAboveTheReportedOneEndsWithoutARaise(t *testing.T) {
 		assert.Empty(t, rec.matching("limit raised"), "the limit was not raised")
 	})
 }
+
+// A reset absurdly far away is garbage, as a retry hint that far is: a
+// spent budget whose reset a confused server puts years ahead does not
+// make every call fail until then.
+func TestASpentBudgetWithAnAbsurdResetIsNotBelieved(t *testing.T) {
+	for _, h := range []http.Header{
+		{"X-Ratelimit-Limit-Requests": {"14400"}, "X-Ratelimit-Remaining-Requests": {"0"}, "X-Ratelimit-Reset-Requests": {"1000000h"}},
+		{"Anthropic-Ratelimit-Requests-Limit": {"50"}, "Anthropic-Ratelimit-Requests-Remaining": {"0"}, "Anthropic-Ratelimit-Requests-Reset": {"2099-01-01T00:00:00Z"}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLimiter(t, 600)
+			now := time.Now()
+			l.observe(signals.ParseHeaders(h, now), now)
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err, "headers %v", h)
+			tk.Done()
+		})
+	}
+}

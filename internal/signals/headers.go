@@ -17,7 +17,8 @@ type Budget struct {
 	// only when Known is true.
 	Remaining int64
 	// Reset is when the allowance is fully replenished, or the zero Time
-	// when the provider did not send it.
+	// when the provider did not send it, or sent one that is malformed
+	// or more than MaxRetryAfter away.
 	Reset time.Time
 	// Known reports whether Remaining was present and valid. A budget
 	// with only a Limit or only a Reset is not Known.
@@ -105,7 +106,7 @@ func get(h http.Header, key string) string {
 // two). When both families are present, OpenAI's
 // value wins field by field. Retry hints are read with RetryAfter and
 // "x-should-retry" is decoded as a boolean. Malformed values are ignored
-// individually.
+// individually, and so is a reset more than MaxRetryAfter away.
 func ParseHeaders(h http.Header, now time.Time) Limits {
 	var l Limits
 	skew := clockSkew(h, now)
@@ -140,6 +141,12 @@ func readBudget(h http.Header, names budgetHeaders, now time.Time, skew time.Dur
 		}
 	} else if d, ok := ParseDuration(v); ok {
 		b.Reset = now.Add(d)
+	}
+	// A reset further away than any budget's window is garbage, as a
+	// retry hint that far is: a confused or hostile server must not
+	// have a spent budget refuse every call for years.
+	if b.Reset.Sub(now) > MaxRetryAfter {
+		b.Reset = time.Time{}
 	}
 	return b
 }

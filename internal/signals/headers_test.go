@@ -125,6 +125,22 @@ func TestParseHeaders(t *testing.T) {
 			want: Limits{Tokens: Budget{Limit: 3, Remaining: 1, Known: true}},
 		},
 		{
+			name: "a reset more than MaxRetryAfter away is garbage",
+			h: hdr(
+				"x-ratelimit-remaining-requests", "0",
+				"x-ratelimit-reset-requests", "1000000h",
+				"x-ratelimit-remaining-tokens", "0",
+				"x-ratelimit-reset-tokens", "24h",
+				"anthropic-ratelimit-input-tokens-remaining", "0",
+				"anthropic-ratelimit-input-tokens-reset", "2099-01-01T00:00:00Z",
+			),
+			want: Limits{
+				Requests:    Budget{Remaining: 0, Known: true},
+				Tokens:      Budget{Remaining: 0, Reset: at(24 * time.Hour), Known: true},
+				InputTokens: Budget{Remaining: 0, Known: true},
+			},
+		},
+		{
 			name: "should retry false",
 			h:    hdr("x-should-retry", "False"),
 			want: Limits{ShouldRetry: &no},
