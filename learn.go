@@ -112,7 +112,7 @@ func (l *BucketRateLimiter) learnFromPartial(now int64) {
 	if l.sh != nil && l.lim.learned != 0 && l.lim.lastChange >= p.since {
 		return // the store brought a limit learned in this pause
 	}
-	if ok := l.okIssued.Load(); ok > p.okBefore && ok-p.refusedFrom >= partialMargin {
+	if ok := l.okIssued.Load(); ok-p.refusedFrom >= partialMargin {
 		l.halveLimit(now, fmt.Sprintf("the server admitted a request issued %v after one it refused",
 			time.Duration(ok-p.refusedFrom).Round(time.Millisecond)))
 	}

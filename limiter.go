@@ -73,9 +73,10 @@ type BucketRateLimiter struct {
 	// snapshot taken under mu stays consistent.
 	doneFast atomic.Uint64
 	// okIssued is the latest issue time of a ticket that finished with
-	// Done, canaries aside. If it grows during a pause, past the issue
-	// time of a refused ticket, the server admitted part of the traffic:
-	// the rate is too high (see learnFromPartial).
+	// Done, canaries aside, since the last pause began (0 at its start).
+	// If it passes the issue time of a refused ticket during a pause, the
+	// server admitted part of the traffic: the rate is too high (see
+	// learnFromPartial).
 	okIssued atomic.Int64
 	// lane is the open lane, if any: see lane.
 	lane atomic.Pointer[lane]

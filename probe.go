@@ -26,12 +26,10 @@ type pauseState struct {
 	canary    *Ticket       // the canary in flight, if any
 	deadline  int64         // when an unanswered canary counts as blocked
 	// refusedFrom is the earliest issue time of a ticket refused in this
-	// pause, canaries aside, if refused says there is one; okBefore is
-	// the limiter's okIssued when the pause began; lowered records that
-	// the pause already lowered the learned limit.
+	// pause, canaries aside, if refused says there is one; lowered
+	// records that the pause already lowered the learned limit.
 	refusedFrom int64
 	refused     bool
-	okBefore    int64
 	lowered     bool
 	// canaryRefused is when the latest canary the server refused was
 	// issued: a canary sent before it that succeeds late is old news.
@@ -104,7 +102,7 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		// unpaused, the pause beginning now.
 		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
 		p.paused, p.since = true, now
-		p.okBefore = l.okIssued.Load()
+		l.okIssued.Store(0) // only successes during the pause count
 		p.interval = l.cfg.probeFirst
 		p.probeAt = after(now, wait)
 		l.stats.pauses++

@@ -276,6 +276,7 @@ func (l *BucketRateLimiter) pauseShared(now, probeAt int64) {
 		time.Duration(max(0, probeAt-now)).Round(time.Millisecond)))
 	p := &l.p
 	p.paused, p.since = true, now
+	l.okIssued.Store(0) // only successes during the pause count
 	p.interval = l.cfg.probeFirst
 	p.probeAt = probeAt
 	l.stats.pauses++
