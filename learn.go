@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
@@ -139,7 +140,9 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	if s.learned == 0 || l.p.paused || now-since < learnWindow {
 		return
 	}
-	step := max(1, int64(float64(s.configured)*learnStepFrac))
+	// Rounded up, so that the way back from 1 RPM takes at most
+	// 1/learnStepFrac clean minutes whatever the configured limit.
+	step := max(1, int64(math.Ceil(float64(s.configured)*learnStepFrac-1e-9)))
 	minutes := (now - since) / learnWindow
 	// No more steps than reach the configured limit, which ends the
 	// learned one: their sum cannot overflow.

@@ -180,9 +180,19 @@ func (l *BucketRateLimiter) Name() string { return l.name }
 // configured limit, or less when the server reported or the limiter
 // learned a lower one.
 func (l *BucketRateLimiter) RPM() int {
-	// The lane has no say in the rate: it can stay open.
+	// The lane has no say in the rate: it can stay open, unless the
+	// clean minutes of an idle spell raise a learned limit.
 	l.mu.Lock()
+	if l.lim.learned == 0 {
+		defer l.mu.Unlock()
+		return l.b.rpm
+	}
+	l.mu.Unlock()
+	l.lock()
 	defer l.mu.Unlock()
+	if l.lim.learned != 0 {
+		l.raiseLimit(l.now())
+	}
 	return l.b.rpm
 }
 

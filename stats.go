@@ -53,6 +53,9 @@ func (l *BucketRateLimiter) Stats() Stats {
 	l.lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if l.lim.learned != 0 {
+		l.raiseLimit(now) // the clean minutes of an idle spell count
+	}
 	fast := l.doneFast.Load()
 	s := Stats{
 		Name:          l.name,
