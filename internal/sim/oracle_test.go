@@ -1,7 +1,11 @@
 package sim
 
 import (
+	"context"
+	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -53,4 +57,46 @@ func withRefusalLatency(scenarios []Scenario, d time.Duration) []Scenario {
 		out[i] = s
 	}
 	return out
+}
+
+// TestOracleKeepsArrivalOrder checks that the Oracle of a scenario takes
+// its first reservations in the scenario's arrival order, the order of
+// PhysicalMin, even when requests reach Do in another: against a token
+// limit counted in fixed seconds the order decides how each second is
+// packed, so an Oracle in another order would not play out PhysicalMin's
+// schedule.
+func TestOracleKeepsArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 100 tokens a second; in arrival order 60, 60, 40, 40 take
+		// seconds 0, 1, 1 and 2, while 60, 40, 60, 40 would fit in two.
+		tokens := []int{60, 60, 40, 40}
+		s := Scenario{Name: "packing", Requests: len(tokens), Workers: len(tokens),
+			Server:           ServerConfig{RPM: 6000, TPM: 6000, Window: FixedSecond},
+			TokensPerRequest: func(i int) int { return tokens[i] }}
+		srv := NewServer(s.Server)
+		o := OracleFactory().New(s)
+		start := time.Now()
+		admitted := make([]time.Duration, len(tokens))
+		var wg sync.WaitGroup
+		for _, i := range []int{0, 2, 1, 3} {
+			wg.Go(func() {
+				err := o.Do(context.Background(), s.request(i), func(ctx context.Context) error {
+					admitted[i] = time.Since(start)
+					return srv.Call(ctx, s.request(i))
+				})
+				if err != nil {
+					t.Errorf("request %d: %v", i, err)
+				}
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		want := []time.Duration{0, time.Second, time.Second, 2 * time.Second}
+		if !slices.Equal(admitted, want) {
+			t.Errorf("requests sent at %v, want %v as in PhysicalMin's schedule", admitted, want)
+		}
+		if last := want[len(want)-1]; PhysicalMin(s) != last {
+			t.Errorf("PhysicalMin = %v, want %v", PhysicalMin(s), last)
+		}
+	})
 }

@@ -226,7 +226,10 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // then)/r), plus the median latency. The same schedule accounts for the
 // token limit, FixedSecond windows and outages (the buckets keep refilling
 // during an outage). Admitting as early as possible is optimal for these
-// buckets, since waiting can only let refills overflow the capacity.
+// buckets, since waiting can only let refills overflow the capacity. The
+// order is fixed, though: against a token limit counted in FixedSecond
+// windows, a client that sent the same requests in another order could
+// pack some seconds fuller and finish sooner.
 func PhysicalMin(s Scenario) time.Duration {
 	if s.Requests == 0 {
 		return 0
