@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/ratellmiter/ratellmiter"
 )
@@ -14,8 +16,13 @@ const OursName = "ratellmiter"
 // itself, with its defaults, not a model of it. Its limiter joins a Monitor
 // of its own, so a run inside a synctest bubble keeps everything in the
 // bubble; the Monitor has no goroutine to stop, because it writes no logs
-// and the limiter has no service to probe.
+// and the limiter has no service to probe. A Monitor logs whenever the
+// environment variable RATELLMITER_LOGS names a folder, so NewOurs returns
+// an error while it is set rather than log simulated minutes there.
 func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
+	if dir := os.Getenv(ratellmiter.EnvLogDir); dir != "" {
+		return nil, fmt.Errorf("sim: NewOurs: %s is set (%q): the limiter's Monitor would write logs", ratellmiter.EnvLogDir, dir)
+	}
 	m := ratellmiter.NewMonitor()
 	l, err := ratellmiter.NewBucketRateLimiter(rpm, append([]ratellmiter.Option{ratellmiter.WithMonitor(m)}, opts...)...)
 	if err != nil {

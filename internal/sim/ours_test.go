@@ -1,8 +1,13 @@
 package sim
 
 import (
+	"os"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter"
 )
 
 // TestOursAgainstPeers runs the library's own client beside every peer in
@@ -140,4 +145,21 @@ func runOurs(t *testing.T, scenarios []Scenario) ([]Result, func(scenario, clien
 		}
 	}
 	return results, get
+}
+
+// TestOursWritesNoLogs checks that the library's client never runs with
+// the minute logs on: with RATELLMITER_LOGS set, its Monitor would start a
+// goroutine that outlives the run, a deadlock inside a synctest bubble,
+// and write simulated minutes into the user's folder, so NewOurs refuses.
+func TestOursWritesNoLogs(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(ratellmiter.EnvLogDir, dir)
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := NewOurs(600); err == nil || !strings.Contains(err.Error(), ratellmiter.EnvLogDir) {
+			t.Errorf("NewOurs with %s set: err %v, want one naming it", ratellmiter.EnvLogDir, err)
+		}
+	})
+	if files, _ := os.ReadDir(dir); len(files) > 0 {
+		t.Errorf("%d files written to %s", len(files), dir)
+	}
 }
