@@ -406,8 +406,11 @@ func (s *Server) Limit(w time.Duration) int {
 }
 
 // WorstWindow returns the largest number of times that fall in any half-open
-// window [t, t+w). times must be sorted.
+// window [t, t+w), 0 if w is not positive. times must be sorted.
 func WorstWindow(times []time.Duration, w time.Duration) int {
+	if w <= 0 {
+		return 0
+	}
 	best, j := 0, 0
 	for i := range times {
 		for times[i]-times[j] >= w {

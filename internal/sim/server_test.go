@@ -345,6 +345,12 @@ func TestWorstWindow(t *testing.T) {
 	if got := WorstWindow(nil, s); got != 0 {
 		t.Errorf("WorstWindow(nil) = %d, want 0", got)
 	}
+	// An empty window holds nothing, as Limit says.
+	for _, w := range []time.Duration{0, -s} {
+		if got := WorstWindow(times, w); got != 0 {
+			t.Errorf("WorstWindow(times, %v) = %d, want 0", w, got)
+		}
+	}
 }
 
 // TestServerRetryAfterAdmits checks that the hint is the first instant at
