@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -9,8 +10,8 @@ import (
 
 // Parameters of the PythonOriginal model.
 const (
-	pyRampFloor     = 0.25             // least share of the per-second maximum a second may issue
-	pyRampStep      = 0.10             // growth per second, as a share of the maximum
+	pyRampFloor     = 0.25             // least share of RPM/60 a second may issue
+	pyRampStep      = 0.10             // growth per second, as a share of RPM/60
 	pyProbeFirst    = 10 * time.Second // first probe after a 429
 	pyProbeGrowth   = 1.5              // probe interval growth while still blocked
 	pyProbeInterval = 65 * time.Second // longest probe interval
@@ -21,14 +22,17 @@ const (
 //
 //   - Tickets per second. Requests wait in a FIFO queue for a ticket. Time is
 //     cut into wall-clock seconds and each second owns a bucket of at most
-//     max = ceil(RPM/60) tickets, all released at the start of the second:
+//     max = RPM/60 tickets, rounded down so that a minute never issues more
+//     than RPM (one below 60 RPM), all released at the start of the second:
 //     the requests waiting then get them at once, later arrivals in the same
 //     second take what is left, and tickets unused at the end of the second
 //     are lost.
 //   - Ramp. A second may issue at most the previous second's issued count
-//     plus 10% of max (at least one ticket), never less than 25% of max and
-//     never more than max. After an idle second a burst therefore starts at
-//     25% and needs several seconds to reach full speed.
+//     plus 10% of RPM/60, never less than 25% of RPM/60 and never more than
+//     max; both shares are rounded to the nearest ticket (half to even, as
+//     Python's round does) and are at least one. After an idle second a
+//     burst therefore starts at 25% and needs several seconds to reach full
+//     speed.
 //   - Pause on 429. A 429 pauses the limiter: no ticket is released while
 //     paused. The refused request goes back to the front of the queue (the
 //     retry hint is not used). Requests refused while the limiter is already
@@ -37,7 +41,7 @@ const (
 //     pause. A probe is one real call, made by the request at the head of
 //     the queue. If it is refused, the next probe comes after 1.5 times the
 //     previous interval, at most 65 s. If it succeeds, the limiter resumes
-//     at the next second boundary and the ramp restarts from 25% of max.
+//     at the next second boundary and the ramp restarts from 25% of RPM/60.
 //   - No retry limit: a request keeps its place until it succeeds, fails
 //     with another error, or its context ends.
 type PythonOriginal struct {
@@ -70,11 +74,16 @@ type pyWaiter struct {
 
 // NewPythonOriginal returns the model configured for rpm requests per minute.
 func NewPythonOriginal(rpm int) *PythonOriginal {
-	m := max((rpm+59)/60, 1)
+	if rpm < 60 {
+		// The original's own shortcut for slow limits: one ticket a
+		// second, with no ramp.
+		return &PythonOriginal{max: 1, step: 1, floor: 1}
+	}
+	perSec := float64(rpm) / 60
 	return &PythonOriginal{
-		max:   m,
-		step:  max(int(float64(m)*pyRampStep+0.5), 1),
-		floor: max(int(float64(m)*pyRampFloor), 1),
+		max:   rpm / 60,
+		step:  max(int(math.RoundToEven(perSec*pyRampStep)), 1),
+		floor: max(int(math.RoundToEven(perSec*pyRampFloor)), 1),
 	}
 }
 

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -74,4 +76,43 @@ func TestPythonHonoursContext(t *testing.T) {
 				res.Incomplete, res.Completed, res.Completion)
 		}
 	})
+}
+
+// TestPythonTicketsPerSecond checks the original's per-second figures at
+// rates that are not multiples of 60: a second issues at most RPM/60
+// rounded down, so a minute never issues more than RPM, and the ramp
+// starts at 25% and grows by 10% of RPM/60, each rounded to the nearest
+// (half to even), at least one.
+func TestPythonTicketsPerSecond(t *testing.T) {
+	for _, tc := range []struct {
+		rpm  int
+		want []int // tickets issued in seconds 0, 1, 2, ...
+	}{
+		{90, []int{1, 1, 1, 1}},
+		{1800, []int{8, 11, 14, 17, 20, 23, 26, 29, 30, 30}},
+		{1799, []int{7, 10, 13, 16, 19, 22, 25, 28, 29, 29}},
+	} {
+		t.Run(fmt.Sprint(tc.rpm), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := Scenario{Name: "rate", Requests: 2 * tc.rpm, Workers: 2 * tc.rpm, ClientRPM: tc.rpm,
+					Server: ServerConfig{RPM: 1_000_000}}
+				res := Run(s, pythonFactory())
+				counts := map[int]int{}
+				var starts []time.Duration
+				for _, r := range res.Records {
+					counts[int(r.LastStart/time.Second)]++
+					starts = append(starts, r.LastStart)
+				}
+				for sec, w := range tc.want {
+					if counts[sec] != w {
+						t.Errorf("%d RPM: second %d issued %d, want %d", tc.rpm, sec, counts[sec], w)
+					}
+				}
+				slices.Sort(starts)
+				if got := WorstWindow(starts, time.Minute); got > tc.rpm {
+					t.Errorf("%d RPM: %d requests in a minute", tc.rpm, got)
+				}
+			})
+		})
+	}
 }
