@@ -109,19 +109,26 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // with the wait histogram. Like the counters, the histogram of a label is
 // dropped once no limiter of the Monitor has it.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	// Only the labels marked before the limiters are read may be dropped:
+	// one marked since may be that of a limiter created after the read,
+	// whose waits would be lost.
+	var marked []string
+	c.waited.Range(func(k, _ any) bool {
+		marked = append(marked, k.(string))
+		return true
+	})
 	stats := c.byName(c.m.Limiters())
 	live := make(map[string]bool, len(stats))
 	for _, s := range stats {
 		c.descs.collect(ch, s)
 		live[s.Name] = true
 	}
-	c.waited.Range(func(k, _ any) bool {
-		if label := k.(string); !live[label] {
+	for _, label := range marked {
+		if !live[label] {
 			c.waited.Delete(label)
 			c.wait.DeleteLabelValues(label)
 		}
-		return true
-	})
+	}
 	c.wait.Collect(ch)
 }
 

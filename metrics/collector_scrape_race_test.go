@@ -1,0 +1,54 @@
+package metrics
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A limiter created while a scrape is under way, after the scrape read
+// the Monitor's limiters, is not seen by that scrape; the waits it
+// observed in the meantime must not be dropped with the series of the
+// names that are gone: its histogram would lose them for good.
+func TestCollectorKeepsTheWaitsOfALimiterCreatedDuringAScrape(t *testing.T) {
+	m := newMonitor(t)
+	c := NewCollector(m)
+	newLimiter(t, m, c, "old", 600)
+
+	ch := make(chan prometheus.Metric)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Collect(ch)
+	}()
+	<-ch // the scrape has read the limiters, and sends the first one's metrics
+	l := newLimiter(t, m, c, "new", 600)
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	tk.Done()
+	for draining := true; draining; {
+		select {
+		case <-ch:
+		case <-done:
+			draining = false
+		}
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	waits := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "ratellmiter_wait_seconds" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			waits[metric.GetLabel()[0].GetValue()] = metric.GetHistogram().GetSampleCount()
+		}
+	}
+	assert.Equal(t, map[string]uint64{"new": 1}, waits, "waits per limiter")
+}
