@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -169,11 +170,14 @@ func (w *logWriter) write(rec *MinuteLog) {
 }
 
 // stillThere reports whether the open file is still the file at the
-// writer's path.
+// writer's path. A path that cannot be looked up for another reason than
+// its absence (a folder whose search permission was taken away) hides the
+// file without removing it: the open file is kept, as it can still be
+// written, where a file opened again could not.
 func (w *logWriter) stillThere() bool {
 	at, err := os.Stat(w.path())
 	if err != nil {
-		return false
+		return !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR)
 	}
 	open, err := w.f.Stat()
 	return err == nil && os.SameFile(at, open)
