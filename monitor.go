@@ -63,6 +63,7 @@ type MonitorOption interface {
 
 type monitorConfig struct {
 	logDir     string
+	noLogs     bool // WithoutLogs: RATELLMITER_LOGS does not count
 	logger     *slog.Logger
 	defaultRPM int
 	observer   Observer
@@ -85,7 +86,17 @@ func WithLogDir(dir string) MonitorOption {
 		if dir == "" {
 			c.err = errors.New("ratellmiter: WithLogDir: empty folder name")
 		}
-		c.logDir = dir
+		c.logDir, c.noLogs = dir, false
+	})
+}
+
+// WithoutLogs keeps the per-minute logs off whatever RATELLMITER_LOGS says:
+// for a Monitor of a library, a test or a simulation, whose minutes do not
+// belong in the program's log folder. The last of WithLogDir and
+// WithoutLogs given wins.
+func WithoutLogs() MonitorOption {
+	return monitorOption(func(c *monitorConfig) {
+		c.logDir, c.noLogs = "", true
 	})
 }
 
@@ -109,7 +120,7 @@ func NewMonitor(opts ...MonitorOption) *Monitor {
 			o.applyMonitor(&cfg)
 		}
 	}
-	if cfg.logDir == "" {
+	if cfg.logDir == "" && !cfg.noLogs {
 		cfg.logDir = os.Getenv(EnvLogDir)
 	}
 	if cfg.logger == nil {

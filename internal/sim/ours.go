@@ -2,8 +2,6 @@ package sim
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/ratellmiter/ratellmiter"
 )
@@ -16,14 +14,11 @@ const OursName = "ratellmiter"
 // itself, with its defaults, not a model of it. Its limiter joins a Monitor
 // of its own, so a run inside a synctest bubble keeps everything in the
 // bubble; the Monitor has no goroutine to stop, because it writes no logs
-// and the limiter has no service to probe. A Monitor logs whenever the
-// environment variable RATELLMITER_LOGS names a folder, so NewOurs returns
-// an error while it is set rather than log simulated minutes there.
+// and the limiter has no service to probe. The Monitor is made
+// WithoutLogs, so that simulated minutes never go to the folder that
+// RATELLMITER_LOGS may name.
 func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
-	if dir := os.Getenv(ratellmiter.EnvLogDir); dir != "" {
-		return nil, fmt.Errorf("sim: NewOurs: %s is set (%q): the limiter's Monitor would write logs", ratellmiter.EnvLogDir, dir)
-	}
-	m := ratellmiter.NewMonitor()
+	m := ratellmiter.NewMonitor(ratellmiter.WithoutLogs())
 	l, err := ratellmiter.NewBucketRateLimiter(rpm, append([]ratellmiter.Option{ratellmiter.WithMonitor(m)}, opts...)...)
 	if err != nil {
 		return nil, err
