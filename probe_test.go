@@ -641,3 +641,20 @@ func TestAProbeReturningATypedNilErrorCountsAsBlocked(t *testing.T) {
 		assert.NotEmpty(t, rec.matching("probe failed", "panicked"))
 	})
 }
+
+func TestAModelWhoseLimiterWasClosedGetsANewOne(t *testing.T) {
+	svc := NewService("svc", nil)
+	m := newStoppedAtEnd(t)
+	old, err := svc.NewLimiter("model-a", 600, WithMonitor(m))
+	require.NoError(t, err)
+	_, err = svc.NewLimiter("model-a", 600, WithMonitor(m))
+	require.Error(t, err, "an open limiter is not replaced")
+	require.NoError(t, old.Close())
+	l, err := svc.NewLimiter("model-a", 1200, WithMonitor(m))
+	require.NoError(t, err)
+	assert.Same(t, l, svc.Limiter("model-a"))
+	assert.Equal(t, "svc/model-a", l.Name())
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	tk.Done()
+}

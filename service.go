@@ -63,9 +63,10 @@ func NewService(name string, probe ProbeFunc) *Service {
 // The limiter is named after the service and the model, "openai/gpt-4o"
 // (the default limiter after the service alone, "openai"), unless opts
 // name it with WithName.
-// Registering a model twice is an error, and so is registering one once
-// the service is closed (it wraps ErrClosed), or with a service that has
-// no name.
+// Registering a model twice is an error, unless its limiter was closed
+// (its Close, not the service's): the new limiter then takes its place.
+// Registering one once the service is closed is an error too (it wraps
+// ErrClosed), and so is one with a service that has no name.
 func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRateLimiter, error) {
 	if s.name == "" {
 		return nil, errors.New("ratellmiter: NewService: empty name (it names the service's limiters)")
@@ -81,7 +82,7 @@ func (s *Service) NewLimiter(model string, rpm int, opts ...Option) (*BucketRate
 	if s.closed {
 		return nil, fmt.Errorf("ratellmiter: service %q: %w", s.name, ErrClosed)
 	}
-	if _, dup := s.limiters[model]; dup {
+	if old, dup := s.limiters[model]; dup && !old.isClosed() {
 		return nil, fmt.Errorf("ratellmiter: service %q already has a limiter for model %q", s.name, model)
 	}
 	l, err := NewBucketRateLimiter(rpm, all...)
@@ -126,4 +127,14 @@ func (s *Service) Close() error {
 		errs = append(errs, l.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// isClosed reports whether l was closed or its Monitor stopped.
+func (l *BucketRateLimiter) isClosed() bool {
+	select {
+	case <-l.closed:
+		return true
+	default:
+		return false
+	}
 }
