@@ -27,6 +27,14 @@ type bucket struct {
 	last    int64        // when the last ticket was issued
 	slot    int64        // the slot of the last ticket, from which the next is spaced
 	hasLast bool
+	// before is the slot, issue time and hasLast from before the last
+	// take, so that refunding that ticket frees its slot; undo says
+	// whether they may be restored.
+	before struct {
+		slot, last int64
+		hasLast    bool
+	}
+	undo    bool
 	rampSec int64 // the ramp restarts here: earlier seconds count as idle
 	// idleRamp makes every second ramp from the one before, so a burst
 	// after idleness ramps up; without it only the seconds after a pause
@@ -258,6 +266,8 @@ func (b *bucket) take(now int64) {
 	sec := secOf(now)
 	b.advance(sec)
 	sp := b.spacing(b.allowance(sec))
+	b.before.slot, b.before.last, b.before.hasLast = b.slot, b.last, b.hasLast
+	b.undo = true
 	if b.hasLast {
 		b.slot = slotOf(now, b.slot+sp, sp)
 	} else {
@@ -294,10 +304,13 @@ func (b *bucket) takeMany(sec int64, n int, slot int64) {
 	b.advance(sec)
 	b.count(sec, n)
 	b.slot, b.last, b.hasLast = slot, max(b.last, slot), true
+	b.undo = false
 }
 
 // refund gives back a ticket issued at 'at' that was never used, so the
-// capacity it held is not lost.
+// capacity it held is not lost: its count and, if it was the last ticket
+// taken, its slot, so that the next ticket is spaced from the one before
+// it rather than a spacing after the ticket that was never used.
 func (b *bucket) refund(at int64) {
 	sec := secOf(at)
 	c := &b.counts[mod60(sec)]
@@ -305,6 +318,10 @@ func (b *bucket) refund(at int64) {
 		return
 	}
 	c.n--
+	if b.undo && at == b.last {
+		b.slot, b.last, b.hasLast = b.before.slot, b.before.last, b.before.hasLast
+		b.undo = false
+	}
 	if sec > b.winSec-60 && sec <= b.winSec {
 		b.winSum--
 	}
