@@ -117,7 +117,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		marked = append(marked, k.(string))
 		return true
 	})
-	stats := c.byName(c.m.Limiters())
+	stats := c.byName()
 	live := make(map[string]bool, len(stats))
 	for _, s := range stats {
 		c.descs.collect(ch, s)
@@ -134,10 +134,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // byName returns the Stats of the limiters, named by their label, those
 // that share a label added up into one, with the counts of the closed
-// limiters that had the label.
-func (c *Collector) byName(ls []*ratellmiter.BucketRateLimiter) []ratellmiter.Stats {
+// limiters that had the label. It reads the Monitor's limiters under the
+// lock: a scrape that read them before another one ran would otherwise
+// take a limiter that one retired for a new one, and count it twice.
+func (c *Collector) byName() []ratellmiter.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ls := c.m.Limiters()
 	var out []ratellmiter.Stats
 	index := map[string]int{}
 	live := make(map[*ratellmiter.BucketRateLimiter]bool, len(ls))
