@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -182,7 +181,9 @@ func decodeMinute(line []byte, tooLong bool) (MinuteLog, bool) {
 }
 
 // LatestLog returns the path of the newest non-empty log file in dir: of
-// the files named <unix-seconds>.jsonl, the one with the largest number.
+// the files named <unix-seconds>.jsonl or, for the later Monitors started
+// in the same second, <unix-seconds>-<k>.jsonl (k = 2, 3, ...), the one
+// with the largest second and, within it, the largest k.
 // Other files, folders and empty files are ignored. It returns an error
 // wrapping fs.ErrNotExist when dir does not exist, an error when dir is
 // not a folder or cannot be read, and one wrapping ErrNoLogs when dir
@@ -202,15 +203,11 @@ func LatestLog(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ratellmiter: log folder: %w", err)
 	}
-	best, bestN := "", int64(-1)
+	best, bestN, bestK := "", int64(-1), 0
 	for _, e := range entries {
 		name := e.Name()
-		stem, ok := strings.CutSuffix(name, ".jsonl")
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(stem, 10, 64)
-		if err != nil || n < 0 || n <= bestN {
+		n, k, ok := parseLogName(name)
+		if !ok || n < bestN || n == bestN && k <= bestK {
 			continue
 		}
 		path := filepath.Join(dir, name)
@@ -218,10 +215,10 @@ func LatestLog(dir string) (string, error) {
 		if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 			continue
 		}
-		best, bestN = path, n
+		best, bestN, bestK = path, n, k
 	}
 	if best == "" {
-		return "", fmt.Errorf("%w in %s (expected non-empty <unix-seconds>.jsonl files)", ErrNoLogs, dir)
+		return "", fmt.Errorf("%w in %s (expected non-empty <unix-seconds>.jsonl or <unix-seconds>-<k>.jsonl files)", ErrNoLogs, dir)
 	}
 	return best, nil
 }

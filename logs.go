@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,7 +56,7 @@ type LogEvent struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// logWriter appends minute logs to <dir>/<start-unix-seconds>.jsonl. The
+// logWriter appends minute logs to <dir>/<start-unix-seconds>[-k].jsonl. The
 // folder and file are created on the first write, so a run that logs
 // nothing leaves nothing. Each record is written as one line with a single
 // Write. The first error is kept, said once through the logger, and
@@ -81,15 +82,45 @@ type logWriter struct {
 	name string
 }
 
-// claimTries bounds the search for a free file name: a name per second,
-// from the Monitor's start on.
-const claimTries = 1000
+// claimTries bounds the search for a free file name among those of the
+// Monitor's start second: far more Monitors than start in one second.
+const claimTries = 100_000
 
 func newLogWriter(dir string, start time.Time, logger *slog.Logger) *logWriter {
-	return &logWriter{dir: dir, start: start.Unix(), name: logName(start.Unix()), logger: logger}
+	return &logWriter{dir: dir, start: start.Unix(), name: logName(start.Unix(), 1), logger: logger}
 }
 
-func logName(unix int64) string { return strconv.FormatInt(unix, 10) + ".jsonl" }
+// logName returns the name of the k-th log file of the second unix:
+// <unix>.jsonl for the first, <unix>-<k>.jsonl for the others.
+func logName(unix int64, k int) string {
+	name := strconv.FormatInt(unix, 10)
+	if k > 1 {
+		name += "-" + strconv.Itoa(k)
+	}
+	return name + ".jsonl"
+}
+
+// parseLogName returns the second and rank of a log file's name, and
+// whether name is one (see logName).
+func parseLogName(name string) (unix int64, k int, ok bool) {
+	stem, ok := strings.CutSuffix(name, ".jsonl")
+	if !ok {
+		return 0, 0, false
+	}
+	k = 1
+	if sec, rank, found := strings.Cut(stem, "-"); found {
+		n, err := strconv.Atoi(rank)
+		if err != nil || n < 2 || strconv.Itoa(n) != rank {
+			return 0, 0, false
+		}
+		stem, k = sec, n
+	}
+	unix, err := strconv.ParseInt(stem, 10, 64)
+	if err != nil || unix < 0 || strconv.FormatInt(unix, 10) != stem {
+		return 0, 0, false
+	}
+	return unix, k, true
+}
 
 // path returns the file the writer writes to.
 func (w *logWriter) path() string {
@@ -100,15 +131,16 @@ func (w *logWriter) path() string {
 
 // open opens the writer's file. The first time it creates a file of its
 // own: when the file named after the start exists already, it takes the
-// first later second whose file does not, so a file never holds the
-// minutes of two Monitor runs. Later (the file was removed) it creates
-// the same file again.
+// next free name of the same second, <start>-2.jsonl, <start>-3.jsonl, ...,
+// so a file never holds the minutes of two Monitor runs, and names never
+// run ahead of the clock however many Monitors start. Later (the file was
+// removed) it creates the same file again.
 func (w *logWriter) open() (*os.File, error) {
 	if w.claimed {
 		return os.OpenFile(w.path(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	}
-	for i := range int64(claimTries) {
-		name := logName(w.start + i)
+	for k := 1; k <= claimTries; k++ {
+		name := logName(w.start, k)
 		f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -122,7 +154,7 @@ func (w *logWriter) open() (*os.File, error) {
 		w.claimed = true
 		return f, nil
 	}
-	return nil, fmt.Errorf("%s and the files of the %d seconds after it exist already", logName(w.start), claimTries-1)
+	return nil, fmt.Errorf("%s to %s exist already", logName(w.start, 1), logName(w.start, claimTries))
 }
 
 // write appends rec as one line. After a write cut short, it starts a

@@ -77,8 +77,9 @@ func (f monitorOption) applyMonitor(c *monitorConfig) { f(c) }
 // WithLogDir turns the per-minute logs on and writes them to dir, one file
 // per Monitor run named after its start time, <unix-seconds>.jsonl. When
 // that file exists already (another Monitor or process started in the same
-// second, or a run before a restart), the Monitor takes the first later
-// second whose file does not: a file holds the minutes of one Monitor run.
+// second, or a run before a restart), the Monitor takes the next free name
+// of that second, <unix-seconds>-2.jsonl, -3, and so on: a file holds the
+// minutes of one Monitor run.
 // Without WithLogDir, logs are written only when the environment variable
 // RATELLMITER_LOGS names a folder.
 func WithLogDir(dir string) MonitorOption {

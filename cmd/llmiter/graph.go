@@ -32,7 +32,7 @@ Flags of graph:
   -dir DIR       folder of the logs (default: $RATELLMITER_LOGS, else ratellmiter_logs)
   -file FILE     log file to draw; a bare name is looked up in DIR, ".jsonl" may
                  be left out (default: the newest non-empty log in DIR, the
-                 <unix-seconds>.jsonl with the largest number)
+                 <unix-seconds>[-k].jsonl with the largest numbers)
   -name NAME     limiter to draw (default: the log's only limiter if it has
                  one, else "default"); "all" is -compare
   -compare       draw every limiter of the log's last day on one chart, one
@@ -295,7 +295,7 @@ func (o *graphOptions) logPath() (string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return "", fmt.Errorf("log folder %s does not exist; name it with -dir or $%s", o.dir, ratellmiter.EnvLogDir)
 		case errors.Is(err, ratellmiter.ErrNoLogs):
-			return "", fmt.Errorf("no logs in %s: no non-empty <unix-seconds>.jsonl file", o.dir)
+			return "", fmt.Errorf("no logs in %s: no non-empty <unix-seconds>[-k].jsonl file", o.dir)
 		case err != nil:
 			return "", errors.New(strings.TrimPrefix(err.Error(), "ratellmiter: "))
 		}
