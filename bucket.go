@@ -318,7 +318,9 @@ func (b *bucket) refund(at int64) {
 		return
 	}
 	c.n--
-	if b.undo && at == b.last {
+	// Two tickets issued at the same instant cannot be told apart: then
+	// the slot stays taken, as it would have been without the refund.
+	if b.undo && at == b.last && !(b.before.hasLast && b.before.last == at) {
 		b.slot, b.last, b.hasLast = b.before.slot, b.before.last, b.before.hasLast
 		b.undo = false
 	}

@@ -49,3 +49,20 @@ func TestATicketGivenBackFreesItsSlot(t *testing.T) {
 		})
 	}
 }
+
+// Of two tickets issued at the same instant, the bucket cannot tell which
+// one is given back: the slot of the later one stays taken.
+func TestATicketGivenBackBesideATwinKeepsTheLaterSlot(t *testing.T) {
+	b := newBucket(600_000, 1, 1, false)
+	const now = 5 * nsPerSec
+	b.take(now)
+	b.take(now)
+	slot := b.slot
+	b.refund(now)
+	assert.Equal(t, slot, b.slot, "the slot stays taken")
+	assert.Equal(t, 1, b.issuedIn(secOf(now)), "the count is given back")
+
+	b.take(now + nsPerSec/1000)
+	b.refund(now + nsPerSec/1000)
+	assert.Equal(t, slot, b.slot, "a ticket alone at its instant frees its slot")
+}
