@@ -185,7 +185,8 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	out, body, err := t.prepare(req, t.service != nil || t.limiter.tokenBudgeted())
+	counts := countsTokens(req)
+	out, body, err := t.prepare(req, t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -201,7 +202,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	var opts []AcquireOption
-	tokens := body != nil && l.tokenBudgeted()
+	tokens := body != nil && l.tokenBudgeted() && !counts
 	if tokens {
 		opts = append(opts, tokenEstimate(body))
 	}

@@ -23,10 +23,26 @@ import (
 // it reads "data: [DONE]". A request the server refuses with a 4xx answer,
 // a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
 // keeps its estimate, because the server may have run the model before it
-// failed.
+// failed. A request that only counts a prompt's tokens (Anthropic's
+// /v1/messages/count_tokens, OpenAI's /v1/responses/input_tokens,
+// Gemini's :countTokens) runs no model, and the providers do not count it
+// against their token limits: it takes a ticket but is charged no tokens.
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
+
+// countsTokens reports whether req asks only for a count of its prompt's
+// tokens (Anthropic's count_tokens, OpenAI's responses/input_tokens,
+// Gemini's countTokens), which uses no tokens.
+func countsTokens(req *http.Request) bool {
+	if req.URL == nil {
+		return false
+	}
+	p := strings.TrimSuffix(req.URL.Path, "/")
+	return strings.HasSuffix(p, "/messages/count_tokens") ||
+		strings.HasSuffix(p, "/responses/input_tokens") ||
+		strings.HasSuffix(p, ":countTokens")
+}
 
 // tokenEstimate returns the token charge of a request body.
 func tokenEstimate(body []byte) AcquireOption {
