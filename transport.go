@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -78,8 +79,10 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // WithServiceLimiters makes the transport take each request's ticket from
 // s.Limiter(model), where model is the "model" field of the request's JSON
 // body (or, when the body has none, the model named in a Gemini-style URL
-// path such as /v1beta/models/gemini-2.5-flash:generateContent). A request
-// for which s has no limiter fails without being sent.
+// path such as /v1beta/models/gemini-2.5-flash:generateContent). A body
+// whose Content-Type is not JSON (a multipart file upload, say) is not
+// read for it. A request for which s has no limiter fails without being
+// sent.
 func WithServiceLimiters(s RateLimitedService) TransportOption {
 	return transportOption(func(c *transportConfig) error {
 		if isNil(s) {
@@ -94,7 +97,8 @@ func WithServiceLimiters(s RateLimitedService) TransportOption {
 // WithMaxBodyBytes sets the largest request body the transport reads into
 // memory, DefaultMaxBodyBytes (32 MiB) unless changed. A body is read only
 // when it must be: to find the model for WithServiceLimiters, to estimate
-// its tokens for a limiter with a token budget, and to replay it on a retry
+// its tokens for a limiter with a token budget (in both cases only a body
+// whose Content-Type is JSON or unset), and to replay it on a retry
 // when the request has no GetBody (requests made with http.NewRequest from
 // a bytes.Reader, bytes.Buffer or strings.Reader, and those of the official
 // SDKs, have one). A larger body makes the request fail before it is sent,
@@ -186,7 +190,8 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	counts := countsTokens(req)
-	out, body, err := t.prepare(req, t.service != nil || (t.limiter.tokenBudgeted() && !counts))
+	need := mayBeJSON(req) && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
+	out, body, err := t.prepare(req, need)
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -202,8 +207,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	var opts []AcquireOption
-	tokens := body != nil && l.tokenBudgeted() && !counts
-	if tokens {
+	// A body that is no JSON (an upload) is charged no estimate, but the
+	// usage its answer reports.
+	upload := req.Body != nil && req.Body != http.NoBody && !mayBeJSON(req)
+	tokens := (body != nil || upload) && l.tokenBudgeted() && !counts
+	if tokens && body != nil {
 		opts = append(opts, tokenEstimate(body))
 	}
 	tk, err := l.Acquire(ctx, opts...)
@@ -426,6 +434,21 @@ func gunzip(body []byte, limit int) []byte {
 		return nil
 	}
 	return plain
+}
+
+// mayBeJSON reports whether req's body may be JSON, and so name a model or
+// cost tokens: its Content-Type is application/json, a type ending in
+// "+json", or unset. A multipart upload, a file or a form is not.
+func mayBeJSON(req *http.Request) bool {
+	ct := req.Header.Get("Content-Type")
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 // modelOf returns the model a request is for: the "model" field of its

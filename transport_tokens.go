@@ -23,10 +23,13 @@ import (
 // it reads "data: [DONE]". A request the server refuses with a 4xx answer,
 // a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
 // keeps its estimate, because the server may have run the model before it
-// failed. A request that only counts a prompt's tokens (Anthropic's
-// /v1/messages/count_tokens, OpenAI's /v1/responses/input_tokens,
-// Gemini's :countTokens) runs no model, and the providers do not count it
-// against their token limits: it takes a ticket but is charged no tokens.
+// failed. An upload (a body whose Content-Type is not JSON: a multipart
+// form, a file) is not read: it is charged no estimate, only the usage
+// its answer reports (a transcription's audio tokens). A request that
+// only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
+// OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
+// model, and the providers do not count it against their token limits: it
+// takes a ticket but is charged no tokens.
 
 // maxUsageBody bounds how much of a JSON answer is kept to read its usage.
 const maxUsageBody = 4 << 20
