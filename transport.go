@@ -80,6 +80,7 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // s.Limiter(model), where model is the "model" field of the request's JSON
 // body (or, when the body has none, the model named in a Gemini-style URL
 // path such as /v1beta/models/gemini-2.5-flash:generateContent). A body
+// sent with Content-Encoding: gzip is decompressed to read it; a body
 // whose Content-Type is not JSON (a multipart file upload, say) is not
 // read for it. A request for which s has no limiter fails without being
 // sent.
@@ -195,6 +196,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		closeBody(req)
 		return nil, err
+	}
+	if body != nil && isGzip(req.Header) {
+		// A compressed body names its model and costs its tokens as
+		// the same body plain does.
+		if plain := gunzip(body, int(min(t.maxBody, math.MaxInt-1))); plain != nil {
+			body = plain
+		}
 	}
 	l := t.limiter
 	if t.service != nil {
@@ -416,10 +424,15 @@ func inspect(resp *http.Response) (signals.ErrorInfo, error) {
 // body still compressed. A body that does not decompress within
 // maxErrorBody yields nil, to be classified by status and headers only.
 func decoded(h http.Header, body []byte) []byte {
-	if !strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip") {
+	if !isGzip(h) {
 		return body
 	}
 	return gunzip(body, maxErrorBody)
+}
+
+// isGzip reports whether h says its body is compressed with gzip.
+func isGzip(h http.Header) bool {
+	return strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip")
 }
 
 // gunzip returns body decompressed, or nil when it is not valid gzip or

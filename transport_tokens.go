@@ -11,7 +11,8 @@ import (
 
 // The transport and token budgets: when the limiter has one
 // (WithTokensPerMinute and the like), each request is charged an estimate
-// read from its JSON body (the prompt's text and the tool definitions at
+// read from its JSON body, decompressed first when it is sent with
+// Content-Encoding: gzip (the prompt's text and the tool definitions at
 // four characters a token, plus a few tokens a message, as input;
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
