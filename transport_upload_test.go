@@ -143,7 +143,7 @@ func TestTransportChargesTheUsageOfATranscription(t *testing.T) {
 		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
 		_, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
 			File:  openai.File(bytes.NewReader(make([]byte, 4096)), "a.wav", "audio/wav"),
-			Model: openai.AudioModelGPT4oTranscribe,
+			Model: openai.AudioModelGPTTranscribe,
 		})
 		require.NoError(t, err)
 		assertSettled(t, l, 1)
