@@ -193,10 +193,11 @@ func (f acquireOption) applyAcquire(c *acquireConfig) error { return f(c) }
 // limiter's token budgets (WithTokensPerMinute, WithInputTokensPerMinute,
 // WithOutputTokensPerMinute) and is issued only when they allow it; report
 // the real usage with Ticket.Used. Without it a ticket costs no tokens.
+// Each count must be in [0, math.MaxInt32].
 func WithTokens(input, output int) AcquireOption {
 	return acquireOption(func(c *acquireConfig) error {
-		if input < 0 || output < 0 {
-			return fmt.Errorf("ratellmiter: WithTokens(%d, %d): token counts must be >= 0", input, output)
+		if input < 0 || output < 0 || int64(input) > math.MaxInt32 || int64(output) > math.MaxInt32 {
+			return fmt.Errorf("ratellmiter: WithTokens(%d, %d): token counts must be in [0, %d]", input, output, math.MaxInt32)
 		}
 		c.in, c.out = int64(input), int64(output)
 		return nil
