@@ -88,6 +88,25 @@ func (r *refill) when(now int64, n int64) int64 {
 	return after(now, time.Duration(wait))
 }
 
+// whenAfter returns the earliest time at or after now when n units may
+// be taken once charged units have been taken before them, the budget
+// refilling meanwhile. whenAfter(now, 0, n) is when(now, n).
+func (r *refill) whenAfter(now int64, charged, n int64) int64 {
+	if !r.on() || n <= 0 {
+		return now
+	}
+	r.at(now)
+	short := r.need(n) + float64(charged) - r.level
+	if short <= 0 {
+		return now
+	}
+	wait := math.Ceil(short * r.per / r.limit)
+	if wait >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return after(now, time.Duration(wait))
+}
+
 // charge takes n units (a negative n gives units back) at now.
 func (r *refill) charge(now int64, n int64) {
 	if !r.on() || n == 0 {
@@ -123,6 +142,36 @@ func (b *budgets) fits(now int64, t *Ticket) bool {
 func (b *budgets) when(now int64, t *Ticket) int64 {
 	in, out := int64(t.in), int64(t.out)
 	return max(b.tokens.when(now, in+out), b.input.when(now, in), b.output.when(now, out), b.daily.when(now, 1))
+}
+
+// maxAheadWalk bounds how many of the tickets queued ahead whenAhead
+// looks at, so that a long queue costs each Acquire with a deadline no
+// more than that; the bound it returns stays a lower one.
+const maxAheadWalk = 64
+
+// whenAhead returns a lower bound of when t's charge fits, queued behind
+// the first ahead tickets of q with flying calls in flight. Those ahead go
+// first, so t goes no sooner than the budgets fit each of them. Their
+// token charges are not added up: a call's usage may give its estimate
+// back as soon as it is issued, and for the same reason the token budgets
+// count only while no call is in flight. Each request ahead takes one
+// from the daily budget, which gives back only the request of a call
+// rate limited, as those in flight may be. Requires mu.
+func (b *budgets) whenAhead(now int64, q *waitQueue, ahead, flying int, t *Ticket) int64 {
+	at := b.daily.whenAfter(now, int64(max(0, ahead-flying)), 1)
+	if flying > 0 || !b.tokensOn() {
+		return at
+	}
+	fits := func(u *Ticket) int64 {
+		in, out := int64(u.in), int64(u.out)
+		return max(b.tokens.when(now, in+out), b.input.when(now, in), b.output.when(now, out))
+	}
+	u := q.front()
+	for i := 0; i < min(ahead, maxAheadWalk) && u != nil; i++ {
+		at = max(at, fits(u))
+		u = u.next
+	}
+	return max(at, fits(t))
 }
 
 // charge charges (sign 1) or refunds (sign -1) t's estimate at now.

@@ -42,7 +42,9 @@ var (
 	// before the earliest moment a ticket could be issued, and at the
 	// WithMaxWait bound by a wait that might have ended within it but did
 	// not. (A wait cut short by the context's own deadline returns the
-	// context's error.)
+	// context's error.) The earliest moment counts the waiters ahead and
+	// the budgets; a token budget counts only while no call is in flight,
+	// since the usage a call reports may give tokens back at any time.
 	ErrWouldExceedDeadline = errors.New("ratellmiter: ticket cannot be issued before the deadline")
 
 	// ErrProbeUnsupported is what a RateLimitedService's IsBlocked returns

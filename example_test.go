@@ -114,19 +114,22 @@ func ExampleWithTokens() {
 	if err != nil {
 		panic(err)
 	}
-	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 500))
-	fmt.Println("before the usage is known:", errors.Is(err, ratellmiter.ErrWouldExceedDeadline))
 	tk.Used(200, 50) // the answer was short: 750 tokens come back
 	tk.Done()
 	tk, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 500))
-	fmt.Println("after:", err)
+	fmt.Println("after a short answer:", err)
 	tk.Done()
+
+	// Nothing in flight can give tokens back: a call the budget cannot
+	// fit before the deadline fails at once.
+	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(200, 800))
+	fmt.Println("too big for the deadline:", errors.Is(err, ratellmiter.ErrWouldExceedDeadline))
 
 	_, err = limiter.Acquire(ctx, ratellmiter.WithTokens(10_000, 60_000))
 	fmt.Println(errors.Is(err, ratellmiter.ErrExceedsBudget))
 	// Output:
-	// before the usage is known: true
-	// after: <nil>
+	// after a short answer: <nil>
+	// too big for the deadline: true
 	// true
 }
 

@@ -215,7 +215,8 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // If ctx ends first, Acquire returns ctx.Err() and no ticket is taken. If
 // ctx's deadline (or WithMaxWait) is sooner than the earliest time a ticket
 // could be issued, Acquire fails at once with an error wrapping
-// ErrWouldExceedDeadline instead of waiting in vain. Once the limiter is
+// ErrWouldExceedDeadline instead of waiting in vain (see
+// ErrWouldExceedDeadline for what that moment counts). Once the limiter is
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
 // While the limiter is paused, a call made by a probe while it runs, with
@@ -409,17 +410,21 @@ func (l *BucketRateLimiter) tooLate(ctx context.Context, now int64, t *Ticket, a
 // earliest returns a lower bound of when t, queued now behind ahead
 // tickets, could be issued: the next free slot, plus the least spacing for
 // those ahead; while paused, no earlier than the next probe; no earlier
-// than the end of the server's hold or than t's budgets allow. Requires mu.
+// than the end of the server's hold or than the budgets allow it and those
+// ahead (see whenAhead). Requires mu.
 func (l *BucketRateLimiter) earliest(now int64, t *Ticket, ahead int) int64 {
 	from := max(now, l.lim.holdUntil)
 	if l.p.paused && l.p.probeAt > from {
 		from = l.p.probeAt
 	}
-	if l.budgeted {
-		from = max(from, l.bud.when(now, t))
-	}
 	// Saturate: a probe put off for ages must not wrap into the past.
-	return after(l.b.next(from), time.Duration(int64(ahead)*l.b.gap))
+	est := after(l.b.next(from), time.Duration(int64(ahead)*l.b.gap))
+	if l.budgeted {
+		// The budgets hold t until they fit it and those ahead; the
+		// spacing of those ahead runs meanwhile.
+		est = max(est, l.b.next(max(from, l.bud.whenAhead(now, &l.q, ahead, l.flying(), t))))
+	}
+	return est
 }
 
 // wait blocks until the queued ticket t is issued or refused, or ctx ends.

@@ -115,8 +115,9 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 		err = l.spentRefusal(now)
 	}
 	if err == nil {
-		// A retry goes first in line: nobody is counted ahead of it.
-		err = l.tooLate(ctx, now, t, 0)
+		// A retry goes ahead of every new request, behind the
+		// retries already waiting.
+		err = l.tooLate(ctx, now, t, l.q.retries)
 	}
 	if err != nil {
 		t.state.Store(stateCancelled)
