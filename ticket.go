@@ -86,6 +86,11 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 	if t == nil {
 		return ErrTicketFinished
 	}
+	if ctx == nil {
+		// As Acquire, but before the limiter's lock: a panic under it
+		// would leave every other caller waiting for ever.
+		panic("ratellmiter: Ticket.RateLimited: nil Context")
+	}
 	return t.waitRetry(ctx, retryAfter, false)
 }
 
