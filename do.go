@@ -29,8 +29,15 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // the panic goes on. opts describe the call (WithTokens) for the limiter's
 // token budgets.
 //
-// fn should not call through a Transport on the same limiter: each call
-// would take two tickets, and the two would retry a 429 each.
+// fn should not call through a Transport on the same limiter, nor call Do
+// on it: each call would take a second ticket while it holds the first,
+// and the two would retry a 429 each. With WithMaxInFlight(1) the second
+// ticket waits, until ctx ends or WithMaxWait, for the slot the first holds,
+// and during a pause, when the first is the canary, the second waits for the
+// canary's timeout (WithProbeTimeout) before the limiter probes again. An
+// SDK client called in fn should have its own retries off
+// (option.WithMaxRetries(0) in the OpenAI and Anthropic SDKs): they would
+// resend a rate-limited call without a ticket, before Do sees the 429.
 func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Context) (T, error), opts ...AcquireOption) (T, error) {
 	var zero T
 	if fn == nil {
