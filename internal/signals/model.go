@@ -96,6 +96,10 @@ const maxDepth = 1000
 type scanner struct {
 	b []byte
 	i int
+	// levels, when not 0, replaces maxDepth: it is the deepest nesting
+	// of objects and arrays accepted, counting the outermost value as
+	// level 1 (value(d) opens level d+2), as encoding/json counts it.
+	levels int
 }
 
 // end returns model if only white space follows the object.
@@ -175,13 +179,16 @@ func (s *scanner) escape() bool {
 
 // value skips one value of any kind.
 func (s *scanner) value(depth int) bool {
-	if s.i >= len(s.b) || depth > maxDepth {
+	if s.i >= len(s.b) || s.levels == 0 && depth > maxDepth {
 		return false
 	}
 	switch c := s.b[s.i]; {
 	case c == '"':
 		return s.str()
 	case c == '{' || c == '[':
+		if s.levels != 0 && depth+2 > s.levels {
+			return false
+		}
 		return s.compound(depth)
 	default:
 		// A number or a literal: the run of characters up to a
@@ -205,7 +212,45 @@ func validScalar(v []byte) bool {
 	case "true", "false", "null":
 		return true
 	}
-	return json.Valid(v)
+	return validNumber(v)
+}
+
+// validNumber reports whether v is a JSON number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(v []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(v)
 }
 
 // compound skips an object or an array.

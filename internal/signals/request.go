@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 )
 
 // PerMessageTokens is the fixed overhead EstimateTokens adds for each
@@ -243,13 +244,18 @@ func jsonCount(v any) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if n, err := num.Int64(); err == nil {
+	return numberCount(string(num))
+}
+
+// numberCount is jsonCount for the text of a JSON number.
+func numberCount(num string) (int64, bool) {
+	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
 		if n < 0 {
 			return 0, false
 		}
 		return min(n, maxCount), true
 	}
-	f, err := num.Float64()
+	f, err := strconv.ParseFloat(num, 64)
 	if err != nil && !math.IsInf(f, 1) {
 		return 0, false
 	}

@@ -198,15 +198,28 @@ func parseData(parts *usageParts, data []byte) (end bool) {
 	if !hasUsage && (len(data) > maxTerminalLine || !bytes.Contains(data, []byte("_stop"))) {
 		return false
 	}
-	obj, ok := decodeObject(data)
+	m, ok := scanUsageMembers(data, jsonLevels)
 	if !ok {
 		return false
 	}
 	if hasUsage {
-		parts.merge(obj)
+		parts.merge(m)
 	}
-	typ, _ := obj["type"].(string)
-	return slices.Contains(terminalEvents, typ)
+	return isTerminal(m.typ)
+}
+
+// isTerminal reports whether a valid JSON value is a string naming one of
+// terminalEvents.
+func isTerminal(v []byte) bool {
+	if len(v) == 0 || v[0] != '"' {
+		return false
+	}
+	for _, name := range terminalEvents {
+		if keyIs(v, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseStreamUsage returns the usage reported in a complete server-sent

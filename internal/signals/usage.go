@@ -1,9 +1,6 @@
 package signals
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "math"
 
 // Usage is the token consumption a provider reports for one response.
 type Usage struct {
@@ -34,9 +31,9 @@ const (
 )
 
 // usageKeys maps the providers' usage field names to parts. It is a
-// slice, not a map, so that an object carrying two names for one part is
+// list, not a map, so that an object carrying two names for one part is
 // read deterministically (the later entry wins).
-var usageKeys = []struct {
+var usageKeys = [...]struct {
 	name string
 	part usagePart
 }{
@@ -58,24 +55,97 @@ type usageParts struct {
 	seen  [numParts]bool
 }
 
-// merge records every figure found in the usage objects of a decoded
-// response or stream event.
-func (u *usageParts) merge(obj map[string]any) {
-	candidates := []any{obj["usage"], obj["usageMetadata"]}
-	for _, key := range []string{"message", "response", "x_groq"} {
-		if inner, ok := obj[key].(map[string]any); ok {
-			candidates = append(candidates, inner["usage"])
-		}
+// usageMembers are the members of a decoded response or stream event that
+// its usage and type are read from: the last of each name, as a decoded
+// map holds it.
+type usageMembers struct {
+	usage, usageMetadata, message, response, xGroq, typ []byte
+}
+
+// scanUsageMembers returns the usageMembers of the JSON object at the
+// start of b (after white space), or false when b does not start with an
+// object that encoding/json's Decoder would decode (what follows it is
+// ignored, as the Decoder does). levels is the scanner's. It allocates
+// nothing, and walks b once.
+func scanUsageMembers(b []byte, levels int) (m usageMembers, ok bool) {
+	s := scanner{b: b, levels: levels}
+	s.space()
+	if !s.eat('{') {
+		return m, false
 	}
-	for _, c := range candidates {
-		m, ok := c.(map[string]any)
-		if !ok {
+	s.space()
+	if s.eat('}') {
+		return m, true
+	}
+	for {
+		s.space()
+		k := s.i
+		if !s.str() {
+			return m, false
+		}
+		key := b[k:s.i]
+		s.space()
+		if !s.eat(':') {
+			return m, false
+		}
+		s.space()
+		v := s.i
+		if !s.value(0) { // the object is level 1, its values' level 2
+			return m, false
+		}
+		val := b[v:s.i]
+		switch string(keyName(key)) {
+		case "usage":
+			m.usage = val
+		case "usageMetadata":
+			m.usageMetadata = val
+		case "message":
+			m.message = val
+		case "response":
+			m.response = val
+		case "x_groq":
+			m.xGroq = val
+		case "type":
+			m.typ = val
+		}
+		s.space()
+		if s.eat(',') {
 			continue
 		}
-		for _, k := range usageKeys {
-			if n, ok := jsonCount(m[k.name]); ok {
-				u.value[k.part], u.seen[k.part] = n, true
+		return m, s.eat('}')
+	}
+}
+
+// merge records every figure found in the usage objects of a response or
+// stream event: its "usage" and "usageMetadata", and the "usage" of its
+// "message", "response" and "x_groq"; later ones replace earlier ones.
+func (u *usageParts) merge(m usageMembers) {
+	for i, c := range [...][]byte{m.usage, m.usageMetadata, m.message, m.response, m.xGroq} {
+		if i >= 2 && isObject(c) {
+			c = member(c, "usage")
+		}
+		if isObject(c) {
+			u.mergeFigures(c)
+		}
+	}
+}
+
+// mergeFigures records the figures of one usage object.
+func (u *usageParts) mergeFigures(usage []byte) {
+	var vals [len(usageKeys)][]byte
+	members(usage, func(k, v []byte) {
+		for i, uk := range usageKeys {
+			if keyIs(k, uk.name) {
+				vals[i] = v
 			}
+		}
+	})
+	for i, k := range usageKeys {
+		if !isNumber(vals[i]) {
+			continue
+		}
+		if n, ok := numberCount(string(vals[i])); ok {
+			u.value[k.part], u.seen[k.part] = n, true
 		}
 	}
 }
@@ -109,21 +179,20 @@ func (u *usageParts) usage() Usage {
 // yield a Usage that is not Known.
 func ParseUsage(body []byte) Usage {
 	var u usageParts
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
+	v, ok := validValue(body)
+	if !ok {
 		return Usage{}
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		u.merge(v)
-	case []any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok {
+	if isObject(v) {
+		m, _ := scanUsageMembers(v, math.MaxInt) // v is valid
+		u.merge(m)
+	} else {
+		elements(v, func(e []byte) {
+			if isObject(e) {
+				m, _ := scanUsageMembers(e, math.MaxInt)
 				u.merge(m)
 			}
-		}
+		})
 	}
 	return u.usage()
 }

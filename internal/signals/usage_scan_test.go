@@ -1,0 +1,169 @@
+package signals
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// decodedMerge is usageParts.merge over a fully decoded object: the
+// reference the scanning reader must agree with.
+func decodedMerge(u *usageParts, obj map[string]any) {
+	candidates := []any{obj["usage"], obj["usageMetadata"]}
+	for _, key := range []string{"message", "response", "x_groq"} {
+		if inner, ok := obj[key].(map[string]any); ok {
+			candidates = append(candidates, inner["usage"])
+		}
+	}
+	for _, c := range candidates {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, k := range usageKeys {
+			if n, ok := jsonCount(m[k.name]); ok {
+				u.value[k.part], u.seen[k.part] = n, true
+			}
+		}
+	}
+}
+
+// decodedParseUsage is ParseUsage by decoding the whole body.
+func decodedParseUsage(body []byte) Usage {
+	var u usageParts
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return Usage{}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		decodedMerge(&u, v)
+	case []any:
+		for _, e := range v {
+			if m, ok := e.(map[string]any); ok {
+				decodedMerge(&u, m)
+			}
+		}
+	}
+	return u.usage()
+}
+
+// decodedParseData is parseData by decoding the whole event.
+func decodedParseData(parts *usageParts, data []byte) bool {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return false
+	}
+	hasUsage := bytes.Contains(data, []byte("usage"))
+	if !hasUsage && (len(data) > maxTerminalLine || !bytes.Contains(data, []byte("_stop"))) {
+		return false
+	}
+	obj, ok := decodeObject(data)
+	if !ok {
+		return false
+	}
+	if hasUsage {
+		decodedMerge(parts, obj)
+	}
+	typ, _ := obj["type"].(string)
+	return slices.Contains(terminalEvents, typ)
+}
+
+// checkUsageAgrees asserts that ParseUsage and parseData read body as
+// decoding it does.
+func checkUsageAgrees(t *testing.T, body []byte) {
+	t.Helper()
+	if got, want := ParseUsage(body), decodedParseUsage(body); got != want {
+		t.Fatalf("ParseUsage(%q) = %+v, decoding gives %+v", body, got, want)
+	}
+	var got, want usageParts
+	gotEnd, wantEnd := parseData(&got, body), decodedParseData(&want, body)
+	if got != want || gotEnd != wantEnd {
+		t.Fatalf("parseData(%q) = %+v, %v; decoding gives %+v, %v", body, got, gotEnd, want, wantEnd)
+	}
+}
+
+func TestUsageIsReadAsDecodingReadsIt(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, body := range []string{
+		`{"usage":{"prompt_tokens":3,"completion_tokens":4}}`,
+		`{"usage":{"prompt_tokens":3},"usage":{"completion_tokens":4}}`,
+		`{"usage":{"prompt_tokens":3,"prompt_tokens":5}}`,
+		`{"us\u0061ge":{"prompt_tok\u0065ns":3}}`,
+		`{"usage":{"prompt_tokens":3}} trailing garbage`,
+		`{"usage":{"prompt_tokens":3}`,
+		`{"usage":{"prompt_tokens":3},}`,
+		`{"usage":{"prompt_tokens":01}}`,
+		`{"usage":{"prompt_tokens":1.0,"completion_tokens":1e3,"input_tokens":-0}}`,
+		`{"usage":{"prompt_tokens":1.5,"completion_tokens":"4"}}`,
+		`{"usage":{"prompt_tokens":1E+2,"completion_tokens":2e-0}}`,
+		`{"usage":{"prompt_tokens":1e400,"output_tokens":99999999999999999999}}`,
+		`{"usage":{"prompt_tokens":3},"x":"` + "\xff\xfe" + `"}`,
+		`{"usage":{"prompt_tokens":3},"x":"` + "\x01" + `"}`,
+		`{"usage":{"prompt_tokens":3},"x":tru}`,
+		`{"usage":{"prompt_tokens":3},"x":nul}`,
+		`{"message":{"usage":{"input_tokens":7}},"usage":null,"type":"message_start"}`,
+		`{"message":{"usage":{"input_tokens":7},"usage":{"output_tokens":1}}}`,
+		`{"response":{"usage":{"input_tokens":7}},"type":"response.completed"}`,
+		`{"x_groq":{"usage":{"prompt_tokens":7}},"usageMetadata":{"promptTokenCount":2}}`,
+		`{"type":"message_stop"}`,
+		`{"type":"message_stop","type":"ping"}`,
+		`{"type":"message_st\u006fp"}`,
+		`{"type":["message_stop"]}`,
+		`[{"usageMetadata":{"promptTokenCount":3}},7,null,{"usageMetadata":{"candidatesTokenCount":4}}]`,
+		`[{"usageMetadata":{"promptTokenCount":3}},]`,
+		`  {"usage":{"prompt_tokens":3}}`,
+		`null`,
+		`"usage"`,
+		`{"usage":{"prompt_tokens":3},"deep":` + deep(9998) + `}`,
+		`{"usage":{"prompt_tokens":3},"deep":` + deep(9999) + `}`,
+		`[` + deep(9998) + `,{"usage":{"prompt_tokens":3}}]`,
+		`[` + deep(9999) + `,{"usage":{"prompt_tokens":3}}]`,
+	} {
+		checkUsageAgrees(t, []byte(body))
+	}
+}
+
+func FuzzUsageIsReadAsDecodingReadsIt(f *testing.F) {
+	f.Add([]byte(`{"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
+	f.Add([]byte(`{"type":"message_delta","usage":{"output_tokens":15}}`))
+	f.Add([]byte(`[{"usageMetadata":{"promptTokenCount":3,"thoughtsTokenCount":2}}]`))
+	f.Add([]byte(`{"type":"response.completed","response":{"usage":{"input_tokens":1}}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkUsageAgrees(t, body)
+	})
+}
+
+// A stream's usage and a JSON answer's are read without decoding what
+// carries none: a chunk of OpenAI's with "usage":null, the text of a
+// Gemini chunk, the vectors of an embeddings answer.
+func TestUsageIsReadWithoutAllocating(t *testing.T) {
+	for name, stream := range map[string][]byte{
+		"openai":    openAIStream(1000),
+		"gemini":    geminiStream(1000),
+		"anthropic": anthropicStream(1000),
+	} {
+		allocs := testing.AllocsPerRun(5, func() {
+			var s StreamUsage
+			for p := stream; len(p) > 0; {
+				n := min(4096, len(p))
+				_, _ = s.Write(p[:n])
+				p = p[n:]
+			}
+			require.True(t, s.Usage().Known)
+		})
+		assert.LessOrEqual(t, allocs, 10.0, "%s: allocations for a stream of 1,000 events", name)
+	}
+	answer := embeddingsAnswer(10)
+	var got Usage
+	allocs := testing.AllocsPerRun(5, func() { got = ParseUsage(answer) })
+	assert.Equal(t, Usage{InputTokens: 8, Known: true}, got)
+	assert.Zero(t, allocs, "allocations to read the usage of an embeddings answer")
+}
