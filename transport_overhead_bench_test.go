@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -131,25 +132,34 @@ func BenchmarkTransportStream(b *testing.B) {
 }
 
 // BenchmarkTransportLargeAnswer reads JSON answers: embeddings of 2 MB,
-// whose usage comes last, and an answer of 50 MB, too large to be read for
-// its usage.
+// whose usage comes last, and an answer of 50 MB, too long to be read for
+// its usage; each sent with its Content-Length, and chunked.
 func BenchmarkTransportLargeAnswer(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		body []byte
 	}{{"embeddings/2MB", benchEmbeddings(100)}, {"json/50MB", benchEmbeddings(2500)}} {
-		b.Run(c.name, func(b *testing.B) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write(c.body)
-			}))
-			b.Cleanup(srv.Close)
-			req := []byte(`{"model":"text-embedding-3-small","input":["hello"]}`)
-			benchPlainAndBudgeted(b, srv, int64(len(c.body)), func(hc *http.Client) error {
-				return benchPost(hc, srv.URL+"/v1/embeddings", req)
+		for _, sized := range []bool{true, false} {
+			name := c.name + "/chunked"
+			if sized {
+				name = c.name + "/sized"
+			}
+			b.Run(name, func(b *testing.B) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					w.Header().Set("Content-Type", "application/json")
+					if sized {
+						w.Header().Set("Content-Length", strconv.Itoa(len(c.body)))
+					}
+					_, _ = w.Write(c.body)
+				}))
+				b.Cleanup(srv.Close)
+				req := []byte(`{"model":"text-embedding-3-small","input":["hello"]}`)
+				benchPlainAndBudgeted(b, srv, int64(len(c.body)), func(hc *http.Client) error {
+					return benchPost(hc, srv.URL+"/v1/embeddings", req)
+				})
 			})
-		})
+		}
 	}
 }
 

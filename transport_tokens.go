@@ -60,6 +60,7 @@ type usageTap struct {
 	buf    []byte               // a JSON answer, up to maxUsageBody
 	over   bool                 // the JSON answer was longer than that
 	gzip   bool                 // the JSON answer is gzip-compressed
+	size   int                  // the JSON answer's Content-Length, when known
 }
 
 // newUsageTap returns a tap for resp, or nil when its usage cannot be read.
@@ -74,7 +75,14 @@ func newUsageTap(resp *http.Response) *usageTap {
 	case mt == "text/event-stream" && enc != "gzip":
 		return &usageTap{stream: new(signals.StreamUsage)}
 	case mt == "application/json" || mt == "":
-		return &usageTap{gzip: enc == "gzip"}
+		u := &usageTap{gzip: enc == "gzip"}
+		switch n := resp.ContentLength; {
+		case n > maxUsageBody:
+			u.over = true // too long to be read, as write would find
+		case n > 0:
+			u.size = int(n)
+		}
+		return u
 	}
 	return nil
 }
@@ -88,6 +96,10 @@ func (u *usageTap) write(p []byte) {
 	case len(u.buf)+len(p) > maxUsageBody:
 		u.over, u.buf = true, nil
 	default:
+		if u.buf == nil {
+			// One buffer of the answer's length, not one per growth.
+			u.buf = make([]byte, 0, max(u.size, len(p)))
+		}
 		u.buf = append(u.buf, p...)
 	}
 }
