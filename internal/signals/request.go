@@ -1,10 +1,12 @@
 package signals
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // PerMessageTokens is the fixed overhead EstimateTokens adds for each
@@ -83,114 +85,218 @@ func (r Request) EstimateInputTokens() int64 {
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
 // completions and responses APIs, Anthropic's messages API or Gemini's
 // generateContent. Anything it does not understand is ignored; a body
-// that is not a JSON object yields the zero Request.
+// that is not a JSON object yields the zero Request. It reads the body as
+// encoding/json would decode it (the last of duplicate keys winning),
+// without decoding it: it allocates little more than the model's name,
+// whatever the body's size.
 func ParseRequest(body []byte) Request {
 	var r Request
-	obj, ok := decodeObject(body)
-	if !ok {
+	obj, ok := validValue(body)
+	if !ok || !isObject(obj) {
 		return r
 	}
-	r.Model, _ = obj["model"].(string)
-	r.Stream, _ = obj["stream"].(bool)
-	for _, key := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
-		if n, ok := jsonCount(obj[key]); ok {
+	var f struct {
+		model, stream                             []byte
+		maxTokens, maxCompletionTokens, maxOutput []byte
+		n, bestOf, generationConfig               []byte
+		messages, contents, input                 []byte
+		system, instructions, prompt              []byte
+		systemInstruction, systemInstructionSnake []byte
+		tools, functions                          []byte
+	}
+	members(obj, func(k, v []byte) {
+		switch string(keyName(k)) {
+		case "model":
+			f.model = v
+		case "stream":
+			f.stream = v
+		case "max_tokens":
+			f.maxTokens = v
+		case "max_completion_tokens":
+			f.maxCompletionTokens = v
+		case "max_output_tokens":
+			f.maxOutput = v
+		case "n":
+			f.n = v
+		case "best_of":
+			f.bestOf = v
+		case "generationConfig":
+			f.generationConfig = v
+		case "messages":
+			f.messages = v
+		case "contents":
+			f.contents = v
+		case "input":
+			f.input = v
+		case "system":
+			f.system = v
+		case "instructions":
+			f.instructions = v
+		case "prompt":
+			f.prompt = v
+		case "systemInstruction":
+			f.systemInstruction = v
+		case "system_instruction":
+			f.systemInstructionSnake = v
+		case "tools":
+			f.tools = v
+		case "functions":
+			f.functions = v
+		}
+	})
+	r.Model = stringValue(f.model)
+	r.Stream = string(f.stream) == "true"
+	for _, v := range [...][]byte{f.maxTokens, f.maxCompletionTokens, f.maxOutput} {
+		if n, ok := rawCount(v); ok {
 			r.MaxTokens = n
 			break
 		}
 	}
-	for _, key := range []string{"n", "best_of"} {
-		if n, ok := jsonCount(obj[key]); ok {
+	for _, v := range [...][]byte{f.n, f.bestOf} {
+		if n, ok := rawCount(v); ok {
 			r.Choices = max(r.Choices, n)
 		}
 	}
-	if cfg, ok := obj["generationConfig"].(map[string]any); ok {
-		if r.MaxTokens == 0 {
-			r.MaxTokens, _ = jsonCount(cfg["maxOutputTokens"])
-		}
-		if n, ok := jsonCount(cfg["candidateCount"]); ok {
-			r.Choices = max(r.Choices, n)
-		}
-	}
-	for _, key := range []string{"messages", "contents", "input"} {
-		list, _ := obj[key].([]any)
-		for _, e := range list {
-			if _, ok := e.(map[string]any); ok {
-				r.Messages = satAdd(r.Messages, 1)
+	if cfg := f.generationConfig; isObject(cfg) {
+		var maxOut, candidates []byte
+		members(cfg, func(k, v []byte) {
+			switch string(keyName(k)) {
+			case "maxOutputTokens":
+				maxOut = v
+			case "candidateCount":
+				candidates = v
 			}
+		})
+		if r.MaxTokens == 0 {
+			r.MaxTokens, _ = rawCount(maxOut)
+		}
+		if n, ok := rawCount(candidates); ok {
+			r.Choices = max(r.Choices, n)
 		}
 	}
-	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
-		r.PromptChars = satAdd(r.PromptChars, textLen(obj[key], 0))
+	for _, list := range [...][]byte{f.messages, f.contents, f.input} {
+		if len(list) > 0 && list[0] == '[' {
+			elements(list, func(e []byte) {
+				if isObject(e) {
+					r.Messages = satAdd(r.Messages, 1)
+				}
+			})
+		}
 	}
-	for _, key := range []string{"tools", "functions"} {
-		if v, ok := obj[key]; ok {
+	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake} {
+		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0))
+	}
+	for _, v := range [...][]byte{f.tools, f.functions} {
+		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
 		}
 	}
 	return r
 }
 
-// decodeObject decodes a JSON object, keeping numbers as json.Number.
-func decodeObject(body []byte) (map[string]any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return nil, false
+// rawCount is jsonCount for a valid JSON value; nil (a missing member)
+// yields false.
+func rawCount(v []byte) (int64, bool) {
+	if !isNumber(v) {
+		return 0, false
 	}
-	return obj, true
+	return numberCount(string(v))
 }
 
-// textLen sums the lengths of the text found in v: strings count in full,
-// arrays are summed, the numbers in them (token ids) at four bytes, a
-// token, each, and objects contribute their "text", "content" and
-// "parts" fields, the output and arguments of a tool call ("output",
-// "arguments"), and, at the length of their JSON, the tool calls of a
-// message ("tool_calls", "function_call", Gemini's "functionCall"), the
-// input of an Anthropic tool_use block ("input") and the response of a
-// Gemini functionResponse, and the text of an Anthropic document whose
-// "source" is text or content blocks. Other values, images and PDFs among
-// them, count zero.
-func textLen(v any, depth int) int64 {
-	if depth > maxTextDepth {
+// textLen sums the lengths of the text found in the valid JSON value v
+// (nil for none): strings count in full (decoded), arrays are summed, the
+// numbers in them (token ids) at four bytes, a token, each, and objects
+// contribute their "text", "content" and "parts" fields, the output and
+// arguments of a tool call ("output", "arguments"), and, at the length of
+// their JSON, the tool calls of a message ("tool_calls", "function_call",
+// Gemini's "functionCall"), the input of an Anthropic tool_use block
+// ("input") and the response of a Gemini functionResponse, and the text
+// of an Anthropic document whose "source" is text or content blocks.
+// Other values, images and PDFs among them, count zero.
+func textLen(v []byte, depth int) int64 {
+	if len(v) == 0 || depth > maxTextDepth {
 		return 0
 	}
-	switch v := v.(type) {
-	case string:
-		return int64(len(v))
-	case []any:
+	switch v[0] {
+	case '"':
+		return decodedLen(v)
+	case '[':
 		var n int64
-		for _, e := range v {
-			if _, ok := e.(json.Number); ok {
+		elements(v, func(e []byte) {
+			if isNumber(e) {
 				n = satAdd(n, 4) // a token id
-				continue
+				return
 			}
 			n = satAdd(n, textLen(e, depth+1))
-		}
+		})
 		return n
-	case map[string]any:
-		var n int64
-		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
-			n = satAdd(n, textLen(v[key], depth+1))
+	case '{':
+		var f struct {
+			text, content, parts, arguments, output            []byte
+			toolCalls, functionCall, functionCallGemini, input []byte
+			source, functionResponse, functionResponseSnake    []byte
 		}
-		for _, key := range []string{"tool_calls", "function_call", "functionCall", "input"} {
-			if e, ok := v[key]; ok {
+		members(v, func(k, e []byte) {
+			switch string(keyName(k)) {
+			case "text":
+				f.text = e
+			case "content":
+				f.content = e
+			case "parts":
+				f.parts = e
+			case "arguments":
+				f.arguments = e
+			case "output":
+				f.output = e
+			case "tool_calls":
+				f.toolCalls = e
+			case "function_call":
+				f.functionCall = e
+			case "functionCall":
+				f.functionCallGemini = e
+			case "input":
+				f.input = e
+			case "source":
+				f.source = e
+			case "functionResponse":
+				f.functionResponse = e
+			case "function_response":
+				f.functionResponseSnake = e
+			}
+		})
+		var n int64
+		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
+			n = satAdd(n, textLen(e, depth+1))
+		}
+		for _, e := range [...][]byte{f.toolCalls, f.functionCall, f.functionCallGemini, f.input} {
+			if e != nil {
 				n = satAdd(n, jsonLen(e, depth+1))
 			}
 		}
-		if src, ok := v["source"].(map[string]any); ok {
+		if src := f.source; isObject(src) {
 			// An Anthropic document given as text, or as content
 			// blocks; a base64 (PDF) or URL source is not text.
-			switch src["type"] {
-			case "text":
-				n = satAdd(n, textLen(src["data"], depth+2))
-			case "content":
-				n = satAdd(n, textLen(src["content"], depth+2))
+			var typ, data, content []byte
+			members(src, func(k, e []byte) {
+				switch string(keyName(k)) {
+				case "type":
+					typ = e
+				case "data":
+					data = e
+				case "content":
+					content = e
+				}
+			})
+			switch {
+			case isString(typ) && keyIs(typ, "text"):
+				n = satAdd(n, textLen(data, depth+2))
+			case isString(typ) && keyIs(typ, "content"):
+				n = satAdd(n, textLen(content, depth+2))
 			}
 		}
-		for _, key := range []string{"functionResponse", "function_response"} {
-			if r, ok := v[key].(map[string]any); ok {
-				if e, ok := r["response"]; ok {
+		for _, r := range [...][]byte{f.functionResponse, f.functionResponseSnake} {
+			if isObject(r) {
+				if e := member(r, "response"); e != nil {
 					n = satAdd(n, jsonLen(e, depth+2))
 				}
 			}
@@ -200,39 +306,151 @@ func textLen(v any, depth int) int64 {
 	return 0
 }
 
-// jsonLen returns the length of the decoded JSON value v written as
-// compact JSON, counting each string by its decoded bytes. Values nested
-// deeper than maxTextDepth count zero.
-func jsonLen(v any, depth int) int64 {
-	if depth > maxTextDepth {
+// jsonLen returns the length of the valid JSON value v written as
+// compact JSON once decoded: each string counts its decoded bytes, and an
+// object each of its keys once (with the last of its values, as a decoded
+// map holds it). Values nested deeper than maxTextDepth count zero.
+func jsonLen(v []byte, depth int) int64 {
+	if len(v) == 0 || depth > maxTextDepth {
 		return 0
 	}
-	switch v := v.(type) {
-	case nil:
-		return 4
-	case string:
-		return int64(len(v)) + 2
-	case json.Number:
-		return int64(len(v))
-	case bool:
-		if v {
-			return 4
-		}
+	switch v[0] {
+	case 'n', 't':
+		return 4 // null, true
+	case 'f':
 		return 5
-	case []any:
-		n := int64(1 + max(len(v), 1)) // brackets and commas
-		for _, e := range v {
+	case '"':
+		return decodedLen(v) + 2
+	case '[':
+		var n, count int64
+		elements(v, func(e []byte) {
+			count++
 			n = satAdd(n, jsonLen(e, depth+1))
-		}
-		return n
-	case map[string]any:
-		n := int64(1 + max(len(v), 1)) // braces and commas
-		for k, e := range v {
-			n = satAdd(n, satAdd(int64(len(k))+3, jsonLen(e, depth+1)))
-		}
-		return n
+		})
+		return satAdd(1+max(count, 1), n) // brackets and commas
+	case '{':
+		var small [16]objectMember
+		list := small[:0]
+		members(v, func(k, e []byte) { list = append(list, objectMember{k, e}) })
+		var n, count int64
+		forLastOfEachKey(list, func(m objectMember) {
+			count++
+			n = satAdd(n, satAdd(decodedLen(m.key)+3, jsonLen(m.val, depth+1)))
+		})
+		return satAdd(1+max(count, 1), n) // braces and commas
 	}
-	return 0
+	return int64(len(v)) // a number, as its text
+}
+
+// objectMember is one member of a JSON object: its quoted key and value.
+type objectMember struct{ key, val []byte }
+
+// forLastOfEachKey calls f with the last member of list of each key, as
+// decoding the object into a map keeps them.
+func forLastOfEachKey(list []objectMember, f func(objectMember)) {
+	if len(list) <= 32 {
+		for i, m := range list {
+			dup := false
+			for _, later := range list[i+1:] {
+				if sameKey(m.key, later.key) {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				f(m)
+			}
+		}
+		return
+	}
+	seen := make(map[string]bool, len(list))
+	for i := len(list) - 1; i >= 0; i-- {
+		k := string(keyName(list[i].key))
+		if !seen[k] {
+			seen[k] = true
+			f(list[i])
+		}
+	}
+}
+
+// sameKey reports whether two quoted JSON strings decode to the same
+// string.
+func sameKey(a, b []byte) bool {
+	if plainASCII(a) && plainASCII(b) {
+		return string(a) == string(b)
+	}
+	return string(keyName(a)) == string(keyName(b))
+}
+
+// plainASCII reports whether a quoted JSON string is printable ASCII
+// without escapes, and so is its own decoding.
+func plainASCII(q []byte) bool {
+	for _, c := range q[1 : len(q)-1] {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// isString reports whether a valid JSON value is a string.
+func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
+
+// decodedLen returns the length of a valid quoted JSON string once
+// decoded as encoding/json decodes it: escapes become the bytes they
+// stand for, an invalid UTF-8 byte or an unpaired surrogate U+FFFD.
+func decodedLen(q []byte) int64 {
+	s := q[1 : len(q)-1]
+	var n int64
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if s[i+1] != 'u' {
+				n++
+				i += 2
+				continue
+			}
+			r := hex4(s[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, hex4(s[i+2:i+6])); dec != unicode.ReplacementChar {
+						n += int64(utf8.RuneLen(dec))
+						i += 6
+						continue
+					}
+				}
+				r = unicode.ReplacementChar
+			}
+			n += int64(utf8.RuneLen(r))
+		case c < utf8.RuneSelf:
+			n++
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			n += int64(utf8.RuneLen(r)) // U+FFFD for an invalid byte
+			i += size
+		}
+	}
+	return n
+}
+
+// hex4 decodes four hexadecimal digits, which the scanner has checked.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 // jsonCount converts a decoded JSON number to a non-negative count. Whole

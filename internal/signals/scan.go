@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"unicode/utf8"
 )
 
 // jsonLevels is the deepest nesting encoding/json decodes.
@@ -29,7 +30,7 @@ func validValue(b []byte) ([]byte, bool) {
 // members calls f with the quoted key and the value of each member of
 // obj, a valid JSON object, in order.
 func members(obj []byte, f func(key, val []byte)) {
-	s := scanner{b: obj, i: 1, levels: math.MaxInt}
+	s := scanner{b: obj, i: 1, levels: math.MaxInt, trusted: true}
 	s.space()
 	if s.eat('}') {
 		return
@@ -54,7 +55,7 @@ func members(obj []byte, f func(key, val []byte)) {
 
 // elements calls f with each element of arr, a valid JSON array.
 func elements(arr []byte, f func(val []byte)) {
-	s := scanner{b: arr, i: 1, levels: math.MaxInt}
+	s := scanner{b: arr, i: 1, levels: math.MaxInt, trusted: true}
 	s.space()
 	if s.eat(']') {
 		return
@@ -93,11 +94,11 @@ func keyIs(quoted []byte, name string) bool {
 	return json.Unmarshal(quoted, &k) == nil && k == name
 }
 
-// keyName returns a quoted JSON string decoded; one without escapes is
-// returned in place.
+// keyName returns a quoted JSON string decoded; one without escapes or
+// invalid UTF-8 is returned in place.
 func keyName(quoted []byte) []byte {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		return quoted[1 : len(quoted)-1]
+	if inner := quoted[1 : len(quoted)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return inner
 	}
 	var k string
 	_ = json.Unmarshal(quoted, &k)

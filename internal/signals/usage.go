@@ -65,10 +65,11 @@ type usageMembers struct {
 // scanUsageMembers returns the usageMembers of the JSON object at the
 // start of b (after white space), or false when b does not start with an
 // object that encoding/json's Decoder would decode (what follows it is
-// ignored, as the Decoder does). levels is the scanner's. It allocates
-// nothing, and walks b once.
+// ignored, as the Decoder does). levels is the scanner's; math.MaxInt
+// says b has been checked already. It allocates nothing, and walks b
+// once.
 func scanUsageMembers(b []byte, levels int) (m usageMembers, ok bool) {
-	s := scanner{b: b, levels: levels}
+	s := scanner{b: b, levels: levels, trusted: levels == math.MaxInt}
 	s.space()
 	if !s.eat('{') {
 		return m, false

@@ -1,0 +1,233 @@
+package signals
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// decodeObject decodes a JSON object, keeping numbers as json.Number.
+func decodeObject(body []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, false
+	}
+	return obj, true
+}
+
+// decodedParseRequest is ParseRequest by decoding the whole body: the
+// reference the scanning reader must agree with.
+func decodedParseRequest(body []byte) Request {
+	var r Request
+	obj, ok := decodeObject(body)
+	if !ok {
+		return r
+	}
+	r.Model, _ = obj["model"].(string)
+	r.Stream, _ = obj["stream"].(bool)
+	for _, key := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
+		if n, ok := jsonCount(obj[key]); ok {
+			r.MaxTokens = n
+			break
+		}
+	}
+	for _, key := range []string{"n", "best_of"} {
+		if n, ok := jsonCount(obj[key]); ok {
+			r.Choices = max(r.Choices, n)
+		}
+	}
+	if cfg, ok := obj["generationConfig"].(map[string]any); ok {
+		if r.MaxTokens == 0 {
+			r.MaxTokens, _ = jsonCount(cfg["maxOutputTokens"])
+		}
+		if n, ok := jsonCount(cfg["candidateCount"]); ok {
+			r.Choices = max(r.Choices, n)
+		}
+	}
+	for _, key := range []string{"messages", "contents", "input"} {
+		list, _ := obj[key].([]any)
+		for _, e := range list {
+			if _, ok := e.(map[string]any); ok {
+				r.Messages = satAdd(r.Messages, 1)
+			}
+		}
+	}
+	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
+		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0))
+	}
+	for _, key := range []string{"tools", "functions"} {
+		if v, ok := obj[key]; ok {
+			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
+		}
+	}
+	return r
+}
+
+func decodedTextLen(v any, depth int) int64 {
+	if depth > maxTextDepth {
+		return 0
+	}
+	switch v := v.(type) {
+	case string:
+		return int64(len(v))
+	case []any:
+		var n int64
+		for _, e := range v {
+			if _, ok := e.(json.Number); ok {
+				n = satAdd(n, 4)
+				continue
+			}
+			n = satAdd(n, decodedTextLen(e, depth+1))
+		}
+		return n
+	case map[string]any:
+		var n int64
+		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
+			n = satAdd(n, decodedTextLen(v[key], depth+1))
+		}
+		for _, key := range []string{"tool_calls", "function_call", "functionCall", "input"} {
+			if e, ok := v[key]; ok {
+				n = satAdd(n, decodedJSONLen(e, depth+1))
+			}
+		}
+		if src, ok := v["source"].(map[string]any); ok {
+			switch src["type"] {
+			case "text":
+				n = satAdd(n, decodedTextLen(src["data"], depth+2))
+			case "content":
+				n = satAdd(n, decodedTextLen(src["content"], depth+2))
+			}
+		}
+		for _, key := range []string{"functionResponse", "function_response"} {
+			if r, ok := v[key].(map[string]any); ok {
+				if e, ok := r["response"]; ok {
+					n = satAdd(n, decodedJSONLen(e, depth+2))
+				}
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+func decodedJSONLen(v any, depth int) int64 {
+	if depth > maxTextDepth {
+		return 0
+	}
+	switch v := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return int64(len(v)) + 2
+	case json.Number:
+		return int64(len(v))
+	case bool:
+		if v {
+			return 4
+		}
+		return 5
+	case []any:
+		n := int64(1 + max(len(v), 1))
+		for _, e := range v {
+			n = satAdd(n, decodedJSONLen(e, depth+1))
+		}
+		return n
+	case map[string]any:
+		n := int64(1 + max(len(v), 1))
+		for k, e := range v {
+			n = satAdd(n, satAdd(int64(len(k))+3, decodedJSONLen(e, depth+1)))
+		}
+		return n
+	}
+	return 0
+}
+
+func checkRequestAgrees(t *testing.T, body []byte) {
+	t.Helper()
+	if got, want := ParseRequest(body), decodedParseRequest(body); got != want {
+		t.Fatalf("ParseRequest(%q) = %+v, decoding gives %+v", body, got, want)
+	}
+}
+
+func TestRequestIsReadAsDecodingReadsIt(t *testing.T) {
+	many := func(n int, dup bool) string {
+		var b strings.Builder
+		b.WriteString(`{"role":"user","content":"x","tool_calls":{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := i
+			if dup {
+				k = i % 7
+			}
+			b.WriteString(`"k` + strings.Repeat("x", k) + `":` + strings.Repeat("1", i%5+1))
+		}
+		b.WriteString(`}}`)
+		return b.String()
+	}
+	for _, body := range []string{
+		`{"model":"gpt-4o","max_tokens":100,"n":2,"stream":true,"messages":[{"role":"user","content":"hello"}]}`,
+		`{"model":"m","model":"n","max_tokens":"7","max_completion_tokens":8,"best_of":3,"n":2}`,
+		`{"model":"caf\u00e9 \ud83d\ude00 \ud83d x \udc00","messages":[{"content":"\u00e9\ud83d\ude00\ud83d\u0041\"\\\/\b\f\n\r\t"}]}`,
+		`{"model":"` + "\xff\xfe caf\xc3\xa9 \xed\xa0\x80 \xef\xbf\xbd" + `","prompt":"` + "\xff\xc3\xa9\xed\xa0\x80\xef\xbf\xbd\xf0\x9f" + `"}`,
+		`{"model":7,"stream":"true","max_tokens":1.0,"n":1e1,"best_of":-1}`,
+		`{"max_tokens":1e400,"max_output_tokens":5}`,
+		`{"max_tokens":-0,"max_output_tokens":5}`,
+		`{"generationConfig":{"maxOutputTokens":50,"candidateCount":3,"maxOutputTokens":60},"contents":[{"role":"user","parts":[{"text":"hi"},{"inlineData":{"data":"AAAA"}}]}],"systemInstruction":{"parts":[{"text":"sys"}]}}`,
+		`{"generationConfig":null,"max_tokens":0}`,
+		`{"input":["a","bb",[1,2,3],{"content":"x"}],"instructions":"be brief","tools":[{"type":"function","name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"x":null,"y":true,"z":false,"w":-1.5e3}}]}`,
+		`{"messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","content":[{"type":"tool_result","content":"out"}]}],"functions":[{"name":"f"}],"tools":null}`,
+		`{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","data":"doc text"}},{"type":"document","source":{"type":"content","content":[{"type":"text","text":"block"}]}},{"type":"document","source":{"type":"base64","data":"JVBERi0x"}},{"type":"document","source":{"type":1,"data":"x"}},{"type":"tool_use","input":{"q":"x","q":"yy"}}]}]}`,
+		`{"contents":[{"parts":[{"functionResponse":{"name":"f","response":{"r":[1,2]}}},{"function_response":{"response":"s"}},{"functionCall":{"name":"g","args":{}}}]}]}`,
+		`{"messages":[{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":{"content":"deep"}}}}}}}}}}}}}}}}}}]}`,
+		`{"tools":[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]}`,
+		`{"tools":{}, "functions":[]}`,
+		`{"messages":[` + many(10, true) + `,` + many(40, true) + `,` + many(40, false) + `]}`,
+		`{"messages":[{"content":"x","tool_calls":{"a":1,"\u0061":2,"b":3,"` + "\xff" + `":4,"` + "\xfe" + `":5}}]}`,
+		`{"model":"m"} trailing`,
+		`{"model":"m"`,
+		`{"model":"m",}`,
+		`["model"]`,
+		`null`,
+		``,
+		`{"messages":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `,"model":"m"}`,
+		`{"messages":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `,"model":"m"}`,
+	} {
+		checkRequestAgrees(t, []byte(body))
+	}
+}
+
+func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
+	f.Add([]byte(`{"model":"gpt-4o","max_tokens":100,"messages":[{"role":"user","content":"hello"}],"tools":[{"a":1}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"text":"hi"},{"functionResponse":{"response":{"a":"\u00e9"}}}]}],"generationConfig":{"maxOutputTokens":5}}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"document","source":{"type":"text","data":"d"}},{"input":{"k":"v","k":"w"}}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkRequestAgrees(t, body)
+	})
+}
+
+// A large prompt's estimate is read without copying it: a request of
+// 1 MB of text, or of one base64 image, allocates no more than a few
+// kilobytes.
+func TestRequestIsReadWithoutCopyingIt(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"chat":  chatRequest(1 << 20),
+		"image": imageRequest(1 << 20),
+	} {
+		var got Request
+		allocated := testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got = ParseRequest(body)
+			}
+		}).AllocedBytesPerOp()
+		assert.Equal(t, decodedParseRequest(body), got, name)
+		assert.Less(t, allocated, int64(4<<10), "%s: bytes allocated to read a request of %d bytes", name, len(body))
+	}
+}
