@@ -316,7 +316,7 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		if err != nil {
 			return nil, nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
 		}
-		body, err := t.readBody(rc)
+		body, err := t.readBody(rc, req.ContentLength)
 		_ = rc.Close()
 		if err != nil {
 			if t.service != nil || !errors.Is(err, ErrBodyTooLarge) {
@@ -335,7 +335,7 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		out.Body = fresh
 		return out, body, nil
 	}
-	body, err := t.readBody(req.Body)
+	body, err := t.readBody(req.Body, req.ContentLength)
 	if err != nil {
 		return nil, nil, err // RoundTrip closes req's body
 	}
@@ -347,11 +347,24 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 	return out, body, nil
 }
 
-// readBody reads a request body, failing beyond t.maxBody bytes.
-func (t *Transport) readBody(r io.Reader) ([]byte, error) {
+// readBody reads a request body, failing beyond t.maxBody bytes. size is
+// its length when known (the request's ContentLength), to read it into one
+// buffer of that length instead of growing one as it comes.
+func (t *Transport) readBody(r io.Reader, size int64) ([]byte, error) {
 	// One byte more than the bound tells a body over it; math.MaxInt64
 	// (no bound) must not wrap to a negative limit, which reads nothing.
-	body, err := io.ReadAll(io.LimitReader(r, t.maxBody+min(1, math.MaxInt64-t.maxBody)))
+	lr := io.LimitReader(r, t.maxBody+min(1, math.MaxInt64-t.maxBody))
+	var body []byte
+	var err error
+	if size > 0 && size <= t.maxBody && size < math.MaxInt-bytes.MinRead {
+		// bytes.Buffer reads on while it has MinRead bytes free, so
+		// that much more lets it see the end without growing.
+		buf := bytes.NewBuffer(make([]byte, 0, int(size)+bytes.MinRead))
+		_, err = buf.ReadFrom(lr)
+		body = buf.Bytes()
+	} else {
+		body, err = io.ReadAll(lr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
 	}
