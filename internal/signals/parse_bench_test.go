@@ -152,3 +152,21 @@ func BenchmarkParseRequest(b *testing.B) {
 		}
 	}
 }
+
+// imageStream returns a Responses API stream of n partial images of
+// size bytes of base64 each, then the completed response with its usage.
+func imageStream(n, size int) []byte {
+	var b bytes.Buffer
+	img := strings.Repeat("iVBORw0KGgo", size/11)
+	for i := range n {
+		fmt.Fprintf(&b, "event: response.image_generation_call.partial_image\ndata: {\"type\":\"response.image_generation_call.partial_image\",\"output_index\":0,\"item_id\":\"ig_1\",\"sequence_number\":%d,\"partial_image_index\":%d,\"partial_image_b64\":\"%s\"}\n\n", i, i, img)
+	}
+	b.WriteString("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1500,\"total_tokens\":1520}}}\n\n")
+	return b.Bytes()
+}
+
+func BenchmarkStreamUsageLargeEvents(b *testing.B) {
+	for _, size := range []int{100 << 10, 800 << 10} {
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, imageStream(20, size), 16<<10) })
+	}
+}

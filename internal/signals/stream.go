@@ -39,7 +39,8 @@ type StreamUsage struct {
 	cr       bool // the last line ended with "\r": a "\n" next ends no line
 	// ev is the current event's data: its "data:" lines joined by
 	// newlines, read whole when the event ends if there were more than
-	// one. evLines counts them; evOver says they grew past MaxLineBytes.
+	// one; while there is one, ev is that line whole. evLines counts
+	// them; evOver says they grew past MaxLineBytes.
 	ev      []byte
 	evLines int
 	evOver  bool
@@ -85,6 +86,9 @@ func (s *StreamUsage) Usage() Usage {
 	if len(s.line) > 0 && !s.skipping {
 		_ = parseLine(&parts, s.line)
 		if d, ok := dataValue(s.line); ok {
+			if lines == 1 {
+				ev, _ = dataValue(ev) // the event's one line so far, kept whole
+			}
 			ev, over = joinData(slices.Clip(ev), lines, d, over)
 			lines++
 		}
@@ -111,7 +115,20 @@ func (s *StreamUsage) endLine(line []byte) (end bool) {
 	}
 	end = parseLine(&s.parts, line)
 	if d, ok := dataValue(line); ok {
-		s.ev, s.evOver = joinData(s.ev, s.evLines, d, s.evOver)
+		switch s.evLines {
+		case 0:
+			// Most events have one data line, which is never read
+			// again: keep the line's buffer as it is, rather than
+			// copying its data, and make the line's buffer the
+			// event's. Write hands endLine s.line.
+			s.ev, s.line = line, s.ev[:0]
+		case 1:
+			first, _ := dataValue(s.ev)
+			s.ev = s.ev[:copy(s.ev, first)]
+			fallthrough
+		default:
+			s.ev, s.evOver = joinData(s.ev, s.evLines, d, s.evOver)
+		}
 		s.evLines++
 	}
 	return end
@@ -152,10 +169,18 @@ func (s *StreamUsage) buffer(p []byte) {
 	if s.skipping {
 		return
 	}
-	if len(s.line)+len(p) > MaxLineBytes {
+	n := len(s.line) + len(p)
+	if n > MaxLineBytes {
 		s.skipping = true
 		s.line = nil
 		return
+	}
+	if n > cap(s.line) {
+		// Double the buffer, as append does only for small ones: a
+		// long line arrives in many writes.
+		grown := make([]byte, len(s.line), min(max(n, 2*cap(s.line)), MaxLineBytes))
+		copy(grown, s.line)
+		s.line = grown
 	}
 	s.line = append(s.line, p...)
 }
