@@ -5,7 +5,6 @@ package ratellmiter
 import (
 	"context"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -22,13 +21,7 @@ import (
 // The file size limit of the process is lowered for the run, so the test
 // runs itself in a child process.
 func TestAMinuteCutShortLosesOnlyItself(t *testing.T) {
-	if os.Getenv("RATELLMITER_SHORTWRITE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestAMinuteCutShortLosesOnlyItself$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "RATELLMITER_SHORTWRITE_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	if !inChild(t, "RATELLMITER_SHORTWRITE_CHILD") {
 		return
 	}
 	synctest.Test(t, func(t *testing.T) {

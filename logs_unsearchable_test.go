@@ -5,7 +5,6 @@ package ratellmiter
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -24,13 +23,7 @@ import (
 // Permissions mean nothing to root, so the test runs itself in a child
 // process, as nobody when run as root.
 func TestAFolderThatCannotBeSearchedKeepsItsOpenLog(t *testing.T) {
-	if os.Getenv("RATELLMITER_UNSEARCHABLE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestAFolderThatCannotBeSearchedKeepsItsOpenLog$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), "RATELLMITER_UNSEARCHABLE_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	if !inChild(t, "RATELLMITER_UNSEARCHABLE_CHILD") {
 		return
 	}
 	if os.Geteuid() == 0 {

@@ -1,0 +1,26 @@
+//go:build linux
+
+package ratellmiter
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// inChild reports whether the test runs in the child process it needs (a
+// process whose limits or user it may change): in the parent, it runs the
+// test again in a child, with env set, fails with the child's output if
+// the child fails, and returns false, so the parent returns.
+func inChild(t *testing.T, env string) bool {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return false
+}
