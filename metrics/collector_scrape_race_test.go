@@ -37,18 +37,6 @@ func TestCollectorKeepsTheWaitsOfALimiterCreatedDuringAScrape(t *testing.T) {
 		}
 	}
 
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	waits := map[string]uint64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "ratellmiter_wait_seconds" {
-			continue
-		}
-		for _, metric := range mf.GetMetric() {
-			waits[metric.GetLabel()[0].GetValue()] = metric.GetHistogram().GetSampleCount()
-		}
-	}
+	waits := waitCounts(t, c)
 	assert.Equal(t, map[string]uint64{"new": 1}, waits, "waits per limiter")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -383,18 +384,8 @@ func TestCollectorDropsTheWaitsOfAGoneName(t *testing.T) {
 		if n := testutil.CollectAndCount(c, "ratellmiter_wait_seconds"); n != 1 {
 			t.Fatalf("%d wait series, want 1 (keep)", n)
 		}
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(c)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "ratellmiter_wait_seconds" {
-				if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != 50 {
-					t.Errorf("keep's wait histogram counts %d waits, want 50", got)
-				}
-			}
+		if got := waitCounts(t, c); !reflect.DeepEqual(got, map[string]uint64{"keep": 50}) {
+			t.Errorf("waits per limiter: %v, want keep's 50", got)
 		}
 	})
 }
@@ -416,22 +407,31 @@ func TestCollectorKeepsTheWaitsOfAnotherMonitorOnlyUnderANameOfItsOwn(t *testing
 			}
 			tk.Done()
 		}
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(c)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != "ratellmiter_wait_seconds" {
-				continue
-			}
-			if n := len(mf.GetMetric()); n != 1 {
-				t.Fatalf("%d wait series, want 1 (default)", n)
-			}
-			if got := mf.GetMetric()[0].GetHistogram().GetSampleCount(); got != 3 {
-				t.Errorf("the default wait histogram counts %d waits, want 3 (one of m's limiter, two of the other Monitor's)", got)
-			}
+		if got := waitCounts(t, c); !reflect.DeepEqual(got, map[string]uint64{"default": 3}) {
+			t.Errorf("waits per limiter: %v, want the default histogram's 3 (one of m's limiter, two of the other Monitor's)", got)
 		}
 	})
+}
+
+// waitCounts gathers c through a pedantic registry, which checks that
+// Collect matches Describe, and returns how many waits the histogram of
+// each limiter label counts.
+func waitCounts(t *testing.T, c prometheus.Collector) map[string]uint64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "ratellmiter_wait_seconds" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			waits[metric.GetLabel()[0].GetValue()] = metric.GetHistogram().GetSampleCount()
+		}
+	}
+	return waits
 }
