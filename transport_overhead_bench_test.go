@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
+
 	"testing"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
 
 // The benchmarks of this file measure what the Transport adds to large
@@ -78,21 +80,10 @@ func BenchmarkTransportLargePrompt(b *testing.B) {
 	}))
 	b.Cleanup(srv.Close)
 	for _, mb := range []int{1, 20} {
-		text := strings.Repeat(`Lorem ipsum dolor sit amet, \"quoted\" text.\n `, 4096/48)
-		var chat bytes.Buffer
-		chat.WriteString(`{"model":"gpt-4o","max_completion_tokens":1000,"messages":[`)
-		for i := 0; chat.Len() < mb<<20; i++ {
-			if i > 0 {
-				chat.WriteByte(',')
-			}
-			fmt.Fprintf(&chat, `{"role":"user","content":"%s"}`, text)
-		}
-		chat.WriteString(`]}`)
-		image := []byte(`{"model":"gpt-4o","max_tokens":300,"messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + strings.Repeat("iVBORw0KGgo", (mb<<20)/11) + `"}}]}]}`)
 		for _, c := range []struct {
 			name string
 			body []byte
-		}{{"chat", chat.Bytes()}, {"image", image}} {
+		}{{"chat", samples.ChatRequest(mb << 20)}, {"image", samples.ImageRequest(mb << 20)}} {
 			b.Run(fmt.Sprintf("%s/%dMB", c.name, mb), func(b *testing.B) {
 				benchPlainAndBudgeted(b, srv, int64(len(c.body)), func(hc *http.Client) error {
 					return benchPost(hc, srv.URL+"/v1/chat/completions", c.body)
@@ -110,7 +101,7 @@ func BenchmarkTransportStream(b *testing.B) {
 		for _, c := range []struct {
 			name   string
 			stream []byte
-		}{{"openai", benchOpenAIStream(n)}, {"anthropic", benchAnthropicStream(n)}, {"gemini", benchGeminiStream(n)}} {
+		}{{"openai", samples.OpenAIStream(n)}, {"anthropic", samples.AnthropicStream(n)}, {"gemini", samples.GeminiStream(n)}} {
 			b.Run(fmt.Sprintf("%s/%d", c.name, n), func(b *testing.B) {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					_, _ = io.Copy(io.Discard, r.Body)
@@ -138,7 +129,7 @@ func BenchmarkTransportLargeAnswer(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		body []byte
-	}{{"embeddings/2MB", benchEmbeddings(100)}, {"json/50MB", benchEmbeddings(2500)}} {
+	}{{"embeddings/2MB", samples.EmbeddingsAnswer(100)}, {"json/50MB", samples.EmbeddingsAnswer(2500)}} {
 		for _, sized := range []bool{true, false} {
 			name := c.name + "/chunked"
 			if sized {
@@ -161,60 +152,4 @@ func BenchmarkTransportLargeAnswer(b *testing.B) {
 			})
 		}
 	}
-}
-
-func benchOpenAIStream(n int) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&b, `data: {"id":"chatcmpl-B9","object":"chat.completion.chunk","created":1727000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" word%d"},"logprobs":null,"finish_reason":null}],"usage":null}`+"\n\n", i)
-	}
-	fmt.Fprintf(&b, `data: {"id":"chatcmpl-B9","object":"chat.completion.chunk","created":1727000000,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}`+"\n\ndata: [DONE]\n\n", n, n+10)
-	return b.Bytes()
-}
-
-func benchAnthropicStream(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n")
-	for i := range n {
-		if i%100 == 0 {
-			fmt.Fprintf(&b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", i/100)
-		}
-		fmt.Fprintf(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":\" word%d\"}}\n\n", i/100, i)
-		if i%100 == 99 || i == n-1 {
-			fmt.Fprintf(&b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":%d}\n\n", i/100)
-		}
-	}
-	fmt.Fprintf(&b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":%d}}\n\n", n)
-	b.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
-	return b.Bytes()
-}
-
-func benchGeminiStream(n int) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&b, `data: {"candidates":[{"content":{"parts":[{"text":" word%d"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":%d,"totalTokenCount":%d},"modelVersion":"gemini-2.5-flash","responseId":"abc"}`+"\r\n\r\n", i, i+1, i+11)
-	}
-	return b.Bytes()
-}
-
-// benchEmbeddings returns an OpenAI embeddings answer of n vectors of 1536
-// numbers, some 20 KB each, its usage last.
-func benchEmbeddings(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"object":"list","data":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"object":"embedding","index":%d,"embedding":[`, i)
-		for j := range 1536 {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%.9f", float64((i*1536+j)%1000)/-1234.5)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`],"model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}}`)
-	return b.Bytes()
 }

@@ -1,52 +1,11 @@
 package signals
 
 import (
-	"bytes"
 	"fmt"
-	"strings"
 	"testing"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
-
-// openAIStream returns an OpenAI chat stream of n content chunks with
-// stream_options.include_usage, as the API sends it: every chunk carries
-// "usage":null, the last one the usage.
-func openAIStream(n int) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&b, `data: {"id":"chatcmpl-B9","object":"chat.completion.chunk","created":1727000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" word%d"},"logprobs":null,"finish_reason":null}],"usage":null}`+"\n\n", i)
-	}
-	b.WriteString(`data: {"id":"chatcmpl-B9","object":"chat.completion.chunk","created":1727000000,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":` + fmt.Sprint(n) + `,"total_tokens":` + fmt.Sprint(n+10) + `}}` + "\n\ndata: [DONE]\n\n")
-	return b.Bytes()
-}
-
-// anthropicStream returns an Anthropic message stream of n text deltas in
-// blocks of 100.
-func anthropicStream(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n")
-	for i := range n {
-		if i%100 == 0 {
-			fmt.Fprintf(&b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", i/100)
-		}
-		fmt.Fprintf(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":\" word%d\"}}\n\n", i/100, i)
-		if i%100 == 99 || i == n-1 {
-			fmt.Fprintf(&b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":%d}\n\n", i/100)
-		}
-	}
-	fmt.Fprintf(&b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":%d}}\n\n", n)
-	b.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
-	return b.Bytes()
-}
-
-// geminiStream returns a Gemini SSE stream of n chunks, each with its
-// running usageMetadata.
-func geminiStream(n int) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&b, `data: {"candidates":[{"content":{"parts":[{"text":" word%d"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":%d,"totalTokenCount":%d},"modelVersion":"gemini-2.5-flash","responseId":"abc"}`+"\r\n\r\n", i, i+1, i+11)
-	}
-	return b.Bytes()
-}
 
 func benchStream(b *testing.B, stream []byte, chunk int) {
 	b.SetBytes(int64(len(stream)))
@@ -66,37 +25,15 @@ func benchStream(b *testing.B, stream []byte, chunk int) {
 
 func BenchmarkStreamUsage(b *testing.B) {
 	for _, n := range []int{1000, 100_000} {
-		b.Run(fmt.Sprintf("openai/%d", n), func(b *testing.B) { benchStream(b, openAIStream(n), 4096) })
-		b.Run(fmt.Sprintf("anthropic/%d", n), func(b *testing.B) { benchStream(b, anthropicStream(n), 4096) })
-		b.Run(fmt.Sprintf("gemini/%d", n), func(b *testing.B) { benchStream(b, geminiStream(n), 4096) })
+		b.Run(fmt.Sprintf("openai/%d", n), func(b *testing.B) { benchStream(b, samples.OpenAIStream(n), 4096) })
+		b.Run(fmt.Sprintf("anthropic/%d", n), func(b *testing.B) { benchStream(b, samples.AnthropicStream(n), 4096) })
+		b.Run(fmt.Sprintf("gemini/%d", n), func(b *testing.B) { benchStream(b, samples.GeminiStream(n), 4096) })
 	}
-}
-
-// embeddingsAnswer returns an OpenAI embeddings answer of n vectors of
-// 1536 numbers: some 30 KB of JSON a vector, the usage at the end.
-func embeddingsAnswer(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"object":"list","data":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"object":"embedding","index":%d,"embedding":[`, i)
-		for j := range 1536 {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%.9f", float64((i*1536+j)%1000)/-1234.5)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`],"model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}}`)
-	return b.Bytes()
 }
 
 func BenchmarkParseUsage(b *testing.B) {
 	for _, n := range []int{1, 100} {
-		body := embeddingsAnswer(n)
+		body := samples.EmbeddingsAnswer(n)
 		b.Run(fmt.Sprintf("embeddings/%dKB", len(body)>>10), func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
@@ -109,36 +46,14 @@ func BenchmarkParseUsage(b *testing.B) {
 	}
 }
 
-// chatRequest returns a chat request of about size bytes: a conversation
-// of messages of 4 KB of text each.
-func chatRequest(size int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"model":"gpt-4o","max_completion_tokens":1000,"messages":[`)
-	text := strings.Repeat(`Lorem ipsum dolor sit amet, \"quoted\" text.\n `, 4096/48)
-	for i := 0; b.Len() < size; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"role":"user","content":"%s"}`, text)
-	}
-	b.WriteString(`]}`)
-	return b.Bytes()
-}
-
-// imageRequest returns a chat request carrying one base64 image of about
-// size bytes.
-func imageRequest(size int) []byte {
-	return []byte(`{"model":"gpt-4o","max_tokens":300,"messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + strings.Repeat("iVBORw0KGgo", size/11) + `"}}]}]}`)
-}
-
 func BenchmarkParseRequest(b *testing.B) {
 	for _, mb := range []int{1, 20} {
 		for _, c := range []struct {
 			name string
 			body []byte
 		}{
-			{"chat", chatRequest(mb << 20)},
-			{"image", imageRequest(mb << 20)},
+			{"chat", samples.ChatRequest(mb << 20)},
+			{"image", samples.ImageRequest(mb << 20)},
 		} {
 			b.Run(fmt.Sprintf("%s/%dMB", c.name, mb), func(b *testing.B) {
 				b.SetBytes(int64(len(c.body)))
@@ -153,20 +68,8 @@ func BenchmarkParseRequest(b *testing.B) {
 	}
 }
 
-// imageStream returns a Responses API stream of n partial images of
-// size bytes of base64 each, then the completed response with its usage.
-func imageStream(n, size int) []byte {
-	var b bytes.Buffer
-	img := strings.Repeat("iVBORw0KGgo", size/11)
-	for i := range n {
-		fmt.Fprintf(&b, "event: response.image_generation_call.partial_image\ndata: {\"type\":\"response.image_generation_call.partial_image\",\"output_index\":0,\"item_id\":\"ig_1\",\"sequence_number\":%d,\"partial_image_index\":%d,\"partial_image_b64\":\"%s\"}\n\n", i, i, img)
-	}
-	b.WriteString("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1500,\"total_tokens\":1520}}}\n\n")
-	return b.Bytes()
-}
-
 func BenchmarkStreamUsageLargeEvents(b *testing.B) {
 	for _, size := range []int{100 << 10, 800 << 10} {
-		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, imageStream(20, size), 16<<10) })
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, samples.ImageStream(20, size), 16<<10) })
 	}
 }

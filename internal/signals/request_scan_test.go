@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
 
 // decodeObject decodes a JSON object, keeping numbers as json.Number.
@@ -217,8 +219,8 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 // kilobytes.
 func TestRequestIsReadWithoutCopyingIt(t *testing.T) {
 	for name, body := range map[string][]byte{
-		"chat":  chatRequest(1 << 20),
-		"image": imageRequest(1 << 20),
+		"chat":  samples.ChatRequest(1 << 20),
+		"image": samples.ImageRequest(1 << 20),
 	} {
 		var got Request
 		allocated := testing.Benchmark(func(b *testing.B) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
 
 // copyingStreamUsage is StreamUsage as it was when it copied every data
@@ -141,7 +143,7 @@ func FuzzStreamUsageAgreesWithCopying(f *testing.F) {
 // once each, in a buffer that doubles: a stream of 20 events of 800 KB,
 // written 16 KB at a time, allocated six times its length before.
 func TestStreamUsageBuffersLongEventsOnce(t *testing.T) {
-	stream := imageStream(20, 800<<10)
+	stream := samples.ImageStream(20, 800<<10)
 	var got Usage
 	allocated := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
 
 // decodedMerge is usageParts.merge over a fully decoded object: the
@@ -146,9 +148,9 @@ func FuzzUsageIsReadAsDecodingReadsIt(f *testing.F) {
 // Gemini chunk, the vectors of an embeddings answer.
 func TestUsageIsReadWithoutAllocating(t *testing.T) {
 	for name, stream := range map[string][]byte{
-		"openai":    openAIStream(1000),
-		"gemini":    geminiStream(1000),
-		"anthropic": anthropicStream(1000),
+		"openai":    samples.OpenAIStream(1000),
+		"gemini":    samples.GeminiStream(1000),
+		"anthropic": samples.AnthropicStream(1000),
 	} {
 		allocs := testing.AllocsPerRun(5, func() {
 			var s StreamUsage
@@ -161,7 +163,7 @@ func TestUsageIsReadWithoutAllocating(t *testing.T) {
 		})
 		assert.LessOrEqual(t, allocs, 10.0, "%s: allocations for a stream of 1,000 events", name)
 	}
-	answer := embeddingsAnswer(10)
+	answer := samples.EmbeddingsAnswer(10)
 	var got Usage
 	allocs := testing.AllocsPerRun(5, func() { got = ParseUsage(answer) })
 	assert.Equal(t, Usage{InputTokens: 8, Known: true}, got)
