@@ -219,8 +219,9 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 // ErrWouldExceedDeadline for what that moment counts). Once the limiter is
 // closed or its Monitor stopped, Acquire returns ErrClosed or ErrStopped.
 //
-// While the limiter is paused, a call made by a probe while it runs, with
-// the context IsBlocked was given, gets its ticket at once: the probe asks
+// While the limiter is paused, a call made by a probe of the limiter's
+// service while it runs, with the context IsBlocked was given, gets its
+// ticket at once: the probe asks
 // the server itself. That ticket counts in no statistic, and RateLimited
 // on it returns an error wrapping ErrRateLimited at once, since the
 // refusal is the probe's answer.
@@ -253,7 +254,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	// it. A ticket dated before the resume would count as a straggler of
 	// the pause, and the server's 429 on it would be ignored.
 	now = max(now, l.b.last, l.lim.lastResume)
-	if l.p.paused && inProbe(ctx) {
+	if l.p.paused && inProbe(ctx, l.cfg.service) {
 		// The probe asks the server through the limiter it probes:
 		// waiting for the pause to end would hold it for ever.
 		l.mu.Unlock()

@@ -202,7 +202,7 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	// abandoned at its timeout all the same: it must not hold the pause,
 	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
-	run := &probeRun{}
+	run := &probeRun{svc: svc}
 	pctx := context.WithValue(ctx, probeKey{}, run)
 	go func() {
 		a := l.askProbe(pctx, svc)
@@ -323,18 +323,36 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 // Its value is the probe's *probeRun.
 type probeKey struct{}
 
-// probeRun is one call of IsBlocked. Once it is over (the probe returned,
-// or was given up on at its timeout), a context derived from its own
-// without its cancellation (context.WithoutCancel) no longer passes a
-// pause: it would let through every call made with it, in every later
-// pause, uncounted and never retried.
-type probeRun struct{ over atomic.Bool }
+// probeRun is one call of IsBlocked of the service svc. Once it is over
+// (the probe returned, or was given up on at its timeout), a context
+// derived from its own without its cancellation (context.WithoutCancel)
+// no longer passes a pause: it would let through every call made with
+// it, in every later pause, uncounted and never retried.
+type probeRun struct {
+	over atomic.Bool
+	svc  RateLimitedService
+}
 
 // inProbe reports whether ctx is, or derives from, the context of a probe
-// still running.
-func inProbe(ctx context.Context) bool {
+// of svc still running: a probe passes the pauses of its own service's
+// limiters, not those of another service.
+func inProbe(ctx context.Context, svc RateLimitedService) bool {
 	run, _ := ctx.Value(probeKey{}).(*probeRun)
-	return run != nil && !run.over.Load()
+	return run != nil && !run.over.Load() && sameService(run.svc, svc)
+}
+
+// sameService reports whether a and b are the same service. Services of a
+// type that cannot be compared are never the same.
+func sameService(a, b RateLimitedService) (same bool) {
+	if a == nil || b == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
 
 // errProbeCall is what RateLimited returns for the ticket of a probe's

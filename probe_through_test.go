@@ -80,13 +80,14 @@ func TestAProbeMayCallThroughThePausedLimiter(t *testing.T) {
 // A ticket a probe's call took ends quietly however it is reported.
 func TestAProbeCallsTicketReportsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(t, 600)
+		svc := newScriptedService(openAnswer)
+		l := newLimiter(t, 600, WithService(svc))
 		tk, err := l.Acquire(context.Background())
 		require.NoError(t, err)
 		tk.rateLimitedFinal(time.Minute, false) // pauses l
 		require.True(t, l.Stats().Paused)
 
-		ctx := context.WithValue(context.Background(), probeKey{}, &probeRun{})
+		ctx := context.WithValue(context.Background(), probeKey{}, &probeRun{svc: svc})
 		for _, report := range []func(*Ticket) error{
 			func(p *Ticket) error { p.Done(); return nil },
 			func(p *Ticket) error { p.Abandon(); return nil },
@@ -157,4 +158,45 @@ func TestASpentProbesContextPassesNoLaterPause(t *testing.T) {
 		assert.Equal(t, uint64(3), l.Stats().Requested)
 		assertConserved(t, l)
 	})
+}
+
+// A probe passes the pauses of its own service's limiters only: its
+// context gets no ticket from a paused limiter of another service.
+func TestAProbesContextPassesOnlyItsOwnServicesPauses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mine, other := newScriptedService(openAnswer), newScriptedService(openAnswer)
+		var ls []*BucketRateLimiter
+		for _, svc := range []RateLimitedService{mine, mine, other} {
+			l := newLimiter(t, 600, WithService(svc))
+			tk, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			tk.rateLimitedFinal(time.Minute, false) // pauses l
+			ls = append(ls, l)
+		}
+		ctx := context.WithValue(context.Background(), probeKey{}, &probeRun{svc: mine})
+		for _, l := range ls[:2] {
+			tk, err := l.Acquire(ctx)
+			require.NoError(t, err, "a limiter of the probed service lets the probe's call go")
+			tk.Done()
+		}
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := ls[2].Acquire(short)
+		assert.ErrorIs(t, err, ErrWouldExceedDeadline, "another service's pause holds it")
+	})
+}
+
+// uncomparable is a service of a type that == cannot compare.
+type uncomparable struct{ m map[string]int }
+
+func (uncomparable) ServiceName() string                     { return "u" }
+func (uncomparable) IsBlocked(context.Context) (bool, error) { return false, nil }
+func (uncomparable) Limiter(string) *BucketRateLimiter       { return nil }
+
+func TestSameServiceNeverPanics(t *testing.T) {
+	a := newScriptedService(openAnswer)
+	assert.True(t, sameService(a, a))
+	assert.False(t, sameService(a, newScriptedService(openAnswer)))
+	assert.False(t, sameService(nil, a))
+	assert.False(t, sameService(uncomparable{}, uncomparable{}), "an uncomparable service is never the same")
 }
