@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -346,13 +347,17 @@ func jsonLen(v []byte, depth int) int64 {
 type objectMember struct{ key, val []byte }
 
 // forLastOfEachKey calls f with the last member of list of each key, as
-// decoding the object into a map keeps them.
+// decoding the object into a map keeps them. Each key is decoded once.
 func forLastOfEachKey(list []objectMember, f func(objectMember)) {
 	if len(list) <= 32 {
+		var names [32][]byte
+		for i, m := range list {
+			names[i] = keyName(m.key)
+		}
 		for i, m := range list {
 			dup := false
-			for _, later := range list[i+1:] {
-				if sameKey(m.key, later.key) {
+			for _, later := range names[i+1 : len(list)] {
+				if bytes.Equal(names[i], later) {
 					dup = true
 					break
 				}
@@ -371,26 +376,6 @@ func forLastOfEachKey(list []objectMember, f func(objectMember)) {
 			f(list[i])
 		}
 	}
-}
-
-// sameKey reports whether two quoted JSON strings decode to the same
-// string.
-func sameKey(a, b []byte) bool {
-	if plainASCII(a) && plainASCII(b) {
-		return string(a) == string(b)
-	}
-	return string(keyName(a)) == string(keyName(b))
-}
-
-// plainASCII reports whether a quoted JSON string is printable ASCII
-// without escapes, and so is its own decoding.
-func plainASCII(q []byte) bool {
-	for _, c := range q[1 : len(q)-1] {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // isString reports whether a valid JSON value is a string.
