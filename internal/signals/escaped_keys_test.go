@@ -62,3 +62,15 @@ func TestRequestEscapedKeysAreDecodedOnce(t *testing.T) {
 		assert.LessOrEqual(t, scanning, 2*decoding, "%s: bytes allocated to read a request of %d bytes, against decoding it", name, len(body))
 	}
 }
+
+// The keys of a usage object are decoded once each, not once for each
+// figure's name they are compared with: reading a usage object with
+// escaped keys costs no more than twice as much as decoding it.
+func TestUsageEscapedKeysAreDecodedOnce(t *testing.T) {
+	body := []byte(`{"usage":{"prompt_tokens":3,` + escapedKeys(1000) + `,"` + strings.Repeat(`\u00e9`, 1<<16) + `":1}}`)
+	var got Usage
+	scanning := allocatedBytes(func() { got = ParseUsage(body) })
+	decoding := allocatedBytes(func() { _ = decodedParseUsage(body) })
+	assert.Equal(t, Usage{InputTokens: 3, Known: true}, got)
+	assert.LessOrEqual(t, scanning, 2*decoding, "bytes allocated to read a usage of %d bytes, against decoding it", len(body))
+}

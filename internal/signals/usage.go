@@ -135,8 +135,9 @@ func (u *usageParts) merge(m usageMembers) {
 func (u *usageParts) mergeFigures(usage []byte) {
 	var vals [len(usageKeys)][]byte
 	members(usage, func(k, v []byte) {
+		name := keyName(k) // decoded once, not once for each name
 		for i, uk := range usageKeys {
-			if keyIs(k, uk.name) {
+			if string(name) == uk.name {
 				vals[i] = v
 			}
 		}
