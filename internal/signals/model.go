@@ -12,9 +12,10 @@ import (
 // only the top level of the object, skipping the values of other members
 // without decoding them, so it costs no allocation for a plain model name.
 // When a key occurs more than once, the last one wins, as with
-// encoding/json. Malformed JSON yields "".
+// encoding/json. Malformed JSON, or JSON nested deeper than encoding/json
+// decodes (10,000 levels), yields "".
 func Model(body []byte) string {
-	s := scanner{b: body}
+	s := scanner{b: body, levels: jsonLevels}
 	s.space()
 	if !s.eat('{') {
 		return ""

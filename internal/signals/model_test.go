@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,4 +84,17 @@ func FuzzModel(f *testing.F) {
 			t.Fatalf("Model(%q) = %q, encoding/json says %q", body, got, want)
 		}
 	})
+}
+
+// Model reads a body as deeply nested as encoding/json decodes, and no
+// deeper: a tool's schema nested more than 1,000 levels deep does not
+// hide the model.
+func TestModelReadsNestingAsDeepAsDecoding(t *testing.T) {
+	nested := func(levels int) []byte { // the object is the first level
+		return []byte(`{"tools":` + strings.Repeat("[", levels-1) + strings.Repeat("]", levels-1) + `,"model":"m"}`)
+	}
+	for levels, want := range map[int]string{2000: "m", 10000: "m", 10001: ""} {
+		require.Equal(t, want, modelByDecoding(nested(levels)), "%d levels", levels)
+		assert.Equal(t, want, Model(nested(levels)), "%d levels", levels)
+	}
 }
