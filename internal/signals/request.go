@@ -88,8 +88,9 @@ func (r Request) EstimateInputTokens() int64 {
 // generateContent. Anything it does not understand is ignored; a body
 // that is not a JSON object yields the zero Request. It reads the body as
 // encoding/json would decode it (the last of duplicate keys winning),
-// without decoding it: it allocates little more than the model's name,
-// whatever the body's size.
+// without decoding it: it allocates the model's name, each escaped key it
+// must compare, and the keys of large objects in tool definitions (to
+// find their duplicates), never a copy of the body.
 func ParseRequest(body []byte) Request {
 	var r Request
 	obj, ok := validValue(body)

@@ -66,8 +66,8 @@ type usageMembers struct {
 // start of b (after white space), or false when b does not start with an
 // object that encoding/json's Decoder would decode (what follows it is
 // ignored, as the Decoder does). levels is the scanner's; math.MaxInt
-// says b has been checked already. It allocates nothing, and walks b
-// once.
+// says b has been checked already. It allocates only to decode an
+// escaped key, and walks b once.
 func scanUsageMembers(b []byte, levels int) (m usageMembers, ok bool) {
 	s := scanner{b: b, levels: levels, trusted: levels == math.MaxInt}
 	s.space()
