@@ -189,8 +189,9 @@ func (m *Monitor) logsEnabled() bool    { return m.cfg.logDir != "" }
 // when logging is off or the Monitor has not started. The file is created
 // when the first minute is written; until then LogPath returns the name
 // the Monitor will try first, <start>.jsonl. Should another Monitor have
-// created that file by then, this one takes the next second's name that is
-// free, and LogPath returns that name from then on.
+// created that file by then, this one takes the next free name of the same
+// second, <start>-2.jsonl, <start>-3.jsonl, ..., and LogPath returns that
+// name from then on.
 func (m *Monitor) LogPath() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
