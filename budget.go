@@ -274,7 +274,10 @@ func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
 // usage says: the token budgets are corrected by the difference from the
 // estimate given with WithTokens (a call that used less gives the rest
 // back; one that used more is charged the excess). Call it before or
-// after Done; calling it again replaces the earlier report. It does
+// after Done, before where you can: once the call is done, Acquire's
+// deadline check (ErrWouldExceedDeadline) takes its charge as final, and
+// may refuse a call that the tokens given back later would have let
+// through. Calling it again replaces the earlier report. It does
 // nothing on a ticket that was given up, or when the limiter has no token
 // budget.
 func (t *Ticket) Used(input, output int) {

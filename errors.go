@@ -44,7 +44,9 @@ var (
 	// not. (A wait cut short by the context's own deadline returns the
 	// context's error.) The earliest moment counts the waiters ahead and
 	// the budgets; a token budget counts only while no call is in flight,
-	// since the usage a call reports may give tokens back at any time.
+	// since the usage a call reports may give tokens back at any time. A
+	// call finished with Done is taken to have reported its usage: one
+	// reported after Done (Ticket.Used) comes too late for this estimate.
 	ErrWouldExceedDeadline = errors.New("ratellmiter: ticket cannot be issued before the deadline")
 
 	// ErrProbeUnsupported is what a RateLimitedService's IsBlocked returns
