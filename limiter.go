@@ -254,7 +254,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	// it. A ticket dated before the resume would count as a straggler of
 	// the pause, and the server's 429 on it would be ignored.
 	now = max(now, l.b.last, l.lim.lastResume)
-	if l.p.paused && inProbe(ctx, l.cfg.service) {
+	if l.p.paused && inProbe(ctx, l.cfg.service, l.serviceName) {
 		// The probe asks the server through the limiter it probes:
 		// waiting for the pause to end would hold it for ever.
 		l.mu.Unlock()

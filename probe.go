@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"time"
 )
@@ -202,7 +203,7 @@ func (l *BucketRateLimiter) runProbe(mctx context.Context, closed <-chan struct{
 	// abandoned at its timeout all the same: it must not hold the pause,
 	// or Stop, forever. Its goroutine ends whenever the probe returns.
 	answer := make(chan probeAnswer, 1)
-	run := &probeRun{svc: svc}
+	run := &probeRun{svc: svc, name: l.serviceName}
 	pctx := context.WithValue(ctx, probeKey{}, run)
 	go func() {
 		a := l.askProbe(pctx, svc)
@@ -331,25 +332,30 @@ type probeKey struct{}
 type probeRun struct {
 	over atomic.Bool
 	svc  RateLimitedService
+	name string // svc's ServiceName, asked once
 }
 
 // inProbe reports whether ctx is, or derives from, the context of a probe
-// of svc still running: a probe passes the pauses of its own service's
-// limiters, not those of another service.
-func inProbe(ctx context.Context, svc RateLimitedService) bool {
+// of svc, named name, still running: a probe passes the pauses of its own
+// service's limiters, not those of another service.
+func inProbe(ctx context.Context, svc RateLimitedService, name string) bool {
 	run, _ := ctx.Value(probeKey{}).(*probeRun)
-	return run != nil && !run.over.Load() && sameService(run.svc, svc)
+	return run != nil && !run.over.Load() && sameService(run.svc, svc, run.name, name)
 }
 
-// sameService reports whether a and b are the same service. Services of a
-// type that cannot be compared are never the same.
-func sameService(a, b RateLimitedService) (same bool) {
+// sameService reports whether a and b, named aName and bName, are the same
+// service: equal or, for services of a type that == cannot compare (a
+// struct holding a map or a func, say), of the same type and name. Such
+// a service would otherwise never be its own, and its probe's call
+// through its own paused limiter would wait for the pause the probe is
+// to end.
+func sameService(a, b RateLimitedService, aName, bName string) (same bool) {
 	if a == nil || b == nil {
 		return false
 	}
 	defer func() {
 		if recover() != nil {
-			same = false
+			same = reflect.TypeOf(a) == reflect.TypeOf(b) && aName == bName
 		}
 	}()
 	return a == b

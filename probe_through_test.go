@@ -195,8 +195,10 @@ func (uncomparable) Limiter(string) *BucketRateLimiter       { return nil }
 
 func TestSameServiceNeverPanics(t *testing.T) {
 	a := newScriptedService(openAnswer)
-	assert.True(t, sameService(a, a))
-	assert.False(t, sameService(a, newScriptedService(openAnswer)))
-	assert.False(t, sameService(nil, a))
-	assert.False(t, sameService(uncomparable{}, uncomparable{}), "an uncomparable service is never the same")
+	assert.True(t, sameService(a, a, "a", "a"))
+	assert.False(t, sameService(a, newScriptedService(openAnswer), "a", "a"))
+	assert.False(t, sameService(nil, a, "", "a"))
+	assert.True(t, sameService(uncomparable{}, uncomparable{}, "u", "u"), "an uncomparable service is the same by type and name")
+	assert.False(t, sameService(uncomparable{}, uncomparable{}, "u", "v"), "not under another name")
+	assert.False(t, sameService(uncomparable{}, selfProbing{}, "u", "u"), "nor of another type")
 }
