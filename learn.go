@@ -133,11 +133,12 @@ func (l *BucketRateLimiter) halveLimit(now int64, why string) {
 // raiseLimit adds back to a learned limit after each clean minute: a
 // minute since the limit last changed with no pause in it. A limiter
 // asked for nothing for a while gets the step of every clean minute that
-// passed. Requires mu.
+// passed. A closed limiter's limit stays as it was: Stats and RPM read
+// after Close raise nothing, nor log a minute past the close. Requires mu.
 func (l *BucketRateLimiter) raiseLimit(now int64) {
 	s := &l.lim
 	since := max(s.lastChange, s.lastResume)
-	if s.learned == 0 || l.p.paused || now-since < learnWindow {
+	if s.learned == 0 || l.p.paused || l.err != nil || now-since < learnWindow {
 		return
 	}
 	// Rounded up, so that the way back from 1 RPM takes at most
