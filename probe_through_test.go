@@ -187,7 +187,7 @@ func TestAProbesContextPassesOnlyItsOwnServicesPauses(t *testing.T) {
 }
 
 // uncomparable is a service of a type that == cannot compare.
-type uncomparable struct{ m map[string]int }
+type uncomparable struct{ _ map[string]int }
 
 func (uncomparable) ServiceName() string                     { return "u" }
 func (uncomparable) IsBlocked(context.Context) (bool, error) { return false, nil }
