@@ -74,23 +74,11 @@ func (r *refill) fits(now int64, n int64) bool {
 
 // when returns the earliest time at or after now when n units may be
 // taken.
-func (r *refill) when(now int64, n int64) int64 {
-	if r.fits(now, n) {
-		return now
-	}
-	short := r.need(n) - r.level
-	// Saturate: a debt that takes past the end of the time line to
-	// refill must not wrap into the past.
-	wait := math.Ceil(short * r.per / r.limit)
-	if wait >= math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return after(now, time.Duration(wait))
-}
+func (r *refill) when(now int64, n int64) int64 { return r.whenAfter(now, 0, n) }
 
 // whenAfter returns the earliest time at or after now when n units may
 // be taken once charged units have been taken before them, the budget
-// refilling meanwhile. whenAfter(now, 0, n) is when(now, n).
+// refilling meanwhile.
 func (r *refill) whenAfter(now int64, charged, n int64) int64 {
 	if !r.on() || n <= 0 {
 		return now
@@ -100,6 +88,8 @@ func (r *refill) whenAfter(now int64, charged, n int64) int64 {
 	if short <= 0 {
 		return now
 	}
+	// Saturate: a debt that takes past the end of the time line to
+	// refill must not wrap into the past.
 	wait := math.Ceil(short * r.per / r.limit)
 	if wait >= math.MaxInt64 {
 		return math.MaxInt64
