@@ -191,7 +191,8 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	counts := countsTokens(req)
-	need := mayBeJSON(req) && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
+	jsonBody := mayBeJSON(req)
+	need := jsonBody && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	out, body, err := t.prepare(req, need)
 	if err != nil {
 		closeBody(req)
@@ -217,7 +218,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var opts []AcquireOption
 	// A body that is no JSON (an upload) is charged no estimate, but the
 	// usage its answer reports.
-	upload := req.Body != nil && req.Body != http.NoBody && !mayBeJSON(req)
+	upload := req.Body != nil && req.Body != http.NoBody && !jsonBody
 	tokens := (body != nil || upload) && l.tokenBudgeted() && !counts
 	if tokens && body != nil {
 		opts = append(opts, tokenEstimate(body))
