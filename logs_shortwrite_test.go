@@ -3,7 +3,6 @@
 package ratellmiter
 
 import (
-	"context"
 	"os"
 	"syscall"
 	"testing"
@@ -25,14 +24,7 @@ func TestAMinuteCutShortLosesOnlyItself(t *testing.T) {
 		return
 	}
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMonitor(WithLogDir(t.TempDir()))
-		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
-		require.NoError(t, err)
-		use := func() {
-			tk, err := l.Acquire(context.Background())
-			require.NoError(t, err)
-			tk.Done()
-		}
+		m, use := loggingLimiter(t, t.TempDir())
 		use()
 		time.Sleep(61 * time.Second) // minute 0 is written
 		fi, err := os.Stat(m.LogPath())

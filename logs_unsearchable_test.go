@@ -3,7 +3,6 @@
 package ratellmiter
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -35,14 +34,7 @@ func TestAFolderThatCannotBeSearchedKeepsItsOpenLog(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
 	t.Cleanup(func() { os.Chmod(dir, 0o755) })
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMonitor(WithLogDir(dir))
-		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
-		require.NoError(t, err)
-		use := func() {
-			tk, err := l.Acquire(context.Background())
-			require.NoError(t, err)
-			tk.Done()
-		}
+		m, use := loggingLimiter(t, dir)
 		use()
 		time.Sleep(61 * time.Second) // minute 0 is written
 		require.FileExists(t, m.LogPath())

@@ -3,9 +3,12 @@
 package ratellmiter
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // inChild reports whether the test runs in the child process it needs (a
@@ -23,4 +26,18 @@ func inChild(t *testing.T, env string) bool {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	return false
+}
+
+// loggingLimiter returns a Monitor logging to dir, and a function that
+// takes and finishes a ticket of its limiter "a" (600 RPM).
+func loggingLimiter(t *testing.T, dir string) (*Monitor, func()) {
+	t.Helper()
+	m := NewMonitor(WithLogDir(dir))
+	l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+	require.NoError(t, err)
+	return m, func() {
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+	}
 }
