@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/ratellmiter/ratellmiter"
@@ -166,4 +167,27 @@ func ExampleWithClassifier() {
 	})
 	fmt.Println(answer, err, "after", calls, "calls; limit", limiter.RPM(), "RPM")
 	// Output: done <nil> after 2 calls; limit 600 RPM
+}
+
+// A program that calls an SDK through Do, rather than through the
+// Transport, hands each response's headers to its limiter, which then
+// never works above the limit the server reports, though configured above
+// it.
+func ExampleBucketRateLimiter_ObserveHeaders() {
+	m := ratellmiter.NewMonitor(ratellmiter.WithoutLogs())
+	defer m.Stop()
+	limiter, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(m))
+	if err != nil {
+		panic(err)
+	}
+
+	// The headers of an answer, as openai-go hands the response to
+	// option.WithResponseInto.
+	h := http.Header{}
+	h.Set("x-ratelimit-limit-requests", "3000")
+	h.Set("x-ratelimit-remaining-requests", "2999")
+	h.Set("x-ratelimit-reset-requests", "20ms")
+	limiter.ObserveHeaders(h)
+	fmt.Println(limiter.RPM(), "requests per minute")
+	// Output: 3000 requests per minute
 }

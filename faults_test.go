@@ -384,6 +384,7 @@ var wallClockReaders = map[string]bool{
 	"startLocked":          true,
 	"DefaultClassifier":    true,
 	"RoundTrip":            true,
+	"ObserveHeaders":       true,
 	"inspect":              true,
 }
 

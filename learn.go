@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
@@ -164,6 +165,25 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	}
 }
 
+// ObserveHeaders takes in the rate-limit headers of a response from the
+// service, as the Transport does for every answer it sees: OpenAI's and
+// Groq's x-ratelimit-* headers and Anthropic's anthropic-ratelimit-*
+// headers. A per-minute request limit below the configured one becomes
+// the limit the limiter works at, until the server reports the configured
+// one or more again; a budget with nothing remaining holds every ticket
+// until its reset, before a 429 can happen; a spent daily request budget
+// makes Acquire fail with a QuotaError until its reset. Stats reports what
+// was seen. Headers without rate-limit information change nothing.
+//
+// Programs that call through Do with an SDK client, rather than through
+// the Transport, pass the headers of each response here, 429s included
+// (openai-go and anthropic-sdk-go hand the *http.Response to
+// option.WithResponseInto, and a failed call's error carries it too).
+func (l *BucketRateLimiter) ObserveHeaders(h http.Header) {
+	now := time.Now()
+	l.observe(signals.ParseHeaders(h, now), now)
+}
+
 // observe takes in the rate-limit headers of a response received at now
 // and keeps them for Stats. A request budget whose reset is within a
 // minute (minuteWindow) is taken as the per-minute limit the server
@@ -183,6 +203,9 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 	// Whatever changes a rule below closes it first.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed == nil || l.err != nil {
+		return // a zero value, or closed: it issues nothing more
+	}
 	l.lim.server = ServerLimits{
 		Requests:     serverBudget(b),
 		Tokens:       serverBudget(lim.Tokens),
