@@ -131,19 +131,19 @@ func startPolicy(newPolicy func(rpm int) sim.Client) func(*demoRun) (demoCall, f
 		p := newPolicy(r.o.limiterRPM)
 		hc := &http.Client{Transport: r.rt}
 		return func(ctx context.Context, i int) error {
-			return p.Do(ctx, sim.Request{ID: i}, func(ctx context.Context) error {
+			return p.Do(ctx, sim.Request{ID: i}, func(ctx context.Context) (http.Header, error) {
 				status, h, err := demoPost(ctx, hc, r.url, demoBody(i))
 				switch {
 				case err != nil:
-					return err
+					return nil, err
 				case status == http.StatusTooManyRequests:
 					r.seen429.Add(1)
 					hint, _ := signals.RetryAfter(h, time.Now())
-					return &sim.RateLimited{RetryAfter: hint, Reason: sim.ReasonRate}
+					return h, &sim.RateLimited{RetryAfter: hint, Reason: sim.ReasonRate}
 				case status != http.StatusOK:
-					return fmt.Errorf("HTTP %d", status)
+					return h, fmt.Errorf("HTTP %d", status)
 				}
-				return nil
+				return h, nil
 			})
 		}, nil, nil
 	}

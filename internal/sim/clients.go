@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,8 +20,13 @@ type Client interface {
 	// concurrently for one request), retries on *RateLimited as the policy
 	// says, and returns nil once an attempt succeeded, or the final error.
 	// Do must return promptly once ctx is done.
-	Do(ctx context.Context, req Request, call func(context.Context) error) error
+	Do(ctx context.Context, req Request, call Call) error
 }
+
+// Call is one attempt against the provider. It returns the answer's
+// rate-limit headers (nil when the server sends none, see
+// ServerConfig.Headers) and nil, a *RateLimited, or the context's error.
+type Call func(context.Context) (http.Header, error)
 
 // ClientFactory builds a fresh Client for each run, configured from the
 // scenario (typically Scenario.ClientRPM, and Scenario.ClientTPM for
@@ -33,14 +39,14 @@ type ClientFactory struct {
 // ClientFunc adapts a function to the Client interface.
 type ClientFunc struct {
 	ClientName string
-	DoFunc     func(ctx context.Context, req Request, call func(context.Context) error) error
+	DoFunc     func(ctx context.Context, req Request, call Call) error
 }
 
 // Name implements Client.
 func (c ClientFunc) Name() string { return c.ClientName }
 
 // Do implements Client.
-func (c ClientFunc) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (c ClientFunc) Do(ctx context.Context, req Request, call Call) error {
 	return c.DoFunc(ctx, req, call)
 }
 
@@ -107,9 +113,9 @@ func NewNaive() *Naive { return &Naive{} }
 func (*Naive) Name() string { return "naive" }
 
 // Do implements Client.
-func (*Naive) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (*Naive) Do(ctx context.Context, req Request, call Call) error {
 	for k := 0; ; k++ {
-		err := call(ctx)
+		_, err := call(ctx)
 		if _, ok := asRateLimited(err); !ok || k+1 >= MaxAttempts {
 			return err
 		}
@@ -134,10 +140,10 @@ func NewFullJitter(seed int64) *FullJitter { return &FullJitter{seed: seed} }
 func (*FullJitter) Name() string { return "full-jitter" }
 
 // Do implements Client.
-func (c *FullJitter) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (c *FullJitter) Do(ctx context.Context, req Request, call Call) error {
 	r := rand.New(rand.NewPCG(uint64(c.seed), mix(uint64(req.ID)^0x5bd1e995)))
 	for k := 0; ; k++ {
-		err := call(ctx)
+		_, err := call(ctx)
 		if _, ok := asRateLimited(err); !ok || k+1 >= MaxAttempts {
 			return err
 		}
@@ -165,12 +171,12 @@ func NewXRate(rpm int) *XRate {
 func (*XRate) Name() string { return "x/time/rate" }
 
 // Do implements Client.
-func (c *XRate) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (c *XRate) Do(ctx context.Context, req Request, call Call) error {
 	for k := 0; ; k++ {
 		if err := c.lim.Wait(ctx); err != nil {
 			return err
 		}
-		err := call(ctx)
+		_, err := call(ctx)
 		rl, ok := asRateLimited(err)
 		if !ok || k+1 >= MaxAttempts {
 			return err

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,12 +15,12 @@ import (
 func attemptTimes(c Client, hint time.Duration, succeedAt int) ([]time.Duration, error) {
 	start := time.Now()
 	var at []time.Duration
-	err := c.Do(context.Background(), Request{ID: 1}, func(context.Context) error {
+	err := c.Do(context.Background(), Request{ID: 1}, func(context.Context) (http.Header, error) {
 		at = append(at, time.Since(start))
 		if len(at) == succeedAt {
-			return nil
+			return nil, nil
 		}
-		return &RateLimited{RetryAfter: hint, Reason: ReasonRate}
+		return nil, &RateLimited{RetryAfter: hint, Reason: ReasonRate}
 	})
 	return at, err
 }
@@ -81,7 +82,7 @@ func TestXRateBackoff(t *testing.T) {
 		c := NewXRate(60)
 		start := time.Now()
 		for i := range 5 {
-			_ = c.Do(context.Background(), Request{ID: i}, func(context.Context) error { return nil })
+			_ = c.Do(context.Background(), Request{ID: i}, func(context.Context) (http.Header, error) { return nil, nil })
 		}
 		if d := time.Since(start); d != 4*time.Second {
 			t.Errorf("5 requests at 60 RPM took %v, want 4s", d)
@@ -95,7 +96,7 @@ func TestClientsPassOtherErrors(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c := f.New(Scenario{ClientRPM: 600})
 			n := 0
-			err := c.Do(context.Background(), Request{}, func(context.Context) error { n++; return boom })
+			err := c.Do(context.Background(), Request{}, func(context.Context) (http.Header, error) { n++; return nil, boom })
 			if !errors.Is(err, boom) || n != 1 {
 				t.Errorf("%s: err %v after %d calls, want boom after 1", f.Name, err, n)
 			}

@@ -63,7 +63,7 @@ func OracleFactory() ClientFactory {
 func (*Oracle) Name() string { return OracleName }
 
 // Do implements Client.
-func (o *Oracle) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (o *Oracle) Do(ctx context.Context, req Request, call Call) error {
 	for first := true; ; first = false {
 		at, err := o.reserve(ctx, req, first)
 		if err != nil {
@@ -72,7 +72,7 @@ func (o *Oracle) Do(ctx context.Context, req Request, call func(context.Context)
 		if err := sleepCtx(ctx, time.Until(o.start.Add(at))); err != nil {
 			return err
 		}
-		err = call(ctx)
+		_, err = call(ctx)
 		rl, ok := asRateLimited(err)
 		if !ok {
 			return err

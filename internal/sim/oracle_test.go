@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -37,26 +38,33 @@ func TestOracleIsNeverRefused(t *testing.T) {
 	}
 }
 
-// onFixedSecondWindows returns the scenarios with their servers counting in
-// fixed one-second windows instead of a token bucket.
-func onFixedSecondWindows(scenarios []Scenario) []Scenario {
+// withServers returns the scenarios with each one's server changed by set:
+// the same workloads against another kind of provider.
+func withServers(scenarios []Scenario, set func(*ServerConfig)) []Scenario {
 	out := make([]Scenario, len(scenarios))
 	for i, s := range scenarios {
-		s.Server.Window = FixedSecond
+		set(&s.Server)
 		out[i] = s
 	}
 	return out
 }
 
+// onFixedSecondWindows returns the scenarios with their servers counting in
+// fixed one-second windows.
+func onFixedSecondWindows(scenarios []Scenario) []Scenario {
+	return withServers(scenarios, func(c *ServerConfig) { c.Window = FixedSecond })
+}
+
 // withRefusalLatency returns the scenarios with servers that answer every
 // refusal after d instead of the latency drawn for the call.
 func withRefusalLatency(scenarios []Scenario, d time.Duration) []Scenario {
-	out := make([]Scenario, len(scenarios))
-	for i, s := range scenarios {
-		s.Server.RefusalLatency = d
-		out[i] = s
-	}
-	return out
+	return withServers(scenarios, func(c *ServerConfig) { c.RefusalLatency = d })
+}
+
+// withHeaders returns the scenarios with servers that send OpenAI's
+// rate-limit headers with every answer.
+func withHeaders(scenarios []Scenario) []Scenario {
+	return withServers(scenarios, func(c *ServerConfig) { c.Headers = true })
 }
 
 // TestOracleKeepsArrivalOrder checks that the Oracle of a scenario takes
@@ -80,9 +88,9 @@ func TestOracleKeepsArrivalOrder(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, i := range []int{0, 2, 1, 3} {
 			wg.Go(func() {
-				err := o.Do(context.Background(), s.request(i), func(ctx context.Context) error {
+				err := o.Do(context.Background(), s.request(i), func(ctx context.Context) (http.Header, error) {
 					admitted[i] = time.Since(start)
-					return srv.Call(ctx, s.request(i))
+					return srv.Respond(ctx, s.request(i))
 				})
 				if err != nil {
 					t.Errorf("request %d: %v", i, err)

@@ -11,7 +11,10 @@ const OursName = "ratellmiter"
 
 // NewOurs returns a client that runs every call through ratellmiter.Do on a
 // BucketRateLimiter configured at rpm requests per minute: the library
-// itself, with its defaults, not a model of it. Its limiter joins a Monitor
+// itself, with its defaults, not a model of it. When the server sends
+// rate-limit headers (ServerConfig.Headers), each answer's go to the
+// limiter's ObserveHeaders, as a program calling an SDK through Do would
+// pass them. Its limiter joins a Monitor
 // of its own, so a run inside a synctest bubble keeps everything in the
 // bubble; the Monitor has no goroutine to stop, because it writes no logs
 // and the limiter has no service to probe. The Monitor is made
@@ -23,13 +26,16 @@ func NewOurs(rpm int, opts ...ratellmiter.Option) (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ClientFunc{ClientName: OursName, DoFunc: func(ctx context.Context, req Request, call func(context.Context) error) error {
+	return ClientFunc{ClientName: OursName, DoFunc: func(ctx context.Context, req Request, call Call) error {
 		var opts []ratellmiter.AcquireOption
 		if req.Tokens > 0 {
 			opts = append(opts, ratellmiter.WithTokens(req.Tokens, 0))
 		}
 		_, err := ratellmiter.Do(ctx, l, func(ctx context.Context) (struct{}, error) {
-			err := call(ctx)
+			h, err := call(ctx)
+			if h != nil {
+				l.ObserveHeaders(h)
+			}
 			if rl, ok := asRateLimited(err); ok {
 				return struct{}{}, &ratellmiter.RateLimitError{StatusCode: 429, RetryAfter: rl.RetryAfter, Err: err}
 			}

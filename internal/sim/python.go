@@ -198,7 +198,7 @@ func (p *PythonOriginal) await(ctx context.Context, w *pyWaiter) error {
 }
 
 // Do implements Client.
-func (p *PythonOriginal) Do(ctx context.Context, req Request, call func(context.Context) error) error {
+func (p *PythonOriginal) Do(ctx context.Context, req Request, call Call) error {
 	w := &pyWaiter{ch: make(chan struct{})}
 	p.mu.Lock()
 	p.queue = append(p.queue, w)
@@ -208,7 +208,7 @@ func (p *PythonOriginal) Do(ctx context.Context, req Request, call func(context.
 		if err := p.await(ctx, w); err != nil {
 			return err
 		}
-		err := call(ctx)
+		_, err := call(ctx)
 		_, limited := asRateLimited(err)
 		p.mu.Lock()
 		now := time.Now()

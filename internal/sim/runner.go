@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -181,18 +182,18 @@ func Run(s Scenario, c ClientFactory) Result {
 func runOne(ctx context.Context, start time.Time, srv *Server, cl Client, req Request, submit time.Duration, rec *Record) {
 	rec.Request = req
 	rec.Submit = submit
-	call := func(ctx context.Context) error {
+	call := func(ctx context.Context) (http.Header, error) {
 		now := time.Since(start)
 		if rec.Attempts == 0 {
 			rec.FirstStart = now
 		}
 		rec.LastStart = now
 		rec.Attempts++
-		err := srv.Call(ctx, req)
+		h, err := srv.Respond(ctx, req)
 		if _, ok := asRateLimited(err); ok {
 			rec.RateLimited++
 		}
-		return err
+		return h, err
 	}
 	err := cl.Do(ctx, req, call)
 	rec.Done = time.Since(start)

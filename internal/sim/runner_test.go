@@ -45,8 +45,9 @@ func TestPhysicalMin(t *testing.T) {
 
 // direct calls the server without any policy.
 var direct = ClientFactory{Name: "direct", New: func(Scenario) Client {
-	return ClientFunc{ClientName: "direct", DoFunc: func(ctx context.Context, _ Request, call func(context.Context) error) error {
-		return call(ctx)
+	return ClientFunc{ClientName: "direct", DoFunc: func(ctx context.Context, _ Request, call Call) error {
+		_, err := call(ctx)
+		return err
 	}}
 }}
 
@@ -92,7 +93,7 @@ func TestRunRecords(t *testing.T) {
 func TestRunDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stuck := ClientFactory{Name: "stuck", New: func(Scenario) Client {
-			return ClientFunc{ClientName: "stuck", DoFunc: func(ctx context.Context, _ Request, _ func(context.Context) error) error {
+			return ClientFunc{ClientName: "stuck", DoFunc: func(ctx context.Context, _ Request, _ Call) error {
 				<-ctx.Done()
 				return ctx.Err()
 			}}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -74,6 +76,13 @@ type ServerConfig struct {
 	// answer, in place of the latency drawn for the call: a provider's
 	// gateway refuses a call without running the model.
 	RefusalLatency time.Duration
+	// Headers makes every answer, success or refusal, carry OpenAI's
+	// rate-limit headers (x-ratelimit-{limit,remaining,reset}-requests,
+	// and -tokens with a TPM limit), as of the request's admission. Like
+	// the providers', they count on the per-minute scale: the limit is
+	// RPM, the remaining count is RPM less what the bucket (or the
+	// current second) has spent, and the reset is when it is whole again.
+	Headers bool
 }
 
 // Request is one call to the simulated provider.
@@ -191,6 +200,23 @@ func (g *gauge) take(now int64, n int) {
 	g.level -= g.cost(n)
 }
 
+// report returns what a rate-limit header says of the gauge at now, on
+// the per-minute scale: what remains of the minute's budget, the budget
+// less what the bucket (or the current second) has spent, and how long
+// until it is whole again.
+func (g *gauge) report(now int64) (remaining int64, reset time.Duration) {
+	g.refill(now)
+	if g.kind == FixedSecond {
+		if g.used == 0 {
+			return g.perMin, 0
+		}
+		return max(g.perMin-g.used, 0), time.Duration((g.sec+1)*1e9 - now)
+	}
+	deficit := g.capacity - g.level
+	spent := (deficit + tokenUnit - 1) / tokenUnit
+	return max(g.perMin-spent, 0), time.Duration((deficit + g.perMin - 1) / g.perMin)
+}
+
 // limit returns the most this gauge can admit in any half-open window of
 // length w, counted in requests of cost one.
 func (g *gauge) limit(w time.Duration) int {
@@ -245,11 +271,24 @@ func NewServer(cfg ServerConfig) *Server {
 // same latency as accepted ones, unless the config's RefusalLatency says
 // otherwise.
 func (s *Server) Call(ctx context.Context, req Request) error {
+	_, err := s.Respond(ctx, req)
+	return err
+}
+
+// Respond is Call that also returns the answer's rate-limit headers, nil
+// unless the config's Headers is set. A call cut short by ctx returns no
+// headers.
+func (s *Server) Respond(ctx context.Context, req Request) (http.Header, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
-	ok, reason := s.admit(s.now(), req)
+	now := s.now()
+	ok, reason := s.admit(now, req)
+	var h http.Header
+	if s.cfg.Headers {
+		h = s.headers(now)
+	}
 	lat := s.latency(req.ID)
 	if !ok && s.cfg.RefusalLatency > 0 {
 		lat = s.cfg.RefusalLatency
@@ -258,16 +297,33 @@ func (s *Server) Call(ctx context.Context, req Request) error {
 
 	if lat > 0 {
 		if err := sleepCtx(ctx, lat); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if ok {
-		return nil
+		return h, nil
 	}
 	s.mu.Lock()
 	hint := s.retryAfter(s.now(), req)
 	s.mu.Unlock()
-	return &RateLimited{RetryAfter: hint, Reason: reason}
+	return h, &RateLimited{RetryAfter: hint, Reason: reason}
+}
+
+// headers returns the rate-limit headers of an answer to a request
+// admitted (or refused) at now. Requires mu.
+func (s *Server) headers(now int64) http.Header {
+	h := http.Header{}
+	set := func(kind string, g *gauge) {
+		remaining, reset := g.report(now)
+		h.Set("x-ratelimit-limit-"+kind, strconv.FormatInt(g.perMin, 10))
+		h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(remaining, 10))
+		h.Set("x-ratelimit-reset-"+kind, reset.String())
+	}
+	set("requests", s.rpm)
+	if s.tpm != nil {
+		set("tokens", s.tpm)
+	}
+	return h
 }
 
 func (s *Server) now() int64 { return int64(time.Since(s.start)) }
