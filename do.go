@@ -29,6 +29,12 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // the panic goes on. opts describe the call (WithTokens) for the limiter's
 // token budgets.
 //
+// When fn's error carries the server's response, as the SDKs' errors do
+// (a Response *http.Response field beside the status), Do takes in its
+// rate-limit headers as ObserveHeaders does, whatever the Classifier says:
+// a 429 that reports the server's limit sets it. The headers of a
+// successful call do not reach Do; pass them to ObserveHeaders.
+//
 // fn should not call through a Transport on the same limiter, nor call Do
 // on it: each call would take a second ticket while it holds the first,
 // and the two would retry a 429 each. With WithMaxInFlight(1) the second
@@ -61,6 +67,7 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			t.Done()
 			return v, nil
 		}
+		observeErrorHeaders(l, err)
 		c := l.cfg.classify(err)
 		switch c.Kind {
 		case KindRateLimited, KindOverloaded:
@@ -87,6 +94,20 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 				t.Done()
 			}
 			return v, err
+		}
+	}
+}
+
+// observeErrorHeaders takes in the rate-limit headers of the response an
+// error of fn carries: the first error in the chain with a status and a
+// Response *http.Response field, as the SDKs' errors have.
+func observeErrorHeaders(l *BucketRateLimiter, err error) {
+	for e := range walkErrors(err, 16) {
+		if code, resp := statusOf(e); code != 0 {
+			if resp != nil {
+				l.ObserveHeaders(resp.Header)
+			}
+			return
 		}
 	}
 }

@@ -1,0 +1,52 @@
+package ratellmiter
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	openaioption "github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Do takes in the rate-limit headers of the response an SDK's error
+// carries: an openai-go 429 from a server on 127.0.0.1 that reports a
+// limit of 3000 requests per minute sets the limit of a limiter
+// configured at 6000, and the call is retried and succeeds.
+func TestDoTakesInTheHeadersOfAnSDKsRateLimitError(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-ratelimit-limit-requests", "3000")
+		w.Header().Set("x-ratelimit-reset-requests", "20ms")
+		if calls.Add(1) == 1 {
+			w.Header().Set("x-ratelimit-remaining-requests", "0")
+			w.Header().Set("retry-after-ms", "20")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+			return
+		}
+		w.Header().Set("x-ratelimit-remaining-requests", "2998")
+		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}`)
+	}))
+	defer srv.Close()
+	client := openai.NewClient(openaioption.WithBaseURL(srv.URL), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0))
+
+	l := newLimiter(t, 6000)
+	got, err := Do(context.Background(), l, func(ctx context.Context) (*openai.ChatCompletion, error) {
+		return client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model:    "gpt-4o-mini",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		})
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "hi", got.Choices[0].Message.Content)
+	assert.Equal(t, int32(2), calls.Load(), "one 429, one retry")
+	assert.Equal(t, 3000, l.RPM(), "the limit the 429 reported")
+	assert.Equal(t, int64(3000), l.Stats().Server.Requests.Limit)
+}
