@@ -127,9 +127,10 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // hint and the request is sent again, with the same body, as soon as the
 // limiter issues its ticket again, ahead of every new request; after the
 // limiter's WithMaxRetries, or at once when the retry could not go out
-// before the request context's deadline (or within WithMaxWait) or while
-// the server reports its request budget of a day used up, the last
-// answer is returned as it is. An exhausted quota (OpenAI's
+// before the request context's deadline (or within WithMaxWait), while
+// the server reports its request budget of a day used up, or when the
+// answer is an overload marked "x-should-retry: false", the last answer
+// is returned as it is. An exhausted quota (OpenAI's
 // insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
 // "x-should-retry: false") is returned at once without pausing the
@@ -236,7 +237,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		now := time.Now()
-		l.observe(signals.ParseHeaders(resp.Header, now), now)
+		hdr := signals.ParseHeaders(resp.Header, now)
+		l.observe(hdr, now)
 		if !mayBeRateLimit(resp) {
 			if resp.StatusCode < 500 {
 				tk.answered() // a canary resumes without waiting for its body
@@ -271,7 +273,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			hint = info.RetryAfter
 		}
 		overloaded := info.Kind == signals.KindOverloaded
-		if attempt > l.cfg.maxRetries {
+		if attempt > l.cfg.maxRetries || (hdr.ShouldRetry != nil && !*hdr.ShouldRetry) {
+			// Out of retries, or the server says this request must not
+			// be sent again (an overload with "x-should-retry: false";
+			// a 429 with it is an exhausted quota, handed on above).
 			tk.rateLimitedFinal(hint, overloaded)
 			return resp, nil
 		}
