@@ -517,7 +517,7 @@ func closeBody(req *http.Request) {
 // read to its end or closed, whichever comes first. A tap, when given,
 // reads the usage the body reports and corrects the ticket's token charge
 // if the body was read to its end, or closed after the whole answer had
-// passed (see usageTap.complete).
+// passed (see usageTap.final).
 //
 // A server error (5xx) says nothing about the limits: its ticket is
 // abandoned rather than done, so that it neither ends a pause as a canary
@@ -563,7 +563,7 @@ func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
 		if b.tap != nil {
 			b.tapMu.Lock()
-			if atEOF || b.tap.complete() {
+			if b.tap.final(atEOF) {
 				b.tap.reconcile(b.tk)
 			}
 			b.tapMu.Unlock()

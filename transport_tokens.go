@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"bytes"
 	"math"
 	"mime"
 	"net/http"
@@ -21,7 +22,11 @@ import (
 // stream_options.include_usage, Anthropic's message_start and
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
-// it reads "data: [DONE]". A request the server refuses with a 4xx answer,
+// it reads "data: [DONE]". An Anthropic stream is whole only once its
+// message_stop has passed: one the server breaks off (with an error event,
+// as it does when overloaded mid-stream) keeps the estimate even when it
+// is read to its end, since its message_start reports only the input and
+// an output of 1 token. A request the server refuses with a 4xx answer,
 // a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
 // keeps its estimate, because the server may have run the model before it
 // failed. An upload (a body whose Content-Type is not JSON: a multipart
@@ -61,7 +66,18 @@ type usageTap struct {
 	over   bool                 // the JSON answer was longer than that
 	gzip   bool                 // the JSON answer is gzip-compressed
 	size   int                  // the JSON answer's Content-Length, when known
+	// head is the start of the stream's current line, up to
+	// maxEventLine bytes, to tell by its first event whether the stream
+	// is an Anthropic Messages stream (messages); seen says that event
+	// has passed.
+	head     []byte
+	messages bool
+	seen     bool
 }
+
+// maxEventLine bounds the start of a stream line kept to find the event
+// that opens an Anthropic Messages stream ("event: message_start").
+const maxEventLine = 32
 
 // newUsageTap returns a tap for resp, or nil when its usage cannot be read.
 // A body the caller asked to get compressed (setting Accept-Encoding
@@ -92,6 +108,7 @@ func (u *usageTap) write(p []byte) {
 	switch {
 	case u.stream != nil:
 		_, _ = u.stream.Write(p)
+		u.noteEvents(p)
 	case u.over:
 	case len(u.buf)+len(p) > maxUsageBody:
 		u.over, u.buf = true, nil
@@ -101,6 +118,37 @@ func (u *usageTap) write(p []byte) {
 			u.buf = make([]byte, 0, max(u.size, len(p)))
 		}
 		u.buf = append(u.buf, p...)
+	}
+}
+
+// noteEvents reads, in the next bytes of a stream, its first event line
+// (blank and comment lines before it are skipped), which tells an
+// Anthropic Messages stream, whose usage is final only at its terminal
+// event.
+func (u *usageTap) noteEvents(p []byte) {
+	for !u.seen && len(p) > 0 {
+		i := bytes.IndexAny(p, "\r\n")
+		if i < 0 {
+			u.keepHead(p)
+			return
+		}
+		u.keepHead(p[:i])
+		if len(u.head) > 0 && u.head[0] != ':' {
+			name, ok := bytes.CutPrefix(u.head, []byte("event:"))
+			u.messages = ok && len(u.head) < maxEventLine && string(bytes.TrimSpace(name)) == "message_start"
+			u.seen, u.head = true, nil
+			return
+		}
+		u.head = u.head[:0]
+		p = p[i+1:]
+	}
+}
+
+// keepHead appends p to the start of the current line, up to
+// maxEventLine bytes.
+func (u *usageTap) keepHead(p []byte) {
+	if n := maxEventLine - len(u.head); n > 0 {
+		u.head = append(u.head, p[:min(n, len(p))]...)
 	}
 }
 
@@ -131,6 +179,14 @@ func (u *usageTap) complete() bool {
 		return u.stream.Complete()
 	}
 	return true
+}
+
+// final reports whether the usage found so far is the answer's whole
+// usage: the answer is complete, or the body was read to its end (atEOF)
+// and the answer is not an Anthropic Messages stream, which is whole only
+// at its terminal event.
+func (u *usageTap) final(atEOF bool) bool {
+	return u.complete() || (atEOF && !u.messages)
 }
 
 // reconcile corrects tk's charge from the usage the body reported.
