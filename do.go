@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // errNilFunc is returned by Do for a nil function.
@@ -32,8 +36,11 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // When fn's error carries the server's response, as the SDKs' errors do
 // (a Response *http.Response field beside the status), Do takes in its
 // rate-limit headers as ObserveHeaders does, whatever the Classifier says:
-// a 429 that reports the server's limit sets it. The headers of a
-// successful call do not reach Do; pass them to ObserveHeaders.
+// a 429 that reports the server's limit sets it. A rate limit or an
+// overload whose response says "x-should-retry: false" is not retried:
+// Do returns at once an error wrapping ErrRateLimited and fn's error. The
+// headers of a successful call do not reach Do; pass them to
+// ObserveHeaders.
 //
 // fn should not call through a Transport on the same limiter, nor call Do
 // on it: each call would take a second ticket while it holds the first,
@@ -67,7 +74,10 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			t.Done()
 			return v, nil
 		}
-		observeErrorHeaders(l, err)
+		resp := errorResponse(err)
+		if resp != nil {
+			l.ObserveHeaders(resp.Header)
+		}
 		c := l.cfg.classify(err)
 		switch c.Kind {
 		case KindRateLimited, KindOverloaded:
@@ -75,6 +85,10 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			if attempt > l.cfg.maxRetries {
 				t.rateLimitedFinal(c.RetryAfter, overloaded)
 				return zero, fmt.Errorf("%w after %d %s: %w", ErrRateLimited, attempt, plural(attempt, "attempt"), err)
+			}
+			if resp != nil && !mayRetry(resp.Header) {
+				t.rateLimitedFinal(c.RetryAfter, overloaded)
+				return zero, fmt.Errorf("%w, and the server says not to retry (x-should-retry: false): %w", ErrRateLimited, err)
 			}
 			if werr := t.waitRetry(ctx, c.RetryAfter, overloaded); werr != nil {
 				return zero, fmt.Errorf("%w (retrying after: %w)", werr, err)
@@ -98,18 +112,24 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 	}
 }
 
-// observeErrorHeaders takes in the rate-limit headers of the response an
-// error of fn carries: the first error in the chain with a status and a
-// Response *http.Response field, as the SDKs' errors have.
-func observeErrorHeaders(l *BucketRateLimiter, err error) {
+// errorResponse returns the response an error of fn carries, if any: that
+// of the first error in the chain with a status, from its Response
+// *http.Response field, as the SDKs' errors have.
+func errorResponse(err error) *http.Response {
 	for e := range walkErrors(err, 16) {
 		if code, resp := statusOf(e); code != 0 {
-			if resp != nil {
-				l.ObserveHeaders(resp.Header)
-			}
-			return
+			return resp
 		}
 	}
+	return nil
+}
+
+// mayRetry reports whether h lets the request be sent again: it does
+// unless "x-should-retry" says false.
+func mayRetry(h http.Header) bool {
+	// Only the flag is read: the time, for resets, does not matter.
+	retry := signals.ParseHeaders(h, time.Time{}).ShouldRetry
+	return retry == nil || *retry
 }
 
 // saysNothing reports whether err, returned by a call made under ctx, says

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/anthropics/anthropic-sdk-go"
+	anthropicoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	openaioption "github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/assert"
@@ -49,4 +51,40 @@ func TestDoTakesInTheHeadersOfAnSDKsRateLimitError(t *testing.T) {
 	assert.Equal(t, int32(2), calls.Load(), "one 429, one retry")
 	assert.Equal(t, 3000, l.RPM(), "the limit the 429 reported")
 	assert.Equal(t, int64(3000), l.Stats().Server.Requests.Limit)
+}
+
+// An overload whose response says "x-should-retry: false" is not retried
+// by Do, as the SDKs and the Transport do not: anthropic-sdk-go's 529
+// from a server on 127.0.0.1 is returned after one call, wrapping
+// ErrRateLimited and the SDK's error, and the limiter pauses as for any
+// overload.
+func TestDoDoesNotRetryAnOverloadMarkedShouldRetryFalse(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-should-retry", "false")
+		w.WriteHeader(529)
+		_, _ = io.WriteString(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+	}))
+	defer srv.Close()
+	client := anthropic.NewClient(anthropicoption.WithBaseURL(srv.URL), anthropicoption.WithAPIKey("test"), anthropicoption.WithMaxRetries(0))
+
+	l := newLimiter(t, 600)
+	_, err := Do(context.Background(), l, func(ctx context.Context) (*anthropic.Message, error) {
+		return client.Messages.New(ctx, anthropic.MessageNewParams{
+			Model:     anthropic.ModelClaudeHaiku4_5,
+			MaxTokens: 16,
+			Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
+		})
+	})
+	require.ErrorIs(t, err, ErrRateLimited)
+	var apiErr *anthropic.Error
+	require.ErrorAs(t, err, &apiErr, "the SDK's error is kept")
+	assert.Equal(t, 529, apiErr.StatusCode)
+	assert.Equal(t, int32(1), calls.Load(), "sent once, as the server asked")
+	s := l.Stats()
+	assert.True(t, s.Paused, "an overload pauses the limiter")
+	assert.Zero(t, s.InFlight)
+	assertConserved(t, l)
 }
