@@ -36,7 +36,7 @@ func (m *MemoryStore) Sync(ctx context.Context, key string, req SyncRequest) (Sy
 	defer m.mu.Unlock()
 	q := m.quotas[key]
 	if q == nil {
-		q = &memQuota{counts: map[int64]int{}, seen: map[string]int64{}, acks: map[string]memAck{},
+		q = &memQuota{counts: map[int64]int{}, seen: map[string]memSeen{}, acks: map[string]memAck{},
 			incarnation: newIncarnation()}
 		m.quotas[key] = q
 	}
@@ -64,11 +64,17 @@ type memAck struct {
 	at    int64  // seq's Now
 }
 
+// memSeen is a limiter's last heartbeat and the caps it told with it.
+type memSeen struct {
+	at  int64
+	lim QuotaLimit
+}
+
 // memQuota is the shared state of one quota.
 type memQuota struct {
-	counts      map[int64]int     // tickets per Unix second
-	seen        map[string]int64  // last heartbeat of each limiter, kept an hour
-	acks        map[string]memAck // numbered requests, by limiter
+	counts      map[int64]int      // tickets per Unix second
+	seen        map[string]memSeen // last heartbeat of each limiter, kept an hour
+	acks        map[string]memAck  // numbered requests, by limiter
 	incarnation uint64
 	paused      bool
 	probeAt     int64
@@ -94,20 +100,24 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 	if stale {
 		r.Want = 0
 	} else {
-		q.seen[r.ID] = r.Now
+		q.seen[r.ID] = memSeen{at: r.Now, lim: r.Limit}
 	}
 	// Live are the heartbeats within LiveTTL of this request's time.
 	// Requests may come in another order than their times, so those
 	// older are forgotten only after an hour, as the Redis store does.
-	live := 0
-	for id, t := range q.seen {
+	// The caps in force are the least of those the live limiters told
+	// with their last heartbeat, and of the request's own.
+	live, lim := 0, r.Limit
+	for id, s := range q.seen {
 		switch {
-		case t <= r.Now-ackKeep:
+		case s.at <= r.Now-ackKeep:
 			delete(q.seen, id)
-		case t > r.Now-int64(r.LiveTTL):
+		case s.at > r.Now-int64(r.LiveTTL):
 			live++
+			lim = leastCaps(lim, s.lim)
 		}
 	}
+	lim = leastCaps(lim, lim) // zero when none, the ramp at least 1
 	oldest := r.Sec - 59
 	batch := r.Seq
 	if r.Retry != 0 {
@@ -129,7 +139,7 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 			window += n
 		}
 	}
-	granted, slot, gap := q.grant(r, window)
+	granted, slot, gap := q.grant(r, lim, window)
 	window += granted
 	if r.Seq != 0 && !stale {
 		q.acks[r.ID] = memAck{seq: r.Seq, batch: max(batch, ack.batch), sec: r.Sec, n: granted,
@@ -152,7 +162,35 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		Learned:     q.learned,
 		Live:        live,
 		Window:      window,
+		Limit:       lim,
 	}
+}
+
+// leastCaps returns the elementwise least of a and b, with a ramp's start
+// and step of at least 1. Caps without a positive PerSecond and PerMinute
+// are none: the other's are returned, or zero caps when neither states
+// any.
+func leastCaps(a, b QuotaLimit) QuotaLimit {
+	switch {
+	case !a.stated() && !b.stated():
+		return QuotaLimit{}
+	case !b.stated():
+		b = a
+	case !a.stated():
+		a = b
+	}
+	return QuotaLimit{
+		PerSecond: min(a.PerSecond, b.PerSecond),
+		PerMinute: min(a.PerMinute, b.PerMinute),
+		RampStart: max(1, min(a.RampStart, b.RampStart)),
+		RampStep:  max(1, min(a.RampStep, b.RampStep)),
+	}
+}
+
+// stated reports whether c states caps: a positive PerSecond and
+// PerMinute.
+func (c QuotaLimit) stated() bool {
+	return c.PerSecond > 0 && c.PerMinute > 0
 }
 
 // apply applies what r tells: tickets used and handed back and events
@@ -239,13 +277,14 @@ func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64, known bool) 
 
 // grant leases up to r.Want tickets of second r.Sec, each on a time slot
 // of its own: slots are spread evenly across the second over every
-// limiter, at the second's cap (the ramp's allowance after a resume). It
-// returns the count, the first slot and the spacing, in ms.
-func (q *memQuota) grant(r SyncRequest, window int) (n int, slot, gap int64) {
-	if q.paused || r.Want <= 0 || r.Limit.PerSecond <= 0 {
+// limiter, at the second's cap in lim, the caps in force (the ramp's
+// allowance after a resume). It returns the count, the first slot and the
+// spacing, in ms. Nothing is granted to a request that states no caps.
+func (q *memQuota) grant(r SyncRequest, lim QuotaLimit, window int) (n int, slot, gap int64) {
+	if q.paused || r.Want <= 0 || !r.Limit.stated() {
 		return 0, 0, 0
 	}
-	allow := r.Limit.PerSecond
+	allow := lim.PerSecond
 	if q.ramping {
 		prev := 0
 		if r.Sec-1 >= q.rampSec {
@@ -253,9 +292,9 @@ func (q *memQuota) grant(r SyncRequest, window int) (n int, slot, gap int64) {
 		}
 		// A ramp issues at least one ticket a second, and adds at
 		// least one: a request saying less is read as saying one.
-		allow = min(max(r.Limit.RampStart, prev+max(r.Limit.RampStep, 1), 1), allow)
+		allow = min(max(lim.RampStart, prev+max(lim.RampStep, 1), 1), allow)
 	}
-	n = min(r.Want, allow-q.counts[r.Sec], r.Limit.PerMinute-window)
+	n = min(r.Want, allow-q.counts[r.Sec], lim.PerMinute-window)
 	gap = 1000 / int64(allow)
 	slot = max(r.Now/1e6, r.Sec*1000)
 	if q.lastSlot > 0 {
@@ -273,7 +312,7 @@ func (q *memQuota) grant(r SyncRequest, window int) (n int, slot, gap int64) {
 	}
 	q.counts[r.Sec] += n
 	q.lastSlot = slot + int64(n-1)*gap
-	if q.ramping && q.counts[r.Sec] >= r.Limit.PerSecond {
+	if q.ramping && q.counts[r.Sec] >= lim.PerSecond {
 		q.ramping = false
 	}
 	return n, slot, gap

@@ -49,7 +49,16 @@ type SyncRequest struct {
 	// Want is how many tickets of Sec the limiter asks for; 0 asks for
 	// none (a heartbeat, or events only).
 	Want int
-	// Limit holds the caps the grant is checked against.
+	// Limit holds the limiter's caps. The store remembers them with the
+	// heartbeat, and checks every grant against the caps in force: the
+	// elementwise least of the caps of the limiters that are live (whose
+	// last heartbeat is within LiveTTL of Now, see SyncReply.Live), these
+	// included. So limiters of different requests per minute sharing a
+	// key (during a deploy that changes it, or when one limiter's limit
+	// was lowered and another's not) are held to the lowest, and the caps
+	// go back up once the limiter that told it is no longer live. Caps
+	// without a positive PerSecond and PerMinute are none: they do not
+	// count, and nothing is granted to their request.
 	Limit QuotaLimit
 	// Returned lists leased tickets the limiter did not issue; a store
 	// takes them off the counts of their seconds (never below zero) as
@@ -149,8 +158,9 @@ type QuotaEvent struct {
 type SyncReply struct {
 	// Granted is how many tickets of the request's second the limiter
 	// may issue: at most Want, and within the second's cap (the ramp's
-	// allowance after a resume) and the sixty-second window, both summed
-	// over every limiter. Nothing is granted while paused.
+	// allowance after a resume) and the sixty-second window of the caps
+	// in force (Limit), both summed over every limiter. Nothing is
+	// granted while paused.
 	Granted int
 	// NotBefore is the time of the first granted ticket's slot and
 	// Spacing the time between slots (Unix ns; milliseconds apart at
@@ -179,4 +189,9 @@ type SyncReply struct {
 	// Window is the number of tickets counted in the sixty seconds that
 	// end with the request's second, after the grant.
 	Window int
+	// Limit is the caps in force, which the grant was checked against:
+	// the elementwise least of the request's caps and those the live
+	// limiters told with their last heartbeat (see SyncRequest.Limit).
+	// Zero when none of them states caps.
+	Limit QuotaLimit
 }

@@ -10,16 +10,18 @@
 //
 // Each Sync is one round trip: a Lua script (sync.lua) that applies the
 // request and computes the grant atomically, with the semantics of
-// ratellmiter.MemoryStore. A quota lives under four keys named after it:
+// ratellmiter.MemoryStore. A quota lives under five keys named after it:
 // a hash of tickets per second (the sixty-second window is its sum), a
 // hash of the shared state (pause, probe lease with its expiry, ramp,
-// learned limit, incarnation), a sorted set of limiter ids by their last
-// heartbeat, and a hash of each limiter's last request applied and its
-// grant. The quota's name is put in a hash tag, so the four are in one slot
-// of a Redis Cluster: "ratellmiter:{name}:counts" and so on. So that the
-// tag ends where the name does, a '%' or '}' in the name is written %25 or
-// %7D ("a}b" is "ratellmiter:{a%7Db}:counts"); other names are written as
-// they are. Keys of a quota no process syncs for an hour expire.
+// learned limit, incarnation, the caps in force), a sorted set of limiter
+// ids by their last heartbeat, a hash of each limiter's last request
+// applied and its grant, and a hash of the caps each limiter told with its
+// last heartbeat. The quota's name is put in a hash tag, so the five are
+// in one slot of a Redis Cluster: "ratellmiter:{name}:counts" and so on.
+// So that the tag ends where the name does, a '%' or '}' in the name is
+// written %25 or %7D ("a}b" is "ratellmiter:{a%7Db}:counts"); other names
+// are written as they are. Keys of a quota no process syncs for an hour
+// expire.
 //
 // Mixing versions: processes of this version and of earlier ones count a
 // quota together, except a quota whose name holds '%' or '}', whose keys
@@ -27,7 +29,11 @@
 // request now keeps its grant's time slots, which earlier versions cannot
 // read: a process of an earlier version that reuses the id of a limiter of
 // this version (a fixed WithProcessID, after a rollback) fails every sync
-// until that record expires, an hour after the limiter's last sync.
+// until that record expires, an hour after the limiter's last sync. The
+// caps of a process of an earlier version are not known to the store: its
+// grants are checked against its own caps only, and those of this
+// version's processes against the least of the caps of the live ones of
+// this version.
 package redisstore
 
 import (
@@ -103,13 +109,13 @@ func New(rdb redis.Scripter, opts ...Option) *Store {
 }
 
 // Keys returns the names of the keys that hold the quota named key: the
-// per-second counts, the shared state, the heartbeats and each limiter's
-// last request. They share the hash tag of key with its '%' and '}'
+// per-second counts, the shared state, the heartbeats, each limiter's
+// last request and each limiter's caps. They share the hash tag of key with its '%' and '}'
 // escaped (see the package's doc), so that they are in one slot of a
 // Redis Cluster, and no two names share a key.
 func (s *Store) Keys(key string) []string {
 	base := s.prefix + "{" + tagEscaper.Replace(key) + "}:"
-	return []string{base + "counts", base + "state", base + "live", base + "acks"}
+	return []string{base + "counts", base + "state", base + "live", base + "acks", base + "caps"}
 }
 
 // tagEscaper writes a quota's name without '}', which would end its hash
@@ -195,7 +201,7 @@ func flag(b bool) int {
 }
 
 // replyLen is the number of integers in the script's reply.
-const replyLen = 11
+const replyLen = 15
 
 // parseReply checks the script's reply: replyLen integers.
 func parseReply(v any) (ratellmiter.SyncReply, error) {
@@ -224,6 +230,8 @@ func parseReply(v any) (ratellmiter.SyncReply, error) {
 		Live:        int(n[8]),
 		Window:      int(n[9]),
 		Incarnation: uint64(max(n[10], 0)),
+		Limit: ratellmiter.QuotaLimit{PerSecond: int(n[11]), PerMinute: int(n[12]),
+			RampStart: int(n[13]), RampStep: int(n[14])},
 	}, nil
 }
 

@@ -49,8 +49,8 @@ func TestPrefixKeepsQuotasApart(t *testing.T) {
 		t.Errorf("counts key %q", got)
 	}
 	n, err := rdb.Exists(ctx, append(a.Keys("q"), b.Keys("q")...)...).Result()
-	if err != nil || n != 8 {
-		t.Errorf("keys written: %d (%v), want 8", n, err)
+	if err != nil || n != 10 {
+		t.Errorf("keys written: %d (%v), want 10", n, err)
 	}
 	ttl, err := rdb.PTTL(ctx, a.Keys("q")[1]).Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour {

@@ -4,12 +4,15 @@
 --
 -- KEYS[1] counts: hash of tickets per second
 -- KEYS[2] state:  hash of the pause, the probe lease, the ramp, the learned
---                 limit and the last slot granted
+--                 limit, the last slot granted and the caps in force
 -- KEYS[3] live:   sorted set of limiter ids by their last heartbeat, kept
 --                 an hour (the live ones are those of the last LiveTTL)
 -- KEYS[4] acks:   hash of each limiter's last numbered request applied:
 --                 'seq:batch:sec:granted:slot:spacing' (without the last
 --                 two when written by an earlier version)
+-- KEYS[5] caps:   hash of the caps each limiter told with its last
+--                 heartbeat: 'perSecond:perMinute:rampStart:rampStep',
+--                 as sent; none for a limiter that told no caps
 --
 -- ARGV: id, now, sec, want, perSecond, perMinute, rampStart, rampStep,
 -- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, the
@@ -20,8 +23,9 @@
 -- pairs of events (1 refused, 2 resumed).
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
--- learned, live, window, incarnation.
-local kc, ks, kl, ka = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- learned, live, window, incarnation, and the caps in force: perSecond,
+-- perMinute, rampStart, rampStep (all 0 when none).
+local kc, ks, kl, ka, kp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local perSec, perMin = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -35,8 +39,16 @@ local seqArg, retryArg = ARGV[17], ARGV[18]
 local seq, retry = tonumber(seqArg), tonumber(retryArg)
 local keep = 3600000 -- an hour without a sync forgets the quota
 
+-- parseCaps reads caps written 'perSecond:perMinute:rampStart:rampStep',
+-- a ramp's start and step at least 1; nil if they are not.
+local function parseCaps(v)
+  local a, b, c, d = string.match(v, '^(%-?%d+):(%-?%d+):(%-?%d+):(%-?%d+)$')
+  if not a then return nil end
+  return tonumber(a), tonumber(b), math.max(1, tonumber(c)), math.max(1, tonumber(d))
+end
+
 local st = redis.call('HMGET', ks, 'paused', 'probe_at', 'epoch', 'holder', 'lease_until',
-  'learned', 'ramp_sec', 'ramping', 'last_slot', 'inc')
+  'learned', 'ramp_sec', 'ramping', 'last_slot', 'inc', 'caps')
 local paused = st[1] == '1'
 local probeAt = tonumber(st[2] or '0')
 local epoch = tonumber(st[3] or '0')
@@ -58,6 +70,7 @@ local gone = redis.call('ZRANGEBYSCORE', kl, '-inf', now - keep)
 if #gone > 0 then
   for j = 1, #gone, 1000 do
     redis.call('HDEL', ka, unpack(gone, j, math.min(j + 999, #gone)))
+    redis.call('HDEL', kp, unpack(gone, j, math.min(j + 999, #gone)))
   end
   redis.call('ZREMRANGEBYSCORE', kl, '-inf', now - keep)
 end
@@ -80,9 +93,77 @@ local stale = seq ~= 0 and ack ~= nil and seq <= ackSeq
 local again = stale and seq == ackSeq and ackSlot ~= nil
 if stale then want = 0 end
 
--- Heartbeat.
-if not stale then redis.call('ZADD', kl, now, id) end
-local live = redis.call('ZCOUNT', kl, '(' .. (now - liveTTL), '+inf')
+-- Heartbeat, with the limiter's caps.
+local capsArg = ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7] .. ':' .. ARGV[8]
+local stated = perSec > 0 and perMin > 0
+local raised = false -- whether the limiter's caps went up in any way
+if not stale then
+  redis.call('ZADD', kl, now, id)
+  local old = redis.call('HGET', kp, id)
+  if old ~= capsArg then
+    if not stated then
+      redis.call('HDEL', kp, id)
+    else
+      redis.call('HSET', kp, id, capsArg)
+    end
+    raised = old and true or false
+    if old and stated then
+      local a, b, c, d = parseCaps(old)
+      raised = not a or perSec > a or perMin > b or rampStart > c or rampStep > d
+    end
+  end
+end
+
+-- The caps in force: the least of those the live limiters told with
+-- their last heartbeat, and of the request's own. The state keeps them
+-- ('caps': 'from:until:liveTTL:' and the caps, 0:0:0:0 for none) with
+-- the times they hold for: from when they were read until the first of
+-- the live limiters that told caps is no longer live, at that LiveTTL. So
+-- the live limiters' caps are read only when those times have passed or
+-- a limiter's caps went up: while every limiter's caps stay as they were
+-- or go down, the least of the kept ones and the request's own are the
+-- least over the live limiters. A heartbeat at or after 'from' outlives
+-- 'until', at most LiveTTL after it, so a limiter that syncs meanwhile
+-- does not bring it nearer.
+local live
+local mps, mpm, mrs, mrt = 0, 0, 0, 0
+local function least(a, b, c, d)
+  if mps == 0 then
+    mps, mpm, mrs, mrt = a, b, c, d
+  else
+    mps, mpm, mrs, mrt = math.min(mps, a), math.min(mpm, b), math.min(mrs, c), math.min(mrt, d)
+  end
+end
+local capsFrom, capsUntil, capsTTL, ca, cb, cc, cd = string.match(st[11] or '',
+  '^(%-?%d+):(%-?%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
+capsFrom, capsUntil = tonumber(capsFrom), tonumber(capsUntil)
+if capsFrom and not raised and tonumber(capsTTL) == liveTTL and capsFrom <= now and now < capsUntil then
+  live = redis.call('ZCOUNT', kl, '(' .. (now - liveTTL), '+inf')
+  if ca ~= '0' then least(tonumber(ca), tonumber(cb), tonumber(cc), tonumber(cd)) end
+else
+  local ids = redis.call('ZRANGEBYSCORE', kl, '(' .. (now - liveTTL), '+inf', 'WITHSCORES')
+  live = #ids / 2
+  capsFrom, capsUntil = now, now + liveTTL
+  local names = {}
+  for j = 1, #ids, 2 do names[#names + 1] = ids[j] end
+  -- A thousand at a time: unpack fails past a few thousand values.
+  for j = 1, #names, 1000 do
+    local caps = redis.call('HMGET', kp, unpack(names, j, math.min(j + 999, #names)))
+    for k = 1, #caps do
+      if caps[k] then
+        local a, b, c, d = parseCaps(caps[k])
+        if a and a > 0 and b > 0 then
+          least(a, b, c, d)
+          capsUntil = math.min(capsUntil, tonumber(ids[2 * (j + k - 1)]) + liveTTL)
+        end
+      end
+    end
+  end
+end
+-- What the state keeps: the request's own caps count only once recorded.
+if stated and not stale then least(perSec, perMin, rampStart, rampStep) end
+local keptCaps = string.format('%d:%d:%d:%d:%d:%d:%d', capsFrom, capsUntil, liveTTL, mps, mpm, mrs, mrt)
+if stated then least(perSec, perMin, rampStart, rampStep) end
 
 local oldest = sec - 59
 local function takeBack(s, n)
@@ -168,14 +249,14 @@ end
 
 -- The grant, on slots spread across the second.
 local granted, slot, gap = 0, 0, 0
-if not paused and want > 0 and perSec > 0 then
-  local allow = perSec
+if not paused and want > 0 and stated then
+  local allow = mps
   if ramping then
     local prev = 0
     if sec - 1 >= rampSec then prev = counts[sec - 1] or 0 end
-    allow = math.min(math.max(rampStart, prev + rampStep), allow)
+    allow = math.min(math.max(mrs, prev + mrt), allow)
   end
-  local n = math.min(want, allow - (counts[sec] or 0), perMin - window)
+  local n = math.min(want, allow - (counts[sec] or 0), mpm - window)
   gap = math.floor(1000 / allow)
   slot = math.max(now, sec * 1000)
   if lastSlot > 0 then slot = math.max(slot, lastSlot + gap) end
@@ -189,7 +270,7 @@ if not paused and want > 0 and perSec > 0 then
     granted = n
     redis.call('HINCRBY', kc, sec, n)
     lastSlot = slot + (n - 1) * gap
-    if ramping and (counts[sec] or 0) + n >= perSec then ramping = false end
+    if ramping and (counts[sec] or 0) + n >= mps then ramping = false end
   else
     slot, gap = 0, 0
   end
@@ -202,15 +283,17 @@ end
 local function flag(b) if b then return '1' end return '0' end
 redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epoch,
   'holder', holder, 'lease_until', leaseUntil, 'learned', learned,
-  'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot, 'inc', inc)
+  'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot, 'inc', inc,
+  'caps', keptCaps)
 redis.call('PEXPIRE', kc, keep)
 redis.call('PEXPIRE', ks, keep)
 redis.call('PEXPIRE', kl, keep)
 redis.call('PEXPIRE', ka, keep)
+redis.call('PEXPIRE', kp, keep)
 
 local probe = 0
 if paused and holder == id and leaseUntil > now then probe = 1 end
 window = window + granted
 if again then granted, slot, gap = ackN, ackSlot, ackGap end
 return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window,
-  tonumber(inc)}
+  tonumber(inc), mps, mpm, mrs, mrt}

@@ -60,6 +60,14 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"heartbeats count live limiters", heartbeats},
 		{"live limiters are counted at the request's own time", heartbeatsOutOfOrder},
 		{"the learned limit is shared", learnedShared},
+		{"a grant is held to the least per-second cap of the live limiters", mixedPerSecond},
+		{"the least caps hold while their limiter's heartbeat does", mixedHeartbeatKeepsCaps},
+		{"the window is held to the least per-minute cap of the live limiters", mixedPerMinute},
+		{"a resume ramps up by the least ramp of the live limiters", mixedRamp},
+		{"slots are spaced for the least per-second cap", mixedSlots},
+		{"a limiter's caps are its last ones", mixedRaised},
+		{"the requester's own caps count, a late request's are not kept", mixedOwnIncluded},
+		{"the caps in force are those of the limiters live at the request's time", mixedOutOfOrder},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
