@@ -25,8 +25,12 @@ func TestEveryExampleRunsToTheEnd(t *testing.T) {
 	}{
 		{"quickstart", func(t *testing.T) []string { return []string{"-logs", t.TempDir()} },
 			[]string{`200 calls in [0-9.]+ s, 0 failed`, `limiter: 200 requested`, `minute log: .+\.jsonl`}},
-		{"openai", nil, []string{`60 calls \+ 1 stream \(\d+ chunks\) in .+: 0 failed`}},
-		{"anthropic", nil, []string{`60 calls \+ 1 stream \(\d+ events\) in .+: 0 failed`}},
+		// The server's rate-limit headers bring the limiter, configured at
+		// twice the fake provider's 1200 RPM, down to its real limit.
+		{"openai", nil, []string{`60 calls \+ 1 stream \(\d+ chunks\) in .+: 0 failed`,
+			`limiter now at 1200 RPM \(configured 2400\)`}},
+		{"anthropic", nil, []string{`60 calls \+ 1 stream \(\d+ events\) in .+: 0 failed`,
+			`limiter now at 1200 RPM \(configured 2400\)`}},
 		{"metrics", func(*testing.T) []string {
 			return []string{"-addr", "127.0.0.1:0", "-calls", "60", "-linger", "0s"}
 		}, []string{`60 calls done: `}},

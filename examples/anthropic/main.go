@@ -132,6 +132,7 @@ func run(n, workers, rpm int, model string) error {
 	}
 	fmt.Printf("429s and 529s absorbed by the transport: %d (limiter paused %d times, %v in all)\n",
 		st.RateLimited, st.Pauses, st.PausedTime.Round(time.Millisecond))
+	fmt.Printf("limiter now at %d RPM (configured %d)\n", st.RPM, st.ConfiguredRPM)
 	if fake != nil {
 		fs := fake.Stats()
 		fmt.Printf("server: %d requests, %d accepted, %d refused with 429, %d with 529; at most %d in any second\n",

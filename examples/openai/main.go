@@ -131,6 +131,7 @@ func run(n, workers, rpm int, model string) error {
 	}
 	fmt.Printf("429s absorbed by the transport: %d (limiter paused %d times, %v in all)\n",
 		st.RateLimited, st.Pauses, st.PausedTime.Round(time.Millisecond))
+	fmt.Printf("limiter now at %d RPM (configured %d)\n", st.RPM, st.ConfiguredRPM)
 	if fake != nil {
 		fs := fake.Stats()
 		fmt.Printf("server: %d requests, %d accepted, %d refused with 429; at most %d in any second\n",
