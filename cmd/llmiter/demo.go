@@ -602,7 +602,7 @@ var demoLines = []struct {
 // writeDemoCharts draws one chart per run, on the same axes so that they
 // can be compared at a glance.
 func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
-	n, ymax := 1, float64(capPerSecond(o.rpm))
+	n, ymax := 1, float64(o.rpm)/60
 	for _, r := range runs {
 		n = max(n, len(r.seconds), int(math.Ceil((r.startAt + r.wall).Seconds())))
 		for _, s := range r.seconds {
@@ -640,7 +640,8 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 	grid.Horizontal.Color = color.Gray{200}
 	p.Add(grid)
 
-	capv := float64(capPerSecond(o.rpm))
+	// The fake server refills its bucket at RPM/60 requests a second.
+	capv := float64(o.rpm) / 60
 	capLine := mustLine(plotter.XYs{{X: 0, Y: capv}, {X: float64(n), Y: capv}})
 	capLine.Color = color.RGBA{70, 70, 70, 255}
 	capLine.Width = vg.Points(1.2)
@@ -670,7 +671,7 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 		p.Add(line)
 		leg.Add(l.label, line)
 	}
-	leg.Add(fmt.Sprintf("server limit %d/s (%d RPM)", int(capv), o.rpm), capLine)
+	leg.Add(fmt.Sprintf("server limit %s/s (%d RPM)", fmtNum(capv), o.rpm), capLine)
 	endLabel := fmt.Sprintf("last call finished, %.1f s", r.wall.Seconds())
 	if r.stopped {
 		endLabel = fmt.Sprintf("stopped at the %.0f s cap", r.wall.Seconds())

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/plot"
 )
 
 // TestDemoSmall runs the demo with every client on loopback with a small
@@ -248,5 +250,36 @@ func TestDemoClientsFlag(t *testing.T) {
 	}
 	if got := strings.Join(keys(o.clients), ","); got != "naive,openai-go,x-time-rate,python,ratellmiter" {
 		t.Errorf("all clients %s", got)
+	}
+}
+
+// TestDemoChartDrawsTheServersLimit checks the limit line of a demo chart
+// at rates that are not a whole number a second: the fake server refills
+// RPM/60 requests a second, so that is the line its legend names, not the
+// limiter's per-second cap rounded up.
+func TestDemoChartDrawsTheServersLimit(t *testing.T) {
+	for _, c := range []struct {
+		rpm  int
+		want string
+	}{
+		{1200, "server limit 20/s (1200 RPM)"},
+		{1000, "server limit 16.67/s (1000 RPM)"},
+		{30, "server limit 0.50/s (30 RPM)"},
+	} {
+		o := &demoOptions{requests: 3, workers: 1, rpm: c.rpm, limiterRPM: c.rpm}
+		r := &demoResult{client: "ratellmiter", total: 3, completed: 3, wall: 6 * time.Second,
+			seconds: []demoSecond{{1, 1, 0, 0}, {0, 0, 0, 1}, {1, 1, 0, 0}, {0, 0, 0, 1}, {1, 1, 0, 1}}}
+		p, leg := demoChart(o, r, 8, 1)
+		path := filepath.Join(t.TempDir(), "demo.svg")
+		if err := save(p, []*plot.Legend{leg}, 1200, 600, "svg", path); err != nil {
+			t.Fatal(err)
+		}
+		svg, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(svg, []byte(c.want)) {
+			t.Errorf("%d RPM: the chart's legend does not say %q", c.rpm, c.want)
+		}
 	}
 }
