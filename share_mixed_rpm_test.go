@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -52,5 +53,59 @@ func TestSharedLimitersOfDifferentRPMAreHeldToTheLowest(t *testing.T) {
 			assert.Equal(t, 10, counts[s], "hi's tickets in second %d, lo closed", s)
 		}
 		assertConserved(t, hi)
+	})
+}
+
+// When the store becomes unreachable, a limiter whose own rate is above
+// the caps the store held the quota to falls back to its share of those
+// caps, not of its own rate: with a 600 and a 300 RPM limiter live, each
+// issues at most 5/2 = 2 a second on its own, where its own rate would
+// give the 600 RPM one 10/2 = 5, and the quota's 5 a second would be
+// exceeded. Its log says which limit the shared quota held.
+func TestFallbackOfAHigherLimiterTakesItsShareOfTheCapsInForce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		m := NewMonitor()
+		t.Cleanup(func() { m.Stop() })
+		var links []*flakyStore
+		rec := &logRecorder{}
+		newLimiter := func(id string, rpm int) *BucketRateLimiter {
+			link := &flakyStore{Store: mem}
+			links = append(links, link)
+			l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName(id), WithStore(link, "quota", WithProcessID(id)),
+				WithLogger(slog.New(rec)))
+			require.NoError(t, err)
+			return l
+		}
+		hi, lo := newLimiter("hi", 600), newLimiter("lo", 300)
+		var wg sync.WaitGroup
+		var warm issueLog
+		warm.run(&wg, hi, 10)
+		warm.run(&wg, lo, 10)
+		wg.Wait()
+		time.Sleep(2 * time.Second) // both have synced and are live
+		for _, link := range links {
+			link.down.Store(true)
+		}
+		time.Sleep(time.Second) // both found the store down
+		start := time.Now()
+		var fallback issueLog
+		fallback.run(&wg, hi, 40)
+		time.Sleep(10 * time.Second)
+		counts := fallback.perSecond(start)
+		for s := 1; s < 10; s++ {
+			assert.LessOrEqual(t, counts[s], 2, "hi's fallback tickets in second %d", s)
+		}
+		assert.Positive(t, counts[5], "the fallback still issues")
+		for _, link := range links {
+			link.down.Store(false)
+		}
+		wg.Wait()
+		assertConserved(t, hi)
+		assertConserved(t, lo)
+		held := rec.matching("the shared quota holds 300 RPM")
+		assert.NotEmpty(t, held, "hi says which limit the quota held it to")
+		assert.LessOrEqual(t, len(held), 1+len(rec.matching("no longer holds it below 600 RPM")),
+			"said again only after the quota held it no more: %q", rec.matching("the shared quota"))
 	})
 }

@@ -33,15 +33,16 @@ type shared struct {
 	seq      uint64        // the number of the last request
 	unacked  *sentNews     // what a failed sync told, to tell again first
 
-	epoch       uint64 // the pause epoch the store last said
-	incarnation uint64 // the store's incarnation epoch is of; 0 before the first sync
-	holder      bool   // this limiter holds the probe lease
-	probeAsked  int64  // when the lease was last asked for
-	sentLearned int    // the learned limit the store has from this limiter
-	live        int    // live limiters on the quota as the store last said; 0 before the first sync
-	window      int    // tickets in the store's window at the last sync
-	windowSec   int64  // the second of that window
-	lastSync    int64  // when the last sync ended
+	epoch       uint64     // the pause epoch the store last said
+	incarnation uint64     // the store's incarnation epoch is of; 0 before the first sync
+	holder      bool       // this limiter holds the probe lease
+	probeAsked  int64      // when the lease was last asked for
+	sentLearned int        // the learned limit the store has from this limiter
+	live        int        // live limiters on the quota as the store last said; 0 before the first sync
+	inForce     QuotaLimit // the caps the store last said it holds the quota to; zero if none
+	window      int        // tickets in the store's window at the last sync
+	windowSec   int64      // the second of that window
+	lastSync    int64      // when the last sync ended
 
 	down    bool  // the last sync failed
 	err     error // while down and FailClosed: what Acquire returns
@@ -166,6 +167,18 @@ func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
 	return 0
 }
 
+// caps returns the per-second and per-minute caps of the quota as this
+// limiter knows them: its own, or those the store last said it holds
+// the quota to where lower (a limiter sharing the key has a lower
+// limit). Requires mu.
+func (s *shared) caps(l *BucketRateLimiter) (perSec, rpm int) {
+	perSec, rpm = l.b.perSec, l.b.rpm
+	if c := s.inForce; c.PerSecond > 0 && c.PerMinute > 0 {
+		perSec, rpm = min(perSec, c.PerSecond), min(rpm, c.PerMinute)
+	}
+	return perSec, rpm
+}
+
 // fallbackAllows reports whether the fallback lets the limiter issue a
 // ticket in second sec while the store is unreachable: not in the second
 // the limiter found it so, whose tickets the other limiters may have
@@ -176,7 +189,8 @@ func (s *shared) fallbackAllows(l *BucketRateLimiter, sec int64) bool {
 		return false
 	}
 	n := s.processes(l)
-	if l.b.issuedIn(sec) >= max(1, l.b.perSec/n) || l.b.windowAt(sec) >= max(1, l.b.rpm/n) {
+	perSec, rpm := s.caps(l)
+	if l.b.issuedIn(sec) >= max(1, perSec/n) || l.b.windowAt(sec) >= max(1, rpm/n) {
 		return false
 	}
 	return sec >= s.fbUntil || s.fbLeft > 0

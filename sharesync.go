@@ -225,7 +225,8 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 	// store gave to other limiters.
 	want := 0
 	if d := s.demand(l, now); d > 0 && !s.down && !final && s.leaseN == 0 {
-		batch := max(1, l.b.perSec/4)
+		perSec, _ := s.caps(l)
+		batch := max(1, perSec/4)
 		want = min(max(d, s.usedSec), batch)
 		s.asked = false
 	}
@@ -296,6 +297,7 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		s.reset(l, rep)
 	}
 	s.window, s.windowSec = rep.Window, req.Sec
+	s.holdsBelow(l, now, rep.Limit)
 	s.lease(now, req, rep)
 	if rep.Learned != l.lim.learned && l.lim.learned == s.sentLearned {
 		l.lim.learned, l.lim.lastChange = rep.Learned, now
@@ -330,6 +332,20 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.probeIfDue(now)
 	}
 	l.dispatch(now)
+}
+
+// holdsBelow takes in the caps the store holds the quota to, and says
+// in an event when they come to hold the limiter below its own limit, or
+// stop doing so. Requires mu.
+func (s *shared) holdsBelow(l *BucketRateLimiter, now int64, caps QuotaLimit) {
+	below := func(c QuotaLimit) bool { return c.PerMinute > 0 && c.PerMinute < l.b.rpm }
+	switch {
+	case below(caps) && caps.PerMinute != s.inForce.PerMinute:
+		l.event(now, EventLimit, fmt.Sprintf("the shared quota holds %d RPM: a limiter sharing it has that limit", caps.PerMinute))
+	case !below(caps) && below(s.inForce):
+		l.event(now, EventLimit, fmt.Sprintf("the shared quota no longer holds it below %d RPM", l.b.rpm))
+	}
+	s.inForce = caps
 }
 
 // settle takes in the outcome of the sync of req for a limiter that will
@@ -414,7 +430,8 @@ func (s *shared) lost(l *BucketRateLimiter, now int64, req SyncRequest, err erro
 	}
 	n := s.processes(l)
 	s.fbFrom = secOf(now) + 1
-	s.fbLeft = max(0, l.b.rpm-s.window) / n
+	_, rpm := s.caps(l)
+	s.fbLeft = max(0, rpm-s.window) / n
 	s.fbUntil = s.windowSec + 60
 	if s.windowSec == 0 {
 		s.fbUntil = 0 // never synced: nothing of the store's window is known

@@ -129,8 +129,11 @@ func WithExpectedProcesses(n int) StoreOption {
 // are counted per second and per minute over all of them, a rate limit
 // seen by one pauses all of them within a second, only one probes at a
 // time, and the resume, the ramp after it and the learned limit are
-// shared. Limiters sharing a key should be created with the same requests
-// per minute. The other budgets (WithTokensPerMinute,
+// shared. Limiters sharing a key may have different requests per minute
+// (during a deploy that changes it, or when the server's headers lowered
+// one limiter's limit): the store holds all of them to the least caps of
+// the live ones (see SyncRequest.Limit), and a limiter that falls back
+// while the store is unreachable takes its share of those. The other budgets (WithTokensPerMinute,
 // WithInputTokensPerMinute, WithOutputTokensPerMinute, WithRequestsPerDay,
 // WithMaxInFlight) are not shared: each limiter keeps its own, so give
 // each its share of the quota's.
