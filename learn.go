@@ -165,6 +165,44 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	}
 }
 
+// SetRPM changes the limiter's configured requests per minute, as when an
+// account moves to another tier, without a new limiter: the tickets
+// waiting and those to come are spaced at the new rate at once, the
+// per-second cap and the ramp follow it, and the tickets already issued
+// still count in their seconds and minute. The limit the limiter works at
+// stays the least of the configured one, the one the server reports and
+// the learned one (see RPM); a learned or reported limit that is not
+// below the new one no longer counts. A limiter sharing a quota
+// (WithStore) tells the store the new caps at its next sync. SetRPM
+// returns an error for a limit outside [1, 60e9] and one wrapping
+// ErrClosed for a closed limiter.
+func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
+	if requestsPerMinute <= 0 || int64(requestsPerMinute) > maxRPM {
+		return fmt.Errorf("ratellmiter: SetRPM(%d): must be in [1, %d]", requestsPerMinute, maxRPM)
+	}
+	l.lock()
+	defer l.mu.Unlock()
+	if l.closed == nil || l.err != nil {
+		return fmt.Errorf("ratellmiter: SetRPM(%d): %w", requestsPerMinute, ErrClosed)
+	}
+	s := &l.lim
+	if s.configured == requestsPerMinute {
+		return nil
+	}
+	s.configured = requestsPerMinute
+	if s.learned >= s.configured {
+		s.learned = 0
+	}
+	if s.reported >= s.configured {
+		s.reported = 0
+	}
+	now := l.now()
+	l.applyLimit()
+	l.event(now, EventLimit, fmt.Sprintf("configured limit set to %d RPM; working at %d RPM", requestsPerMinute, l.b.rpm))
+	l.dispatch(now)
+	return nil
+}
+
 // ObserveHeaders takes in the rate-limit headers of a response from the
 // service, as the Transport does for every answer it sees: OpenAI's and
 // Groq's x-ratelimit-* headers and Anthropic's anthropic-ratelimit-*

@@ -109,3 +109,34 @@ func TestFallbackOfAHigherLimiterTakesItsShareOfTheCapsInForce(t *testing.T) {
 			"said again only after the quota held it no more: %q", rec.matching("the shared quota"))
 	})
 }
+
+// SetRPM on one limiter of a shared quota lowers the quota for all of
+// them from its next sync: the store holds the key to the least caps of
+// the live limiters.
+func TestSetRPMOnOneLimiterOfASharedQuotaHoldsThemAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := NewMemoryStore()
+		m := NewMonitor()
+		t.Cleanup(func() { m.Stop() })
+		var ls []*BucketRateLimiter
+		for _, id := range []string{"a", "b"} {
+			l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id)))
+			require.NoError(t, err)
+			ls = append(ls, l)
+		}
+		require.NoError(t, ls[0].SetRPM(300))
+		time.Sleep(time.Second) // a's next sync tells the store
+		start := time.Now()
+		var log issueLog
+		var wg sync.WaitGroup
+		log.run(&wg, ls[0], 100)
+		log.run(&wg, ls[1], 100)
+		wg.Wait()
+		counts := log.perSecond(start)
+		for s := 2; s < 30; s++ {
+			assert.Equal(t, 5, counts[s], "tickets in second %d, over both limiters", s)
+		}
+		_, perMin := log.most()
+		assert.LessOrEqual(t, perMin, 300)
+	})
+}
