@@ -142,6 +142,12 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 	if s.learned == 0 || l.p.paused || l.err != nil || now-since < learnWindow {
 		return
 	}
+	if s.learned >= s.configured {
+		// A limit learned on a shared quota, not below this limiter's
+		// own: it holds the limiters of higher limits that share the
+		// quota, and this one neither raises it nor ends it for them.
+		return
+	}
 	// Rounded up, so that the way back from 1 RPM takes at most
 	// 1/learnStepFrac clean minutes whatever the configured limit.
 	step := max(1, int64(math.Ceil(float64(s.configured)*learnStepFrac-1e-9)))
@@ -173,7 +179,10 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // stays the least of the configured one, the one the server reports and
 // the learned one (see RPM); a learned or reported limit that is not
 // below the new one no longer counts. A limiter sharing a quota
-// (WithStore) tells the store the new caps at its next sync. SetRPM
+// (WithStore) tells the store the new caps at its next sync, and keeps
+// a limit learned on the quota even above the new one: the limit is the
+// quota's, and holds the limiters sharing it when the quota is no longer
+// held to this one's caps. SetRPM
 // returns an error for a limit outside [1, 60e9] and one wrapping
 // ErrClosed for a closed limiter.
 func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
@@ -190,7 +199,9 @@ func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
 		return nil
 	}
 	s.configured = requestsPerMinute
-	if s.learned >= s.configured {
+	if s.learned >= s.configured && l.sh == nil {
+		// On a shared quota the learned limit is the quota's: the
+		// other limiters sharing it keep working at it.
 		s.learned = 0
 	}
 	if s.reported >= s.configured {
