@@ -183,16 +183,21 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // a limit learned on the quota even above the new one: the limit is the
 // quota's, and holds the limiters sharing it when the quota is no longer
 // held to this one's caps. SetRPM
-// returns an error for a limit outside [1, 60e9] and one wrapping
-// ErrClosed for a closed limiter.
+// returns an error for a limit outside [1, 60e9], and for a limiter that
+// issues no more one wrapping the error Acquire returns: ErrClosed once
+// it is closed, ErrStopped once its Monitor is stopped.
 func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
 	if requestsPerMinute <= 0 || int64(requestsPerMinute) > maxRPM {
 		return fmt.Errorf("ratellmiter: SetRPM(%d): must be in [1, %d]", requestsPerMinute, maxRPM)
 	}
 	l.lock()
 	defer l.mu.Unlock()
-	if l.closed == nil || l.err != nil {
-		return fmt.Errorf("ratellmiter: SetRPM(%d): %w", requestsPerMinute, ErrClosed)
+	switch {
+	case l.closed == nil:
+		return fmt.Errorf("ratellmiter: SetRPM(%d): %w", requestsPerMinute, errNotCreated)
+	case l.err != nil:
+		// ErrClosed, or ErrStopped: what Acquire returns.
+		return fmt.Errorf("ratellmiter: SetRPM(%d): %w", requestsPerMinute, l.err)
 	}
 	s := &l.lim
 	if s.configured == requestsPerMinute {
