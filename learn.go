@@ -177,8 +177,10 @@ func (l *BucketRateLimiter) raiseLimit(now int64) {
 // per-second cap and the ramp follow it, and the tickets already issued
 // still count in their seconds and minute. The limit the limiter works at
 // stays the least of the configured one, the one the server reports and
-// the learned one (see RPM); a learned or reported limit that is not
-// below the new one no longer counts. A limiter sharing a quota
+// the learned one (see RPM): the limit the server last reported holds
+// whatever the configured one (a tier change is seen in the server's
+// next headers), and a learned limit not below the new one no longer
+// counts. A limiter sharing a quota
 // (WithStore) tells the store the new caps at its next sync, and keeps
 // a limit learned on the quota even above the new one: the limit is the
 // quota's, and holds the limiters sharing it when the quota is no longer
@@ -209,9 +211,9 @@ func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
 		// other limiters sharing it keep working at it.
 		s.learned = 0
 	}
-	if s.reported >= s.configured {
-		s.reported = 0
-	}
+	// The limit the server reported stays: below the new configured
+	// one it holds, and above it it holds again if the configured one
+	// goes back up, until the server reports another.
 	now := l.now()
 	l.applyLimit()
 	l.event(now, EventLimit, fmt.Sprintf("configured limit set to %d RPM; working at %d RPM", requestsPerMinute, l.b.rpm))

@@ -55,8 +55,8 @@ func TestSetRPMRespacesTheWaitingTickets(t *testing.T) {
 }
 
 // The limit worked at stays the least of the configured, reported and
-// learned ones; a reported or learned limit not below the new
-// configured one no longer counts.
+// learned ones: the server's limit holds whatever the configured one,
+// and a learned limit not below the new configured one no longer counts.
 func TestSetRPMKeepsALowerReportedOrLearnedLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6000)
@@ -68,6 +68,8 @@ func TestSetRPMKeepsALowerReportedOrLearnedLimit(t *testing.T) {
 		require.NoError(t, l.SetRPM(1200))
 		assert.Equal(t, 1200, l.RPM())
 		assert.Equal(t, 1200, l.Stats().ConfiguredRPM)
+		require.NoError(t, l.SetRPM(6000))
+		assert.Equal(t, 3000, l.RPM(), "the server's limit holds again once the configured one is above it")
 
 		m := newLimiter(t, 1200, WithService(newScriptedService(openAnswer)))
 		pauseTwiceQuickly(t, m)

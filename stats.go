@@ -11,14 +11,15 @@ import (
 type Stats struct {
 	Name          string
 	RPM           int // requests per minute the limiter works at now
-	ConfiguredRPM int // requests per minute it was created with
+	ConfiguredRPM int // configured requests per minute: as created, or as last set with SetRPM
 	LearnedRPM    int // the limit learned from pauses (see WithLearning); 0 if none
 	// HeldUntil is when the limiter resumes issuing after the server
 	// reported a request or token budget of a minute with nothing
 	// remaining; zero if not held.
 	HeldUntil time.Time
 	// Server holds the budgets the server last reported in its
-	// rate-limit headers (through the transport). A budget never reported
+	// rate-limit headers (through the Transport, ObserveHeaders, or Do from
+	// an SDK error's response). A budget never reported
 	// is the zero ServerBudget.
 	Server ServerLimits
 
