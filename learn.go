@@ -45,11 +45,9 @@ const (
 )
 
 // minuteWindow is the latest reset of a budget the server enforces per
-// minute: a minute, and the seconds by which a reset can seem later on the
-// local clock (clocks that differ by less than two seconds are not
-// corrected, and an absolute reset is written to the second). A budget
-// that resets later is one of a longer window, a day's.
-const minuteWindow = time.Minute + 3*time.Second
+// minute; a budget that resets later is one of a longer window, a day's
+// (see signals.MinuteWindow).
+const minuteWindow = signals.MinuteWindow
 
 // limitState holds the limits behind the effective one. Guarded by mu.
 type limitState struct {

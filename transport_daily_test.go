@@ -15,7 +15,7 @@ import (
 // A 429 that comes with headers saying the day's requests are used up (as
 // Groq sends them) cannot be retried today: the caller gets the server's
 // answer, as for any retry that is hopeless, not an error of the transport
-// in its place.
+// in its place. The 429 is an exhausted quota, which pauses nothing.
 func TestTransportReturnsA429ItCannotRetryBeforeTheDailyReset(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,5 +42,8 @@ func TestTransportReturnsA429ItCannotRetryBeforeTheDailyReset(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.Contains(t, string(body), "requests per day")
 	assert.EqualValues(t, 1, calls.Load(), "not retried")
-	assertSettled(t, l, 0)
+	// An exhausted quota: its ticket is abandoned, and the limiter, whose
+	// rate the refusal says nothing about, does not pause.
+	assertSettled(t, l, 1)
+	assert.False(t, l.Stats().Paused, "a spent daily budget pauses nothing")
 }

@@ -98,11 +98,20 @@ var quotaCodes = map[string]bool{
 	"billing_error":                true, // Anthropic
 }
 
+// MinuteWindow is the latest reset of a budget a server enforces per
+// minute: a minute, and the seconds by which a reset can seem later on
+// the local clock (clocks that differ by less than two seconds are not
+// corrected, and an absolute reset is written to the second). A budget
+// that resets later is one of a longer window, a day's.
+const MinuteWindow = time.Minute + 3*time.Second
+
 // ParseErrorBody classifies an error response from its status, headers and
 // body. It recognises the documented error shapes of OpenAI, Anthropic and
 // Gemini and falls back to the status code: 429 is rate limited, 529 is
 // overloaded, and 503 with a Retry-After header is overloaded. A 429 with
-// "x-should-retry: false" is treated as an exhausted quota, and OpenAI's
+// "x-should-retry: false", or whose rate-limit headers say the request
+// budget of a window longer than a minute (Groq's requests per day) has
+// nothing remaining, is treated as an exhausted quota, and OpenAI's
 // 429 "Request too large for ..." as KindTooLarge. Retry hints
 // from headers (see RetryAfter) win over hints found in the body.
 func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) ErrorInfo {
@@ -125,6 +134,8 @@ func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) Error
 		if info.Kind != KindQuotaExhausted {
 			info.Kind, info.Quota = KindQuotaExhausted, "x-should-retry: false"
 		}
+	case status == http.StatusTooManyRequests && info.Kind != KindQuotaExhausted && info.Kind != KindTooLarge && spentLongBudget(h, now):
+		info.Kind, info.Quota = KindQuotaExhausted, "requests per day"
 	case info.Kind != KindUnknown:
 	case status == http.StatusTooManyRequests:
 		info.Kind = KindRateLimited
@@ -134,6 +145,14 @@ func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) Error
 		info.Kind = KindOverloaded
 	}
 	return info
+}
+
+// spentLongBudget reports whether h says the request budget of a window
+// longer than a minute has nothing remaining until a reset beyond
+// MinuteWindow.
+func spentLongBudget(h http.Header, now time.Time) bool {
+	b := ParseHeaders(h, now).Requests
+	return b.Known && b.Remaining <= 0 && !b.Reset.IsZero() && b.Reset.Sub(now) > MinuteWindow
 }
 
 // decodeProviderError finds the error object in body. Gemini sometimes

@@ -32,6 +32,17 @@ func TestParseErrorBody(t *testing.T) {
 			want: ErrorInfo{Kind: KindRateLimited, RetryAfter: 105 * time.Millisecond, HasRetryAfter: true, Code: "rate_limit_exceeded"},
 		},
 		{
+			name: "groq requests per day used up", status: 429,
+			h:    hdr("X-Ratelimit-Limit-Requests", "14400", "X-Ratelimit-Remaining-Requests", "0", "X-Ratelimit-Reset-Requests", "20h0m0s"),
+			body: []byte(`{"error":{"message":"Rate limit reached on requests per day (RPD)","type":"requests","code":"rate_limit_exceeded"}}`),
+			want: ErrorInfo{Kind: KindQuotaExhausted, Quota: "requests per day", Code: "rate_limit_exceeded", Message: "Rate limit reached on requests per day (RPD)"},
+		},
+		{
+			name: "requests per minute used up is a rate limit", status: 429,
+			h:    hdr("X-Ratelimit-Limit-Requests", "3000", "X-Ratelimit-Remaining-Requests", "0", "X-Ratelimit-Reset-Requests", "20s"),
+			want: ErrorInfo{Kind: KindRateLimited},
+		},
+		{
 			name: "openai insufficient quota", status: 429, h: hdr(),
 			body: fixture(t, "openai_insufficient_quota.json"),
 			want: ErrorInfo{Kind: KindQuotaExhausted, Quota: "insufficient_quota", Code: "insufficient_quota"},
