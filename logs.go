@@ -1,9 +1,11 @@
 package ratellmiter
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -56,9 +58,10 @@ type LogEvent struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// logWriter appends minute logs to <dir>/<start-unix-seconds>[-k].jsonl. The
-// folder and file are created on the first write, so a run that logs
-// nothing leaves nothing. Each record is written as one line with a single
+// logWriter appends minute logs to <dir>/<start-unix-seconds>[-k].jsonl,
+// where start is the Monitor's start or, after rotate, the rotation's. The
+// folder and file are created on the first write, so a run (or a period)
+// that logs nothing leaves nothing. Each record is written as one line with a single
 // Write. The first error is kept, said once through the logger, and
 // returned by close; later records are still attempted. Used only by the
 // Monitor's goroutine.
@@ -72,7 +75,7 @@ type logWriter struct {
 	// process or another, or a run before a restart) may have created
 	// that file in the same second.
 	claimed bool
-	start   int64 // the Monitor's start, in Unix seconds
+	start   int64 // the Monitor's start or the last rotation's, in Unix seconds
 	// cut is set when a write was cut short (the disk full, say): the
 	// file may end with part of a line, which the next record must not
 	// run on from.
@@ -171,7 +174,7 @@ func (w *logWriter) write(rec *MinuteLog) {
 		// would go where nobody can read it. Create them again.
 		w.logger.Warn("ratellmiter: minute log file is gone; starting it again", "path", w.path())
 		w.f.Close()
-		w.f = nil
+		w.setFile(nil)
 		w.cut = false
 	}
 	if w.f == nil {
@@ -184,7 +187,7 @@ func (w *logWriter) write(rec *MinuteLog) {
 			w.fail(fmt.Errorf("ratellmiter: log file: %w", err))
 			return
 		}
-		w.f = f
+		w.setFile(f)
 	}
 	if w.cut {
 		line = append([]byte{'\n'}, line...)
@@ -197,7 +200,7 @@ func (w *logWriter) write(rec *MinuteLog) {
 		w.fail(fmt.Errorf("ratellmiter: writing %s: %w", w.path(), err))
 		// The file may be gone with its folder: open it again next time.
 		w.f.Close()
-		w.f = nil
+		w.setFile(nil)
 	}
 }
 
@@ -222,13 +225,157 @@ func (w *logWriter) fail(err error) {
 	}
 }
 
+// openLogs holds the files that the log writers of this process have open,
+// so that no Monitor's retention removes another's file in use.
+var openLogs struct {
+	sync.Mutex
+	files map[*logWriter]os.FileInfo
+}
+
+// setFile makes f, or none, the writer's open file, and tells openLogs.
+func (w *logWriter) setFile(f *os.File) {
+	w.f = f
+	var fi os.FileInfo
+	if f != nil {
+		fi, _ = f.Stat()
+	}
+	openLogs.Lock()
+	defer openLogs.Unlock()
+	if fi == nil {
+		delete(openLogs.files, w)
+		return
+	}
+	if openLogs.files == nil {
+		openLogs.files = map[*logWriter]os.FileInfo{}
+	}
+	openLogs.files[w] = fi
+}
+
+// isOpenLog reports whether fi is a file that a log writer of this
+// process has open.
+func isOpenLog(fi os.FileInfo) bool {
+	openLogs.Lock()
+	defer openLogs.Unlock()
+	for _, open := range openLogs.files {
+		if os.SameFile(fi, open) {
+			return true
+		}
+	}
+	return false
+}
+
+// rotate closes the file in use, if any, and makes the writer write the
+// next records to a file of its own named after start (see open). The
+// first error met stays the one close returns.
+func (w *logWriter) rotate(start time.Time) {
+	if w.f != nil {
+		if err := w.f.Close(); err != nil {
+			w.fail(fmt.Errorf("ratellmiter: closing %s: %w", w.path(), err))
+		}
+		w.setFile(nil)
+	}
+	w.claimed, w.cut = false, false
+	w.start = start.Unix()
+	w.mu.Lock()
+	w.name = logName(w.start, 1)
+	w.mu.Unlock()
+}
+
+// logTail is how much of the end of a log file removeOldLogs reads to find
+// its last minute: many records of a few kilobytes.
+const logTail = 256 << 10
+
+// removeOldLogs removes from dir the regular files named as minute logs
+// (parseLogName) whose last minute ended before cutoff, but for inUse and
+// the files a Monitor of this process writes to (openLogs). It
+// says what it removes, and the errors it meets, through logger, and goes
+// on past them.
+func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) { // nothing written yet
+			logger.Error("ratellmiter: removing old minute logs: reading the log folder", "dir", dir, "err", err)
+		}
+		// ReadDir returns the entries it read before the error.
+	}
+	for _, e := range entries {
+		if _, _, ok := parseLogName(e.Name()); !ok || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if path == inUse {
+			continue
+		}
+		end, open, err := lastMinuteEnd(path)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) { // removed meanwhile
+				logger.Error("ratellmiter: removing old minute logs", "path", path, "err", err)
+			}
+			continue
+		}
+		if open || !end.Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				logger.Error("ratellmiter: removing old minute logs", "path", path, "err", err)
+			}
+			continue
+		}
+		logger.Info("ratellmiter: removed an old minute log", "path", path, "last_minute_end", end.UTC().Format(rfc3339))
+	}
+}
+
+// lastMinuteEnd returns when the last minute of the log file at path
+// ended: the latest end of the valid records among its last logTail
+// bytes, or, when there is none, the file's modification time; and
+// whether a Monitor of this process writes to the file.
+func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if isOpenLog(fi) {
+		return time.Time{}, true, nil
+	}
+	off := max(fi.Size()-logTail, 0)
+	buf := make([]byte, fi.Size()-off)
+	n, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return time.Time{}, false, err
+	}
+	lines := bytes.Split(buf[:n], []byte{'\n'})
+	if off > 0 {
+		lines = lines[1:] // the end of a line that starts before
+	}
+	last := int64(-1)
+	for _, line := range lines {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if m, ok := decodeMinute(line, false); ok {
+			last = max(last, m.Start)
+		}
+	}
+	if last < 0 {
+		return fi.ModTime(), false, nil
+	}
+	return time.Unix(last+60, 0), false, nil
+}
+
 // close closes the file and returns the first error met.
 func (w *logWriter) close() error {
 	if w.f != nil {
 		if err := w.f.Close(); err != nil {
 			w.fail(err)
 		}
-		w.f = nil
+		w.setFile(nil)
 	}
 	return w.err
 }

@@ -51,6 +51,14 @@ type Monitor struct {
 	logMu   sync.Mutex // guards pending; taken under a limiter's mu
 	pending []*MinuteLog
 	w       *logWriter // used by the log goroutine, then by Stop
+	// rotateAt is when the log file in use has covered its period
+	// (WithLogRotation); used by the log goroutine, then by Stop.
+	rotateAt time.Time
+	// origin is the wall clock at the start, with its monotonic reading:
+	// the Monitor's time line (now) for the logs, which a jump of the
+	// wall clock does not move, like the limiters' time lines that date
+	// their minutes.
+	origin time.Time
 
 	done    chan struct{} // closed when the first Stop has finished
 	stopErr error         // what Stop returns; written by the first Stop before done is closed
@@ -63,7 +71,9 @@ type MonitorOption interface {
 
 type monitorConfig struct {
 	logDir     string
-	noLogs     bool // WithoutLogs: RATELLMITER_LOGS does not count
+	noLogs     bool          // WithoutLogs: RATELLMITER_LOGS does not count
+	logRotate  time.Duration // WithLogRotation; 0: never
+	logKeep    time.Duration // WithLogRetention; 0: keep every file
 	logger     *slog.Logger
 	defaultRPM int
 	observer   Observer
@@ -74,12 +84,14 @@ type monitorOption func(*monitorConfig)
 
 func (f monitorOption) applyMonitor(c *monitorConfig) { f(c) }
 
-// WithLogDir turns the per-minute logs on and writes them to dir, one file
-// per Monitor run named after its start time, <unix-seconds>.jsonl. When
-// that file exists already (another Monitor or process started in the same
-// second, or a run before a restart), the Monitor takes the next free name
-// of that second, <unix-seconds>-2.jsonl, -3, and so on: a file holds the
-// minutes of one Monitor run.
+// WithLogDir turns the per-minute logs on and writes them to dir, in a file
+// named after the time it was started, <unix-seconds>.jsonl: one at the
+// Monitor's start, and a new one each time the file in use has covered a
+// day, or the period set with WithLogRotation. When that file exists
+// already (another Monitor or process started in the same second, or a run
+// before a restart), the Monitor takes the next free name of that second,
+// <unix-seconds>-2.jsonl, -3, and so on: a file holds the minutes of one
+// Monitor run.
 // Without WithLogDir, logs are written only when the environment variable
 // RATELLMITER_LOGS names a folder.
 func WithLogDir(dir string) MonitorOption {
@@ -101,6 +113,70 @@ func WithoutLogs() MonitorOption {
 	})
 }
 
+// DefaultLogRotation is how long a Monitor writes its minute logs to one
+// file before it starts the next, unless WithLogRotation says otherwise.
+const DefaultLogRotation = 24 * time.Hour
+
+// MinLogRotation is the shortest period that WithLogRotation and
+// WithLogRetention take: a minute, what one record of the log covers.
+const MinLogRotation = time.Minute
+
+// WithLogRotation sets how long a Monitor that writes minute logs writes
+// them to one file: once the file in use has covered every (counted from
+// the Monitor's start: every day at the time it started, by default), the
+// Monitor starts a new file, named after the time it does so (see
+// WithLogDir), so that LatestLog finds the newest. Rotation happens in the
+// Monitor's log goroutine, at the first of its once-a-second collections
+// of finished minutes at or after the end of the period, or in Stop if
+// that comes first: every minute collected until then (all that ended by
+// then; a minute that ends is collected within a second) goes to the file
+// that was in use, later ones and the minute in progress at Stop to the
+// new one. No minute is written twice or left out. A new file is created
+// only when its first minute is written: a period without activity leaves
+// no file.
+//
+// every <= 0 means never: one file for the whole run. A positive every
+// below MinLogRotation (a minute) is refused: Start, and every limiter
+// that tries to join, fail with an error naming WithLogRotation.
+func WithLogRotation(every time.Duration) MonitorOption {
+	return monitorOption(func(c *monitorConfig) {
+		if every > 0 && every < MinLogRotation {
+			c.err = fmt.Errorf("ratellmiter: WithLogRotation(%v): must be at least %v, or <= 0 for never", every, MinLogRotation)
+		}
+		c.logRotate = max(every, 0)
+	})
+}
+
+// WithLogRetention makes a Monitor that writes minute logs remove the old
+// ones from its log folder: the files of that folder (not of the folders
+// in it) whose names are those of minute logs, <unix-seconds>.jsonl or
+// <unix-seconds>-<k>.jsonl, regular files (not symbolic links), whose last
+// minute ended more than keep ago. A file's last minute is read from its
+// last records; a file without a readable record there counts from its
+// modification time. Every other file is left alone, and so are the files
+// that this Monitor, or another of the process, writes to. The check runs
+// when the Monitor starts and at each rotation (WithLogRotation), in the
+// Monitor's log goroutine, never on the ticket path; with rotation off it
+// runs only at the start. An error
+// (a file that cannot be read or removed) is logged through the Monitor's
+// logger (WithLogger) and the check goes on; it never stops the Monitor
+// nor shows in what Stop returns.
+//
+// Without this option no file is ever removed. A keep below
+// MinLogRotation (a minute), zero and negative ones included, is refused:
+// Start, and every limiter that tries to join, fail with an error naming
+// WithLogRetention. A file of another process's Monitor sharing the folder
+// is removed once it has had no minute for keep; should that Monitor write
+// again, it creates its file anew.
+func WithLogRetention(keep time.Duration) MonitorOption {
+	return monitorOption(func(c *monitorConfig) {
+		if keep < MinLogRotation {
+			c.err = fmt.Errorf("ratellmiter: WithLogRetention(%v): must be at least %v", keep, MinLogRotation)
+		}
+		c.logKeep = keep
+	})
+}
+
 // WithDefaultRateLimit sets the requests per minute of the Monitor's
 // default limiter (DefaultRPM, 300, otherwise).
 func WithDefaultRateLimit(rpm int) MonitorOption {
@@ -115,7 +191,7 @@ func WithDefaultRateLimit(rpm int) MonitorOption {
 // NewMonitor returns a Monitor that is not started yet. A bad option makes
 // Start, and every limiter that tries to join, fail with its error.
 func NewMonitor(opts ...MonitorOption) *Monitor {
-	cfg := monitorConfig{defaultRPM: DefaultRPM}
+	cfg := monitorConfig{defaultRPM: DefaultRPM, logRotate: DefaultLogRotation}
 	for _, o := range opts {
 		if o != nil {
 			o.applyMonitor(&cfg)
@@ -185,13 +261,14 @@ func (m *Monitor) DefaultLimiter() *BucketRateLimiter {
 func (m *Monitor) logger() *slog.Logger { return m.cfg.logger }
 func (m *Monitor) logsEnabled() bool    { return m.cfg.logDir != "" }
 
-// LogPath returns the file this Monitor writes its minute logs to, or ""
-// when logging is off or the Monitor has not started. The file is created
-// when the first minute is written; until then LogPath returns the name
-// the Monitor will try first, <start>.jsonl. Should another Monitor have
-// created that file by then, this one takes the next free name of the same
-// second, <start>-2.jsonl, <start>-3.jsonl, ..., and LogPath returns that
-// name from then on.
+// LogPath returns the file this Monitor writes its minute logs to now, or
+// "" when logging is off or the Monitor has not started. After a rotation
+// (WithLogRotation) it is the new file. A file is created when its first
+// minute is written; until then LogPath returns the name the Monitor will
+// try first, <start>.jsonl, where start is the Monitor's start or the
+// rotation's time. Should another Monitor have created that file by then,
+// this one takes the next free name of the same second, <start>-2.jsonl,
+// <start>-3.jsonl, ..., and LogPath returns that name from then on.
 func (m *Monitor) LogPath() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -222,7 +299,11 @@ func (m *Monitor) startLocked() error {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.quit = make(chan struct{})
 	if m.logsEnabled() {
-		m.w = newLogWriter(m.cfg.logDir, time.Now(), m.cfg.logger)
+		m.origin = time.Now()
+		m.w = newLogWriter(m.cfg.logDir, m.origin, m.cfg.logger)
+		if m.cfg.logRotate > 0 {
+			m.rotateAt = m.origin.Add(m.cfg.logRotate)
+		}
 		m.wg.Add(1)
 		go m.logLoop()
 	}
@@ -233,7 +314,8 @@ func (m *Monitor) startLocked() error {
 // ErrStopped, later Acquires too; probes are cancelled and waited for, up
 // to their timeout (WithProbeTimeout), past which a probe that ignores its
 // context is left to return on its own; the minutes in progress are
-// written and the log file closed; limiters that share a quota make their
+// written to the log file in use (after a rotation that was due, if any)
+// and the file closed; limiters that share a quota make their
 // final sync with the store (up to two sync timeouts each, in parallel).
 // It returns the first error met writing logs. Stop is safe to call more
 // than once, from any goroutine: every call returns once the Monitor is
@@ -255,6 +337,12 @@ func (m *Monitor) Stop() error {
 		m.cancel()
 		close(m.quit)
 		m.wg.Wait()
+	}
+	if m.w != nil {
+		// A rotation that is due happens first, as at the collection
+		// that would have made it: the minutes over by now go to the
+		// file that was in use.
+		m.logStep(m.now())
 	}
 	for _, l := range ls {
 		l.shutdown(ErrStopped)
@@ -369,10 +457,13 @@ func (m *Monitor) enqueue(rec *MinuteLog) {
 	m.logMu.Unlock()
 }
 
-// logLoop collects every limiter's finished minutes once a second and
-// writes them.
+// logLoop removes the old log files, if asked to, then collects every
+// limiter's finished minutes once a second and writes them.
 func (m *Monitor) logLoop() {
 	defer m.wg.Done()
+	if m.cfg.logKeep > 0 {
+		m.removeOldLogs(m.now())
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -380,26 +471,59 @@ func (m *Monitor) logLoop() {
 		case <-m.quit:
 			return
 		case <-tick.C:
-			m.mu.Lock()
-			ls := m.snapshot()
-			closing := slices.Collect(maps.Keys(m.closing))
-			m.mu.Unlock()
-			for _, l := range ls {
-				rec, _ := l.takeLog(false)
-				m.enqueue(rec)
-			}
-			for _, l := range closing {
-				rec, idle := l.takeLog(false)
-				m.enqueue(rec)
-				if idle {
-					m.mu.Lock()
-					delete(m.closing, l)
-					m.mu.Unlock()
-				}
-			}
-			m.flush()
+			m.logStep(m.now())
 		}
 	}
+}
+
+// now returns the time on the Monitor's time line: its start plus the
+// monotonic time elapsed since.
+func (m *Monitor) now() time.Time { return m.origin.Add(time.Since(m.origin)) }
+
+// logStep collects every limiter's finished minutes and writes them, then
+// starts a new log file if the one in use has covered its period at now.
+func (m *Monitor) logStep(now time.Time) {
+	m.mu.Lock()
+	ls := m.snapshot()
+	closing := slices.Collect(maps.Keys(m.closing))
+	m.mu.Unlock()
+	for _, l := range ls {
+		rec, _ := l.takeLog(false)
+		m.enqueue(rec)
+	}
+	for _, l := range closing {
+		rec, idle := l.takeLog(false)
+		m.enqueue(rec)
+		if idle {
+			m.mu.Lock()
+			delete(m.closing, l)
+			m.mu.Unlock()
+		}
+	}
+	m.flush()
+	m.rotateIfDue(now)
+}
+
+// rotateIfDue starts a new log file, named after now, if the one in use
+// has covered its period, then removes the old files if asked to. The
+// periods follow one another from the Monitor's start; those that went by
+// whole (the process was suspended) are skipped.
+func (m *Monitor) rotateIfDue(now time.Time) {
+	every := m.cfg.logRotate
+	if every <= 0 || now.Before(m.rotateAt) {
+		return
+	}
+	m.rotateAt = m.rotateAt.Add((now.Sub(m.rotateAt)/every + 1) * every)
+	m.w.rotate(now)
+	if m.cfg.logKeep > 0 {
+		m.removeOldLogs(now)
+	}
+}
+
+// removeOldLogs removes the log files of the Monitor's folder whose last
+// minute ended more than the retention before now (see WithLogRetention).
+func (m *Monitor) removeOldLogs(now time.Time) {
+	removeOldLogs(m.cfg.logDir, now.Add(-m.cfg.logKeep), m.w.path(), m.cfg.logger)
 }
 
 // flush writes the pending minutes, ordered by start time.
