@@ -343,30 +343,37 @@ func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 	if isOpenLog(fi) {
 		return time.Time{}, true, nil
 	}
-	off := max(fi.Size()-logTail, 0)
-	buf := make([]byte, fi.Size()-off)
-	n, err := f.ReadAt(buf, off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return time.Time{}, false, err
-	}
-	lines := bytes.Split(buf[:n], []byte{'\n'})
-	if off > 0 {
-		lines = lines[1:] // the end of a line that starts before
-	}
-	last := int64(-1)
-	for _, line := range lines {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+	// A few records are enough, and most files have them in their last
+	// kilobytes; records with many events take more.
+	for _, tail := range [...]int64{logTail / 16, logTail} {
+		off := max(fi.Size()-tail, 0)
+		buf := make([]byte, fi.Size()-off)
+		n, err := f.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return time.Time{}, false, err
 		}
-		if m, ok := decodeMinute(line, false); ok {
-			last = max(last, m.Start)
+		lines := bytes.Split(buf[:n], []byte{'\n'})
+		if off > 0 {
+			lines = lines[1:] // the end of a line that starts before
+		}
+		last := int64(-1)
+		for _, line := range lines {
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 {
+				continue
+			}
+			if m, ok := decodeMinute(line, false); ok {
+				last = max(last, m.Start)
+			}
+		}
+		if last >= 0 {
+			return time.Unix(last+60, 0), false, nil
+		}
+		if off == 0 {
+			break
 		}
 	}
-	if last < 0 {
-		return fi.ModTime(), false, nil
-	}
-	return time.Unix(last+60, 0), false, nil
+	return fi.ModTime(), false, nil
 }
 
 // close closes the file and returns the first error met.

@@ -440,3 +440,46 @@ func TestLogRetentionKeepsTheFilesOfRunningMonitors(t *testing.T) {
 		require.NoError(t, pruner.Stop())
 	})
 }
+
+// A file's last minute is read from its last records, however long they
+// are, past a torn or corrupt end; a file with no record there counts
+// from its modification time.
+func TestLastMinuteOfALogFile(t *testing.T) {
+	dir := t.TempDir()
+	record := func(start int64, events int) []byte {
+		m := MinuteLog{V: LogVersion, Limiter: "a", Start: start, StartTime: time.Unix(start, 0).UTC().Format(rfc3339), RPM: 60}
+		for i := range events {
+			m.Events = append(m.Events, LogEvent{Second: i % 60, Kind: EventProbe, Detail: "canary request issued"})
+		}
+		line, err := json.Marshal(m)
+		require.NoError(t, err)
+		return append(line, '\n')
+	}
+	var long bytes.Buffer
+	for i := range 200 {
+		long.Write(record(1_700_000_040+int64(i)*60, 0))
+	}
+	long.Write(record(1_700_100_000-1_700_100_000%60, 500)) // tens of kilobytes
+	var torn bytes.Buffer
+	torn.Write(record(1_700_000_040, 0))
+	torn.Write(bytes.Repeat([]byte("x"), 20<<10))
+	old := time.Unix(1_600_000_000, 0)
+	for _, c := range []struct {
+		name string
+		data []byte
+		want time.Time
+	}{
+		{"long last record", long.Bytes(), time.Unix(1_700_100_000-1_700_100_000%60+60, 0)},
+		{"torn end", torn.Bytes(), time.Unix(1_700_000_100, 0)},
+		{"no record", []byte("not a log\n"), old},
+		{"empty", nil, old},
+	} {
+		path := filepath.Join(dir, c.name)
+		require.NoError(t, os.WriteFile(path, c.data, 0o644))
+		require.NoError(t, os.Chtimes(path, old, old))
+		end, open, err := lastMinuteEnd(path)
+		require.NoError(t, err, c.name)
+		assert.False(t, open, c.name)
+		assert.True(t, c.want.Equal(end), "%s: %v, want %v", c.name, end, c.want)
+	}
+}
