@@ -40,6 +40,7 @@ type shared struct {
 	sentLearned int        // the learned limit the store has from this limiter
 	live        int        // live limiters on the quota as the store last said; 0 before the first sync
 	inForce     QuotaLimit // the caps the store last said it holds the quota to; zero if none
+	heldTo      int        // the RPM the log last said the quota holds the limiter below its own to; 0 if not held
 	window      int        // tickets in the store's window at the last sync
 	windowSec   int64      // the second of that window
 	lastSync    int64      // when the last sync ended

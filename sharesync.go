@@ -337,15 +337,20 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 // holdsBelow takes in the caps the store holds the quota to, and says
 // in an event when they come to hold the limiter below its own limit, or
 // stop doing so. Requires mu.
+// Whether it was held below is remembered, not worked out again from the
+// caps last in force: the limiter's own limit may have changed since.
 func (s *shared) holdsBelow(l *BucketRateLimiter, now int64, caps QuotaLimit) {
-	below := func(c QuotaLimit) bool { return c.PerMinute > 0 && c.PerMinute < l.b.rpm }
+	held := 0
+	if caps.PerMinute > 0 && caps.PerMinute < l.b.rpm {
+		held = caps.PerMinute
+	}
 	switch {
-	case below(caps) && caps.PerMinute != s.inForce.PerMinute:
-		l.event(now, EventLimit, fmt.Sprintf("the shared quota holds %d RPM: a limiter sharing it has that limit", caps.PerMinute))
-	case !below(caps) && below(s.inForce):
+	case held != 0 && held != s.heldTo:
+		l.event(now, EventLimit, fmt.Sprintf("the shared quota holds %d RPM: a limiter sharing it has that limit", held))
+	case held == 0 && s.heldTo != 0:
 		l.event(now, EventLimit, fmt.Sprintf("the shared quota no longer holds it below %d RPM", l.b.rpm))
 	}
-	s.inForce = caps
+	s.inForce, s.heldTo = caps, held
 }
 
 // settle takes in the outcome of the sync of req for a limiter that will
