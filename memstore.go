@@ -97,9 +97,14 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 	// A numbered request not above the last one applied came late, after
 	// a later one: nothing of it is applied.
 	stale := r.Seq != 0 && acked && r.Seq <= ack.seq
-	if stale {
+	switch {
+	case stale:
 		r.Want = 0
-	} else {
+	case r.Leaving:
+		// No longer live from now on, and its caps forgotten; kept
+		// until it is forgotten as any other.
+		q.seen[r.ID] = memSeen{at: r.Now - int64(r.LiveTTL)}
+	default:
 		q.seen[r.ID] = memSeen{at: r.Now, lim: r.Limit}
 	}
 	// Live are the heartbeats within LiveTTL of this request's time.

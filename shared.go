@@ -32,6 +32,7 @@ type shared struct {
 	applying bool          // the store's state is being applied: not a local event
 	seq      uint64        // the number of the last request
 	unacked  *sentNews     // what a failed sync told, to tell again first
+	left     bool          // the store has the limiter's word that it is leaving (a final sync)
 
 	epoch       uint64     // the pause epoch the store last said
 	incarnation uint64     // the store's incarnation epoch is of; 0 before the first sync

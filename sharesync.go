@@ -88,9 +88,13 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 // holds it, so that another limiter probes without waiting for it to
 // expire. A closed limiter hands back its lease too; one whose Monitor is
 // stopping keeps it, as it may issue from it until the Monitor shuts it
-// down. At most two syncs, each bounded by the sync timeout even though
-// ctx has ended, and none when the store is known to be unreachable or
-// there is nothing to tell.
+// down. It also says that the limiter is leaving (SyncRequest.Leaving), so
+// that the store stops counting it as live, and its caps stop holding the
+// quota, at once rather than LiveTTL after its last sync. At most two
+// syncs, each bounded by the sync timeout even though ctx has ended, and
+// none when the store is known to be unreachable, or when the limiter
+// never synced or the store has its word already and there is nothing
+// else to tell.
 func (l *BucketRateLimiter) finalSync(ctx context.Context) {
 	s := l.sh
 	for range 2 {
@@ -139,11 +143,14 @@ func (s *shared) finalRequest(l *BucketRateLimiter, now int64) (SyncRequest, boo
 			// on its way then may have granted it the lease since.
 			s.releaseProbe(l)
 		}
-		if len(s.events) == 0 && len(s.returned) == 0 && len(s.used) == 0 && l.lim.learned == s.sentLearned {
+		if len(s.events) == 0 && len(s.returned) == 0 && len(s.used) == 0 && l.lim.learned == s.sentLearned &&
+			(s.left || s.lastSync == 0) {
 			return SyncRequest{}, false
 		}
 	}
-	return s.request(l, now, true), true
+	req := s.request(l, now, true)
+	req.Leaving = true
+	return req, true
 }
 
 // demand returns how many tickets the limiter is waiting to issue.
@@ -368,6 +375,7 @@ func (s *shared) settle(req SyncRequest, rep SyncReply, err error) {
 	}
 	s.unacked = nil
 	s.down, s.err = false, nil
+	s.left = s.left || req.Leaving
 	if req.SetLearned {
 		s.sentLearned = req.Learned
 	}

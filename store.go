@@ -110,6 +110,16 @@ type SyncRequest struct {
 	ProbeTTL time.Duration
 	// LiveTTL is how long a heartbeat counts a limiter as live.
 	LiveTTL time.Duration
+	// Leaving says that the limiter is ending (it closed, or its Monitor
+	// stopped) and will not sync again: the store takes its heartbeat as
+	// LiveTTL old and forgets its caps, so that it no longer counts as
+	// live (for requests at Now or later) and its caps no longer hold the
+	// quota. The rest of the request is applied as usual, and its Seq is
+	// remembered as any other's, so that a request of the limiter that
+	// comes later, late, is not applied. A store that does not know
+	// Leaving keeps counting the limiter until LiveTTL after its last
+	// request, as it does a limiter that ends without a word.
+	Leaving bool
 	// SetLearned asks the store to take Learned as the shared learned
 	// limit (0: none).
 	SetLearned bool

@@ -33,7 +33,10 @@
 // caps of a process of an earlier version are not known to the store: its
 // grants are checked against its own caps only, and those of this
 // version's processes against the least of the caps of the live ones of
-// this version.
+// this version. A limiter of this version that ends says so
+// (ratellmiter.SyncRequest.Leaving) and its caps stop holding the quota at
+// once; those of a limiter of an earlier version hold until LiveTTL after
+// its last sync.
 package redisstore
 
 import (
@@ -129,14 +132,14 @@ const nsPerMs = int64(1e6)
 // Sync applies req to the quota named key in one round trip; see
 // ratellmiter.Store.
 func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncRequest) (ratellmiter.SyncReply, error) {
-	args := make([]any, 0, 21+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
+	args := make([]any, 0, 22+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
 	args = append(args, req.ID, req.Now/nsPerMs, req.Sec, req.Want,
 		req.Limit.PerSecond, req.Limit.PerMinute, req.Limit.RampStart, req.Limit.RampStep,
 		strconv.FormatUint(req.Epoch, 10), flag(req.WantProbe),
 		req.ProbeTTL.Milliseconds(), req.LiveTTL.Milliseconds(),
 		flag(req.SetLearned), req.Learned,
 		strconv.FormatUint(req.Incarnation, 10), strconv.FormatUint(newIncarnation(), 10),
-		strconv.FormatUint(req.Seq, 10), strconv.FormatUint(req.Retry, 10))
+		strconv.FormatUint(req.Seq, 10), strconv.FormatUint(req.Retry, 10), flag(req.Leaving))
 	for _, list := range [][]ratellmiter.SecondCount{req.Used, req.Returned} {
 		args = append(args, len(list))
 		for _, c := range list {

@@ -18,9 +18,10 @@
 -- epoch, wantProbe, probeTTL, liveTTL, setLearned, learned, the
 -- incarnation the epoch was seen in, the incarnation to give a new state
 -- (both decimal, below 2^53), seq and retry (decimal, below 2^53; 0
--- when not numbered), then a count and (second, n) pairs of used
--- tickets, the same of returned tickets, and a count and (kind, probeAt)
--- pairs of events (1 refused, 2 resumed).
+-- when not numbered), leaving (1 when the limiter is ending), then a
+-- count and (second, n) pairs of used tickets, the same of returned
+-- tickets, and a count and (kind, probeAt) pairs of events (1 refused,
+-- 2 resumed).
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
 -- learned, live, window, incarnation, and the caps in force: perSecond,
@@ -37,6 +38,7 @@ local setLearned, learnedArg = ARGV[13] == '1', tonumber(ARGV[14])
 local incSeen, incNew = ARGV[15], ARGV[16]
 local seqArg, retryArg = ARGV[17], ARGV[18]
 local seq, retry = tonumber(seqArg), tonumber(retryArg)
+local leaving = ARGV[19] == '1'
 local keep = 3600000 -- an hour without a sync forgets the quota
 
 -- parseCaps reads caps written 'perSecond:perMinute:rampStart:rampStep',
@@ -93,21 +95,28 @@ local stale = seq ~= 0 and ack ~= nil and seq <= ackSeq
 local again = stale and seq == ackSeq and ackSlot ~= nil
 if stale then want = 0 end
 
--- Heartbeat, with the limiter's caps.
+-- Heartbeat, with the limiter's caps. A limiter that is leaving is no
+-- longer live from now on, and its caps are forgotten; its heartbeat is
+-- kept, as long as any, for its last request's record.
 local capsArg = ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7] .. ':' .. ARGV[8]
 local stated = perSec > 0 and perMin > 0
+local keeps = stated and not leaving -- whether its caps are kept
 local raised = false -- whether the limiter's caps went up in any way
 if not stale then
-  redis.call('ZADD', kl, now, id)
+  if leaving then
+    redis.call('ZADD', kl, now - liveTTL, id)
+  else
+    redis.call('ZADD', kl, now, id)
+  end
   local old = redis.call('HGET', kp, id)
-  if old ~= capsArg then
-    if not stated then
+  if not keeps then
+    if old then
       redis.call('HDEL', kp, id)
-    else
-      redis.call('HSET', kp, id, capsArg)
+      raised = true
     end
-    raised = old and true or false
-    if old and stated then
+  elseif old ~= capsArg then
+    redis.call('HSET', kp, id, capsArg)
+    if old then
       local a, b, c, d = parseCaps(old)
       raised = not a or perSec > a or perMin > b or rampStart > c or rampStep > d
     end
@@ -161,7 +170,7 @@ else
   end
 end
 -- What the state keeps: the request's own caps count only once recorded.
-if stated and not stale then least(perSec, perMin, rampStart, rampStep) end
+if keeps and not stale then least(perSec, perMin, rampStart, rampStep) end
 local keptCaps = string.format('%d:%d:%d:%d:%d:%d:%d', capsFrom, capsUntil, liveTTL, mps, mpm, mrs, mrt)
 if stated then least(perSec, perMin, rampStart, rampStep) end
 
@@ -185,7 +194,7 @@ local news = not stale and (seq == 0 or ack == nil or tonumber(batchArg) > tonum
 if ack and tonumber(ackBatch) > tonumber(batchArg) then batchArg = ackBatch end
 
 -- Tickets used without a lease, then tickets handed back.
-local i = 19
+local i = 20
 local nUsed = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nUsed do
   local s, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2

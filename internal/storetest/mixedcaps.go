@@ -172,3 +172,36 @@ func mixedOutOfOrder(t *testing.T, c *client) {
 	expect(t, "caps at 2.9 s, b live", c.sync(req("c", Base+2900*ms, 0)).Limit, limit300)
 	expect(t, "caps at 3.2 s", c.sync(req("a", Base+3200*ms, 0)).Limit, limit600)
 }
+
+// mixedLeaving: a limiter that says it is leaving no longer counts as live
+// and its caps no longer hold the quota, from its request on; its request
+// is remembered, so that a late one of it does not bring it back, and it
+// is live again once it syncs anew.
+func mixedLeaving(t *testing.T, c *client) {
+	b := func(now int64, seq uint64) rl.SyncRequest {
+		r := numbered("b", now, 0, seq, 0)
+		r.Limit = limit300
+		return r
+	}
+	c.sync(b(Base, 10))
+	rep := c.sync(req("a", Base+100*ms, 0))
+	expect(t, "caps in force with b live", rep.Limit, limit300)
+	expect(t, "live", rep.Live, 2)
+	leave := b(Base+200*ms, 11)
+	leave.Leaving = true
+	rep = c.sync(leave)
+	expect(t, "live told to b as it leaves", rep.Live, 1)
+	rep = c.sync(req("a", Base+300*ms, 10))
+	expect(t, "caps in force once b left", rep.Limit, limit600)
+	expect(t, "live once b left", rep.Live, 1)
+	expect(t, "a's grant", rep.Granted, 7) // the slots left in the second at 10 a second
+	c.sync(b(Base+150*ms, 10))             // late
+	c.sync(leave)                          // sent twice
+	rep = c.sync(req("a", Base+400*ms, 0))
+	expect(t, "caps in force after b's late requests", rep.Limit, limit600)
+	expect(t, "live after b's late requests", rep.Live, 1)
+	c.sync(b(Base+500*ms, 100)) // b again, restarted
+	rep = c.sync(req("a", Base+600*ms, 0))
+	expect(t, "caps in force with b back", rep.Limit, limit300)
+	expect(t, "live with b back", rep.Live, 2)
+}

@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"a limiter's caps are its last ones", mixedRaised},
 		{"the requester's own caps count, a late request's are not kept", mixedOwnIncluded},
 		{"the caps in force are those of the limiters live at the request's time", mixedOutOfOrder},
+		{"a limiter that leaves no longer counts, nor do its caps", mixedLeaving},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
