@@ -122,7 +122,13 @@ func (l *BucketRateLimiter) learnFromPartial(now int64) {
 // Requires mu.
 func (l *BucketRateLimiter) halveLimit(now int64, why string) {
 	s := &l.lim
-	s.learned = max(1, s.effective()/2)
+	rpm := s.effective()
+	if l.sh != nil {
+		// The rate the quota ran at: the caps the store held it to,
+		// where below this limiter's own.
+		_, rpm = l.sh.caps(l)
+	}
+	s.learned = max(1, rpm/2)
 	s.lastChange = now
 	l.p.lowered = true
 	l.applyLimit()
