@@ -101,7 +101,18 @@ if stale then want = 0 end
 local capsArg = ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7] .. ':' .. ARGV[8]
 local stated = perSec > 0 and perMin > 0
 local keeps = stated and not leaving -- whether its caps are kept
-local raised = false -- whether the limiter's caps went up in any way
+-- raised: the limiter's caps went up in some field (or were withdrawn)
+-- where they were as low as the least kept in the state, so that the
+-- least over the live limiters may have gone up. Caps above the least in
+-- every field were not the least, and going up does not change it.
+local raised = false
+local capsFrom, capsUntil, capsTTL, ca, cb, cc, cd = string.match(st[11] or '',
+  '^(%-?%d+):(%-?%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
+capsFrom, capsUntil = tonumber(capsFrom), tonumber(capsUntil)
+local function wasLeast(a, b, c, d)
+  if not a or not ca or ca == '0' then return true end
+  return a <= tonumber(ca) or b <= tonumber(cb) or c <= tonumber(cc) or d <= tonumber(cd)
+end
 if not stale then
   if leaving then
     redis.call('ZADD', kl, now - liveTTL, id)
@@ -112,13 +123,13 @@ if not stale then
   if not keeps then
     if old then
       redis.call('HDEL', kp, id)
-      raised = true
+      raised = wasLeast(parseCaps(old))
     end
   elseif old ~= capsArg then
     redis.call('HSET', kp, id, capsArg)
     if old then
       local a, b, c, d = parseCaps(old)
-      raised = not a or perSec > a or perMin > b or rampStart > c or rampStep > d
+      raised = not a or ((perSec > a or perMin > b or rampStart > c or rampStep > d) and wasLeast(a, b, c, d))
     end
   end
 end
@@ -143,9 +154,6 @@ local function least(a, b, c, d)
     mps, mpm, mrs, mrt = math.min(mps, a), math.min(mpm, b), math.min(mrs, c), math.min(mrt, d)
   end
 end
-local capsFrom, capsUntil, capsTTL, ca, cb, cc, cd = string.match(st[11] or '',
-  '^(%-?%d+):(%-?%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
-capsFrom, capsUntil = tonumber(capsFrom), tonumber(capsUntil)
 if capsFrom and not raised and tonumber(capsTTL) == liveTTL and capsFrom <= now and now < capsUntil then
   live = redis.call('ZCOUNT', kl, '(' .. (now - liveTTL), '+inf')
   if ca ~= '0' then least(tonumber(ca), tonumber(cb), tonumber(cc), tonumber(cd)) end
