@@ -324,13 +324,22 @@ func (l *BucketRateLimiter) observe(lim signals.Limits, now time.Time) {
 		l.lim.reported = int(b.Limit)
 		l.applyLimit()
 		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute", b.Limit))
-	case b.Limit >= int64(l.lim.configured) && l.lim.reported != 0:
-		// The account's limit went up (a new tier): back to the
-		// configured one.
-		l.closeLane()
-		l.lim.reported = 0
-		l.applyLimit()
-		l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute, at least the configured %d", b.Limit, l.lim.configured))
+	case b.Limit >= int64(l.lim.configured) && int64(l.lim.reported) != min(b.Limit, maxRPM):
+		// The account's limit is at least the configured one (a new
+		// tier, or the configured one was lowered): the configured one
+		// holds, and the server's holds again should SetRPM raise the
+		// configured one above it.
+		// Kept from a first report, the limit worked at is the same:
+		// no rule changes, and the lane stays open.
+		wasBelow := l.lim.reported != 0 && l.lim.reported < l.lim.configured
+		l.lim.reported = int(min(b.Limit, maxRPM))
+		if l.lim.effective() != l.b.rpm {
+			l.closeLane()
+			l.applyLimit()
+		}
+		if wasBelow {
+			l.event(ns, EventLimit, fmt.Sprintf("server reports a limit of %d requests per minute, at least the configured %d", b.Limit, l.lim.configured))
+		}
 	}
 }
 

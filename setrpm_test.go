@@ -98,3 +98,24 @@ func TestSetRPMRefusesBadLimitsAndClosedLimiters(t *testing.T) {
 		assert.ErrorIs(t, zero.SetRPM(120), ErrClosed)
 	})
 }
+
+// The server's limit holds after the configured one went below it and
+// came back, even when the server told the same limit meanwhile, as it
+// does in every answer: that limit is at least the lowered configured
+// one, which is no news about the server.
+func TestSetRPMKeepsTheReportedLimitTheServerRepeatedMeanwhile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6000)
+		report := func() {
+			now := time.Now()
+			l.observe(signals.Limits{Requests: signals.Budget{Limit: 3000, Remaining: 2999, Reset: now.Add(time.Second), Known: true}}, now)
+		}
+		report()
+		require.Equal(t, 3000, l.RPM())
+		require.NoError(t, l.SetRPM(1200))
+		report()
+		assert.Equal(t, 1200, l.RPM())
+		require.NoError(t, l.SetRPM(6000))
+		assert.Equal(t, 3000, l.RPM(), "the server's limit, told again while the configured one was lower, still holds")
+	})
+}
