@@ -483,3 +483,36 @@ func TestLastMinuteOfALogFile(t *testing.T) {
 		assert.True(t, c.want.Equal(end), "%s: %v, want %v", c.name, end, c.want)
 	}
 }
+
+// A Monitor that starts within a minute rotates within one too: a minute
+// goes to the file of the period it ended in, not of the one it started
+// in.
+func TestLogRotationPutsAMinuteInTheFileOfThePeriodItEndedIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(30 * time.Second) // the minutes start on the minute, the Monitor does not
+		dir := t.TempDir()
+		start := time.Now()
+		m := NewMonitor(WithLogDir(dir), WithLogRotation(time.Hour))
+		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+		require.NoError(t, err)
+		issueEvery(t, l, 20*time.Second, start.Add(time.Hour+90*time.Second))
+		require.NoError(t, m.Stop())
+
+		s0 := start.Unix()
+		names := logFileNames(t, dir)
+		require.Equal(t, []string{logName(s0, 1), logName(s0+3600, 1)}, names)
+		for i, name := range names {
+			lf, err := ReadLog(filepath.Join(dir, name))
+			require.NoError(t, err)
+			from := s0 + int64(i)*3600
+			for _, mn := range lf.Minutes[:len(lf.Minutes)-i] { // the last file's last minute was in progress at Stop
+				end := mn.Start + 60
+				assert.Greater(t, end, from, "%s holds a minute that ended in an earlier period", name)
+				assert.LessOrEqual(t, end, from+3600, "%s holds a minute that ended in a later period", name)
+			}
+		}
+		second, err := ReadLog(filepath.Join(dir, names[1]))
+		require.NoError(t, err)
+		assert.Less(t, second.Minutes[0].Start, s0+3600, "the new file's first minute started in the first period")
+	})
+}

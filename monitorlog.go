@@ -88,7 +88,8 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // modification time. Every other file is left alone, and so are the files
 // that this Monitor, or another of the process, writes to. The check runs
 // when the Monitor starts and at each rotation (WithLogRotation), in the
-// Monitor's log goroutine, never on the ticket path; with rotation off it
+// Monitor's log goroutine (or in Stop, for a rotation due then), never on
+// the ticket path; with rotation off it
 // runs only at the start. An error
 // (a file that cannot be read or removed) is logged through the Monitor's
 // logger (WithLogger) and the check goes on; it never stops the Monitor
