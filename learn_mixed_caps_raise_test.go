@@ -18,13 +18,7 @@ import (
 func TestLearnedLimitOnAQuotaOfMixedCapsIsNotEndedByTheLowerLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := NewMemoryStore()
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		newLimiter := func(id string, rpm int) *BucketRateLimiter {
-			l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id)))
-			require.NoError(t, err)
-			return l
-		}
+		newLimiter := quotaSharer(t, store)
 		hi, lo := newLimiter("hi", 1200), newLimiter("lo", 600)
 		now := time.Now().UnixNano()
 		// Another limiter learned 600 RPM on the quota.

@@ -18,14 +18,7 @@ import (
 func TestLimitLearnedOnAQuotaOfMixedCapsHalvesTheCapsInForce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := NewMemoryStore()
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		newLimiter := func(id string, rpm int) *BucketRateLimiter {
-			l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName(id),
-				WithService(newScriptedService(openAnswer)), WithStore(store, "quota", WithProcessID(id)))
-			require.NoError(t, err)
-			return l
-		}
+		newLimiter := quotaSharer(t, store, WithService(newScriptedService(openAnswer)))
 		hi, lo := newLimiter("hi", 1200), newLimiter("lo", 600)
 		time.Sleep(2 * time.Second) // both have synced: hi is held to 600
 		first, err := hi.Acquire(context.Background())

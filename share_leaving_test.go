@@ -17,13 +17,7 @@ import (
 func TestClosedLimiterNoLongerHoldsTheSharedQuotaDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := NewMemoryStore()
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		newLimiter := func(id string, rpm int) *BucketRateLimiter {
-			l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id)))
-			require.NoError(t, err)
-			return l
-		}
+		newLimiter := quotaSharer(t, store)
 		hi, lo := newLimiter("hi", 600), newLimiter("lo", 300)
 		time.Sleep(1500 * time.Millisecond) // both have synced, lo's heartbeat is fresh
 		require.NoError(t, lo.Close())

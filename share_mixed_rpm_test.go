@@ -18,13 +18,7 @@ import (
 func TestSharedLimitersOfDifferentRPMAreHeldToTheLowest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := NewMemoryStore()
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		newLimiter := func(id string, rpm int) *BucketRateLimiter {
-			l, err := NewBucketRateLimiter(rpm, WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id)))
-			require.NoError(t, err)
-			return l
-		}
+		newLimiter := quotaSharer(t, store)
 		hi, lo := newLimiter("hi", 600), newLimiter("lo", 300)
 		start := time.Now()
 		var log issueLog
@@ -115,15 +109,8 @@ func TestFallbackOfAHigherLimiterTakesItsShareOfTheCapsInForce(t *testing.T) {
 // the live limiters.
 func TestSetRPMOnOneLimiterOfASharedQuotaHoldsThemAll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := NewMemoryStore()
-		m := NewMonitor()
-		t.Cleanup(func() { m.Stop() })
-		var ls []*BucketRateLimiter
-		for _, id := range []string{"a", "b"} {
-			l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id)))
-			require.NoError(t, err)
-			ls = append(ls, l)
-		}
+		newLimiter := quotaSharer(t, NewMemoryStore())
+		ls := []*BucketRateLimiter{newLimiter("a", 600), newLimiter("b", 600)}
 		require.NoError(t, ls[0].SetRPM(300))
 		time.Sleep(time.Second) // a's next sync tells the store
 		start := time.Now()

@@ -118,6 +118,22 @@ func sharedLimiters(t *testing.T, store Store, policy FailurePolicy, n, rpm int,
 	return ls
 }
 
+// quotaSharer returns a function that makes a limiter of rpm, named and
+// identified id, sharing the quota "quota" on store with every limiter it
+// makes, all on one Monitor stopped when the test ends; opts go to each.
+func quotaSharer(t *testing.T, store Store, opts ...Option) func(id string, rpm int) *BucketRateLimiter {
+	t.Helper()
+	m := NewMonitor()
+	t.Cleanup(func() { m.Stop() })
+	return func(id string, rpm int) *BucketRateLimiter {
+		t.Helper()
+		all := append([]Option{WithMonitor(m), WithName(id), WithStore(store, "quota", WithProcessID(id))}, opts...)
+		l, err := NewBucketRateLimiter(rpm, all...)
+		require.NoError(t, err)
+		return l
+	}
+}
+
 func TestWithStoreRejectsBadInput(t *testing.T) {
 	m := NewMonitor()
 	defer m.Stop()
