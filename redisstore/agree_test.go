@@ -36,7 +36,6 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	stores := [2]ratellmiter.Store{ratellmiter.NewMemoryStore(), redisstore.New(rdb)}
-	ctx := context.Background()
 	for seed := range uint64(6) {
 		key := fmt.Sprint("agree-", seed)
 		rng := rand.New(rand.NewPCG(seed, 42))
@@ -90,25 +89,35 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 					req.SetLearned, req.Learned = true, rng.IntN(700)
 				}
 			}
-			var reps [2]ratellmiter.SyncReply
-			for i, s := range stores {
-				r := req
-				r.Epoch, r.Incarnation = c.epoch[i], c.inc[i]
-				rep, err := s.Sync(ctx, key, r)
-				if err != nil {
-					t.Fatalf("seed %d step %d: store %d: %v", seed, step, i, err)
-				}
-				c.epoch[i], c.inc[i] = rep.Epoch, rep.Incarnation
-				rep.Incarnation = 0
-				reps[i] = rep
-			}
-			if reps[0] != reps[1] {
-				t.Fatalf("seed %d step %d: %+v\n memory: %+v\n redis:  %+v", seed, step, req, reps[0], reps[1])
-			}
+			rep := syncBoth(t, stores, key, req, &c.epoch, &c.inc, seed, step)
 			c.last, c.lastSent = req, true
-			if reps[0].Granted > 0 {
-				c.granted = append(c.granted, ratellmiter.SecondCount{Sec: req.Sec, N: reps[0].Granted})
+			if rep.Granted > 0 {
+				c.granted = append(c.granted, ratellmiter.SecondCount{Sec: req.Sec, N: rep.Granted})
 			}
 		}
 	}
+}
+
+// syncBoth sends req to both stores, each with its own epoch and
+// incarnation (epoch and inc, updated from the replies), and fails the
+// test unless they reply the same; it returns that reply, without the
+// incarnation. seed and step name the request in a failure.
+func syncBoth(t *testing.T, stores [2]ratellmiter.Store, key string, req ratellmiter.SyncRequest, epoch, inc *[2]uint64, seed uint64, step int) ratellmiter.SyncReply {
+	t.Helper()
+	var reps [2]ratellmiter.SyncReply
+	for i, s := range stores {
+		r := req
+		r.Epoch, r.Incarnation = epoch[i], inc[i]
+		rep, err := s.Sync(context.Background(), key, r)
+		if err != nil {
+			t.Fatalf("seed %d step %d: store %d: %v", seed, step, i, err)
+		}
+		epoch[i], inc[i] = rep.Epoch, rep.Incarnation
+		rep.Incarnation = 0
+		reps[i] = rep
+	}
+	if reps[0] != reps[1] {
+		t.Fatalf("seed %d step %d: %+v\n memory: %+v\n redis:  %+v", seed, step, req, reps[0], reps[1])
+	}
+	return reps[0]
 }

@@ -116,21 +116,7 @@ func TestStoreAgreesOnMixedCapsAcrossClocks(t *testing.T) {
 					l.quiet = real + rng.Int64N(4000)*ms
 				}
 			}
-			var reps [2]ratellmiter.SyncReply
-			for i, s := range stores {
-				r := req
-				r.Epoch, r.Incarnation = l.epoch[i], l.inc[i]
-				rep, err := s.Sync(ctx, key, r)
-				if err != nil {
-					t.Fatalf("seed %d step %d: store %d: %v", seed, step, i, err)
-				}
-				l.epoch[i], l.inc[i] = rep.Epoch, rep.Incarnation
-				rep.Incarnation = 0
-				reps[i] = rep
-			}
-			if reps[0] != reps[1] {
-				t.Fatalf("seed %d step %d: %+v\n memory: %+v\n redis:  %+v", seed, step, req, reps[0], reps[1])
-			}
+			syncBoth(t, stores, key, req, &l.epoch, &l.inc, seed, step)
 			if req.Seq == l.seq {
 				l.last = req
 			}

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -26,7 +25,6 @@ func TestStoreAgreesWithMemoryStoreOnMixedCaps(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	stores := [2]ratellmiter.Store{ratellmiter.NewMemoryStore(), redisstore.New(rdb)}
-	ctx := context.Background()
 	limits := []ratellmiter.QuotaLimit{
 		{PerSecond: 10, PerMinute: 600, RampStart: 5, RampStep: 3},
 		{PerSecond: 5, PerMinute: 300, RampStart: 2, RampStep: 1},
@@ -90,22 +88,8 @@ func TestStoreAgreesWithMemoryStoreOnMixedCaps(t *testing.T) {
 					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaRefused, ProbeAt: at}, {Kind: ratellmiter.QuotaResumed}}
 				}
 			}
-			var reps [2]ratellmiter.SyncReply
-			for i, s := range stores {
-				r := req
-				r.Epoch, r.Incarnation = c.epoch[i], c.inc[i]
-				rep, err := s.Sync(ctx, key, r)
-				if err != nil {
-					t.Fatalf("seed %d step %d: store %d: %v", seed, step, i, err)
-				}
-				c.epoch[i], c.inc[i] = rep.Epoch, rep.Incarnation
-				rep.Incarnation = 0
-				reps[i] = rep
-			}
-			if reps[0] != reps[1] {
-				t.Fatalf("seed %d step %d: %+v\n memory: %+v\n redis:  %+v", seed, step, req, reps[0], reps[1])
-			}
-			distinct[reps[0].Limit] = true
+			rep := syncBoth(t, stores, key, req, &c.epoch, &c.inc, seed, step)
+			distinct[rep.Limit] = true
 			if req.Seq != 0 && req.Seq == c.seq {
 				c.last = req
 			}
