@@ -116,12 +116,19 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 // of the first error in the chain with a status, from its Response
 // *http.Response field, as the SDKs' errors have.
 func errorResponse(err error) *http.Response {
+	_, resp := firstStatus(err)
+	return resp
+}
+
+// firstStatus returns the status and the response (nil if none) of the
+// first error in err's chain that carries a status; 0 if none does.
+func firstStatus(err error) (int, *http.Response) {
 	for e := range walkErrors(err, 16) {
 		if code, resp := statusOf(e); code != 0 {
-			return resp
+			return code, resp
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // mayRetry reports whether h lets the request be sent again: it does
@@ -146,12 +153,8 @@ func saysNothing(ctx context.Context, err error) bool {
 	if errors.As(err, &ne) {
 		return true
 	}
-	for e := range walkErrors(err, 16) {
-		if code, _ := statusOf(e); code != 0 {
-			return code >= 500
-		}
-	}
-	return false
+	code, _ := firstStatus(err)
+	return code >= 500
 }
 
 // Wrap returns fn wrapped in Do with limiter l, the counterpart of the
