@@ -1,7 +1,6 @@
 package ratellmiter
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,33 +16,8 @@ func sharedLearnedLimiters(t *testing.T) []*BucketRateLimiter {
 	t.Helper()
 	ls := sharedLimiters(t, NewMemoryStore(), FallbackLocal, 2, 1200,
 		WithService(newScriptedService(openAnswer)))
-	time.Sleep(2 * time.Second) // both have synced
-	var first, second [2]*Ticket
-	for i, l := range ls {
-		var err error
-		first[i], err = l.Acquire(context.Background())
-		require.NoError(t, err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	for i, l := range ls {
-		var err error
-		second[i], err = l.Acquire(context.Background())
-		require.NoError(t, err)
-	}
-	retried := []<-chan error{handBack(first[0], 5*time.Second)}
-	time.Sleep(time.Second)
-	require.True(t, ls[1].Stats().Paused)
-	retried = append(retried, handBack(first[1], 5*time.Second))
-	synctest.Wait()
-	for i := range ls {
-		second[i].Done() // admitted during the pause: the rate is too high
-	}
-	for _, r := range retried {
-		require.NoError(t, <-r)
-	}
-	for i := range ls {
-		first[i].Done()
-	}
+	time.Sleep(2 * time.Second)             // both have synced
+	pauseShared(t, ls, [2]bool{true, true}) // both admitted part of the traffic
 	time.Sleep(2 * time.Second)
 	for i, l := range ls {
 		require.Equal(t, 600, l.RPM(), "p%d: the quota's learned limit", i)
