@@ -37,8 +37,10 @@ func isOpenLog(fi os.FileInfo) bool {
 const logTail = 256 << 10
 
 // removeOldLogs removes from dir the regular files named as minute logs
-// (parseLogName) whose last minute ended before cutoff, but for inUse and
-// the files a Monitor of this process writes to (openLogs). It
+// (parseLogName) whose last minute ended before cutoff, but for inUse, the
+// files a Monitor of this process writes to (openLogs) and those with no
+// minute log among their last records, which are not known to be logs
+// nor to be old. It
 // says what it removes, and the errors it meets, through logger, and goes
 // on past them.
 func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logger) {
@@ -64,7 +66,7 @@ func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logg
 			}
 			continue
 		}
-		if open || !end.Before(cutoff) {
+		if open || end.IsZero() || !end.Before(cutoff) {
 			continue
 		}
 		if err := os.Remove(path); err != nil {
@@ -79,8 +81,8 @@ func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logg
 
 // lastMinuteEnd returns when the last minute of the log file at path
 // ended: the latest end of the valid records among its last logTail
-// bytes, or, when there is none, the file's modification time; and
-// whether a Monitor of this process writes to the file.
+// bytes, or, when there is none, the zero Time; and whether a Monitor of
+// this process writes to the file.
 func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -124,5 +126,5 @@ func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 			break
 		}
 	}
-	return fi.ModTime(), false, nil
+	return time.Time{}, false, nil
 }

@@ -246,7 +246,7 @@ func TestLogRetentionRemovesOnlyOldLogsAtTheStart(t *testing.T) {
 		writeMinutes(t, filepath.Join(dir, logName(now-10*day, 1)), now-10*day, 5)
 		// Named as recent, but its minutes are old.
 		writeMinutes(t, filepath.Join(dir, logName(now-1000, 2)), now-3*day, 5)
-		// Not a log inside: counts from its modification time.
+		// Not a log inside, or nothing inside, however old: kept.
 		garbage := filepath.Join(dir, logName(now-9*day, 1))
 		require.NoError(t, os.WriteFile(garbage, []byte("not a log\n"), 0o644))
 		require.NoError(t, os.Chtimes(garbage, old, old))
@@ -280,11 +280,12 @@ func TestLogRetentionRemovesOnlyOldLogsAtTheStart(t *testing.T) {
 		for _, e := range entries {
 			got = append(got, e.Name())
 		}
-		want := append(slices.Clone(keep), logName(now-2*day, 1), logName(now-6*day, 1), "sub", logName(now-5*day, 1))
+		want := append(slices.Clone(keep), logName(now-2*day, 1), logName(now-6*day, 1), "sub", logName(now-5*day, 1),
+			logName(now-9*day, 1), logName(now-8*day, 1))
 		assert.ElementsMatch(t, want, got)
 		assert.FileExists(t, target)
 		assert.FileExists(t, filepath.Join(dir, "sub", logName(now-10*day, 1)))
-		assert.Equal(t, 4, strings.Count(logs.String(), "removed an old minute log"), logs.String())
+		assert.Equal(t, 2, strings.Count(logs.String(), "removed an old minute log"), logs.String())
 		require.NoError(t, m.Stop())
 	})
 }
@@ -442,8 +443,8 @@ func TestLogRetentionKeepsTheFilesOfRunningMonitors(t *testing.T) {
 }
 
 // A file's last minute is read from its last records, however long they
-// are, past a torn or corrupt end; a file with no record there counts
-// from its modification time.
+// are, past a torn or corrupt end; a file with no record there has none
+// (the zero Time).
 func TestLastMinuteOfALogFile(t *testing.T) {
 	dir := t.TempDir()
 	record := func(start int64, events int) []byte {
@@ -471,8 +472,8 @@ func TestLastMinuteOfALogFile(t *testing.T) {
 	}{
 		{"long last record", long.Bytes(), time.Unix(1_700_100_000-1_700_100_000%60+60, 0)},
 		{"torn end", torn.Bytes(), time.Unix(1_700_000_100, 0)},
-		{"no record", []byte("not a log\n"), old},
-		{"empty", nil, old},
+		{"no record", []byte("not a log\n"), time.Time{}},
+		{"empty", nil, time.Time{}},
 	} {
 		path := filepath.Join(dir, c.name)
 		require.NoError(t, os.WriteFile(path, c.data, 0o644))

@@ -84,8 +84,9 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // in it) whose names are those of minute logs, <unix-seconds>.jsonl or
 // <unix-seconds>-<k>.jsonl, regular files (not symbolic links), whose last
 // minute ended more than keep ago. A file's last minute is read from its
-// last records; a file without a readable record there counts from its
-// modification time. Every other file is left alone, and so are the files
+// last records; a file without a readable minute log there (empty, torn,
+// or some other data under such a name) is kept, as nothing says it is a
+// log, nor that it is old. Every other file is left alone, and so are the files
 // that this Monitor, or another of the process, writes to. The check runs
 // when the Monitor starts and at each rotation (WithLogRotation), in the
 // Monitor's log goroutine (or in Stop, for a rotation due then), never on
