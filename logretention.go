@@ -81,8 +81,11 @@ func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logg
 
 // lastMinuteEnd returns when the last minute of the log file at path
 // ended: the latest end of the valid records among its last logTail
-// bytes, or, when there is none, the zero Time; and whether a Monitor of
-// this process writes to the file.
+// bytes, or the file's modification time if later (the records of a
+// Monitor are dated on its monotonic time line, which lags the wall clock
+// after the machine was suspended or the clock set forward), or, when
+// there is no valid record, the zero Time; and whether a Monitor of this
+// process writes to the file.
 func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -120,7 +123,13 @@ func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 			}
 		}
 		if last >= 0 {
-			return time.Unix(last+60, 0), false, nil
+			end := time.Unix(last+60, 0)
+			if mod := fi.ModTime(); mod.After(end) {
+				// Written since on the wall clock: the records are
+				// dated on a time line behind it.
+				end = mod
+			}
+			return end, false, nil
 		}
 		if off == 0 {
 			break

@@ -217,17 +217,39 @@ func TestLogRotationAndRetentionRefuseBadDurations(t *testing.T) {
 }
 
 // writeMinutes writes a log file at path with one record a minute from
-// start for n minutes.
+// start for n minutes, last modified at the end of its last minute, as a
+// Monitor would have left it.
 func writeMinutes(t *testing.T, path string, start int64, n int) {
 	t.Helper()
 	var b bytes.Buffer
+	var end time.Time
 	for i := range n {
 		s := start - start%60 + int64(i)*60
 		line, err := json.Marshal(MinuteLog{V: LogVersion, Limiter: "old", Start: s, StartTime: time.Unix(s, 0).UTC().Format(rfc3339), RPM: 60})
 		require.NoError(t, err)
 		b.Write(append(line, '\n'))
+		end = time.Unix(s+60, 0)
 	}
 	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
+	require.NoError(t, os.Chtimes(path, end, end))
+}
+
+// settleLogTimes sets the modification time of the log files in dir that
+// were written since the last call to the bubble's now. A file written in
+// a synctest bubble gets the real clock's time, years after the bubble's,
+// which would keep it from retention however old it is on the bubble's
+// time line.
+func settleLogTimes(t *testing.T, dir string) {
+	t.Helper()
+	now := time.Now()
+	for _, name := range logFileNames(t, dir) {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		if fi.ModTime().After(now) {
+			require.NoError(t, os.Chtimes(path, now, now))
+		}
+	}
 }
 
 // Retention removes, at the start, the minute logs of the folder whose
@@ -319,6 +341,9 @@ func TestLogRetentionRunsAtEachRotation(t *testing.T) {
 		s0 := start.Unix()
 		for h := range 6 {
 			issueEvery(t, l, 20*time.Second, start.Add(time.Duration(h)*time.Hour+30*time.Minute))
+			time.Sleep(time.Until(start.Add(time.Duration(h)*time.Hour + 59*time.Minute)))
+			synctest.Wait()
+			settleLogTimes(t, dir)
 			time.Sleep(time.Until(start.Add(time.Duration(h+1) * time.Hour)))
 			synctest.Wait()
 			// At h+1 hours: the file of hour h just closed (last minute
@@ -358,6 +383,7 @@ func TestMonitorRestartedInTheSameSecondWithRotation(t *testing.T) {
 		tk.Done()
 		require.NoError(t, first.Stop())
 		assert.Equal(t, filepath.Join(dir, logName(s0, 1)), first.LogPath())
+		settleLogTimes(t, dir)
 
 		time.Sleep(500 * time.Millisecond) // still the same second
 		second := NewMonitor(WithLogDir(dir), WithLogRotation(time.Hour), WithLogRetention(time.Minute))
@@ -424,6 +450,7 @@ func TestLogRetentionKeepsTheFilesOfRunningMonitors(t *testing.T) {
 		synctest.Wait()
 		quietFile := quiet.LogPath()
 		require.FileExists(t, quietFile)
+		settleLogTimes(t, dir)
 
 		time.Sleep(8 * time.Minute)
 		pruner := NewMonitor(WithLogDir(dir), WithLogRotation(time.Hour), WithLogRetention(time.Minute))
@@ -435,6 +462,7 @@ func TestLogRetentionKeepsTheFilesOfRunningMonitors(t *testing.T) {
 		assert.FileExists(t, quietFile, "in use at the rotation's check")
 
 		require.NoError(t, quiet.Stop())
+		settleLogTimes(t, dir)
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		assert.NoFileExists(t, quietFile, "removed at the next rotation once its Monitor stopped")

@@ -83,7 +83,10 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // ones from its log folder: the files of that folder (not of the folders
 // in it) whose names are those of minute logs, <unix-seconds>.jsonl or
 // <unix-seconds>-<k>.jsonl, regular files (not symbolic links), whose last
-// minute ended more than keep ago. A file's last minute is read from its
+// minute ended more than keep ago, and that were last modified more than
+// keep ago: a Monitor dates its minutes on a time line that lags the wall
+// clock after the machine was suspended, and a file written to recently is
+// not old whatever its records say. A file's last minute is read from its
 // last records; a file without a readable minute log there (empty, torn,
 // or some other data under such a name) is kept, as nothing says it is a
 // log, nor that it is old. Every other file is left alone, and so are the files
