@@ -42,8 +42,8 @@ const logTail = 256 << 10
 // minute log among their last records, which are not known to be logs
 // nor to be old. It
 // says what it removes, and the errors it meets, through logger, and goes
-// on past them.
-func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logger) {
+// on past them. It returns, leaving the rest, once stop is closed.
+func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logger, stop <-chan struct{}) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) { // nothing written yet
@@ -52,6 +52,11 @@ func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logg
 		// ReadDir returns the entries it read before the error.
 	}
 	for _, e := range entries {
+		select {
+		case <-stop:
+			return // the Monitor stops: its next start goes on
+		default:
+		}
 		if _, _, ok := parseLogName(e.Name()); !ok || !e.Type().IsRegular() {
 			continue
 		}

@@ -92,9 +92,10 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // log, nor that it is old. Every other file is left alone, and so are the files
 // that this Monitor, or another of the process, writes to. The check runs
 // when the Monitor starts and at each rotation (WithLogRotation), in the
-// Monitor's log goroutine (or in Stop, for a rotation due then), never on
-// the ticket path; with rotation off it
-// runs only at the start. An error
+// Monitor's log goroutine, never on the ticket path; with rotation off it
+// runs only at the start. Stop does not wait for it: a check under way
+// ends at the next file, and none runs at a rotation made by Stop; the
+// next start checks the folder again. An error
 // (a file that cannot be read or removed) is logged through the Monitor's
 // logger (WithLogger) and the check goes on; it never stops the Monitor
 // nor shows in what Stop returns.
@@ -191,7 +192,7 @@ func (m *Monitor) rotateIfDue(now time.Time) {
 // removeOldLogs removes the log files of the Monitor's folder whose last
 // minute ended more than the retention before now (see WithLogRetention).
 func (m *Monitor) removeOldLogs(now time.Time) {
-	removeOldLogs(m.cfg.logDir, now.Add(-m.cfg.logKeep), m.w.path(), m.cfg.logger)
+	removeOldLogs(m.cfg.logDir, now.Add(-m.cfg.logKeep), m.w.path(), m.cfg.logger, m.quit)
 }
 
 // flush writes the pending minutes, ordered by start time.
