@@ -12,15 +12,16 @@ import (
 	"time"
 )
 
-// openLogs holds the files that the log writers of this process have open,
-// so that no Monitor's retention removes another's file in use.
+// openLogs holds the files that the log writers of this process write to
+// (open, or closed after a failed write until the next), so that no
+// Monitor's retention removes another's file in use.
 var openLogs struct {
 	sync.Mutex
 	files map[*logWriter]os.FileInfo
 }
 
 // isOpenLog reports whether fi is a file that a log writer of this
-// process has open.
+// process writes to.
 func isOpenLog(fi os.FileInfo) bool {
 	openLogs.Lock()
 	defer openLogs.Unlock()

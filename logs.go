@@ -197,8 +197,10 @@ func (w *logWriter) write(rec *MinuteLog) {
 	if err != nil {
 		w.fail(fmt.Errorf("ratellmiter: writing %s: %w", w.path(), err))
 		// The file may be gone with its folder: open it again next time.
+		// It stays in openLogs meanwhile: it is still the file the
+		// writer writes to, which no retention may remove.
 		w.f.Close()
-		w.setFile(nil)
+		w.f = nil
 	}
 }
 
@@ -223,7 +225,9 @@ func (w *logWriter) fail(err error) {
 	}
 }
 
-// setFile makes f, or none, the writer's open file, and tells openLogs.
+// setFile makes f, or none, the writer's open file, and tells openLogs,
+// which keeps the file a writer writes to, open or not (closed after a
+// failed write), until setFile(nil).
 func (w *logWriter) setFile(f *os.File) {
 	w.f = f
 	var fi os.FileInfo
@@ -250,8 +254,8 @@ func (w *logWriter) rotate(start time.Time) {
 		if err := w.f.Close(); err != nil {
 			w.fail(fmt.Errorf("ratellmiter: closing %s: %w", w.path(), err))
 		}
-		w.setFile(nil)
 	}
+	w.setFile(nil)
 	w.claimed, w.cut = false, false
 	w.start = start.Unix()
 	w.mu.Lock()
@@ -265,8 +269,8 @@ func (w *logWriter) close() error {
 		if err := w.f.Close(); err != nil {
 			w.fail(err)
 		}
-		w.setFile(nil)
 	}
+	w.setFile(nil)
 	return w.err
 }
 
