@@ -386,6 +386,7 @@ var wallClockReaders = map[string]bool{
 	"RoundTrip":            true,
 	"ObserveHeaders":       true,
 	"inspect":              true,
+	"removeOldLogs":        true, // the age of log files, dated by others on the wall clock
 }
 
 func TestOnlyTheOriginAndServerDatesReadTheWallClock(t *testing.T) {

@@ -86,7 +86,9 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // minute ended more than keep ago, and that were last modified more than
 // keep ago: a Monitor dates its minutes on a time line that lags the wall
 // clock after the machine was suspended, and a file written to recently is
-// not old whatever its records say. A file's last minute is read from its
+// not old whatever its records say. Ago counts on the Monitor's time line
+// (its start plus the monotonic time since), or on the wall clock when that
+// was set back since and is earlier. A file's last minute is read from its
 // last records; a file without a readable minute log there (empty, torn,
 // or some other data under such a name) is kept, as nothing says it is a
 // log, nor that it is old. Every other file is left alone, and so are the files
@@ -190,8 +192,14 @@ func (m *Monitor) rotateIfDue(now time.Time) {
 }
 
 // removeOldLogs removes the log files of the Monitor's folder whose last
-// minute ended more than the retention before now (see WithLogRetention).
+// minute ended more than the retention before now (see WithLogRetention),
+// or before the wall clock if that is earlier: set back since the start,
+// it dates the files written since, which the Monitor's time line, ahead
+// of it, would make look old.
 func (m *Monitor) removeOldLogs(now time.Time) {
+	if wall := time.Now().Round(0); wall.Before(now) {
+		now = wall
+	}
 	removeOldLogs(m.cfg.logDir, now.Add(-m.cfg.logKeep), m.w.path(), m.cfg.logger, m.quit)
 }
 
