@@ -45,6 +45,9 @@ const logTail = 256 << 10
 // says what it removes, and the errors it meets, through logger, and goes
 // on past them. It returns, leaving the rest, once stop is closed.
 func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logger, stop <-chan struct{}) {
+	if stopped(stop) {
+		return // not even the listing of a large folder
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) { // nothing written yet
@@ -53,10 +56,8 @@ func removeOldLogs(dir string, cutoff time.Time, inUse string, logger *slog.Logg
 		// ReadDir returns the entries it read before the error.
 	}
 	for _, e := range entries {
-		select {
-		case <-stop:
-			return // the Monitor stops: its next start goes on
-		default:
+		if stopped(stop) {
+			return // the Monitor stops: the next one on the folder goes on
 		}
 		if _, _, ok := parseLogName(e.Name()); !ok || !e.Type().IsRegular() {
 			continue
@@ -142,4 +143,14 @@ func lastMinuteEnd(path string) (end time.Time, open bool, err error) {
 		}
 	}
 	return time.Time{}, false, nil
+}
+
+// stopped reports whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }

@@ -97,7 +97,7 @@ func WithLogRotation(every time.Duration) MonitorOption {
 // Monitor's log goroutine, never on the ticket path; with rotation off it
 // runs only at the start. Stop does not wait for it: a check under way
 // ends at the next file, and none runs at a rotation made by Stop; the
-// next start checks the folder again. An error
+// next Monitor started on the folder checks it again. An error
 // (a file that cannot be read or removed) is logged through the Monitor's
 // logger (WithLogger) and the check goes on; it never stops the Monitor
 // nor shows in what Stop returns.
