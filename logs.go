@@ -60,14 +60,19 @@ type LogEvent struct {
 // where start is the Monitor's start or, after rotate, the rotation's. The
 // folder and file are created on the first write, so a run (or a period)
 // that logs nothing leaves nothing. Each record is written as one line with a single
-// Write. The first error is kept, said once through the logger, and
-// returned by close; later records are still attempted. Used only by the
+// Write. The first error is kept and returned by close; later records are
+// still attempted. Each spell of failures is said once through the logger,
+// and so is its end, the next record written: a service that runs for
+// months hears of every spell, not only of the first. Used only by the
 // Monitor's goroutine.
 type logWriter struct {
 	dir    string
 	logger *slog.Logger
 	f      *os.File
-	err    error
+	err    error // the first error met, which close returns
+	// failing is set from a failure until the next record written: each
+	// spell of failures is said once through the logger, and its end.
+	failing bool
 	// claimed is set once the writer has created its file. Until then
 	// the name is only the one it hopes for: another Monitor (of this
 	// process or another, or a run before a restart) may have created
@@ -194,6 +199,10 @@ func (w *logWriter) write(rec *MinuteLog) {
 	if n > 0 {
 		w.cut = line[n-1] != '\n'
 	}
+	if err == nil && w.failing {
+		w.failing = false
+		w.logger.Info("ratellmiter: minute logs are written again", "path", w.path())
+	}
 	if err != nil {
 		w.fail(fmt.Errorf("ratellmiter: writing %s: %w", w.path(), err))
 		// The file may be gone with its folder: open it again next time.
@@ -221,6 +230,9 @@ func (w *logWriter) stillThere() bool {
 func (w *logWriter) fail(err error) {
 	if w.err == nil {
 		w.err = err
+	}
+	if !w.failing {
+		w.failing = true
 		w.logger.Error("ratellmiter: minute logs are not being written", "err", err)
 	}
 }
