@@ -88,3 +88,35 @@ func TestDoDoesNotRetryAnOverloadMarkedShouldRetryFalse(t *testing.T) {
 	assert.Zero(t, s.InFlight)
 	assertConserved(t, l)
 }
+
+// The headers of a successful call reach the limiter as the
+// ObserveHeaders doc says: openai-go hands the response to
+// option.WithResponseInto, and the function passed to Do hands its
+// headers on; a server on 127.0.0.1 reporting 3000 requests per minute
+// sets the limit of a limiter configured at 6000.
+func TestObserveHeadersOfASuccessfulSDKCallThroughDo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-ratelimit-limit-requests", "3000")
+		w.Header().Set("x-ratelimit-remaining-requests", "2999")
+		w.Header().Set("x-ratelimit-reset-requests", "20ms")
+		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}`)
+	}))
+	defer srv.Close()
+	client := openai.NewClient(openaioption.WithBaseURL(srv.URL), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0))
+
+	l := newLimiter(t, 6000)
+	_, err := Do(context.Background(), l, func(ctx context.Context) (*openai.ChatCompletion, error) {
+		var raw *http.Response
+		res, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+			Model:    "gpt-4o-mini",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		}, openaioption.WithResponseInto(&raw))
+		if raw != nil {
+			l.ObserveHeaders(raw.Header)
+		}
+		return res, err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3000, l.RPM())
+}
