@@ -155,6 +155,10 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		// reply: its grant, counted already, is told again.
 		granted, slot, gap = ack.n, ack.slot, ack.gap
 	}
+	var last uint64
+	if stale {
+		last = ack.seq
+	}
 	return SyncReply{
 		Granted:     granted,
 		NotBefore:   slot * 1e6,
@@ -168,6 +172,7 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		Live:        live,
 		Window:      window,
 		Limit:       lim,
+		LastSeq:     last,
 	}
 }
 

@@ -292,7 +292,8 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		s.down, s.err = false, nil
 		l.event(now, EventProbe, "quota store reachable again")
 	}
-	if req.SetLearned {
+	overtaken := s.overtaken(l, req, rep)
+	if req.SetLearned && !overtaken {
 		s.sentLearned = req.Learned
 	}
 	// A store whose state changed incarnation, or whose epoch went back,
@@ -305,7 +306,9 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 	}
 	s.window, s.windowSec = rep.Window, req.Sec
 	s.holdsBelow(l, now, rep.Limit)
-	s.lease(now, req, rep)
+	if !overtaken {
+		s.lease(now, req, rep)
+	}
 	if rep.Learned != l.lim.learned && l.lim.learned == s.sentLearned {
 		l.lim.learned, l.lim.lastChange = rep.Learned, now
 		s.sentLearned = rep.Learned
@@ -375,14 +378,57 @@ func (s *shared) settle(req SyncRequest, rep SyncReply, err error) {
 	}
 	s.unacked = nil
 	s.down, s.err = false, nil
+	s.epoch, s.incarnation, s.holder = rep.Epoch, rep.Incarnation, rep.Probe
+	if s.overtaken(nil, req, rep) {
+		return // told again by the next request, the final sync's second
+	}
 	s.left = s.left || req.Leaving
 	if req.SetLearned {
 		s.sentLearned = req.Learned
 	}
-	s.epoch, s.incarnation, s.holder = rep.Epoch, rep.Incarnation, rep.Probe
 	if rep.Granted > 0 {
 		s.returned = addCount(s.returned, req.Sec, rep.Granted)
 	}
+}
+
+// overtaken reports whether the store did not apply req because its Seq
+// is below the last one the store applied for the limiter's ID
+// (SyncReply.LastSeq): a limiter created earlier with the same ID, on a
+// host whose clock was ahead, numbered its requests above this one's. The
+// next request is numbered above LastSeq, and tells again, as news, what
+// req told; req's grant, if any, is not the limiter's. A store that does
+// not tell LastSeq leaves the limiter as it was. (A LastSeq equal to
+// req.Seq is that of req itself, run twice by a client that retried it:
+// applied once.) l, when not nil, logs it. Requires mu.
+func (s *shared) overtaken(l *BucketRateLimiter, req SyncRequest, rep SyncReply) bool {
+	if req.Seq == 0 || rep.LastSeq <= req.Seq {
+		return false
+	}
+	if l != nil {
+		l.logger.Warn("ratellmiter: quota store had later requests of this process id; numbering above them",
+			"limiter", l.name, "seq", req.Seq, "last", rep.LastSeq)
+	}
+	s.seq = max(s.seq, rep.LastSeq)
+	s.unacked = nil // nothing of req, nor of a request it sent again, was applied
+	for _, c := range req.Used {
+		s.used = addCount(s.used, c.Sec, c.N)
+	}
+	for _, c := range req.Returned {
+		s.returned = addCount(s.returned, c.Sec, c.N)
+	}
+	if len(req.Events) > 0 {
+		events := append(slices.Clone(req.Events), s.events...)
+		if n := len(events); n > 2 {
+			// As tell keeps them: the last pause and resume of a run
+			// leave the quota as the whole run would.
+			events = events[n-2:]
+		}
+		s.events = events
+	}
+	if req.WantProbe {
+		s.probeAsked = 0
+	}
+	return true
 }
 
 // reset tells a store that lost the quota's state what the limiter knows

@@ -79,7 +79,12 @@ type SyncRequest struct {
 	// request whose Seq is not above it came late and is not applied
 	// (nothing is granted), except that one whose Seq is the last
 	// applied, sent twice by a client that retries after a lost reply,
-	// gets that grant again in its reply. 0: not numbered, always
+	// gets that grant again in its reply; either way the reply says the
+	// last Seq applied (SyncReply.LastSeq). A limiter told a LastSeq
+	// above its request's Seq finds its numbering below that of an
+	// earlier limiter with its ID (one created on a host whose clock was
+	// ahead): it numbers its requests on from LastSeq, and tells again
+	// what the request not applied told. 0: not numbered, always
 	// applied.
 	Seq uint64
 	// Retry, when not 0, says that Returned, Used and Events were first
@@ -204,4 +209,14 @@ type SyncReply struct {
 	// limiters told with their last heartbeat (see SyncRequest.Limit).
 	// Zero when none of them states caps.
 	Limit QuotaLimit
+	// LastSeq, when not 0, says that the request was numbered but its
+	// Seq was not above the last one the store applied for its ID,
+	// which LastSeq is: nothing of the request was applied (a request
+	// sent twice, numbered LastSeq, is told its grant again). A store
+	// that applied the request, or does not know this field, says 0.
+	// A limiter told a LastSeq above its request's Seq (it numbers each
+	// request above the one before) finds its numbering below that of
+	// an earlier limiter with its ID: it numbers its next request above
+	// LastSeq, and tells in it, as news, what this one told.
+	LastSeq uint64
 }

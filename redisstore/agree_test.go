@@ -30,12 +30,14 @@ type agreeClient struct {
 // The Redis store and the memory store answer alike a long run of
 // interleaved requests from many limiters that contend for one quota:
 // grants and their slots at the caps, tickets handed back and used,
-// pauses, resumes and probe leases, requests sent again, twice or late.
+// pauses, resumes and probe leases, requests sent again, twice or late,
+// and requests numbered below the last one applied, told that one.
 func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	stores := [2]ratellmiter.Store{ratellmiter.NewMemoryStore(), redisstore.New(rdb)}
+	jumps := 0 // replies that told a LastSeq above the request's
 	for seed := range uint64(6) {
 		key := fmt.Sprint("agree-", seed)
 		rng := rand.New(rand.NewPCG(seed, 42))
@@ -67,6 +69,15 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 				c.seq++
 				req = c.last
 				req.Retry, req.Seq, req.Now, req.Sec = c.last.Seq, c.seq, at, sec
+			case r < 7 && c.seq > 100:
+				// Restarted on a host whose clock is behind: numbered
+				// below its last request, until told (LastSeq).
+				c.seq -= uint64(1 + rng.IntN(100))
+				req = ratellmiter.SyncRequest{ID: c.id, Now: at, Sec: sec, Want: rng.IntN(6), Limit: limit,
+					Seq: c.seq, ProbeTTL: time.Second, LiveTTL: 3 * time.Second}
+				if rng.IntN(2) == 0 {
+					req.Used = []ratellmiter.SecondCount{{Sec: sec, N: 1}}
+				}
 			default:
 				c.seq++
 				req = ratellmiter.SyncRequest{ID: c.id, Now: at, Sec: sec, Want: rng.IntN(6), Limit: limit,
@@ -91,11 +102,19 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 			}
 			rep := syncBoth(t, stores, key, req, &c.epoch, &c.inc, seed, step)
 			c.last, c.lastSent = req, true
+			if rep.LastSeq > req.Seq {
+				c.seq = rep.LastSeq // numbered on above the store's last
+				jumps++
+			}
 			if rep.Granted > 0 {
 				c.granted = append(c.granted, ratellmiter.SecondCount{Sec: req.Sec, N: rep.Granted})
 			}
 		}
 	}
+	if jumps == 0 {
+		t.Error("no reply told a LastSeq above its request's")
+	}
+	t.Logf("%d replies told a LastSeq above the request's", jumps)
 }
 
 // syncBoth sends req to both stores, each with its own epoch and

@@ -36,7 +36,11 @@
 // this version. A limiter of this version that ends says so
 // (ratellmiter.SyncRequest.Leaving) and its caps stop holding the quota at
 // once; those of a limiter of an earlier version hold until LiveTTL after
-// its last sync.
+// its last sync. A request numbered below the last one applied for its id
+// is now told that one (ratellmiter.SyncReply.LastSeq), so that a limiter
+// restarted with a fixed id on a host whose clock is behind numbers on
+// above it; a limiter of an earlier version does not read it, and is
+// granted nothing until its predecessor's record expires, as before.
 package redisstore
 
 import (
@@ -204,7 +208,7 @@ func flag(b bool) int {
 }
 
 // replyLen is the number of integers in the script's reply.
-const replyLen = 15
+const replyLen = 16
 
 // parseReply checks the script's reply: replyLen integers.
 func parseReply(v any) (ratellmiter.SyncReply, error) {
@@ -235,6 +239,7 @@ func parseReply(v any) (ratellmiter.SyncReply, error) {
 		Incarnation: uint64(max(n[10], 0)),
 		Limit: ratellmiter.QuotaLimit{PerSecond: int(n[11]), PerMinute: int(n[12]),
 			RampStart: int(n[13]), RampStep: int(n[14])},
+		LastSeq: uint64(max(n[15], 0)),
 	}, nil
 }
 

@@ -25,7 +25,9 @@
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
 -- learned, live, window, incarnation, and the caps in force: perSecond,
--- perMinute, rampStart, rampStep (all 0 when none).
+-- perMinute, rampStart, rampStep (all 0 when none), and, for a numbered
+-- request not applied because its seq is not above the last one applied
+-- for its id, that last seq (else 0).
 local kc, ks, kl, ka, kp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -312,5 +314,8 @@ local probe = 0
 if paused and holder == id and leaseUntil > now then probe = 1 end
 window = window + granted
 if again then granted, slot, gap = ackN, ackSlot, ackGap end
+-- A request not applied is told the last Seq applied for its ID.
+local lastSeq = 0
+if stale then lastSeq = ackSeq end
 return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window,
-  tonumber(inc), mps, mpm, mrs, mrt}
+  tonumber(inc), mps, mpm, mrs, mrt, lastSeq}

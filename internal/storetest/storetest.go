@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"handed back tickets sent again are taken off once", returnedAgain},
 		{"a request that comes after a later one is not applied", staleRequest},
 		{"events sent again are applied once", eventsAgain},
+		{"a request not applied for its number is told the last one applied", lastSeqTold},
 		{"one probe lease at a time, until it expires", probeLease},
 		{"the holder's failed probe releases the lease", failedProbe},
 		{"a probe lease of the longest TTL is held", hugeProbeTTL},
@@ -464,4 +465,34 @@ func eventsAgain(t *testing.T, c *client) {
 	rep := c.sync(r)
 	expect(t, "paused", rep.Paused, false)
 	expect(t, "epoch: the events were applied once", rep.Epoch, uint64(2))
+}
+
+// lastSeqTold numbers a limiter's requests below those of an earlier one
+// with its id (created on a host whose clock was ahead): the store applies
+// none of them and tells each the last Seq it applied, so that the
+// limiter numbers on above it; then its requests are applied.
+func lastSeqTold(t *testing.T, c *client) {
+	first := c.sync(numbered("a", Base, 3, 100, 0))
+	expect(t, "granted", first.Granted, 3)
+	expect(t, "LastSeq of a request applied", first.LastSeq, uint64(0))
+	r := numbered("a", Base+sec/10, 3, 50, 0)
+	r.Used = []rl.SecondCount{{Sec: Base / sec, N: 2}}
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
+	rep := c.sync(r)
+	expect(t, "granted to a request numbered below", rep.Granted, 0)
+	expect(t, "its LastSeq", rep.LastSeq, uint64(100))
+	expect(t, "window", rep.Window, 3)
+	expect(t, "paused", rep.Paused, false)
+	r.Seq, r.Retry = 51, 50 // sent again after a lost reply: still below
+	expect(t, "LastSeq of the request sent again", c.sync(r).LastSeq, uint64(100))
+	again := c.sync(numbered("a", Base, 3, 100, 0)) // the last one, sent twice
+	expect(t, "LastSeq of a copy of the last request", again.LastSeq, uint64(100))
+	expect(t, "granted to that copy", again.Granted, first.Granted)
+	r.Seq, r.Retry = 101, 0 // numbered on above the last: told as news
+	rep = c.sync(r)
+	expect(t, "LastSeq once above", rep.LastSeq, uint64(0))
+	expect(t, "paused by the refusal", rep.Paused, true)
+	expect(t, "granted once above, paused", rep.Granted, 0)
+	expect(t, "window: the used tickets counted once", rep.Window, 5)
+	expect(t, "LastSeq of a request not numbered", c.sync(req("a", Base+sec/5, 0)).LastSeq, uint64(0))
 }
