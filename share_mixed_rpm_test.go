@@ -35,6 +35,8 @@ func TestSharedLimitersOfDifferentRPMAreHeldToTheLowest(t *testing.T) {
 		}
 		assertConserved(t, hi)
 		assertConserved(t, lo)
+		assert.Equal(t, 300, hi.Stats().SharedRPM, "Stats says the quota holds hi to lo's limit")
+		assert.Zero(t, lo.Stats().SharedRPM, "nothing holds lo below its own")
 
 		lo.Close()
 		time.Sleep(65 * time.Second) // the window empties, lo is no longer live
@@ -46,6 +48,7 @@ func TestSharedLimitersOfDifferentRPMAreHeldToTheLowest(t *testing.T) {
 		for s := 2; s < 18; s++ {
 			assert.Equal(t, 10, counts[s], "hi's tickets in second %d, lo closed", s)
 		}
+		assert.Zero(t, hi.Stats().SharedRPM, "lo closed, nothing holds hi below its own")
 		assertConserved(t, hi)
 	})
 }

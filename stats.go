@@ -13,6 +13,11 @@ type Stats struct {
 	RPM           int // requests per minute the limiter works at now
 	ConfiguredRPM int // configured requests per minute: as created, or as last set with SetRPM
 	LearnedRPM    int // the limit learned from pauses (see WithLearning); 0 if none
+	// SharedRPM is, for a limiter sharing a quota (WithStore), the
+	// requests per minute the store last said it holds the quota to
+	// when that is below RPM (a limiter sharing it has a lower limit):
+	// the rate the limiter works at, over all of them. 0 otherwise.
+	SharedRPM int
 	// HeldUntil is when the limiter resumes issuing after the server
 	// reported a request or token budget of a minute with nothing
 	// remaining; zero if not held.
@@ -79,6 +84,11 @@ func (l *BucketRateLimiter) Stats() Stats {
 	}
 	if l.lim.holdUntil > now {
 		s.HeldUntil = l.timeOf(l.lim.holdUntil)
+	}
+	if l.sh != nil {
+		if _, rpm := l.sh.caps(l); rpm < l.b.rpm {
+			s.SharedRPM = rpm
+		}
 	}
 	if l.p.paused {
 		s.PausedTime += time.Duration(now - l.p.since)

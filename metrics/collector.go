@@ -218,6 +218,7 @@ func add(a, b ratellmiter.Stats) ratellmiter.Stats {
 	a.RPM += b.RPM
 	a.ConfiguredRPM += b.ConfiguredRPM
 	a.LearnedRPM += b.LearnedRPM
+	a.SharedRPM += b.SharedRPM
 	if b.Server.Seen.After(a.Server.Seen) {
 		a.Server = b.Server
 	}

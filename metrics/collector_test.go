@@ -91,7 +91,7 @@ ratellmiter_pauses_total{limiter="gpt"} 1
 # HELP ratellmiter_rpm Requests per minute the limiter works at now.
 # TYPE ratellmiter_rpm gauge
 ratellmiter_rpm{limiter="gpt"} 60
-# HELP ratellmiter_configured_rpm Requests per minute the limiter was configured with.
+# HELP ratellmiter_configured_rpm Requests per minute the limiter is configured with: at its creation, or by SetRPM.
 # TYPE ratellmiter_configured_rpm gauge
 ratellmiter_configured_rpm{limiter="gpt"} 60
 `, "ratellmiter_tickets_requested_total", "ratellmiter_tickets_finished_total", "ratellmiter_rate_limited_total",
@@ -216,7 +216,7 @@ func TestCollectorAddsUpLimitersSharingAName(t *testing.T) {
 # TYPE ratellmiter_tickets_issued_total counter
 ratellmiter_tickets_issued_total{limiter="other"} 1
 ratellmiter_tickets_issued_total{limiter="shared"} 2
-# HELP ratellmiter_configured_rpm Requests per minute the limiter was configured with.
+# HELP ratellmiter_configured_rpm Requests per minute the limiter is configured with: at its creation, or by SetRPM.
 # TYPE ratellmiter_configured_rpm gauge
 ratellmiter_configured_rpm{limiter="other"} 60
 ratellmiter_configured_rpm{limiter="shared"} 600
@@ -434,4 +434,26 @@ func waitCounts(t *testing.T, c prometheus.Collector) map[string]uint64 {
 		}
 	}
 	return waits
+}
+
+// A limiter that a shared quota holds below its own limit (another
+// limiter sharing it has a lower one) shows the rate it is held to; one
+// that nothing holds below its own shows none.
+func TestCollectorReportsTheRateASharedQuotaHoldsALimiterTo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMonitor(t)
+		c := NewCollector(m)
+		store := ratellmiter.NewMemoryStore()
+		share := func(id string) ratellmiter.Option {
+			return ratellmiter.WithStore(store, "quota", ratellmiter.WithProcessID(id))
+		}
+		newLimiter(t, m, c, "hi", 600, share("hi"))
+		newLimiter(t, m, c, "lo", 300, share("lo"))
+		time.Sleep(2 * time.Second) // both have synced
+		compare(t, c, `
+# HELP ratellmiter_shared_rpm Requests per minute a shared quota holds the limiter to, below its own; absent otherwise.
+# TYPE ratellmiter_shared_rpm gauge
+ratellmiter_shared_rpm{limiter="hi"} 300
+`, "ratellmiter_shared_rpm")
+	})
 }

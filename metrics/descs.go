@@ -11,7 +11,7 @@ type descs struct {
 	requested, issued, finished, cancelled, rateLimited *prometheus.Desc
 	waiting, retrying, inFlight                         *prometheus.Desc
 	paused, pauses, pausedSeconds                       *prometheus.Desc
-	rpm, configuredRPM, learnedRPM                      *prometheus.Desc
+	rpm, configuredRPM, learnedRPM, sharedRPM           *prometheus.Desc
 	serverRequests, serverTokens                        *prometheus.Desc
 }
 
@@ -32,8 +32,9 @@ func newDescs(constLabels prometheus.Labels) descs {
 		pauses:         d("pauses_total", "Pauses after a rate limit."),
 		pausedSeconds:  d("paused_seconds_total", "Time spent paused, the current pause included."),
 		rpm:            d("rpm", "Requests per minute the limiter works at now."),
-		configuredRPM:  d("configured_rpm", "Requests per minute the limiter was configured with."),
+		configuredRPM:  d("configured_rpm", "Requests per minute the limiter is configured with: at its creation, or by SetRPM."),
 		learnedRPM:     d("learned_rpm", "Requests per minute the limiter learned from repeated pauses; absent while it has learned none."),
+		sharedRPM:      d("shared_rpm", "Requests per minute a shared quota holds the limiter to, below its own; absent otherwise."),
 		serverRequests: d("server_remaining_requests", "Requests the server said remain in its window; absent until it says."),
 		serverTokens:   d("server_remaining_tokens", "Tokens the server said remain in its window; absent until it says."),
 	}
@@ -44,7 +45,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.requested, d.issued, d.finished, d.cancelled, d.rateLimited,
 		d.waiting, d.retrying, d.inFlight,
 		d.paused, d.pauses, d.pausedSeconds,
-		d.rpm, d.configuredRPM, d.learnedRPM,
+		d.rpm, d.configuredRPM, d.learnedRPM, d.sharedRPM,
 		d.serverRequests, d.serverTokens,
 	}
 }
@@ -76,6 +77,9 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s ratellmiter.Stats) {
 	gauge(d.configuredRPM, float64(s.ConfiguredRPM))
 	if s.LearnedRPM > 0 {
 		gauge(d.learnedRPM, float64(s.LearnedRPM))
+	}
+	if s.SharedRPM > 0 {
+		gauge(d.sharedRPM, float64(s.SharedRPM))
 	}
 	if s.Server.Requests.Known {
 		gauge(d.serverRequests, float64(s.Server.Requests.Remaining))
