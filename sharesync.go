@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -408,7 +409,11 @@ func (s *shared) overtaken(l *BucketRateLimiter, req SyncRequest, rep SyncReply)
 		l.logger.Warn("ratellmiter: quota store had later requests of this process id; numbering above them",
 			"limiter", l.name, "seq", req.Seq, "last", rep.LastSeq)
 	}
-	s.seq = max(s.seq, rep.LastSeq)
+	// Above it by a random step: two live limiters misconfigured with
+	// one id, each overtaking the other, would otherwise number their
+	// next requests alike, and a request numbered as the last one
+	// applied is taken for that one sent twice, and told its grant.
+	s.seq = max(s.seq, rep.LastSeq) + rand.Uint64N(1<<20)
 	s.unacked = nil // nothing of req, nor of a request it sent again, was applied
 	for _, c := range req.Used {
 		s.used = addCount(s.used, c.Sec, c.N)
