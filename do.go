@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
-
-	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // errNilFunc is returned by Do for a nil function.
@@ -74,9 +71,11 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 			t.Done()
 			return v, nil
 		}
-		resp := errorResponse(err)
-		if resp != nil {
-			l.ObserveHeaders(resp.Header)
+		mayRetry := true
+		if resp := errorResponse(err); resp != nil {
+			if r := l.observeHeaders(resp.Header).ShouldRetry; r != nil {
+				mayRetry = *r
+			}
 		}
 		c := l.cfg.classify(err)
 		switch c.Kind {
@@ -86,7 +85,7 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 				t.rateLimitedFinal(c.RetryAfter, overloaded)
 				return zero, fmt.Errorf("%w after %d %s: %w", ErrRateLimited, attempt, plural(attempt, "attempt"), err)
 			}
-			if resp != nil && !mayRetry(resp.Header) {
+			if !mayRetry {
 				t.rateLimitedFinal(c.RetryAfter, overloaded)
 				return zero, fmt.Errorf("%w, and the server says not to retry (x-should-retry: false): %w", ErrRateLimited, err)
 			}
@@ -129,14 +128,6 @@ func firstStatus(err error) (int, *http.Response) {
 		}
 	}
 	return 0, nil
-}
-
-// mayRetry reports whether h lets the request be sent again: it does
-// unless "x-should-retry" says false.
-func mayRetry(h http.Header) bool {
-	// Only the flag is read: the time, for resets, does not matter.
-	retry := signals.ParseHeaders(h, time.Time{}).ShouldRetry
-	return retry == nil || *retry
 }
 
 // saysNothing reports whether err, returned by a call made under ctx, says

@@ -384,7 +384,7 @@ var wallClockReaders = map[string]bool{
 	"startLocked":          true,
 	"DefaultClassifier":    true,
 	"RoundTrip":            true,
-	"ObserveHeaders":       true,
+	"observeHeaders":       true,
 	"inspect":              true,
 	"removeOldLogs":        true, // the age of log files, dated by others on the wall clock
 }

@@ -239,9 +239,15 @@ func (l *BucketRateLimiter) SetRPM(requestsPerMinute int) error {
 // the Transport, pass the headers of each response here, 429s included
 // (openai-go and anthropic-sdk-go hand the *http.Response to
 // option.WithResponseInto, and a failed call's error carries it too).
-func (l *BucketRateLimiter) ObserveHeaders(h http.Header) {
+func (l *BucketRateLimiter) ObserveHeaders(h http.Header) { l.observeHeaders(h) }
+
+// observeHeaders takes in h, as ObserveHeaders does, and returns what it
+// read of it.
+func (l *BucketRateLimiter) observeHeaders(h http.Header) signals.Limits {
 	now := time.Now()
-	l.observe(signals.ParseHeaders(h, now), now)
+	lim := signals.ParseHeaders(h, now)
+	l.observe(lim, now)
+	return lim
 }
 
 // observe takes in the rate-limit headers of a response received at now
