@@ -422,13 +422,12 @@ func (s *shared) overtaken(l *BucketRateLimiter, req SyncRequest, rep SyncReply)
 		s.returned = addCount(s.returned, c.Sec, c.N)
 	}
 	if len(req.Events) > 0 {
-		events := append(slices.Clone(req.Events), s.events...)
-		if n := len(events); n > 2 {
-			// As tell keeps them: the last pause and resume of a run
-			// leave the quota as the whole run would.
-			events = events[n-2:]
+		// Told before those queued since, and kept as tell keeps them.
+		queued := s.events
+		s.events = nil
+		for _, ev := range append(slices.Clone(req.Events), queued...) {
+			s.tell(ev)
 		}
-		s.events = events
 	}
 	if req.WantProbe {
 		s.probeAsked = 0
