@@ -175,7 +175,7 @@ func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
 // limit). Requires mu.
 func (s *shared) caps(l *BucketRateLimiter) (perSec, rpm int) {
 	perSec, rpm = l.b.perSec, l.b.rpm
-	if c := s.inForce; c.PerSecond > 0 && c.PerMinute > 0 {
+	if c := s.inForce; c.stated() {
 		perSec, rpm = min(perSec, c.PerSecond), min(rpm, c.PerMinute)
 	}
 	return perSec, rpm
