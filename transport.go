@@ -79,11 +79,13 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // WithServiceLimiters makes the transport take each request's ticket from
 // s.Limiter(model), where model is the "model" field of the request's JSON
 // body (or, when the body has none, the model named in a Gemini-style URL
-// path such as /v1beta/models/gemini-2.5-flash:generateContent). A body
-// sent with Content-Encoding: gzip is decompressed to read it; a body
-// whose Content-Type is not JSON (a multipart file upload, say) is not
-// read for it. A request for which s has no limiter fails without being
-// sent.
+// path such as /v1beta/models/gemini-2.5-flash:generateContent), or the
+// first "model" field of a multipart/form-data body (an audio
+// transcription or translation, as the SDKs send them), read only as far
+// as that field, from a copy of the body that GetBody gives, without
+// keeping it. A body sent with Content-Encoding: gzip is decompressed to
+// read it; a body of any other Content-Type (a file, say) is not read for
+// it. A request for which s has no limiter fails without being sent.
 func WithServiceLimiters(s RateLimitedService) TransportOption {
 	return transportOption(func(c *transportConfig) error {
 		if isNil(s) {
@@ -99,7 +101,8 @@ func WithServiceLimiters(s RateLimitedService) TransportOption {
 // memory, DefaultMaxBodyBytes (32 MiB) unless changed. A body is read only
 // when it must be: to find the model for WithServiceLimiters, to estimate
 // its tokens for a limiter with a token budget (in both cases only a body
-// whose Content-Type is JSON or unset), and to replay it on a retry
+// whose Content-Type is JSON or unset; a multipart form is scanned for
+// its model field without being kept), and to replay it on a retry
 // when the request has no GetBody (requests made with http.NewRequest from
 // a bytes.Reader, bytes.Buffer or strings.Reader, and those of the official
 // SDKs, have one). A larger body makes the request fail before it is sent,
@@ -209,6 +212,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := t.limiter
 	if t.service != nil {
 		model := modelOf(body, req)
+		if model == "" && !jsonBody {
+			if out, model, err = t.formModel(out, body); err != nil {
+				closeBody(req)
+				return nil, err
+			}
+		}
 		if l = t.service.Limiter(model); l == nil {
 			closeBody(out)
 			return nil, fmt.Errorf("%w: service %q has none for model %q and no default one (register it with NewLimiter(%q, rpm), or a default with NewLimiter(\"\", rpm))",

@@ -1,0 +1,83 @@
+package ratellmiter
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+)
+
+// maxFormModel is the longest "model" field of a form that names a model;
+// a longer one names none.
+const maxFormModel = 256
+
+// formModel returns the first "model" field of req's body when that is a
+// multipart/form-data form (an audio transcription or translation, say),
+// or "" when it is no form or names no model, with the request to send in
+// req's place. body is req's body when the transport has read it already
+// (see prepare), else nil. An unread body is read from a copy GetBody
+// gives, only as far as the model field and without keeping any of it,
+// and the returned request sends a fresh one. On an error req's body is
+// left open, for RoundTrip to close.
+func (t *Transport) formModel(req *http.Request, body []byte) (*http.Request, string, error) {
+	boundary := formBoundary(req)
+	switch {
+	case boundary == "":
+		return req, "", nil
+	case body != nil:
+		return req, scanFormModel(bytes.NewReader(body), boundary), nil
+	case req.Body == nil || req.Body == http.NoBody || req.GetBody == nil:
+		return req, "", nil
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		return nil, "", fmt.Errorf("ratellmiter: reading request body: %w", err)
+	}
+	model := scanFormModel(rc, boundary)
+	_ = rc.Close()
+	// The SDKs' GetBody may rewind and hand back the very reader that
+	// req.Body is (see prepare): send one given afresh.
+	fresh, err := req.GetBody()
+	if err != nil {
+		return nil, "", fmt.Errorf("ratellmiter: reading request body: %w", err)
+	}
+	_ = req.Body.Close()
+	out := req.Clone(req.Context())
+	out.Body = fresh
+	return out, model, nil
+}
+
+// formBoundary returns the boundary of req's body when its Content-Type is
+// multipart/form-data, else "".
+func formBoundary(req *http.Request) string {
+	mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return ""
+	}
+	return params["boundary"]
+}
+
+// scanFormModel reads a multipart form from r up to its first field named
+// "model" that is no file, and returns that field's value, trimmed of
+// spaces; "" when the form has none before it ends or turns malformed, or
+// when the value is longer than maxFormModel.
+func scanFormModel(r io.Reader, boundary string) string {
+	mr := multipart.NewReader(r, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return ""
+		}
+		if p.FormName() != "model" || p.FileName() != "" {
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(p, maxFormModel+1))
+		if err != nil || len(v) > maxFormModel {
+			return ""
+		}
+		return strings.TrimSpace(string(v))
+	}
+}
