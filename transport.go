@@ -84,8 +84,9 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // transcription or translation, as the SDKs send them), read only as far
 // as that field, from a copy of the body that GetBody gives, without
 // keeping it. A body sent with Content-Encoding: gzip is decompressed to
-// read it; a body of any other Content-Type (a file, say) is not read for
-// it. A request for which s has no limiter fails without being sent.
+// read it, and counts against WithMaxBodyBytes decompressed; a body of any
+// other Content-Type (a file, say) is not read for it. A request for which
+// s has no limiter fails without being sent.
 func WithServiceLimiters(s RateLimitedService) TransportOption {
 	return transportOption(func(c *transportConfig) error {
 		if isNil(s) {
@@ -205,8 +206,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if body != nil && isGzip(req.Header) {
 		// A compressed body names its model and costs its tokens as
 		// the same body plain does.
-		if plain := gunzip(body, int(min(t.maxBody, math.MaxInt-1))); plain != nil {
+		plain, tooLarge := gunzip(body, int(min(t.maxBody, math.MaxInt-1)))
+		switch {
+		case plain != nil:
 			body = plain
+		case tooLarge && t.service != nil:
+			// Its model cannot be read, as a plain body that large.
+			closeBody(out)
+			return nil, fmt.Errorf("%w: more than %d bytes decompressed (see WithMaxBodyBytes)", ErrBodyTooLarge, t.maxBody)
 		}
 	}
 	l := t.limiter
@@ -455,7 +462,8 @@ func decoded(h http.Header, body []byte) []byte {
 	if !isGzip(h) {
 		return body
 	}
-	return gunzip(body, maxErrorBody)
+	plain, _ := gunzip(body, maxErrorBody)
+	return plain
 }
 
 // isGzip reports whether h says its body is compressed with gzip.
@@ -464,17 +472,20 @@ func isGzip(h http.Header) bool {
 }
 
 // gunzip returns body decompressed, or nil when it is not valid gzip or
-// decompresses to more than limit bytes.
-func gunzip(body []byte, limit int) []byte {
+// decompresses to more than limit bytes, which tooLarge then reports.
+func gunzip(body []byte, limit int) (plain []byte, tooLarge bool) {
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	plain, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
-	if err != nil || len(plain) > limit {
-		return nil
+	plain, err = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	if len(plain) > limit {
+		return nil, true
 	}
-	return plain
+	if err != nil {
+		return nil, false
+	}
+	return plain, false
 }
 
 // mayBeJSON reports whether req's body may be JSON, and so name a model or

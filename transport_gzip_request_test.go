@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -100,4 +102,33 @@ func TestTransportChargesACompressedRequestItsEstimate(t *testing.T) {
 		_, ok := l.TryAcquire(WithTokens(900, 0))
 		assert.False(t, ok, "the stream under way is charged its 3,000 tokens")
 	})
+}
+
+// A compressed body that decompresses to more than WithMaxBodyBytes fails
+// before it is sent when the transport routes by model, as the same body
+// uncompressed does, instead of going to the default limiter for want of
+// a model read.
+func TestTransportRefusesACompressedBodyLargerThanMaxBodyBytesWhenRouting(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(srv.Close)
+	m := NewMonitor()
+	t.Cleanup(func() { m.Stop() })
+	svc := NewService("openai", nil)
+	def, err := svc.NewLimiter("", 600, WithMonitor(m))
+	require.NoError(t, err)
+	_, err = svc.NewLimiter("gpt-4o-mini", 600, WithMonitor(m))
+	require.NoError(t, err)
+	tr := tpTransport(t, nil, WithServiceLimiters(svc), WithMaxBodyBytes(1<<20))
+	t.Cleanup(tr.CloseIdleConnections)
+
+	// 2 MiB of prompt, a few KiB compressed.
+	body := `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 2<<20) + `"}],"model":"gpt-4o-mini"}`
+	_, err = postGzipped(t, tr.Client(), srv.URL, body)
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.Zero(t, requests.Load(), "nothing was sent")
+	assert.Zero(t, def.Stats().Issued, "the default limiter issued nothing")
 }

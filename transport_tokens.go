@@ -161,7 +161,7 @@ func (u *usageTap) usage() signals.Usage {
 		return signals.Usage{}
 	}
 	if u.gzip {
-		plain := gunzip(u.buf, maxUsageBody)
+		plain, _ := gunzip(u.buf, maxUsageBody)
 		if plain == nil {
 			return signals.Usage{}
 		}
