@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -17,44 +16,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// transcriptionServer starts a real server on 127.0.0.1 that answers audio
-// transcriptions as OpenAI does, and keeps the model and the file bytes of
-// the last form it received, and how many it received.
-func transcriptionServer(t *testing.T) (*httptest.Server, func() (model string, file []byte, n int)) {
+// transcriptionServer starts a real server on 127.0.0.1 that answers
+// audio transcriptions as OpenAI does (see formServer).
+func transcriptionServer(t *testing.T) (*httptest.Server, func() receivedForm) {
 	t.Helper()
-	var (
-		mu    sync.Mutex
-		model string
-		last  []byte
-		n     int
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, _, err := r.FormFile("file")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		got, err := io.ReadAll(f)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		model, last, n = r.FormValue("model"), got, n+1
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"text":"hello"}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() (string, []byte, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return model, last, n
-	}
+	return formServer(t, `{"text":"hello"}`)
 }
 
-// formService returns a service with a default limiter and one for each
-// of models.
+// formService returns a service with a limiter of 600 RPM for each of
+// models ("" for its default one).
 func formService(t *testing.T, models ...string) (*Service, map[string]*BucketRateLimiter) {
 	t.Helper()
 	m := NewMonitor()
@@ -82,16 +52,23 @@ func TestTransportRoutesATranscriptionByItsFormModel(t *testing.T) {
 	_, _ = rand.Read(audio)
 
 	client := tpOpenAI(srv.URL, tr)
-	got, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+	answer, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
 		File:  openai.File(bytes.NewReader(audio), "speech.mp3", "audio/mpeg"),
 		Model: openai.AudioModelGPTTranscribe,
 	})
 	require.NoError(t, err)
-	assert.Equal(t, "hello", got.Text)
+	assert.Equal(t, "hello", answer.Text)
 
-	model, file, _ := received()
-	assert.Equal(t, "gpt-transcribe", model)
-	assert.True(t, bytes.Equal(audio, file), "the server received the file byte for byte")
+	assertTranscriptionRouted(t, received(), audio, limiters)
+}
+
+// assertTranscriptionRouted asserts that the server received the whole
+// transcription form, of the model gpt-transcribe, and that the model's
+// limiter issued its ticket, not the default one.
+func assertTranscriptionRouted(t *testing.T, got receivedForm, audio []byte, limiters map[string]*BucketRateLimiter) {
+	t.Helper()
+	assert.Equal(t, "gpt-transcribe", got.model)
+	assert.True(t, bytes.Equal(audio, got.file), "the server received the file byte for byte")
 	assertSettled(t, limiters["gpt-transcribe"], 1)
 	assert.Zero(t, limiters[""].Stats().Issued, "the default limiter issued nothing")
 }
@@ -128,11 +105,7 @@ func TestTransportRoutesAFormWithoutGetBody(t *testing.T) {
 			require.NoError(t, resp.Body.Close())
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 
-			model, file, _ := received()
-			assert.Equal(t, "gpt-transcribe", model)
-			assert.True(t, bytes.Equal(audio, file), "the server received the file byte for byte")
-			assertSettled(t, limiters["gpt-transcribe"], 1)
-			assert.Zero(t, limiters[""].Stats().Issued, "the default limiter issued nothing")
+			assertTranscriptionRouted(t, received(), audio, limiters)
 		})
 	}
 }
@@ -152,8 +125,7 @@ func TestTransportRefusesAFormForAModelWithoutLimiter(t *testing.T) {
 	})
 	require.ErrorIs(t, err, ErrNoLimiter)
 	assert.Contains(t, err.Error(), `"gpt-transcribe"`)
-	_, _, n := received()
-	assert.Zero(t, n, "nothing was sent")
+	assert.Zero(t, received().n, "nothing was sent")
 }
 
 func TestScanFormModel(t *testing.T) {

@@ -115,20 +115,14 @@ func TestTransportRefusesACompressedBodyLargerThanMaxBodyBytesWhenRouting(t *tes
 		_, _ = io.Copy(io.Discard, r.Body)
 	}))
 	t.Cleanup(srv.Close)
-	m := NewMonitor()
-	t.Cleanup(func() { m.Stop() })
-	svc := NewService("openai", nil)
-	def, err := svc.NewLimiter("", 600, WithMonitor(m))
-	require.NoError(t, err)
-	_, err = svc.NewLimiter("gpt-4o-mini", 600, WithMonitor(m))
-	require.NoError(t, err)
+	svc, limiters := formService(t, "", "gpt-4o-mini")
 	tr := tpTransport(t, nil, WithServiceLimiters(svc), WithMaxBodyBytes(1<<20))
 	t.Cleanup(tr.CloseIdleConnections)
 
 	// 2 MiB of prompt, a few KiB compressed.
 	body := `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 2<<20) + `"}],"model":"gpt-4o-mini"}`
-	_, err = postGzipped(t, tr.Client(), srv.URL, body)
+	_, err := postGzipped(t, tr.Client(), srv.URL, body)
 	require.ErrorIs(t, err, ErrBodyTooLarge)
 	assert.Zero(t, requests.Load(), "nothing was sent")
-	assert.Zero(t, def.Stats().Issued, "the default limiter issued nothing")
+	assert.Zero(t, limiters[""].Stats().Issued, "the default limiter issued nothing")
 }

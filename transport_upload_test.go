@@ -24,9 +24,26 @@ import (
 // the last file it received.
 func uploadServer(t *testing.T) (*httptest.Server, func() []byte) {
 	t.Helper()
+	srv, received := formServer(t, `{"id":"file-1","object":"file","bytes":1,"created_at":1,"filename":"data.jsonl","purpose":"batch","status":"processed"}`)
+	return srv, func() []byte { return received().file }
+}
+
+// receivedForm is what a form server keeps of the forms it received: the
+// model field and the file of the last one, and how many came.
+type receivedForm struct {
+	model string
+	file  []byte
+	n     int
+}
+
+// formServer starts a real server on 127.0.0.1 that takes multipart forms
+// holding a "file", as OpenAI's /v1/files and /v1/audio/transcriptions do,
+// answers each with the JSON answer, and keeps what it received.
+func formServer(t *testing.T, answer string) (*httptest.Server, func() receivedForm) {
+	t.Helper()
 	var (
 		mu   sync.Mutex
-		last []byte
+		kept receivedForm
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, _, err := r.FormFile("file")
@@ -40,16 +57,16 @@ func uploadServer(t *testing.T) (*httptest.Server, func() []byte) {
 			return
 		}
 		mu.Lock()
-		last = got
+		kept = receivedForm{model: r.FormValue("model"), file: got, n: kept.n + 1}
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"id":"file-1","object":"file","bytes":1,"created_at":1,"filename":"data.jsonl","purpose":"batch","status":"processed"}`)
+		_, _ = io.WriteString(w, answer)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, func() []byte {
+	return srv, func() receivedForm {
 		mu.Lock()
 		defer mu.Unlock()
-		return last
+		return kept
 	}
 }
 
@@ -59,26 +76,20 @@ func uploadServer(t *testing.T) (*httptest.Server, func() []byte) {
 // other. (It still takes the default limiter's ticket.)
 func TestTransportUploadsAFileLargerThanMaxBodyBytesWithServiceLimiters(t *testing.T) {
 	srv, received := uploadServer(t)
-	m := NewMonitor()
-	t.Cleanup(func() { m.Stop() })
-	svc := NewService("openai", nil)
-	def, err := svc.NewLimiter("", 600, WithMonitor(m))
-	require.NoError(t, err)
-	_, err = svc.NewLimiter("gpt-4o-mini", 600, WithMonitor(m))
-	require.NoError(t, err)
+	svc, limiters := formService(t, "", "gpt-4o-mini")
 	tr := tpTransport(t, nil, WithServiceLimiters(svc), WithMaxBodyBytes(1<<20))
 	t.Cleanup(tr.CloseIdleConnections)
 	file := make([]byte, 3<<20)
 	_, _ = rand.Read(file)
 
 	client := tpOpenAI(srv.URL, tr)
-	_, err = client.Files.New(context.Background(), openai.FileNewParams{
+	_, err := client.Files.New(context.Background(), openai.FileNewParams{
 		File:    openai.File(bytes.NewReader(file), "data.jsonl", "application/jsonl"),
 		Purpose: openai.FilePurposeBatch,
 	})
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(file, received()), "the server received the file byte for byte")
-	assertSettled(t, def, 1)
+	assertSettled(t, limiters[""], 1)
 }
 
 // Nor does a limiter with a token budget read an upload for an estimate it
