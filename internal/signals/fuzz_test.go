@@ -136,8 +136,13 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"content":"` + "\xff\xfe" + `"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := ParseRequest(body)
-		if r.MaxTokens < 0 || r.PromptChars < 0 || r.Messages < 0 {
+		if r.MaxTokens < 0 || r.PromptChars < 0 || r.Messages < 0 || r.ImageTokens < 0 {
 			t.Fatalf("negative count: %+v", r)
+		}
+		// An image costs at most a few thousand tokens, and takes a
+		// dozen bytes or more of the body.
+		if r.ImageTokens > 258*int64(len(body)) {
+			t.Fatalf("image tokens exceed a bound for a body of %d bytes: %+v", len(body), r)
 		}
 		// Invalid UTF-8 bytes decode to a three-byte replacement
 		// character, so text can grow at most threefold.

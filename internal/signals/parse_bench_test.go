@@ -68,6 +68,21 @@ func BenchmarkParseRequest(b *testing.B) {
 	}
 }
 
+// BenchmarkParseRequestInlineImage reads a chat request carrying a real
+// 1024x1024 PNG padded to 1 MB: its size is read from its header, not
+// from the whole image.
+func BenchmarkParseRequestInlineImage(b *testing.B) {
+	img := append(encodedImage(b, "png", 1024, 1024), make([]byte, 1<<20)...)
+	body := []byte(chatImageBody(dataURL("image/png", img), "high"))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ParseRequest(body).ImageTokens != 85+4*170 {
+			b.Fatal("wrong image tokens")
+		}
+	}
+}
+
 func BenchmarkStreamUsageLargeEvents(b *testing.B) {
 	for _, size := range []int{100 << 10, 800 << 10} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, samples.ImageStream(20, size), 16<<10) })

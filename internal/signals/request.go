@@ -43,8 +43,17 @@ type Request struct {
 	// definitions ("tools", or the older "functions"), which the
 	// providers put in the prompt, at the length of their JSON. Bytes
 	// over-count non-ASCII text, which errs on the side of caution.
-	// Images and other non-text inputs are not counted.
+	// Images are counted in ImageTokens; other non-text inputs (PDFs,
+	// audio) are not counted.
 	PromptChars int64
+	// ImageTokens is the tokens of the images among the prompt's content
+	// parts, by each provider's documented rule (see image.go): OpenAI's
+	// {"type":"image_url"} and {"type":"input_image"}, Anthropic's
+	// {"type":"image"} and Gemini's inlineData and fileData of an image
+	// MIME type. An inline image's size is read from its header; one of
+	// unknown size counts the most its provider charges for an image. It
+	// saturates instead of overflowing.
+	ImageTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -73,14 +82,14 @@ func (r Request) EstimateOutputTokens() int64 {
 
 // EstimateInputTokens returns a conservative estimate of the request's
 // input tokens: one token per four bytes of prompt text, plus
-// PerMessageTokens for each message. The result saturates instead of
-// overflowing.
+// PerMessageTokens for each message, plus ImageTokens. The result
+// saturates instead of overflowing.
 func (r Request) EstimateInputTokens() int64 {
 	per := max(r.Messages, 0)
 	if per > math.MaxInt64/PerMessageTokens {
 		return math.MaxInt64
 	}
-	return satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens)
+	return satAdd(satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens), max(r.ImageTokens, 0))
 }
 
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
@@ -186,7 +195,7 @@ func ParseRequest(body []byte) Request {
 		}
 	}
 	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake} {
-		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0))
+		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &r.ImageTokens))
 	}
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
@@ -214,8 +223,9 @@ func rawCount(v []byte) (int64, bool) {
 // Gemini's "functionCall"), the input of an Anthropic tool_use block
 // ("input") and the response of a Gemini functionResponse, and the text
 // of an Anthropic document whose "source" is text or content blocks.
-// Other values, images and PDFs among them, count zero.
-func textLen(v []byte, depth int) int64 {
+// Other values, images and PDFs among them, count zero; the tokens of the
+// images among the objects it reads (see imagePart) are added to *img.
+func textLen(v []byte, depth int, img *int64) int64 {
 	if len(v) == 0 || depth > maxTextDepth {
 		return 0
 	}
@@ -229,7 +239,7 @@ func textLen(v []byte, depth int) int64 {
 				n = satAdd(n, 4) // a token id
 				return
 			}
-			n = satAdd(n, textLen(e, depth+1))
+			n = satAdd(n, textLen(e, depth+1, img))
 		})
 		return n
 	case '{':
@@ -237,6 +247,7 @@ func textLen(v []byte, depth int) int64 {
 			text, content, parts, arguments, output            []byte
 			toolCalls, functionCall, functionCallGemini, input []byte
 			source, functionResponse, functionResponseSnake    []byte
+			image                                              imagePart
 		}
 		members(v, func(k, e []byte) {
 			switch string(keyName(k)) {
@@ -264,11 +275,27 @@ func textLen(v []byte, depth int) int64 {
 				f.functionResponse = e
 			case "function_response":
 				f.functionResponseSnake = e
+			case "type":
+				f.image.typ = e
+			case "image_url":
+				f.image.imageURL = e
+			case "detail":
+				f.image.detail = e
+			case "inlineData":
+				f.image.inlineData = e
+			case "inline_data":
+				f.image.inlineDataSnake = e
+			case "fileData":
+				f.image.fileData = e
+			case "file_data":
+				f.image.fileDataSnake = e
 			}
 		})
+		f.image.source = f.source
+		*img = satAdd(*img, f.image.tokens())
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
-			n = satAdd(n, textLen(e, depth+1))
+			n = satAdd(n, textLen(e, depth+1, img))
 		}
 		for _, e := range [...][]byte{f.toolCalls, f.functionCall, f.functionCallGemini, f.input} {
 			if e != nil {
@@ -291,9 +318,9 @@ func textLen(v []byte, depth int) int64 {
 			})
 			switch {
 			case isString(typ) && keyIs(typ, "text"):
-				n = satAdd(n, textLen(data, depth+2))
+				n = satAdd(n, textLen(data, depth+2, img))
 			case isString(typ) && keyIs(typ, "content"):
-				n = satAdd(n, textLen(content, depth+2))
+				n = satAdd(n, textLen(content, depth+2, img))
 			}
 		}
 		for _, r := range [...][]byte{f.functionResponse, f.functionResponseSnake} {

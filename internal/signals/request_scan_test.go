@@ -2,9 +2,11 @@ package signals
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 
@@ -60,7 +62,7 @@ func decodedParseRequest(body []byte) Request {
 		}
 	}
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
-		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0))
+		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &r.ImageTokens))
 	}
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
@@ -70,7 +72,7 @@ func decodedParseRequest(body []byte) Request {
 	return r
 }
 
-func decodedTextLen(v any, depth int) int64 {
+func decodedTextLen(v any, depth int, img *int64) int64 {
 	if depth > maxTextDepth {
 		return 0
 	}
@@ -84,13 +86,14 @@ func decodedTextLen(v any, depth int) int64 {
 				n = satAdd(n, 4)
 				continue
 			}
-			n = satAdd(n, decodedTextLen(e, depth+1))
+			n = satAdd(n, decodedTextLen(e, depth+1, img))
 		}
 		return n
 	case map[string]any:
+		*img = satAdd(*img, decodedImageTokens(v))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
-			n = satAdd(n, decodedTextLen(v[key], depth+1))
+			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
 		}
 		for _, key := range []string{"tool_calls", "function_call", "functionCall", "input"} {
 			if e, ok := v[key]; ok {
@@ -100,9 +103,9 @@ func decodedTextLen(v any, depth int) int64 {
 		if src, ok := v["source"].(map[string]any); ok {
 			switch src["type"] {
 			case "text":
-				n = satAdd(n, decodedTextLen(src["data"], depth+2))
+				n = satAdd(n, decodedTextLen(src["data"], depth+2, img))
 			case "content":
-				n = satAdd(n, decodedTextLen(src["content"], depth+2))
+				n = satAdd(n, decodedTextLen(src["content"], depth+2, img))
 			}
 		}
 		for _, key := range []string{"functionResponse", "function_response"} {
@@ -115,6 +118,110 @@ func decodedTextLen(v any, depth int) int64 {
 		return n
 	}
 	return 0
+}
+
+// decodedImageTokens is imagePart.tokens for a decoded object.
+func decodedImageTokens(m map[string]any) int64 {
+	openAI := func(url, detail any) int64 {
+		rule := imageOpenAI
+		if detail == "low" {
+			rule = imageOpenAILow
+		}
+		s, _ := url.(string)
+		return decodedInlineImageTokens(rule, decodedDataURLBase64(s))
+	}
+	switch m["type"] {
+	case "image_url":
+		var url, detail any
+		if o, ok := m["image_url"].(map[string]any); ok {
+			url, detail = o["url"], o["detail"]
+		}
+		return openAI(url, detail)
+	case "input_image":
+		return openAI(m["image_url"], m["detail"])
+	case "image":
+		var data *string
+		if src, ok := m["source"].(map[string]any); ok && src["type"] == "base64" {
+			if d, ok := src["data"].(string); ok {
+				data = &d
+			}
+		}
+		return decodedInlineImageTokens(imageAnthropic, data)
+	}
+	present := func(keys ...string) (any, bool) {
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				return v, true
+			}
+		}
+		return nil, false
+	}
+	isImage := func(blob map[string]any) bool {
+		mime, ok := blob["mimeType"]
+		if !ok {
+			mime = blob["mime_type"]
+		}
+		s, _ := mime.(string)
+		return len(s) >= 6 && strings.EqualFold(s[:6], "image/")
+	}
+	if blob, ok := present("inlineData", "inline_data"); ok {
+		if b, ok := blob.(map[string]any); ok && isImage(b) {
+			var data *string
+			if d, ok := b["data"].(string); ok {
+				data = &d
+			}
+			return decodedInlineImageTokens(imageGemini, data)
+		}
+	}
+	if file, ok := present("fileData", "file_data"); ok {
+		if f, ok := file.(map[string]any); ok && isImage(f) {
+			return imageTokens(imageGemini, 0, 0, false)
+		}
+	}
+	return 0
+}
+
+// decodedDataURLBase64 is dataURLBase64 for a decoded URL.
+func decodedDataURLBase64(url string) *string {
+	i := strings.IndexByte(url[:min(len(url), maxDataURLHeader)], ',')
+	if i < 0 {
+		return nil
+	}
+	hdr := url[:i]
+	for j := range len(hdr) {
+		if hdr[j] >= utf8.RuneSelf {
+			return nil
+		}
+	}
+	if len(hdr) < 7 || !strings.EqualFold(hdr[:5], "data:") || !strings.EqualFold(hdr[len(hdr)-7:], ";base64") {
+		return nil
+	}
+	b64 := url[i+1:]
+	return &b64
+}
+
+// decodedInlineImageTokens is inlineImageTokens for decoded base64, nil
+// for an image that is not inline.
+func decodedInlineImageTokens(rule imageRule, b64 *string) int64 {
+	if b64 == nil || rule == imageOpenAILow {
+		return imageTokens(rule, 0, 0, false)
+	}
+	s := (*b64)[:min(len(*b64), maxImageBase64)]
+	if end := strings.IndexFunc(s, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || strings.ContainsRune("+/-_", r))
+	}); end >= 0 {
+		s = s[:end]
+	}
+	if len(s)%4 == 1 {
+		s = s[:len(s)-1]
+	}
+	s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
+	img, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	w, h, ok := imageSize(img[:min(len(img), imageHeadLen)], bytes.NewReader(img))
+	return imageTokens(rule, w, h, ok)
 }
 
 func decodedJSONLen(v any, depth int) int64 {
@@ -192,6 +299,9 @@ func TestRequestIsReadAsDecodingReadsIt(t *testing.T) {
 		`{"tools":{}, "functions":[]}`,
 		`{"messages":[` + many(10, true) + `,` + many(40, true) + `,` + many(40, false) + `]}`,
 		`{"messages":[{"content":"x","tool_calls":{"a":1,"\u0061":2,"b":3,"` + "\xff" + `":4,"` + "\xfe" + `":5}}]}`,
+		`{"messages":[{"content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==","detail":"high","url":"x"}},{"type":"image_url","image_url":{"url":"https://e.com/a.png","detail":"low"}},{"type":"input_image","image_url":"data:image/gif;base64,R0lGODlhAQABAAAAACw=","detail":"auto"},{"type":"image","source":{"type":"base64","data":"\/9j\u002f4AAQ"}},{"type":"image","source":{"type":"url"}},{"type":"\u0069mage"}]}]}`,
+		`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="},"inline_data":{"mime_type":"image/jpeg","data":"/9j/"}},{"fileData":{"mime_type":"IMAGE/png","mimeType":"text/plain"}},{"file_data":{"mime_type":"image/\u00e9"}},{"inline_data":null,"fileData":{"mimeType":"image/x"}}]}]}`,
+		`{"input":[{"content":[{"type":"input_image","image_url":"data:` + strings.Repeat("x", 300) + `;base64,AAAA"},{"type":"input_image","image_url":"dat\u00e9:;base64,AAAA"},{"type":"input_image","image_url":"data:;base64,UklGRgAAAABXRUJQVlA4WAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}]}`,
 		`{"model":"m"} trailing`,
 		`{"model":"m"`,
 		`{"model":"m",}`,
@@ -209,6 +319,10 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"model":"gpt-4o","max_tokens":100,"messages":[{"role":"user","content":"hello"}],"tools":[{"a":1}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"text":"hi"},{"functionResponse":{"response":{"a":"\u00e9"}}}]}],"generationConfig":{"maxOutputTokens":5}}`))
 	f.Add([]byte(`{"messages":[{"content":[{"type":"document","source":{"type":"text","data":"d"}},{"input":{"k":"v","k":"w"}}]}]}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==","detail":"auto"}}]}]}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGODlhAQABAAAAACw="}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/webp","data":"UklGRgAAAABXRUJQVlA4IAAAAAAAAACdASoKABQA"}},{"file_data":{"mime_type":"image/png"}}]}]}`))
+	f.Add([]byte(`{"input":[{"content":[{"type":"input_image","image_url":"data:image/jpeg;base64,\/9j\/4AAQSkZJRgABAQAAAQABAAD\/2wBDAAgGBgcGBQgH","detail":"low"}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkRequestAgrees(t, body)
 	})
