@@ -1,0 +1,87 @@
+package ratellmiter
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A vision request is charged its image's tokens before the answer: an
+// inline 1024x1024 PNG costs 765 tokens at OpenAI (85 + 170 for each of
+// the four 512 px tiles of its 768x768 scaling), which the estimate counted
+// as none, so that a batch of image requests went out far beyond the token
+// budget. The answer's usage then corrects the charge as for any request.
+func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 1024, 1024))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i / 1024)
+	}
+	var encoded bytes.Buffer
+	require.NoError(t, png.Encode(&encoded, img))
+	url := "data:image/png;base64," + base64.StdEncoding.EncodeToString(encoded.Bytes())
+
+	// The server holds each request until released, then answers with
+	// a usage that counts the image, as OpenAI does.
+	arrived, release := make(chan string, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		arrived <- string(body)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"A gradient."},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":775,"completion_tokens":3,"total_tokens":778}}`)
+	}))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+
+	synctest.Test(t, func(t *testing.T) {
+		defer base.CloseIdleConnections()
+		// 60,000 tokens a minute bank 1,000; time stands still while the
+		// request is on the network, so the budget's level shows the
+		// charge exactly.
+		l := newLimiter(t, 600, WithTokensPerMinute(60000))
+		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+		level := func() float64 {
+			l.lock()
+			defer l.mu.Unlock()
+			return l.bud.tokens.level
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+				Model:               "gpt-4o",
+				MaxCompletionTokens: openai.Int(10),
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{
+					openai.TextContentPart("What is in this image?"),
+					openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: url, Detail: "auto"}),
+				})},
+			})
+			done <- err
+		}()
+
+		body := <-arrived
+		require.True(t, strings.Contains(body, `"image_url"`), "the SDK sent the image")
+		// 765 for the image, 22 bytes of text (5) and one message (4) as
+		// input, and 10 as output.
+		assert.Equal(t, 784.0, 1000-level(), "the charge before the answer")
+
+		close(release)
+		require.NoError(t, <-done)
+		assert.Equal(t, 778.0, 1000-level(), "the charge corrected from the usage")
+		assertSettled(t, l, 1)
+	})
+}
