@@ -14,7 +14,10 @@ import (
 // (WithTokensPerMinute and the like), each request is charged an estimate
 // read from its JSON body, decompressed first when it is sent with
 // Content-Encoding: gzip (the prompt's text and the tool definitions at
-// four characters a token, plus a few tokens a message, as input;
+// four characters a token, plus a few tokens a message, and each image by
+// its provider's documented rule, its size read from the header of an
+// inline image, at the most that provider charges for one when its size
+// is not known (a URL, a file), as input;
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
@@ -30,7 +33,8 @@ import (
 // a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
 // keeps its estimate, because the server may have run the model before it
 // failed. An upload (a body whose Content-Type is not JSON: a multipart
-// form, a file) is not read: it is charged no estimate, only the usage
+// form, a file) is not read for its tokens (a form is read only for its
+// model, when routing by model): it is charged no estimate, only the usage
 // its answer reports (a transcription's audio tokens). A request that
 // only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
 // OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
