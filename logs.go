@@ -60,11 +60,15 @@ type LogEvent struct {
 // where start is the Monitor's start or, after rotate, the rotation's. The
 // folder and file are created on the first write, so a run (or a period)
 // that logs nothing leaves nothing. Each record is written as one line with a single
-// Write. The first error is kept and returned by close; later records are
-// still attempted. Each spell of failures is said once through the logger,
-// and so is its end, the next record written: a service that runs for
-// months hears of every spell, not only of the first. Used only by the
-// Monitor's goroutine.
+// Write. A record whose write fails (the disk full, a folder that cannot
+// be created) is held, with those after it, and written before them, in
+// minute order, at the next writeAll that can write: to the file in use
+// then, once. The records held are bounded to the last heldLogMinutes
+// minutes; older ones are dropped, and each drop is said once through the
+// logger. The first error is kept and returned by close. Each spell of failures is said once
+// through the logger, and so is its end, the next record written: a
+// service that runs for months hears of every spell, not only of the
+// first. Used only by the Monitor's goroutine.
 type logWriter struct {
 	dir    string
 	logger *slog.Logger
@@ -83,10 +87,23 @@ type logWriter struct {
 	// file may end with part of a line, which the next record must not
 	// run on from.
 	cut bool
+	// held are the records not written yet, in minute order: the one
+	// whose write failed and those after it.
+	held []*MinuteLog
+	// dropped counts the held records dropped, to keep within
+	// heldLogMinutes, since the last drop was said; dropFrom and dropTo
+	// are the first and last minutes dropped.
+	dropped          int
+	dropFrom, dropTo int64
 
 	mu   sync.Mutex // guards name, which LogPath reads
 	name string
 }
+
+// heldLogMinutes bounds the records a writer holds while it cannot write
+// them: those of the last heldLogMinutes minutes (an hour), counted back
+// from the latest held.
+const heldLogMinutes = 60
 
 // claimTries bounds the search for a free file name among those of the
 // Monitor's start second: far more Monitors than start in one second.
@@ -163,13 +180,72 @@ func (w *logWriter) open() (*os.File, error) {
 	return nil, fmt.Errorf("%s to %s exist already", logName(w.start, 1), logName(w.start, claimTries))
 }
 
-// write appends rec as one line. After a write cut short, it starts a
+// writeAll writes the records held, then recs, in minute order, up to the
+// first whose write fails: that one and those after it are held for the
+// next call, within heldLogMinutes. A call with no records tries the held
+// ones again.
+func (w *logWriter) writeAll(recs []*MinuteLog) {
+	if len(recs) > 0 {
+		w.held = append(w.held, recs...)
+		sortMinutes(w.held)
+	}
+	for len(w.held) > 0 && w.write(w.held[0]) {
+		w.held[0] = nil
+		w.held = w.held[1:]
+	}
+	if len(w.held) == 0 {
+		w.held = nil
+	}
+	w.bound()
+	if !w.failing {
+		w.sayDropped()
+	}
+}
+
+// bound drops the held records of minutes before the last heldLogMinutes
+// of those held.
+func (w *logWriter) bound() {
+	if len(w.held) == 0 {
+		return
+	}
+	from := w.held[len(w.held)-1].Start - (heldLogMinutes-1)*60
+	n := 0
+	for n < len(w.held) && w.held[n].Start < from {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if w.dropped == 0 {
+		w.dropFrom = w.held[0].Start
+	}
+	w.dropped += n
+	w.dropTo = w.held[n-1].Start
+	clear(w.held[:n])
+	w.held = w.held[n:]
+}
+
+// sayDropped says, once, how many held records were dropped since it was
+// last said.
+func (w *logWriter) sayDropped() {
+	if w.dropped == 0 {
+		return
+	}
+	w.logger.Warn("ratellmiter: minute logs dropped: they could not be written for longer than the last minutes kept",
+		"records", w.dropped, "kept_minutes", heldLogMinutes,
+		"first_minute", time.Unix(w.dropFrom, 0).UTC().Format(rfc3339),
+		"last_minute", time.Unix(w.dropTo, 0).UTC().Format(rfc3339))
+	w.dropped = 0
+}
+
+// write appends rec as one line, and reports whether it is done with: it
+// was written, or cannot be encoded. After a write cut short, it starts a
 // new line first, so that the part left behind spoils no other record.
-func (w *logWriter) write(rec *MinuteLog) {
+func (w *logWriter) write(rec *MinuteLog) bool {
 	line, err := json.Marshal(rec)
 	if err != nil {
 		w.fail(fmt.Errorf("ratellmiter: encoding minute log: %w", err))
-		return
+		return true
 	}
 	line = append(line, '\n')
 	if w.f != nil && !w.stillThere() {
@@ -183,12 +259,12 @@ func (w *logWriter) write(rec *MinuteLog) {
 	if w.f == nil {
 		if err := os.MkdirAll(w.dir, 0o755); err != nil {
 			w.fail(fmt.Errorf("ratellmiter: log folder: %w", err))
-			return
+			return false
 		}
 		f, err := w.open()
 		if err != nil {
 			w.fail(fmt.Errorf("ratellmiter: log file: %w", err))
-			return
+			return false
 		}
 		w.setFile(f)
 	}
@@ -198,6 +274,9 @@ func (w *logWriter) write(rec *MinuteLog) {
 	n, err := w.f.Write(line)
 	if n > 0 {
 		w.cut = line[n-1] != '\n'
+	}
+	if n == len(line) {
+		err = nil // the whole line is there: it must not be written again
 	}
 	if err == nil && w.failing {
 		w.failing = false
@@ -210,7 +289,9 @@ func (w *logWriter) write(rec *MinuteLog) {
 		// writer writes to, which no retention may remove.
 		w.f.Close()
 		w.f = nil
+		return false
 	}
+	return true
 }
 
 // stillThere reports whether the open file is still the file at the
@@ -275,7 +356,8 @@ func (w *logWriter) rotate(start time.Time) {
 	w.mu.Unlock()
 }
 
-// close closes the file and returns the first error met.
+// close closes the file and returns the first error met. The records
+// still held are said through the logger, and dropped.
 func (w *logWriter) close() error {
 	if w.f != nil {
 		if err := w.f.Close(); err != nil {
@@ -283,6 +365,13 @@ func (w *logWriter) close() error {
 		}
 	}
 	w.setFile(nil)
+	w.sayDropped()
+	if len(w.held) > 0 {
+		w.logger.Error("ratellmiter: minute logs left unwritten", "records", len(w.held),
+			"first_minute", time.Unix(w.held[0].Start, 0).UTC().Format(rfc3339),
+			"last_minute", time.Unix(w.held[len(w.held)-1].Start, 0).UTC().Format(rfc3339))
+		w.held = nil
+	}
 	return w.err
 }
 

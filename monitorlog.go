@@ -24,6 +24,21 @@ const DefaultLogDir = "ratellmiter_logs"
 // before a restart), the Monitor takes the next free name of that second,
 // <unix-seconds>-2.jsonl, -3, and so on: a file holds the minutes of one
 // Monitor run.
+//
+// A minute whose write fails (the disk full, a folder that cannot be
+// created or written to) is not lost: the Monitor keeps it, and the
+// minutes after it, tries them again at each of its once-a-second
+// collections, and writes them, in minute order and once each, before any
+// later minute, as soon as writing works again, to the file in use then
+// (a write cut short leaves part of a line there, which ReadLog skips).
+// It keeps the minutes of the last hour (60 minutes, counted back from
+// the latest kept) at most: older ones are dropped, and how many is said
+// once through the Monitor's logger (WithLogger). Each spell of failures, and its end, is
+// said through that logger too. Stop tries once more; what it still
+// cannot write is said through the logger, and Stop returns the first
+// error met writing logs, as it does whenever a write failed during the
+// run.
+//
 // Without WithLogDir, logs are written only when the environment variable
 // RATELLMITER_LOGS names a folder.
 func WithLogDir(dir string) MonitorOption {
@@ -63,7 +78,9 @@ const MinLogRotation = time.Minute
 // that comes first: every minute collected until then (all that ended by
 // then; a minute that ends is collected within a second) goes to the file
 // that was in use, later ones and the minute in progress at Stop to the
-// new one. No minute is written twice or left out. A new file is created
+// new one. No minute is written twice or left out. A minute whose write
+// failed goes, once written, to the file in use then (see WithLogDir).
+// A new file is created
 // only when its first minute is written: a period without activity leaves
 // no file.
 //
@@ -203,16 +220,14 @@ func (m *Monitor) removeOldLogs(now time.Time) {
 	removeOldLogs(m.cfg.logDir, now.Add(-m.cfg.logKeep), m.w.path(), m.cfg.logger, m.quit)
 }
 
-// flush writes the pending minutes, ordered by start time.
+// flush writes the minutes whose write failed before, if any, then the
+// pending ones, ordered by start time (see logWriter.writeAll).
 func (m *Monitor) flush() {
 	m.logMu.Lock()
 	recs := m.pending
 	m.pending = nil
 	m.logMu.Unlock()
-	sortMinutes(recs)
-	for _, r := range recs {
-		m.w.write(r)
-	}
+	m.w.writeAll(recs)
 }
 
 // takeLog returns the limiter's minute log if that minute is over, or,
