@@ -239,7 +239,7 @@ func (w *logWriter) sayDropped() {
 }
 
 // write appends rec as one line, and reports whether it is done with: it
-// was written, or cannot be encoded. After a write cut short, it starts a
+// was written (all of it, or all but its newline), or cannot be encoded. After a write cut short, it starts a
 // new line first, so that the part left behind spoils no other record.
 func (w *logWriter) write(rec *MinuteLog) bool {
 	line, err := json.Marshal(rec)
@@ -289,7 +289,9 @@ func (w *logWriter) write(rec *MinuteLog) bool {
 		// writer writes to, which no retention may remove.
 		w.f.Close()
 		w.f = nil
-		return false
+		// Cut short of its newline only, the line holds the whole
+		// record, which the next line ends: it must not be written again.
+		return n >= len(line)-1
 	}
 	return true
 }
