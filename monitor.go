@@ -212,8 +212,10 @@ func (m *Monitor) startLocked() error {
 // ErrStopped, later Acquires too; probes are cancelled and waited for, up
 // to their timeout (WithProbeTimeout), past which a probe that ignores its
 // context is left to return on its own; the minutes in progress are
-// written to the log file in use (after a rotation that was due, if any)
-// and the file closed; limiters that share a quota make their
+// written to the log file in use (after a rotation that was due, if any),
+// after the minutes whose write failed earlier, which are tried once more
+// (those that still cannot be written are said through the logger; see
+// WithLogDir), and the file closed; limiters that share a quota make their
 // final sync with the store (up to two sync timeouts each, in parallel).
 // It returns the first error met writing logs. Stop is safe to call more
 // than once, from any goroutine: every call returns once the Monitor is
