@@ -8,6 +8,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
+	"strings"
 )
 
 // The tokens of an image in a request, by each provider's documented rule.
@@ -19,11 +21,20 @@ import (
 // URL, a file id, an unreadable header) is charged the most its provider's
 // rule charges one image, so that the estimate errs on the side of caution.
 //
-//   - OpenAI (the vision guide's "calculating costs"): detail "low" costs
-//     85 tokens; "high", "auto" or none is scaled to fit in 2048x2048,
-//     then down so that its shortest side is at most 768 px, and costs 85
-//     plus 170 for each 512 px tile that covers it; at most 8 tiles, 1,445
-//     tokens, which an image of unknown size is charged.
+//   - OpenAI (the images and vision guide's "calculating costs"), by the
+//     model the body names. Most models count tiles: detail "low" costs
+//     the model's base; "high", "auto" or none is scaled to fit in
+//     2048x2048, then down so that its shortest side is at most 768 px,
+//     and costs the base plus the tile cost for each 512 px tile that
+//     covers it, at most 8 tiles, which an image of unknown size is
+//     charged. The base and tile costs are 85 and 170 (gpt-4o, gpt-4.1,
+//     gpt-4.5, and any model not named below), 2,833 and 5,667 (gpt-4o-mini),
+//     70 and 140 (gpt-5), 75 and 150 (o1, o3), 65 and 129
+//     (computer-use-preview). gpt-4.1-mini, gpt-4.1-nano, gpt-5-mini,
+//     gpt-5-nano and o4-mini count 32 px patches instead, whatever the
+//     detail: the patches that cover the image, at most 1,536 (larger
+//     images are scaled down to that), times 1.62, 2.46, 1.62, 2.46 and
+//     1.72; an image of unknown size is charged 1,536 patches.
 //   - Anthropic (the vision guide's image costs): an image whose long edge
 //     is over 1568 px is scaled down to it, and costs width*height/750
 //     tokens, at most about 1,600 (larger images are scaled down to that),
@@ -41,14 +52,66 @@ import (
 // video) are still not counted.
 
 // imageRule is a provider's rule for the tokens of an image.
-type imageRule uint8
+type imageRule struct {
+	kind       imageKind
+	base, tile int64   // openAITiles: base, plus tile for each 512 px tile
+	perPatch   float64 // openAIPatches: tokens for each 32 px patch
+	low        bool    // openAITiles: detail low, the base alone
+}
+
+// imageKind is the way a rule counts an image.
+type imageKind uint8
 
 const (
-	imageOpenAI    imageRule = iota // detail high, auto or none
-	imageOpenAILow                  // detail low
-	imageAnthropic
-	imageGemini
+	openAITiles imageKind = iota
+	openAIPatches
+	anthropicArea
+	geminiTiles
 )
+
+var (
+	imageOpenAI    = imageRule{kind: openAITiles, base: 85, tile: 170}
+	imageOpenAILow = imageRule{kind: openAITiles, base: 85, tile: 170, low: true}
+	imageAnthropic = imageRule{kind: anthropicArea}
+	imageGemini    = imageRule{kind: geminiTiles}
+)
+
+// openAIModelImages are the rules of the OpenAI models that do not count
+// images as gpt-4o does, by the start of their names; a name that starts
+// another comes after it.
+var openAIModelImages = [...]struct {
+	prefix string
+	rule   imageRule
+}{
+	{"gpt-4o-mini", imageRule{kind: openAITiles, base: 2833, tile: 5667}},
+	{"gpt-4.1-mini", imageRule{kind: openAIPatches, perPatch: 1.62}},
+	{"gpt-4.1-nano", imageRule{kind: openAIPatches, perPatch: 2.46}},
+	{"gpt-5-mini", imageRule{kind: openAIPatches, perPatch: 1.62}},
+	{"gpt-5-nano", imageRule{kind: openAIPatches, perPatch: 2.46}},
+	{"o4-mini", imageRule{kind: openAIPatches, perPatch: 1.72}},
+	{"gpt-5", imageRule{kind: openAITiles, base: 70, tile: 140}},
+	{"o1", imageRule{kind: openAITiles, base: 75, tile: 150}},
+	{"o3", imageRule{kind: openAITiles, base: 75, tile: 150}},
+	{"computer-use-preview", imageRule{kind: openAITiles, base: 65, tile: 129}},
+}
+
+// openAIImageRule returns the rule by which model counts an image at
+// detail low or not.
+func openAIImageRule(model string, low bool) imageRule {
+	rule := imageOpenAI
+	for _, m := range openAIModelImages {
+		if strings.HasPrefix(model, m.prefix) {
+			rule = m.rule
+			break
+		}
+	}
+	rule.low = low && rule.kind == openAITiles
+	return rule
+}
+
+// maxImagePatches is the most 32 px patches an OpenAI model that counts
+// patches counts for an image.
+const maxImagePatches = 1536
 
 const (
 	// maxImageBase64 is how many characters of an image's base64 are
@@ -61,9 +124,8 @@ const (
 	// comma.
 	maxDataURLHeader = 256
 
-	openAIImageBase, openAIImageTile = 85, 170
-	anthropicImageMax                = 1600
-	geminiImageTile, geminiImageMin  = 258, 1120
+	anthropicImageMax               = 1600
+	geminiImageTile, geminiImageMin = 258, 1120
 )
 
 // imageTokens returns the tokens of one image under rule, of w by h
@@ -71,25 +133,34 @@ const (
 func imageTokens(rule imageRule, w, h int, known bool) int64 {
 	known = known && w > 0 && h > 0
 	W, H := int64(w), int64(h)
-	switch rule {
-	case imageOpenAILow:
-		return openAIImageBase
-	case imageOpenAI:
-		if !known {
-			return openAIImageBase + 8*openAIImageTile
+	switch rule.kind {
+	case openAITiles:
+		switch {
+		case rule.low:
+			return rule.base
+		case !known:
+			return rule.base + 8*rule.tile
 		}
 		W, H = fitIn(W, H, 2048)
 		if s := min(W, H); s > 768 {
 			W, H = max(W*768/s, 1), max(H*768/s, 1)
 		}
-		return openAIImageBase + openAIImageTile*ceilDiv(W, 512)*ceilDiv(H, 512)
-	case imageAnthropic:
+		return rule.base + rule.tile*ceilDiv(W, 512)*ceilDiv(H, 512)
+	case openAIPatches:
+		patches := int64(maxImagePatches)
+		if known {
+			// Each side's count is at most 2^26, so their product
+			// cannot overflow.
+			patches = min(ceilDiv(W, 32)*ceilDiv(H, 32), maxImagePatches)
+		}
+		return int64(math.Ceil(float64(patches) * rule.perPatch))
+	case anthropicArea:
 		if !known {
 			return anthropicImageMax
 		}
 		W, H = fitIn(W, H, 1568)
 		return min(ceilDiv(W*H, 750), anthropicImageMax)
-	default: // imageGemini
+	default: // geminiTiles
 		if !known {
 			return 16 * geminiImageTile
 		}
@@ -189,7 +260,7 @@ func webpSize(b []byte) (int, int, bool) {
 // base64 is at the start of s, the contents of a JSON string as the body
 // has them (escapes and all); s is nil when the image is not inline.
 func inlineImageTokens(rule imageRule, s []byte) int64 {
-	if s == nil || rule == imageOpenAILow {
+	if s == nil || rule.low {
 		return imageTokens(rule, 0, 0, false)
 	}
 	var head [imageHeadLen]byte
@@ -337,7 +408,7 @@ type imagePart struct {
 // Anthropic block {"type":"image","source":{...}} (inline when its type is
 // "base64"), or a Gemini part whose inlineData (inline_data) or, failing
 // that, fileData (file_data) has a MIME type "image/...".
-func (p *imagePart) tokens() int64 {
+func (p *imagePart) tokens(model string) int64 {
 	if isString(p.typ) {
 		switch {
 		case keyIs(p.typ, "image_url"):
@@ -352,9 +423,9 @@ func (p *imagePart) tokens() int64 {
 					}
 				})
 			}
-			return openAIImageTokens(url, detail)
+			return openAIImageTokens(model, url, detail)
 		case keyIs(p.typ, "input_image"):
-			return openAIImageTokens(p.imageURL, p.detail)
+			return openAIImageTokens(model, p.imageURL, p.detail)
 		case keyIs(p.typ, "image"):
 			var data []byte
 			if isObject(p.source) {
@@ -392,12 +463,9 @@ func (p *imagePart) tokens() int64 {
 }
 
 // openAIImageTokens returns the tokens of an OpenAI image given by url (a
-// JSON string: a data: URL is inline) at detail.
-func openAIImageTokens(url, detail []byte) int64 {
-	rule := imageOpenAI
-	if isString(detail) && keyIs(detail, "low") {
-		rule = imageOpenAILow
-	}
+// JSON string: a data: URL is inline) at detail, for model.
+func openAIImageTokens(model string, url, detail []byte) int64 {
+	rule := openAIImageRule(model, isString(detail) && keyIs(detail, "low"))
 	var b64 []byte
 	if isString(url) {
 		b64 = dataURLBase64(url[1 : len(url)-1])

@@ -123,9 +123,53 @@ func TestImageTokensFollowTheProvidersRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got := imageTokens(tc.rule, tc.w, tc.h, tc.w > 0 && tc.h > 0)
-		assert.Equal(t, tc.want, got, "rule %d, %dx%d", tc.rule, tc.w, tc.h)
+		assert.Equal(t, tc.want, got, "rule %+v, %dx%d", tc.rule, tc.w, tc.h)
 		assert.LessOrEqual(t, got, imageTokens(tc.rule, 0, 0, false), "no image costs more than one of unknown size")
 	}
+}
+
+// OpenAI's models count an image by rules of their own: tiles at a base
+// and tile cost of their own, or 32 px patches times a factor, detail
+// notwithstanding.
+func TestOpenAIImageRulesFollowTheModel(t *testing.T) {
+	tests := []struct {
+		model string
+		low   bool
+		w, h  int
+		want  int64
+	}{
+		{"gpt-4o", false, 1024, 1024, 85 + 4*170},
+		{"gpt-4o-2024-08-06", true, 1024, 1024, 85},
+		{"gpt-4.1", false, 1024, 1024, 85 + 4*170},
+		{"chatgpt-4o-latest", false, 0, 0, 85 + 8*170},
+		{"", false, 1024, 1024, 85 + 4*170}, // no model: gpt-4o's rule
+		{"gpt-4o-mini", false, 1024, 1024, 2833 + 4*5667},
+		{"gpt-4o-mini-2024-07-18", true, 1024, 1024, 2833},
+		{"gpt-4o-mini", false, 0, 0, 2833 + 8*5667},
+		{"gpt-5", false, 1024, 1024, 70 + 4*140},
+		{"gpt-5-chat-latest", true, 1024, 1024, 70},
+		{"o3", false, 1024, 1024, 75 + 4*150},
+		{"o1-pro", false, 0, 0, 75 + 8*150},
+		{"computer-use-preview", false, 1024, 1024, 65 + 4*129},
+		// Patches: ceil(w/32)*ceil(h/32), at most 1536, times the factor.
+		{"gpt-4.1-mini", false, 1024, 1024, 1659}, // 1024 * 1.62 = 1658.88
+		{"gpt-4.1-mini", true, 1024, 1024, 1659},  // detail does not change it
+		{"gpt-4.1-nano", false, 100, 100, 40},     // 16 * 2.46 = 39.36
+		{"gpt-5-mini", false, 0, 0, 2489},         // 1536 * 1.62 = 2488.32
+		{"gpt-5-nano", false, 33, 32, 5},          // 2 * 2.46 = 4.92
+		{"o4-mini", false, 4000, 3000, 2642},      // 1536 * 1.72 = 2641.92
+		{"o4-mini", false, 1 << 30, 1 << 30, 2642},
+	}
+	for _, tc := range tests {
+		rule := openAIImageRule(tc.model, tc.low)
+		got := imageTokens(rule, tc.w, tc.h, tc.w > 0 && tc.h > 0)
+		assert.Equal(t, tc.want, got, "%s (low %t), %dx%d", tc.model, tc.low, tc.w, tc.h)
+		assert.LessOrEqual(t, got, imageTokens(rule, 0, 0, false), "no image costs more than one of unknown size")
+	}
+	png := encodedImage(t, "png", 1024, 1024)
+	body := strings.Replace(chatImageBody(dataURL("image/png", png), "high"), `"gpt-4o"`, `"gpt-4o-mini"`, 1)
+	assert.Equal(t, int64(2833+4*5667), ParseRequest([]byte(body)).ImageTokens, "the body's model decides")
+	assert.Equal(t, ParseRequest([]byte(body)), decodedParseRequest([]byte(body)), "the reference agrees")
 }
 
 func TestImageSizeIsReadFromTheHeader(t *testing.T) {

@@ -50,7 +50,8 @@ type Request struct {
 	// parts, by each provider's documented rule (see image.go): OpenAI's
 	// {"type":"image_url"} and {"type":"input_image"}, Anthropic's
 	// {"type":"image"} and Gemini's inlineData and fileData of an image
-	// MIME type. An inline image's size is read from its header; one of
+	// MIME type; an OpenAI image by the rule of the model named. An inline
+	// image's size is read from its header; one of
 	// unknown size counts the most its provider charges for an image. It
 	// saturates instead of overflowing.
 	ImageTokens int64
@@ -194,15 +195,24 @@ func ParseRequest(body []byte) Request {
 			})
 		}
 	}
+	images := imageTally{model: r.Model}
 	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake} {
-		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &r.ImageTokens))
+		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
+	r.ImageTokens = images.tokens
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
 		}
 	}
 	return r
+}
+
+// imageTally sums the tokens of the images in a request for its model,
+// whose name tells how OpenAI counts them.
+type imageTally struct {
+	model  string
+	tokens int64
 }
 
 // rawCount is jsonCount for a valid JSON value; nil (a missing member)
@@ -224,8 +234,8 @@ func rawCount(v []byte) (int64, bool) {
 // ("input") and the response of a Gemini functionResponse, and the text
 // of an Anthropic document whose "source" is text or content blocks.
 // Other values, images and PDFs among them, count zero; the tokens of the
-// images among the objects it reads (see imagePart) are added to *img.
-func textLen(v []byte, depth int, img *int64) int64 {
+// images among the objects it reads (see imagePart) are added to img.
+func textLen(v []byte, depth int, img *imageTally) int64 {
 	if len(v) == 0 || depth > maxTextDepth {
 		return 0
 	}
@@ -292,7 +302,7 @@ func textLen(v []byte, depth int, img *int64) int64 {
 			}
 		})
 		f.image.source = f.source
-		*img = satAdd(*img, f.image.tokens())
+		img.tokens = satAdd(img.tokens, f.image.tokens(img.model))
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
 			n = satAdd(n, textLen(e, depth+1, img))

@@ -61,9 +61,11 @@ func decodedParseRequest(body []byte) Request {
 			}
 		}
 	}
+	images := imageTally{model: r.Model}
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
-		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &r.ImageTokens))
+		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
+	r.ImageTokens = images.tokens
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -72,7 +74,7 @@ func decodedParseRequest(body []byte) Request {
 	return r
 }
 
-func decodedTextLen(v any, depth int, img *int64) int64 {
+func decodedTextLen(v any, depth int, img *imageTally) int64 {
 	if depth > maxTextDepth {
 		return 0
 	}
@@ -90,7 +92,7 @@ func decodedTextLen(v any, depth int, img *int64) int64 {
 		}
 		return n
 	case map[string]any:
-		*img = satAdd(*img, decodedImageTokens(v))
+		img.tokens = satAdd(img.tokens, decodedImageTokens(v, img.model))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
@@ -121,12 +123,9 @@ func decodedTextLen(v any, depth int, img *int64) int64 {
 }
 
 // decodedImageTokens is imagePart.tokens for a decoded object.
-func decodedImageTokens(m map[string]any) int64 {
+func decodedImageTokens(m map[string]any, model string) int64 {
 	openAI := func(url, detail any) int64 {
-		rule := imageOpenAI
-		if detail == "low" {
-			rule = imageOpenAILow
-		}
+		rule := openAIImageRule(model, detail == "low")
 		s, _ := url.(string)
 		return decodedInlineImageTokens(rule, decodedDataURLBase64(s))
 	}
@@ -203,7 +202,7 @@ func decodedDataURLBase64(url string) *string {
 // decodedInlineImageTokens is inlineImageTokens for decoded base64, nil
 // for an image that is not inline.
 func decodedInlineImageTokens(rule imageRule, b64 *string) int64 {
-	if b64 == nil || rule == imageOpenAILow {
+	if b64 == nil || rule.low {
 		return imageTokens(rule, 0, 0, false)
 	}
 	s := (*b64)[:min(len(*b64), maxImageBase64)]
