@@ -7,6 +7,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +31,11 @@ type Monitor struct {
 	started  bool
 	stopped  bool
 	limiters map[*BucketRateLimiter]struct{}
+	// names counts the limiters of each name; nextDefault is the least
+	// n whose default name ("default", "default-n") may be free: every
+	// default name below it is taken.
+	names       map[string]int
+	nextDefault int
 	// closing holds the closed limiters whose issued tickets may still
 	// finish, while logs are on: their finishes are logged until none
 	// is left in flight.
@@ -104,6 +111,7 @@ func NewMonitor(opts ...MonitorOption) *Monitor {
 	return &Monitor{
 		cfg:      cfg,
 		limiters: map[*BucketRateLimiter]struct{}{},
+		names:    map[string]int{},
 		closing:  map[*BucketRateLimiter]struct{}{},
 		done:     make(chan struct{}),
 	}
@@ -282,36 +290,51 @@ func (m *Monitor) join(l *BucketRateLimiter) error {
 	if err := m.startLocked(); err != nil {
 		return err
 	}
+	if _, ok := m.limiters[l]; ok {
+		return nil
+	}
 	if l.name == "" {
 		l.name = m.freeNameLocked()
 	}
 	m.limiters[l] = struct{}{}
+	m.names[l.name]++
 	return nil
 }
 
 // freeNameLocked returns the first of "default", "default-2", ... that no
 // limiter of m has. Requires m.mu.
 func (m *Monitor) freeNameLocked() string {
-	for n := 1; ; n++ {
-		name := "default"
-		if n > 1 {
-			name = fmt.Sprintf("default-%d", n)
-		}
-		if !m.hasNameLocked(name) {
+	for n := max(m.nextDefault, 1); ; n++ {
+		if name := defaultName(n); m.names[name] == 0 {
+			m.nextDefault = n + 1
 			return name
 		}
 	}
 }
 
-// hasNameLocked reports whether a limiter of m is named name. Requires
-// m.mu.
-func (m *Monitor) hasNameLocked(name string) bool {
-	for l := range m.limiters {
-		if l.name == name {
-			return true
-		}
+// defaultName returns the n-th name of unnamed limiters: "default",
+// "default-2", ...
+func defaultName(n int) string {
+	if n == 1 {
+		return "default"
 	}
-	return false
+	return "default-" + strconv.Itoa(n)
+}
+
+// defaultIndex returns n if name is defaultName(n), else 0.
+func defaultIndex(name string) int {
+	if name == "default" {
+		return 1
+	}
+	rest, ok := strings.CutPrefix(name, "default-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 2 || defaultName(n) != name {
+		return 0
+	}
+	return n
 }
 
 // leave removes l; Close has already handed its last minute to enqueue.
@@ -320,8 +343,16 @@ func (m *Monitor) hasNameLocked(name string) bool {
 // are logged.
 func (m *Monitor) leave(l *BucketRateLimiter) {
 	m.mu.Lock()
-	if _, ok := m.limiters[l]; ok && m.logsEnabled() && !m.stopped {
-		m.closing[l] = struct{}{}
+	if _, ok := m.limiters[l]; ok {
+		if m.logsEnabled() && !m.stopped {
+			m.closing[l] = struct{}{}
+		}
+		if m.names[l.name]--; m.names[l.name] == 0 {
+			delete(m.names, l.name)
+			if n := defaultIndex(l.name); n > 0 && n < m.nextDefault {
+				m.nextDefault = n
+			}
+		}
 	}
 	delete(m.limiters, l)
 	if m.def == l {
