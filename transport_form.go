@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"mime"
@@ -19,8 +20,9 @@ const maxFormModel = 256
 // or "" when it is no form or names no model, with the request to send in
 // req's place. body is req's body when the transport has read it already
 // (see prepare), else nil. An unread body is read from a copy GetBody
-// gives, only as far as the model field and without keeping any of it,
-// and the returned request sends a fresh one. On an error req's body is
+// gives, only as far as the model field and without keeping any of it
+// (decompressed first when it is sent with Content-Encoding: gzip), and
+// the returned request sends a fresh one. On an error req's body is
 // left open, for RoundTrip to close.
 func (t *Transport) formModel(req *http.Request, body []byte) (*http.Request, string, error) {
 	boundary := formBoundary(req)
@@ -36,7 +38,14 @@ func (t *Transport) formModel(req *http.Request, body []byte) (*http.Request, st
 	if err != nil {
 		return nil, "", fmt.Errorf("ratellmiter: reading request body: %w", err)
 	}
-	model := scanFormModel(rc, boundary)
+	var form io.Reader = rc
+	if isGzip(req.Header) {
+		// Read decompressed, as a compressed JSON body is.
+		if zr, err := gzip.NewReader(rc); err == nil {
+			form = zr
+		}
+	}
+	model := scanFormModel(form, boundary)
 	_ = rc.Close()
 	// The SDKs' GetBody may rewind and hand back the very reader that
 	// req.Body is (see prepare): send one given afresh.
