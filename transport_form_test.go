@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/stretchr/testify/assert"
@@ -199,4 +201,63 @@ func transcriptionForm(t *testing.T, audio []byte, model string, modelFirst bool
 	}
 	require.NoError(t, w.Close())
 	return b.Bytes(), w.FormDataContentType()
+}
+
+// A transcription routed by its form's model and answered 429 is sent
+// again whole: the body of the retry is the whole form, file and model.
+func TestTransportRetriesARoutedFormWhole(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		forms []receivedForm
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got receivedForm
+		if f, _, err := r.FormFile("file"); err == nil {
+			got.file, _ = io.ReadAll(f)
+			got.model = r.FormValue("model")
+		}
+		mu.Lock()
+		forms = append(forms, got)
+		first := len(forms) == 1
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if first {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"text":"hello"}`)
+	}))
+	t.Cleanup(srv.Close)
+	audio := make([]byte, 1<<20)
+	_, _ = rand.Read(audio)
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		m := NewMonitor()
+		defer m.Stop()
+		svc := NewService("openai", nil)
+		def, err := svc.NewLimiter("", 600, WithMonitor(m))
+		require.NoError(t, err)
+		l, err := svc.NewLimiter("gpt-transcribe", 600, WithMonitor(m))
+		require.NoError(t, err)
+		tr := tpTransport(t, base, WithServiceLimiters(svc))
+
+		client := tpOpenAI(srv.URL, tr)
+		answer, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+			File:  openai.File(bytes.NewReader(audio), "speech.mp3", "audio/mpeg"),
+			Model: openai.AudioModelGPTTranscribe,
+		})
+		require.NoError(t, err)
+		assert.Equal(t, "hello", answer.Text)
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, forms, 2)
+		for i, f := range forms {
+			assert.Equal(t, "gpt-transcribe", f.model, "attempt %d", i+1)
+			assert.True(t, bytes.Equal(audio, f.file), "attempt %d: the server received the file byte for byte", i+1)
+		}
+		assert.NotZero(t, l.Stats().Issued)
+		assert.Zero(t, def.Stats().Issued, "the default limiter issued nothing")
+	})
 }
