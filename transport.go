@@ -203,9 +203,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if body != nil && isGzip(req.Header) {
+	if body != nil && isGzip(req.Header) && (jsonBody || formBoundary(req) != "") {
 		// A compressed body names its model and costs its tokens as
-		// the same body plain does.
+		// the same body plain does. One that is no JSON nor form (a
+		// file) is read for neither: it was buffered only to be sent
+		// again.
 		plain, tooLarge := gunzip(body, int(min(t.maxBody, math.MaxInt-1)))
 		switch {
 		case plain != nil:

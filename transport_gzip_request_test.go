@@ -126,3 +126,41 @@ func TestTransportRefusesACompressedBodyLargerThanMaxBodyBytesWhenRouting(t *tes
 	assert.Zero(t, requests.Load(), "nothing was sent")
 	assert.Zero(t, limiters[""].Stats().Issued, "the default limiter issued nothing")
 }
+
+// A compressed body that is neither JSON nor a form (a file) is not read
+// for its model, so it is sent whatever its size decompressed: only the
+// bytes buffered to replay it, compressed, count against WithMaxBodyBytes.
+func TestTransportSendsACompressedFileLargerThanMaxBodyBytesDecompressed(t *testing.T) {
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n, err := io.Copy(io.Discard, zr)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		received.Store(n)
+	}))
+	t.Cleanup(srv.Close)
+	svc, limiters := formService(t, "", "gpt-4o-mini")
+	tr := tpTransport(t, nil, WithServiceLimiters(svc), WithMaxBodyBytes(1<<20))
+	t.Cleanup(tr.CloseIdleConnections)
+
+	// 2 MiB of file, a few KiB compressed, from a reader without GetBody.
+	file := gzipped(t, strings.Repeat("a", 2<<20))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/files", onlyReader{bytes.NewReader(file)})
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := tr.Client().Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.EqualValues(t, 2<<20, received.Load(), "the server received the whole file")
+	assertSettled(t, limiters[""], 1)
+}
