@@ -134,14 +134,17 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"max_tokens":1e300,"prompt":["a",["b",{"text":"c"}]]}`))
 	f.Add([]byte(`{"messages":[{"content":"\ud800"}],"max_tokens":-1}`))
 	f.Add([]byte(`{"messages":[{"content":"` + "\xff\xfe" + `"}]}`))
+	f.Add([]byte(`{"model":"gpt-4o-mini","messages":[{"type":"image_url"}]}`))
+	dearestImage := imageTokens(openAIImageRule("gpt-4o-mini", false), 0, 0, false)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := ParseRequest(body)
 		if r.MaxTokens < 0 || r.PromptChars < 0 || r.Messages < 0 || r.ImageTokens < 0 {
 			t.Fatalf("negative count: %+v", r)
 		}
-		// An image costs at most a few thousand tokens, and takes a
-		// dozen bytes or more of the body.
-		if r.ImageTokens > 258*int64(len(body)) {
+		// An image costs at most what one of unknown size costs under the
+		// dearest rule (gpt-4o-mini's), and takes 16 bytes or more of the
+		// body ({"type":"image"}).
+		if r.ImageTokens > dearestImage*int64(len(body)/16) {
 			t.Fatalf("image tokens exceed a bound for a body of %d bytes: %+v", len(body), r)
 		}
 		// Invalid UTF-8 bytes decode to a three-byte replacement
