@@ -64,7 +64,8 @@ type LogEvent struct {
 // be created) is held, with those after it, and written before them, in
 // minute order, at the next writeAll that can write: to the file in use
 // then, once. The records held are bounded to the last heldLogMinutes
-// minutes; older ones are dropped, and each drop is said once through the
+// minutes and heldLogRecords records; older ones are dropped, and each
+// drop is said once through the
 // logger. The first error is kept and returned by close. Each spell of failures is said once
 // through the logger, and so is its end, the next record written: a
 // service that runs for months hears of every spell, not only of the
@@ -100,10 +101,15 @@ type logWriter struct {
 	name string
 }
 
-// heldLogMinutes bounds the records a writer holds while it cannot write
-// them: those of the last heldLogMinutes minutes (an hour), counted back
-// from the latest held.
-const heldLogMinutes = 60
+// heldLogMinutes and heldLogRecords bound the records a writer holds while
+// it cannot write them: those of the last heldLogMinutes minutes (an
+// hour), counted back from the latest held, and of those the latest
+// heldLogRecords at most (a record takes about 1.3 KB: some 13 MB, an hour
+// of 166 busy limiters, six minutes of 1,666).
+const (
+	heldLogMinutes = 60
+	heldLogRecords = 10_000
+)
 
 // claimTries bounds the search for a free file name among those of the
 // Monitor's start second: far more Monitors than start in one second.
@@ -203,13 +209,13 @@ func (w *logWriter) writeAll(recs []*MinuteLog) {
 }
 
 // bound drops the held records of minutes before the last heldLogMinutes
-// of those held.
+// of those held, and the oldest beyond heldLogRecords.
 func (w *logWriter) bound() {
 	if len(w.held) == 0 {
 		return
 	}
 	from := w.held[len(w.held)-1].Start - (heldLogMinutes-1)*60
-	n := 0
+	n := max(len(w.held)-heldLogRecords, 0)
 	for n < len(w.held) && w.held[n].Start < from {
 		n++
 	}

@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -216,4 +217,49 @@ func TestStopTriesTheHeldMinutesOnceMore(t *testing.T) {
 	require.Error(t, w.close())
 	assert.Len(t, rec.matching("ERROR", "unwritten", "records=1"), 1, "what Stop could not write is said")
 	unblock()
+}
+
+// The minutes held are bounded in records too, whatever the number of
+// limiters: 250 busy limiters held for 41 minutes make 10,250 records,
+// and the oldest 250 beyond the 10,000 kept are dropped, and said so.
+func TestMinutesHeldWhileWritesFailAreBoundedInRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(30 * time.Second)
+		dir := filepath.Join(t.TempDir(), "logs")
+		block, unblock := blockedLogFolder(t, dir)
+		rec := &logRecorder{}
+		m := NewMonitor(WithLogDir(dir), WithLogger(slog.New(rec)), WithLogRotation(0))
+		const limiters, minutes = 250, 41
+		ls := make([]*BucketRateLimiter, limiters)
+		for i := range ls {
+			l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName(fmt.Sprint("l", i)))
+			require.NoError(t, err)
+			ls[i] = l
+		}
+		use := func() {
+			for _, l := range ls {
+				tk, err := l.Acquire(context.Background())
+				require.NoError(t, err)
+				tk.Done()
+			}
+		}
+		first := time.Now().Unix() / 60 * 60
+		block()
+		for range minutes { // minutes 0 to 40 fail
+			use()
+			time.Sleep(time.Minute)
+		}
+		unblock()
+		time.Sleep(time.Minute) // the records held are written
+		require.Error(t, m.Stop())
+
+		starts, _ := minuteStarts(t, dir)
+		require.Equal(t, heldLogRecords, len(starts), "records written")
+		assert.Equal(t, first+60, starts[0], "minute 0 was dropped")
+		assert.Equal(t, first+(minutes-1)*60, starts[len(starts)-1])
+		dropped := rec.matching("dropped")
+		if assert.Len(t, dropped, 1, "the drop is said once") {
+			assert.Contains(t, dropped[0], fmt.Sprint("records=", limiters))
+		}
+	})
 }
