@@ -39,6 +39,14 @@ fi
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout 15m ./...
 
+# A module of its own, so that google.golang.org/genai and its dependencies
+# stay out of the library's go.mod; gofmt above covers its files.
+step "examples/gemini: go vet, staticcheck, go test -race"
+(cd examples/gemini &&
+	go vet ./... &&
+	go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./... &&
+	go test -race -count=1 ./...)
+
 # fuzz runs one target and prints what went wrong when it fails.
 fuzz() {
 	local out
