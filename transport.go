@@ -78,8 +78,10 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 
 // WithServiceLimiters makes the transport take each request's ticket from
 // s.Limiter(model), where model is the "model" field of the request's JSON
-// body (or, when the body has none, the model named in a Gemini-style URL
-// path such as /v1beta/models/gemini-2.5-flash:generateContent), or the
+// body (without a leading "models/", as Gemini's SDK writes it there), or,
+// when the body has none, the model named in a Gemini-style URL path such
+// as /v1beta/models/gemini-2.5-flash:generateContent ("tunedModels/NAME"
+// for a tuned model's path, /v1beta/tunedModels/NAME:generateContent), or the
 // first "model" field of a multipart/form-data body (an audio
 // transcription or translation, as the SDKs send them), read only as far
 // as that field, from a copy of the body that GetBody gives, without
@@ -505,26 +507,37 @@ func mayBeJSON(req *http.Request) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// modelOf returns the model a request is for: the "model" field of its
-// JSON body, or else the model of a Gemini-style path (".../models/NAME"
-// or ".../models/NAME:method"); "" when neither says.
+// modelOf returns the model a request is for, as the caller names it: the
+// "model" field of its JSON body (without the "models/" that Gemini's SDK
+// puts before a model's name there, as in a cache it creates), or else the
+// model of a Gemini-style path (".../models/NAME" or
+// ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
+// gives "tunedModels/NAME"); "" when neither says.
 func modelOf(body []byte, req *http.Request) string {
 	if m := signals.Model(body); m != "" {
-		return m
+		return strings.TrimPrefix(m, "models/")
 	}
 	if req.URL == nil {
 		return ""
 	}
 	p := req.URL.Path
-	i := strings.LastIndex(p, "/models/")
-	if i < 0 {
+	var m, prefix string
+	i, j := strings.LastIndex(p, "/models/"), strings.LastIndex(p, "/tunedModels/")
+	switch {
+	case j > i:
+		m, prefix = p[j+len("/tunedModels/"):], "tunedModels/"
+	case i >= 0:
+		m = p[i+len("/models/"):]
+	default:
 		return ""
 	}
-	m := p[i+len("/models/"):]
-	if j := strings.IndexAny(m, ":/"); j >= 0 {
-		m = m[:j]
+	if k := strings.IndexAny(m, ":/"); k >= 0 {
+		m = m[:k]
 	}
-	return m
+	if m == "" {
+		return ""
+	}
+	return prefix + m
 }
 
 // closeBody closes a request's body, as a RoundTripper must even when it

@@ -74,3 +74,33 @@ func TestTransportGeminiPerDayQuotaIsNotRetried(t *testing.T) {
 		assert.Less(t, time.Since(start), time.Second)
 	})
 }
+
+// A request's model is named as its caller names it to the SDK, whether the
+// body or the path says it: Gemini's SDK writes "models/NAME" in the body
+// of a cache it creates, and a tuned model's path is .../tunedModels/NAME.
+func TestModelOfNamesTheModelAsTheCallerDoes(t *testing.T) {
+	cases := []struct {
+		body, path, want string
+	}{
+		{`{"model":"gpt-4o"}`, "/v1/chat/completions", "gpt-4o"},
+		{`{"model":"models/gemini-2.5-flash","contents":[]}`, "/v1beta/cachedContents", "gemini-2.5-flash"},
+		{`{"model":"tunedModels/my-tune"}`, "/v1beta/cachedContents", "tunedModels/my-tune"},
+		{`{"contents":[]}`, "/v1beta/models/gemini-2.5-flash:generateContent", "gemini-2.5-flash"},
+		{``, "/v1/models/gemini-2.5-pro:streamGenerateContent", "gemini-2.5-pro"},
+		{``, "/v1beta/models/gemini-2.5-flash/operations/x", "gemini-2.5-flash"},
+		{``, "/v1beta/tunedModels/my-tune:generateContent", "tunedModels/my-tune"},
+		{``, "/v1beta/tunedModels/my-tune/models/x", "x"},
+		{``, "/v1beta/models/", ""},
+		{``, "/v1beta/tunedModels/:generateContent", ""},
+		{``, "/v1/models", ""},
+	}
+	for _, c := range cases {
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+c.path, nil)
+		require.NoError(t, err)
+		var body []byte
+		if c.body != "" {
+			body = []byte(c.body)
+		}
+		assert.Equal(t, c.want, modelOf(body, req), "body %s, path %s", c.body, c.path)
+	}
+}
