@@ -39,8 +39,9 @@ type Request struct {
 	// PromptChars is the number of bytes of prompt text: message
 	// contents (the tool calls and results among them), the system
 	// prompt ("system" or "instructions"), "prompt" and "input" (and
-	// Gemini's "contents" and "systemInstruction"), and the tool
-	// definitions ("tools", or the older "functions"), which the
+	// Gemini's "contents" and "systemInstruction", and the "content" of
+	// an embedContent or of each of batchEmbedContents' "requests"), and
+	// the tool definitions ("tools", or the older "functions"), which the
 	// providers put in the prompt, at the length of their JSON. Bytes
 	// over-count non-ASCII text, which errs on the side of caution.
 	// Images are counted in ImageTokens; other non-text inputs (PDFs,
@@ -115,6 +116,7 @@ func ParseRequest(body []byte) Request {
 		system, instructions, prompt              []byte
 		systemInstruction, systemInstructionSnake []byte
 		tools, functions                          []byte
+		content, requests                         []byte
 	}
 	members(obj, func(k, v []byte) {
 		switch string(keyName(k)) {
@@ -154,6 +156,10 @@ func ParseRequest(body []byte) Request {
 			f.tools = v
 		case "functions":
 			f.functions = v
+		case "content":
+			f.content = v
+		case "requests":
+			f.requests = v
 		}
 	})
 	r.Model = stringValue(f.model)
@@ -196,7 +202,7 @@ func ParseRequest(body []byte) Request {
 		}
 	}
 	images := imageTally{model: r.Model}
-	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake} {
+	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake, f.content, f.requests} {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
 	r.ImageTokens = images.tokens

@@ -62,7 +62,7 @@ func decodedParseRequest(body []byte) Request {
 		}
 	}
 	images := imageTally{model: r.Model}
-	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction"} {
+	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction", "content", "requests"} {
 		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
 	r.ImageTokens = images.tokens

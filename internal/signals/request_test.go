@@ -34,6 +34,11 @@ func TestParseRequest(t *testing.T) {
 			Request{PromptChars: 8 + 16 + 17, Messages: 3}},
 		{"input string", []byte(`{"model":"text-embedding-3-small","input":"hello"}`),
 			Request{Model: "text-embedding-3-small", PromptChars: 5}},
+		{"gemini embedContent", []byte(`{"content":{"parts":[{"text":"hello"},{"text":"world!"}]},"taskType":"RETRIEVAL_DOCUMENT"}`),
+			Request{PromptChars: 5 + 6}},
+		{"gemini batchEmbedContents", []byte(`{"requests":[{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"one"}]}},` +
+			`{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"three"}]}}]}`),
+			Request{PromptChars: 3 + 5}},
 		{"max_tokens preferred over max_completion_tokens", []byte(`{"max_tokens":10,"max_completion_tokens":20}`),
 			Request{MaxTokens: 10}},
 		{"n completions", []byte(`{"model":"gpt-4o","n":3,"max_completion_tokens":100}`),
