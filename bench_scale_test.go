@@ -75,6 +75,24 @@ func BenchmarkScaleLogStep(b *testing.B) {
 	}
 }
 
+// lineOf returns a limiter (on a Monitor of its own) with a line of n
+// waiters, and a function that cancels them and waits for them to go.
+func lineOf(b *testing.B, n int) (*BucketRateLimiter, func()) {
+	m := NewMonitor(WithoutLogs())
+	b.Cleanup(func() { m.Stop() })
+	l, err := NewBucketRateLimiter(1, WithMonitor(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cancels, wg := waitersOn(b, l, n)
+	return l, func() {
+		for _, c := range cancels {
+			c()
+		}
+		wg.Wait()
+	}
+}
+
 // waitersOn queues n waiters on a limiter that issues nothing for a
 // minute and returns their cancel functions and a wait group that ends
 // with them.
@@ -106,13 +124,7 @@ func waitersOn(b *testing.B, l *BucketRateLimiter, n int) ([]context.CancelFunc,
 func BenchmarkScaleCancelWaiter(b *testing.B) {
 	for _, n := range scaleSizes {
 		b.Run(fmt.Sprintf("waiters=%d", n), func(b *testing.B) {
-			m := NewMonitor(WithoutLogs())
-			b.Cleanup(func() { m.Stop() })
-			l, err := NewBucketRateLimiter(1, WithMonitor(m))
-			if err != nil {
-				b.Fatal(err)
-			}
-			cancels, wg := waitersOn(b, l, n)
+			l, stop := lineOf(b, n)
 			// Reach a waiter in the middle of the line through the queue
 			// itself, so that the cost measured is the removal.
 			l.mu.Lock()
@@ -133,10 +145,7 @@ func BenchmarkScaleCancelWaiter(b *testing.B) {
 				l.q.pushBack(mid)
 				l.mu.Unlock()
 			}
-			for _, c := range cancels {
-				c()
-			}
-			wg.Wait()
+			stop()
 		})
 	}
 }
@@ -145,21 +154,12 @@ func BenchmarkScaleCancelWaiter(b *testing.B) {
 func BenchmarkScaleStats(b *testing.B) {
 	for _, n := range scaleSizes {
 		b.Run(fmt.Sprintf("waiters=%d", n), func(b *testing.B) {
-			m := NewMonitor(WithoutLogs())
-			b.Cleanup(func() { m.Stop() })
-			l, err := NewBucketRateLimiter(1, WithMonitor(m))
-			if err != nil {
-				b.Fatal(err)
-			}
-			cancels, wg := waitersOn(b, l, n)
+			l, stop := lineOf(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = l.Stats()
 			}
-			for _, c := range cancels {
-				c()
-			}
-			wg.Wait()
+			stop()
 		})
 	}
 }
