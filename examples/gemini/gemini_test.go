@@ -71,6 +71,15 @@ func newClient(t *testing.T, baseURL string, rt http.RoundTripper) *genai.Client
 	return c
 }
 
+// limitedClient returns a limiter of 600 RPM and a genai client for the
+// Gemini API at baseURL whose calls take its tickets, over base.
+func limitedClient(t *testing.T, baseURL string, base http.RoundTripper) (*ratellmiter.BucketRateLimiter, *genai.Client) {
+	t.Helper()
+	l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+	require.NoError(t, err)
+	return l, newClient(t, baseURL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+}
+
 // newTransport returns a limiter's transport over base.
 func newTransport(t *testing.T, base http.RoundTripper, opt ratellmiter.TransportOption) *ratellmiter.Transport {
 	t.Helper()
@@ -308,9 +317,7 @@ func TestRetryDelayPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 	srv, calls := refusingServer(t, http.StatusTooManyRequests, nil, retryInfo429(2*time.Second))
 	base := noKeepAlive(t)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
-		require.NoError(t, err)
-		c := newClient(t, srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		l, c := limitedClient(t, srv.URL, base)
 		start := time.Now()
 		res, err := c.Models.GenerateContent(context.Background(), flash, hello, nil)
 		require.NoError(t, err, "the 429 never reaches the SDK")
@@ -331,11 +338,9 @@ func TestPerDayQuotaIsReturnedAtOnce(t *testing.T) {
 	srv, calls := refusingServer(t, http.StatusTooManyRequests, nil, []byte(perDay429))
 	base := noKeepAlive(t)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
-		require.NoError(t, err)
-		c := newClient(t, srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		l, c := limitedClient(t, srv.URL, base)
 		start := time.Now()
-		_, err = c.Models.GenerateContent(context.Background(), pro, hello, nil)
+		_, err := c.Models.GenerateContent(context.Background(), pro, hello, nil)
 		var apiErr genai.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, http.StatusTooManyRequests, apiErr.Code)
@@ -379,11 +384,9 @@ func TestUnavailableIsRetriedOnlyWithARetryAfter(t *testing.T) {
 			srv, calls := refusingServer(t, http.StatusServiceUnavailable, tc.header, []byte(unavailable))
 			base := noKeepAlive(t)
 			synctest.Test(t, func(t *testing.T) {
-				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
-				require.NoError(t, err)
-				c := newClient(t, srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+				l, c := limitedClient(t, srv.URL, base)
 				start := time.Now()
-				_, err = c.Models.GenerateContent(context.Background(), flash, hello, nil)
+				_, err := c.Models.GenerateContent(context.Background(), flash, hello, nil)
 				if tc.wantErr {
 					var apiErr genai.APIError
 					require.ErrorAs(t, err, &apiErr)
