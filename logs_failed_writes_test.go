@@ -32,6 +32,19 @@ func blockedLogFolder(t *testing.T, dir string) (block, unblock func()) {
 	return func() { point(file) }, func() { point(folder) }
 }
 
+// blockableLogs starts, half a minute into a synctest bubble, a Monitor
+// that logs to a folder which block makes unwritable and unblock writable
+// again (see blockedLogFolder), with a logger that records what it says.
+func blockableLogs(t *testing.T, opts ...MonitorOption) (m *Monitor, dir string, block, unblock func(), rec *logRecorder) {
+	t.Helper()
+	time.Sleep(30 * time.Second) // the Monitor starts within a minute
+	dir = filepath.Join(t.TempDir(), "logs")
+	block, unblock = blockedLogFolder(t, dir)
+	rec = &logRecorder{}
+	m = NewMonitor(append([]MonitorOption{WithLogDir(dir), WithLogger(slog.New(rec))}, opts...)...)
+	return m, dir, block, unblock, rec
+}
+
 // minuteStarts returns the minutes of the log files of dir, file by file
 // (oldest first), in the order they were read.
 func minuteStarts(t *testing.T, dir string) (starts []int64, issued []int) {
@@ -53,11 +66,7 @@ func minuteStarts(t *testing.T, dir string) (starts []int64, issued []int) {
 // works again: the log has no hole where the writes failed.
 func TestMinutesWhoseWriteFailedAreWrittenOnceWritingWorksAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(30 * time.Second) // the Monitor starts within a minute
-		dir := filepath.Join(t.TempDir(), "logs")
-		block, unblock := blockedLogFolder(t, dir)
-		rec := &logRecorder{}
-		m := NewMonitor(WithLogDir(dir), WithLogger(slog.New(rec)))
+		m, dir, block, unblock, rec := blockableLogs(t)
 		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
 		require.NoError(t, err)
 		use := func(n int) {
@@ -106,11 +115,7 @@ func TestMinutesWhoseWriteFailedAreWrittenOnceWritingWorksAgain(t *testing.T) {
 // with how many.
 func TestMinutesHeldWhileWritesFailAreBoundedToAnHour(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(30 * time.Second)
-		dir := filepath.Join(t.TempDir(), "logs")
-		block, unblock := blockedLogFolder(t, dir)
-		rec := &logRecorder{}
-		m := NewMonitor(WithLogDir(dir), WithLogger(slog.New(rec)), WithLogRotation(0))
+		m, dir, block, unblock, rec := blockableLogs(t, WithLogRotation(0))
 		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
 		require.NoError(t, err)
 		use := func() {
@@ -224,11 +229,7 @@ func TestStopTriesTheHeldMinutesOnceMore(t *testing.T) {
 // and the oldest 250 beyond the 10,000 kept are dropped, and said so.
 func TestMinutesHeldWhileWritesFailAreBoundedInRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(30 * time.Second)
-		dir := filepath.Join(t.TempDir(), "logs")
-		block, unblock := blockedLogFolder(t, dir)
-		rec := &logRecorder{}
-		m := NewMonitor(WithLogDir(dir), WithLogger(slog.New(rec)), WithLogRotation(0))
+		m, dir, block, unblock, rec := blockableLogs(t, WithLogRotation(0))
 		const limiters, minutes = 250, 41
 		ls := make([]*BucketRateLimiter, limiters)
 		for i := range ls {
