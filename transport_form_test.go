@@ -53,15 +53,21 @@ func TestTransportRoutesATranscriptionByItsFormModel(t *testing.T) {
 	audio := make([]byte, 3<<20)
 	_, _ = rand.Read(audio)
 
-	client := tpOpenAI(srv.URL, tr)
+	transcribe(t, tpOpenAI(srv.URL, tr), audio)
+
+	assertTranscriptionRouted(t, received(), audio, limiters)
+}
+
+// transcribe sends audio to the model gpt-transcribe through client, and
+// checks the transcription servers' answer.
+func transcribe(t *testing.T, client openai.Client, audio []byte) {
+	t.Helper()
 	answer, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
 		File:  openai.File(bytes.NewReader(audio), "speech.mp3", "audio/mpeg"),
 		Model: openai.AudioModelGPTTranscribe,
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "hello", answer.Text)
-
-	assertTranscriptionRouted(t, received(), audio, limiters)
 }
 
 // assertTranscriptionRouted asserts that the server received the whole
@@ -243,13 +249,7 @@ func TestTransportRetriesARoutedFormWhole(t *testing.T) {
 		require.NoError(t, err)
 		tr := tpTransport(t, base, WithServiceLimiters(svc))
 
-		client := tpOpenAI(srv.URL, tr)
-		answer, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
-			File:  openai.File(bytes.NewReader(audio), "speech.mp3", "audio/mpeg"),
-			Model: openai.AudioModelGPTTranscribe,
-		})
-		require.NoError(t, err)
-		assert.Equal(t, "hello", answer.Text)
+		transcribe(t, tpOpenAI(srv.URL, tr), audio)
 		mu.Lock()
 		defer mu.Unlock()
 		require.Len(t, forms, 2)
