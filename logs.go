@@ -92,7 +92,7 @@ type logWriter struct {
 	// whose write failed and those after it.
 	held []*MinuteLog
 	// dropped counts the held records dropped, to keep within
-	// heldLogMinutes, since the last drop was said; dropFrom and dropTo
+	// heldLogMinutes and heldLogRecords, since the last drop was said; dropFrom and dropTo
 	// are the first and last minutes dropped.
 	dropped          int
 	dropFrom, dropTo int64
@@ -237,8 +237,8 @@ func (w *logWriter) sayDropped() {
 	if w.dropped == 0 {
 		return
 	}
-	w.logger.Warn("ratellmiter: minute logs dropped: they could not be written for longer than the last minutes kept",
-		"records", w.dropped, "kept_minutes", heldLogMinutes,
+	w.logger.Warn("ratellmiter: minute logs dropped: they could not be written, and were older than the last minutes or records kept",
+		"records", w.dropped, "kept_minutes", heldLogMinutes, "kept_records", heldLogRecords,
 		"first_minute", time.Unix(w.dropFrom, 0).UTC().Format(rfc3339),
 		"last_minute", time.Unix(w.dropTo, 0).UTC().Format(rfc3339))
 	w.dropped = 0
