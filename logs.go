@@ -104,8 +104,9 @@ type logWriter struct {
 // heldLogMinutes and heldLogRecords bound the records a writer holds while
 // it cannot write them: those of the last heldLogMinutes minutes (an
 // hour), counted back from the latest held, and of those the latest
-// heldLogRecords at most (a record takes about 1.3 KB: some 13 MB, an hour
-// of 166 busy limiters, six minutes of 1,666).
+// heldLogRecords at most (a record takes about 2.7 KB in memory, its six
+// arrays of 60 counts, and 1.3 KB as a line: some 27 MB, an hour of 166
+// busy limiters, six minutes of 1,666).
 const (
 	heldLogMinutes = 60
 	heldLogRecords = 10_000
