@@ -33,13 +33,13 @@ const DefaultLogDir = "ratellmiter_logs"
 // (a write cut short leaves part of a line there, which ReadLog skips).
 // It keeps the minutes of the last hour (60 minutes, counted back from
 // the latest kept) at most, and of those the latest 10,000 records (a
-// record is one limiter's minute, about 1.3 KB): older ones are dropped,
-// and how many is said
-// once through the Monitor's logger (WithLogger), when writing works
-// again or at Stop. Each spell of failures, and its end, is said through
-// that logger too. Stop tries once more; what it still cannot write is
-// said through the logger, and Stop returns the first error met writing
-// logs, as it does whenever a write failed during the run.
+// record is one limiter's minute, about 2.7 KB in memory): older ones are
+// dropped, and how many is said once through the Monitor's logger
+// (WithLogger), when writing works again or at Stop. Each spell of
+// failures, and its end, is said through that logger too. Stop tries once
+// more; what it still cannot write is said through the logger, and Stop
+// returns the first error met writing logs, as it does whenever a write
+// failed during the run.
 //
 // Without WithLogDir, logs are written only when the environment variable
 // RATELLMITER_LOGS names a folder.
