@@ -512,7 +512,8 @@ func mayBeJSON(req *http.Request) bool {
 // puts before a model's name there, as in a cache it creates), or else the
 // model of a Gemini-style path (".../models/NAME" or
 // ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
-// gives "tunedModels/NAME"); "" when neither says.
+// gives "tunedModels/NAME", for the methods of modelMethods); "" when
+// neither says.
 func modelOf(body []byte, req *http.Request) string {
 	if m := signals.Model(body); m != "" {
 		return strings.TrimPrefix(m, "models/")
@@ -531,13 +532,28 @@ func modelOf(body []byte, req *http.Request) string {
 	default:
 		return ""
 	}
-	if k := strings.IndexAny(m, ":/"); k >= 0 {
+	if k := strings.IndexByte(m, '/'); k >= 0 {
+		m = m[:k]
+	}
+	if k := strings.LastIndexByte(m, ':'); k >= 0 && modelMethods[m[k+1:]] {
 		m = m[:k]
 	}
 	if m == "" {
 		return ""
 	}
 	return prefix + m
+}
+
+// modelMethods are the methods that a Gemini-style path names after its
+// model, "models/NAME:method" (Gemini's and Vertex AI's); a colon followed
+// by anything else is part of the name, as in OpenAI's fine-tuned models
+// ("models/ft:gpt-4o-mini:org::id").
+var modelMethods = map[string]bool{
+	"generateContent": true, "streamGenerateContent": true,
+	"countTokens": true, "computeTokens": true,
+	"embedContent": true, "batchEmbedContents": true, "asyncBatchEmbedContent": true,
+	"batchGenerateContent": true, "generateAnswer": true,
+	"predict": true, "predictLongRunning": true, "rawPredict": true, "streamRawPredict": true,
 }
 
 // closeBody closes a request's body, as a RoundTripper must even when it

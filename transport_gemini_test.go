@@ -93,6 +93,11 @@ func TestModelOfNamesTheModelAsTheCallerDoes(t *testing.T) {
 		{``, "/v1beta/models/", ""},
 		{``, "/v1beta/tunedModels/:generateContent", ""},
 		{``, "/v1/models", ""},
+		{``, "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514:rawPredict", "claude-sonnet-4@20250514"},
+		{``, "/v1beta/models/gemini-embedding-001:batchEmbedContents", "gemini-embedding-001"},
+		// A colon before no method is part of the name: an OpenAI
+		// fine-tuned model's.
+		{``, "/v1/models/ft:gpt-4o-mini:org::abc123", "ft:gpt-4o-mini:org::abc123"},
 	}
 	for _, c := range cases {
 		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+c.path, nil)
