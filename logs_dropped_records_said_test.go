@@ -28,7 +28,7 @@ func TestRecordsDroppedBeyondTheRecordsKeptAreSaidSo(t *testing.T) {
 		}
 		w.writeAll(recs)
 	}
-	require.Len(t, w.held, heldLogRecords)
+	require.Equal(t, heldLogRecords, len(w.held), "records held")
 	require.Error(t, w.close())
 
 	dropped := rec.matching("dropped")
