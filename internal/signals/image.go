@@ -336,9 +336,10 @@ var base64Values = func() (v [256]int8) {
 }()
 
 // base64Reader decodes the base64 at the start of the contents of a JSON
-// string as the body has them, up to the first character that is not
-// base64 (padding, white space, the end of the string) and at most left
-// characters; a last group of two or three characters gives one or two
+// string as the body has them, skipping line breaks (base64 wrapped in
+// lines), up to the first other character that is not base64 (padding, a
+// space, the end of the string) and at most left characters, line breaks
+// included; a last group of two or three characters gives one or two
 // bytes.
 type base64Reader struct {
 	s    []byte // the rest of the string
@@ -378,6 +379,11 @@ func (b *base64Reader) fill() bool {
 	k := 0
 	for k < 4 && b.left > 0 && len(b.s) > 0 {
 		c, size, ok := jsonChar(b.s)
+		if c == '\n' || c == '\r' {
+			// base64 wrapped in lines, as MIME writes it
+			b.s, b.left = b.s[size:], b.left-1
+			continue
+		}
 		if !ok || base64Values[c] < 0 {
 			b.s = nil
 			break

@@ -172,6 +172,24 @@ func TestOpenAIImageRulesFollowTheModel(t *testing.T) {
 	assert.Equal(t, ParseRequest([]byte(body)), decodedParseRequest([]byte(body)), "the reference agrees")
 }
 
+// base64 wrapped in lines of 76 characters, as MIME writes it, is read
+// across its line breaks: a JPEG's size comes after its first line.
+func TestWrappedBase64IsReadAcrossItsLineBreaks(t *testing.T) {
+	jpeg := encodedImage(t, "jpeg", 1024, 1024)
+	plain := b64(jpeg)
+	var wrapped strings.Builder
+	for i := 0; i < len(plain); i += 76 {
+		wrapped.WriteString(plain[i:min(i+76, len(plain))])
+		wrapped.WriteString(`\r\n`) // escaped, as JSON has them
+	}
+	for _, url := range []string{"data:image/jpeg;base64," + plain, "data:image/jpeg;base64," + wrapped.String()} {
+		body := []byte(chatImageBody(url, "high"))
+		r := ParseRequest(body)
+		assert.Equal(t, int64(85+4*170), r.ImageTokens, "a 1024x1024 image, not one of unknown size")
+		assert.Equal(t, decodedParseRequest(body), r, "the reference agrees")
+	}
+}
+
 func TestImageSizeIsReadFromTheHeader(t *testing.T) {
 	type file struct {
 		name string

@@ -206,6 +206,7 @@ func decodedInlineImageTokens(rule imageRule, b64 *string) int64 {
 		return imageTokens(rule, 0, 0, false)
 	}
 	s := (*b64)[:min(len(*b64), maxImageBase64)]
+	s = strings.NewReplacer("\n", "", "\r", "").Replace(s) // line breaks are skipped
 	if end := strings.IndexFunc(s, func(r rune) bool {
 		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || strings.ContainsRune("+/-_", r))
 	}); end >= 0 {
