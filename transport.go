@@ -198,14 +198,14 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	counts := countsTokens(req)
-	jsonBody := mayBeJSON(req)
+	jsonBody, boundary := bodyType(req)
 	need := jsonBody && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	out, body, err := t.prepare(req, need)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	if body != nil && isGzip(req.Header) && (jsonBody || formBoundary(req) != "") {
+	if body != nil && isGzip(req.Header) && (jsonBody || boundary != "") {
 		// A compressed body names its model and costs its tokens as
 		// the same body plain does. One that is no JSON nor form (a
 		// file) is read for neither: it was buffered only to be sent
@@ -223,8 +223,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := t.limiter
 	if t.service != nil {
 		model := modelOf(body, req)
-		if model == "" && !jsonBody {
-			if out, model, err = t.formModel(out, body); err != nil {
+		if model == "" && boundary != "" {
+			if out, model, err = formModel(out, boundary, body); err != nil {
 				closeBody(req)
 				return nil, err
 			}
@@ -325,9 +325,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // know it (need), the body. When req has no GetBody, its body is read (up
 // to the bound) and the returned request is a copy that can be replayed.
 // When the body is read through GetBody, the returned request is a copy
-// that sends a body GetBody gives afresh: the SDKs' GetBody, for a body
-// given as a *bytes.Reader, rewinds that reader and hands it back rather
-// than a copy, so that reading it leaves req.Body at its end. Otherwise
+// that sends a body GetBody gives afresh (see withFreshBody). Otherwise
 // the returned request is req itself. On an error req's body is left
 // open, for RoundTrip to close.
 func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte, error) {
@@ -352,13 +350,10 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 			// the request goes out without one.
 			body = nil
 		}
-		fresh, err := req.GetBody()
+		out, err := withFreshBody(req)
 		if err != nil {
-			return nil, nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
+			return nil, nil, err
 		}
-		_ = req.Body.Close()
-		out := req.Clone(req.Context())
-		out.Body = fresh
 		return out, body, nil
 	}
 	body, err := t.readBody(req.Body, req.ContentLength)
@@ -371,6 +366,22 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	out.Body, _ = out.GetBody()
 	return out, body, nil
+}
+
+// withFreshBody returns a copy of req that sends a body GetBody gives
+// afresh, and closes req's: the SDKs' GetBody, for a body given as a
+// *bytes.Reader, rewinds that reader and hands it back rather than a copy,
+// so that reading it leaves req.Body at its end. On an error req's body is
+// left open.
+func withFreshBody(req *http.Request) (*http.Request, error) {
+	fresh, err := req.GetBody()
+	if err != nil {
+		return nil, fmt.Errorf("ratellmiter: reading request body: %w", err)
+	}
+	_ = req.Body.Close()
+	out := req.Clone(req.Context())
+	out.Body = fresh
+	return out, nil
 }
 
 // readBody reads a request body, failing beyond t.maxBody bytes. size is
@@ -492,19 +503,24 @@ func gunzip(body []byte, limit int) (plain []byte, tooLarge bool) {
 	return plain, false
 }
 
-// mayBeJSON reports whether req's body may be JSON, and so name a model or
-// cost tokens: its Content-Type is application/json, a type ending in
-// "+json", or unset. A multipart upload, a file or a form is not.
-func mayBeJSON(req *http.Request) bool {
+// bodyType reads req's Content-Type once: isJSON reports whether its body
+// may be JSON, and so name a model or cost tokens (the type is
+// application/json, one ending in "+json", or unset; a multipart upload, a
+// file or a form is not), and boundary is the boundary of a
+// multipart/form-data body, else "".
+func bodyType(req *http.Request) (isJSON bool, boundary string) {
 	ct := req.Header.Get("Content-Type")
 	if ct == "" {
-		return true
+		return true, ""
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return true
+		return true, ""
 	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+	if mt == "multipart/form-data" {
+		return false, params["boundary"]
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json"), ""
 }
 
 // modelOf returns the model a request is for, as the caller names it: the

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -15,20 +14,17 @@ import (
 // a longer one names none.
 const maxFormModel = 256
 
-// formModel returns the first "model" field of req's body when that is a
-// multipart/form-data form (an audio transcription or translation, say),
-// or "" when it is no form or names no model, with the request to send in
-// req's place. body is req's body when the transport has read it already
-// (see prepare), else nil. An unread body is read from a copy GetBody
-// gives, only as far as the model field and without keeping any of it
-// (decompressed first when it is sent with Content-Encoding: gzip), and
-// the returned request sends a fresh one. On an error req's body is
+// formModel returns the first "model" field of req's body, a
+// multipart/form-data form with the given boundary (an audio transcription
+// or translation, say), or "" when it names no model, with the request to
+// send in req's place. body is req's body when the transport has read it
+// already (see prepare), else nil. An unread body is read from a copy
+// GetBody gives, only as far as the model field and without keeping any
+// of it (decompressed first when it is sent with Content-Encoding: gzip),
+// and the returned request sends a fresh one. On an error req's body is
 // left open, for RoundTrip to close.
-func (t *Transport) formModel(req *http.Request, body []byte) (*http.Request, string, error) {
-	boundary := formBoundary(req)
+func formModel(req *http.Request, boundary string, body []byte) (*http.Request, string, error) {
 	switch {
-	case boundary == "":
-		return req, "", nil
 	case body != nil:
 		return req, scanFormModel(bytes.NewReader(body), boundary), nil
 	case req.Body == nil || req.Body == http.NoBody || req.GetBody == nil:
@@ -47,26 +43,11 @@ func (t *Transport) formModel(req *http.Request, body []byte) (*http.Request, st
 	}
 	model := scanFormModel(form, boundary)
 	_ = rc.Close()
-	// The SDKs' GetBody may rewind and hand back the very reader that
-	// req.Body is (see prepare): send one given afresh.
-	fresh, err := req.GetBody()
+	out, err := withFreshBody(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("ratellmiter: reading request body: %w", err)
+		return nil, "", err
 	}
-	_ = req.Body.Close()
-	out := req.Clone(req.Context())
-	out.Body = fresh
 	return out, model, nil
-}
-
-// formBoundary returns the boundary of req's body when its Content-Type is
-// multipart/form-data, else "".
-func formBoundary(req *http.Request) string {
-	mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return ""
-	}
-	return params["boundary"]
 }
 
 // scanFormModel reads a multipart form from r up to its first field named
