@@ -220,6 +220,9 @@ type AcquireOption interface {
 
 type acquireConfig struct {
 	in, out int64
+	// bound is the part of in that is a bound rather than a count: the
+	// most that the images of unknown size in a request may cost.
+	bound int64
 }
 
 type acquireOption func(*acquireConfig) error
@@ -243,8 +246,9 @@ func WithTokens(input, output int) AcquireOption {
 	})
 }
 
-// applyAcquireOptions sets t's token charge from opts. Called before mu.
-func applyAcquireOptions(t *Ticket, opts []AcquireOption) error {
+// applyAcquireOptions sets t's token charge from opts. Called before mu:
+// the budgets' limits are fixed when the limiter is created.
+func (l *BucketRateLimiter) applyAcquireOptions(t *Ticket, opts []AcquireOption) error {
 	var c acquireConfig
 	for _, o := range opts {
 		if o == nil {
@@ -254,8 +258,23 @@ func applyAcquireOptions(t *Ticket, opts []AcquireOption) error {
 			return err
 		}
 	}
-	t.in, t.out = clamp32(c.in), clamp32(c.out)
+	t.in, t.out = clamp32(l.bud.fit(c.in, c.out, c.bound)), clamp32(c.out)
 	return nil
+}
+
+// fit returns the input charge in, lowered by at most bound (the part of
+// it that is only a bound) so that the charge fits in a minute of each
+// token budget: a request is refused as too large (check) for what it is
+// known to need, not for what it might.
+func (b *budgets) fit(in, out, bound int64) int64 {
+	least := in - min(max(bound, 0), in)
+	if b.tokens.on() && float64(in+out) > b.tokens.limit {
+		in = max(least, int64(b.tokens.limit)-out)
+	}
+	if b.input.on() && float64(in) > b.input.limit {
+		in = max(least, int64(b.input.limit))
+	}
+	return in
 }
 
 func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }

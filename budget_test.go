@@ -146,6 +146,39 @@ func TestACallLargerThanTheBudgetFailsAtOnce(t *testing.T) {
 	})
 }
 
+// The part of an estimate that is only a bound (images of unknown size)
+// is charged as far as a minute of each budget allows; what is known
+// still counts in full, so that check refuses only what can never fit.
+func TestAnEstimatesBoundIsChargedAtMostAMinutesBudget(t *testing.T) {
+	tests := []struct {
+		name                 string
+		tpm, inputTPM        int
+		in, out, bound, want int64
+	}{
+		{"no budget", 0, 0, 50_000, 10, 48_000, 50_000},
+		{"fits as it is", 100_000, 0, 50_000, 10, 48_000, 50_000},
+		{"lowered to the minute's budget", 100_000, 0, 192_700, 10, 192_676, 99_990},
+		{"no lower than what is known", 100_000, 0, 150_000, 10, 40_000, 110_000},
+		{"the input budget", 0, 30_000, 50_000, 10, 48_000, 30_000},
+		{"the tighter of the two", 100_000, 30_000, 192_700, 10, 192_676, 30_000},
+		{"no bound", 100_000, 0, 192_700, 10, 0, 192_700},
+		{"a negative bound is none", 100_000, 0, 192_700, 10, -5, 192_700},
+		{"a bound larger than the charge", 1_000, 0, 500, 10, 900, 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b budgets
+			if tc.tpm > 0 {
+				b.tokens = newRefill(tc.tpm, minuteNs, float64(tc.tpm))
+			}
+			if tc.inputTPM > 0 {
+				b.input = newRefill(tc.inputTPM, minuteNs, float64(tc.inputTPM))
+			}
+			assert.Equal(t, tc.want, b.fit(tc.in, tc.out, tc.bound))
+		})
+	}
+}
+
 func TestRequestsPerDayFailsFastSayingWhenItResets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 600, WithRequestsPerDay(3))

@@ -235,7 +235,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 	// keep the critical section short when many goroutines contend.
 	t := &Ticket{l: l}
 	if len(opts) > 0 {
-		if err := applyAcquireOptions(t, opts); err != nil {
+		if err := l.applyAcquireOptions(t, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -306,7 +306,7 @@ func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) 
 // with the same options returns the error that says which.
 func (l *BucketRateLimiter) TryAcquire(opts ...AcquireOption) (*Ticket, bool) {
 	t := &Ticket{l: l}
-	if len(opts) > 0 && applyAcquireOptions(t, opts) != nil {
+	if len(opts) > 0 && l.applyAcquireOptions(t, opts) != nil {
 		return nil, false
 	}
 	if !l.tryLane(t) && !l.tryIssue(t) {

@@ -17,7 +17,8 @@ import (
 // four characters a token, plus a few tokens a message, and each image by
 // its provider's documented rule, its size read from the header of an
 // inline image, at the most that provider charges for one when its size
-// is not known (a URL, a file), as input;
+// is not known (a URL, a file), but no more than a minute of the budget,
+// as input;
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
@@ -57,10 +58,17 @@ func countsTokens(req *http.Request) bool {
 		strings.HasSuffix(p, ":countTokens")
 }
 
-// tokenEstimate returns the token charge of a request body.
+// tokenEstimate returns the token charge of a request body. The tokens of
+// its images of unknown size are a bound: they are charged only as far as
+// a minute of the budget allows, so such a request waits for a whole
+// minute's budget instead of being refused as too large.
 func tokenEstimate(body []byte) AcquireOption {
 	r := signals.ParseRequest(body)
-	return WithTokens(int(min(r.EstimateInputTokens(), math.MaxInt32)), int(min(r.EstimateOutputTokens(), math.MaxInt32)))
+	in, out := min(r.EstimateInputTokens(), math.MaxInt32), min(r.EstimateOutputTokens(), math.MaxInt32)
+	return acquireOption(func(c *acquireConfig) error {
+		c.in, c.out, c.bound = in, out, r.UnsizedImageTokens
+		return nil
+	})
 }
 
 // usageTap collects the usage a response reports while its body is read.

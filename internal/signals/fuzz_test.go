@@ -147,6 +147,9 @@ func FuzzParseRequest(f *testing.F) {
 		if r.ImageTokens > dearestImage*int64(len(body)/16) {
 			t.Fatalf("image tokens exceed a bound for a body of %d bytes: %+v", len(body), r)
 		}
+		if r.UnsizedImageTokens < 0 || r.UnsizedImageTokens > r.ImageTokens {
+			t.Fatalf("the tokens of images of unknown size are not a part of the images' tokens: %+v", r)
+		}
 		// Invalid UTF-8 bytes decode to a three-byte replacement
 		// character, so text can grow at most threefold.
 		if r.PromptChars > 3*int64(len(body)) || r.Messages > int64(len(body)) {

@@ -256,18 +256,33 @@ func webpSize(b []byte) (int, int, bool) {
 	return 0, 0, false
 }
 
-// inlineImageTokens returns the tokens of an image under rule whose
+// imageCharge is what one image is charged: its tokens, and whether they
+// are a bound rather than a count, the most its rule charges an image
+// whose size is not known.
+type imageCharge struct {
+	tokens int64
+	bound  bool
+}
+
+// chargeOf returns the charge of one image under rule, of w by h pixels
+// when known: a count when the rule does not depend on the size (OpenAI's
+// detail "low") or the size is known, else a bound.
+func chargeOf(rule imageRule, w, h int, known bool) imageCharge {
+	return imageCharge{imageTokens(rule, w, h, known), !rule.low && !(known && w > 0 && h > 0)}
+}
+
+// inlineImageTokens returns the charge of an image under rule whose
 // base64 is at the start of s, the contents of a JSON string as the body
 // has them (escapes and all); s is nil when the image is not inline.
-func inlineImageTokens(rule imageRule, s []byte) int64 {
+func inlineImageTokens(rule imageRule, s []byte) imageCharge {
 	if s == nil || rule.low {
-		return imageTokens(rule, 0, 0, false)
+		return chargeOf(rule, 0, 0, false)
 	}
 	var head [imageHeadLen]byte
 	first := base64Reader{s: s, left: maxImageBase64}
 	n, _ := io.ReadFull(&first, head[:])
 	w, h, ok := imageSize(head[:n], &base64Reader{s: s, left: maxImageBase64})
-	return imageTokens(rule, w, h, ok)
+	return chargeOf(rule, w, h, ok)
 }
 
 // dataURLBase64 returns the base64 of a data: URL whose header (before
@@ -408,13 +423,13 @@ type imagePart struct {
 	fileData, fileDataSnake       []byte
 }
 
-// tokens returns the tokens of the image the object is, or 0: an OpenAI
+// tokens returns the charge of the image the object is, or none: an OpenAI
 // chat part {"type":"image_url","image_url":{"url":...,"detail":...}}, a
 // Responses part {"type":"input_image","image_url":...,"detail":...}, an
 // Anthropic block {"type":"image","source":{...}} (inline when its type is
 // "base64"), or a Gemini part whose inlineData (inline_data) or, failing
 // that, fileData (file_data) has a MIME type "image/...".
-func (p *imagePart) tokens(model string) int64 {
+func (p *imagePart) tokens(model string) imageCharge {
 	if isString(p.typ) {
 		switch {
 		case keyIs(p.typ, "image_url"):
@@ -462,15 +477,15 @@ func (p *imagePart) tokens(model string) int64 {
 	}
 	if file := firstPresent(p.fileData, p.fileDataSnake); file != nil {
 		if mime, _ := blobMembers(file); isImageMIME(mime) {
-			return imageTokens(imageGemini, 0, 0, false)
+			return chargeOf(imageGemini, 0, 0, false)
 		}
 	}
-	return 0
+	return imageCharge{}
 }
 
-// openAIImageTokens returns the tokens of an OpenAI image given by url (a
+// openAIImageTokens returns the charge of an OpenAI image given by url (a
 // JSON string: a data: URL is inline) at detail, for model.
-func openAIImageTokens(model string, url, detail []byte) int64 {
+func openAIImageTokens(model string, url, detail []byte) imageCharge {
 	rule := openAIImageRule(model, isString(detail) && keyIs(detail, "low"))
 	var b64 []byte
 	if isString(url) {

@@ -320,3 +320,33 @@ func TestInlineImageIsNotReadWhole(t *testing.T) {
 	assert.Equal(t, int64(85+4*170), got.ImageTokens)
 	assert.Less(t, allocated, int64(4<<10))
 }
+
+func TestUnsizedImageTokensAreTheBoundOfImagesOfUnknownSize(t *testing.T) {
+	png1024 := encodedImage(t, "png", 1024, 1024)
+	tests := []struct {
+		name          string
+		body          string
+		tokens, bound int64
+	}{
+		{"a png read from its header", chatImageBody(dataURL("image/png", png1024), ""), 85 + 4*170, 0},
+		{"a url", chatImageBody("https://example.com/cat.png", ""), 85 + 8*170, 85 + 8*170},
+		{"a url at detail low costs the same whatever its size", chatImageBody("https://example.com/cat.png", "low"), 85, 0},
+		{"an unreadable header", chatImageBody("data:image/png;base64,!!!!", ""), 85 + 8*170, 85 + 8*170},
+		{"a patch model's url", `{"model":"gpt-4.1-mini","messages":[{"content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png","detail":"low"}}]}]}`, 2489, 2489},
+		{"an anthropic url", anthropicImageBody(`{"type":"url","url":"https://example.com/cat.png"}`), 1600, 1600},
+		{"a gemini file", geminiImageBody(`{"fileData":{"mimeType":"image/png","fileUri":"gs://b/a.png"}}`), 16 * 258, 16 * 258},
+		{"only the images of unknown size", `{"messages":[{"role":"user","content":[` +
+			`{"type":"image_url","image_url":{"url":"` + dataURL("image/png", png1024) + `"}},` +
+			`{"type":"image_url","image_url":{"url":"https://example.com/a.png"}},` +
+			`{"type":"image_url","image_url":{"url":"https://example.com/b.png","detail":"low"}}]}]}`,
+			(85 + 4*170) + (85 + 8*170) + 85, 85 + 8*170},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ParseRequest([]byte(tc.body))
+			assert.Equal(t, tc.tokens, r.ImageTokens)
+			assert.Equal(t, tc.bound, r.UnsizedImageTokens)
+			assert.Equal(t, decodedParseRequest([]byte(tc.body)), r, "the decoding reference agrees")
+		})
+	}
+}

@@ -56,6 +56,10 @@ type Request struct {
 	// unknown size counts the most its provider charges for an image. It
 	// saturates instead of overflowing.
 	ImageTokens int64
+	// UnsizedImageTokens is the part of ImageTokens charged for images of
+	// unknown size (a URL, a file, an unreadable header): a bound, the
+	// most their rule allows, rather than a count.
+	UnsizedImageTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -205,7 +209,7 @@ func ParseRequest(body []byte) Request {
 	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake, f.content, f.requests} {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
-	r.ImageTokens = images.tokens
+	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
@@ -215,10 +219,19 @@ func ParseRequest(body []byte) Request {
 }
 
 // imageTally sums the tokens of the images in a request for its model,
-// whose name tells how OpenAI counts them.
+// whose name tells how OpenAI counts them, and, in bound, those of the
+// images of unknown size.
 type imageTally struct {
-	model  string
-	tokens int64
+	model         string
+	tokens, bound int64
+}
+
+// add counts the charge of one image.
+func (t *imageTally) add(c imageCharge) {
+	t.tokens = satAdd(t.tokens, c.tokens)
+	if c.bound {
+		t.bound = satAdd(t.bound, c.tokens)
+	}
 }
 
 // rawCount is jsonCount for a valid JSON value; nil (a missing member)
@@ -308,7 +321,7 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 			}
 		})
 		f.image.source = f.source
-		img.tokens = satAdd(img.tokens, f.image.tokens(img.model))
+		img.add(f.image.tokens(img.model))
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
 			n = satAdd(n, textLen(e, depth+1, img))

@@ -65,7 +65,7 @@ func decodedParseRequest(body []byte) Request {
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction", "content", "requests"} {
 		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
-	r.ImageTokens = images.tokens
+	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -92,7 +92,7 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 		}
 		return n
 	case map[string]any:
-		img.tokens = satAdd(img.tokens, decodedImageTokens(v, img.model))
+		img.add(decodedImageTokens(v, img.model))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
@@ -123,8 +123,8 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 }
 
 // decodedImageTokens is imagePart.tokens for a decoded object.
-func decodedImageTokens(m map[string]any, model string) int64 {
-	openAI := func(url, detail any) int64 {
+func decodedImageTokens(m map[string]any, model string) imageCharge {
+	openAI := func(url, detail any) imageCharge {
 		rule := openAIImageRule(model, detail == "low")
 		s, _ := url.(string)
 		return decodedInlineImageTokens(rule, decodedDataURLBase64(s))
@@ -174,10 +174,10 @@ func decodedImageTokens(m map[string]any, model string) int64 {
 	}
 	if file, ok := present("fileData", "file_data"); ok {
 		if f, ok := file.(map[string]any); ok && isImage(f) {
-			return imageTokens(imageGemini, 0, 0, false)
+			return chargeOf(imageGemini, 0, 0, false)
 		}
 	}
-	return 0
+	return imageCharge{}
 }
 
 // decodedDataURLBase64 is dataURLBase64 for a decoded URL.
@@ -201,9 +201,9 @@ func decodedDataURLBase64(url string) *string {
 
 // decodedInlineImageTokens is inlineImageTokens for decoded base64, nil
 // for an image that is not inline.
-func decodedInlineImageTokens(rule imageRule, b64 *string) int64 {
+func decodedInlineImageTokens(rule imageRule, b64 *string) imageCharge {
 	if b64 == nil || rule.low {
-		return imageTokens(rule, 0, 0, false)
+		return chargeOf(rule, 0, 0, false)
 	}
 	s := (*b64)[:min(len(*b64), maxImageBase64)]
 	s = strings.NewReplacer("\n", "", "\r", "").Replace(s) // line breaks are skipped
@@ -221,7 +221,7 @@ func decodedInlineImageTokens(rule imageRule, b64 *string) int64 {
 		panic(err)
 	}
 	w, h, ok := imageSize(img[:min(len(img), imageHeadLen)], bytes.NewReader(img))
-	return imageTokens(rule, w, h, ok)
+	return chargeOf(rule, w, h, ok)
 }
 
 func decodedJSONLen(v any, depth int) int64 {

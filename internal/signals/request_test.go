@@ -17,7 +17,7 @@ func TestParseRequest(t *testing.T) {
 		want Request
 	}{
 		{"openai chat fixture", fixture(t, "openai_chat_request.json"),
-			Request{Model: "gpt-4o", MaxTokens: 256, PromptChars: 28 + 22, ImageTokens: 1445, Messages: 2, Stream: true}},
+			Request{Model: "gpt-4o", MaxTokens: 256, PromptChars: 28 + 22, ImageTokens: 1445, UnsizedImageTokens: 1445, Messages: 2, Stream: true}},
 		{"anthropic messages fixture", fixture(t, "anthropic_messages_request.json"),
 			Request{Model: "claude-sonnet-4-5", MaxTokens: 1024, PromptChars: 21 + 13 + 7 + 10, Messages: 3}},
 		{"openai responses fixture", fixture(t, "openai_responses_request.json"),
@@ -52,7 +52,7 @@ func TestParseRequest(t *testing.T) {
 		{"legacy function definitions", []byte(`{"functions":[{"name":"f","parameters":{"type":"object","properties":{}}}]}`),
 			Request{PromptChars: int64(len(`[{"name":"f","parameters":{"type":"object","properties":{}}}]`))}},
 		{"responses function call and its output", []byte(`{"input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{\"a\":1}"},{"type":"function_call_output","call_id":"c","output":"result"},{"type":"function_call_output","call_id":"d","output":[{"type":"input_text","text":"abc"},{"type":"input_image","image_url":"data:image/png;base64,AAAA"}]}]}`),
-			Request{PromptChars: 7 + 6 + 3, ImageTokens: 1445, Messages: 3}},
+			Request{PromptChars: 7 + 6 + 3, ImageTokens: 1445, UnsizedImageTokens: 1445, Messages: 3}},
 		{"chat tool calls", []byte(`{"messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"ok"}]}`),
 			Request{PromptChars: int64(len(`[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]`)) + 2, Messages: 2}},
 		{"anthropic tool use and result", []byte(`{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"q":"x"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"found"}]}]}`),
