@@ -525,13 +525,18 @@ func bodyType(req *http.Request) (isJSON bool, boundary string) {
 
 // modelOf returns the model a request is for, as the caller names it: the
 // "model" field of its JSON body (without the "models/" that Gemini's SDK
-// puts before a model's name there, as in a cache it creates), or else the
+// puts before a model's name there, as in a cache it creates, nor the
+// "projects/P/locations/L/publishers/google/models/" that it puts there
+// for Vertex AI), or else the
 // model of a Gemini-style path (".../models/NAME" or
 // ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
 // gives "tunedModels/NAME", for the methods of modelMethods); "" when
 // neither says.
 func modelOf(body []byte, req *http.Request) string {
 	if m := signals.Model(body); m != "" {
+		if k := strings.LastIndex(m, "/models/"); k >= 0 {
+			return m[k+len("/models/"):]
+		}
 		return strings.TrimPrefix(m, "models/")
 	}
 	if req.URL == nil {

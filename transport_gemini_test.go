@@ -85,6 +85,9 @@ func TestModelOfNamesTheModelAsTheCallerDoes(t *testing.T) {
 		{`{"model":"gpt-4o"}`, "/v1/chat/completions", "gpt-4o"},
 		{`{"model":"models/gemini-2.5-flash","contents":[]}`, "/v1beta/cachedContents", "gemini-2.5-flash"},
 		{`{"model":"tunedModels/my-tune"}`, "/v1beta/cachedContents", "tunedModels/my-tune"},
+		// Vertex AI's cache names its model in full.
+		{`{"model":"projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash"}`, "/v1beta1/projects/p/locations/us-central1/cachedContents", "gemini-2.5-flash"},
+		{`{"model":"publishers/google/models/gemini-2.5-flash"}`, "/v1beta1/cachedContents", "gemini-2.5-flash"},
 		{`{"contents":[]}`, "/v1beta/models/gemini-2.5-flash:generateContent", "gemini-2.5-flash"},
 		{``, "/v1/models/gemini-2.5-pro:streamGenerateContent", "gemini-2.5-pro"},
 		{``, "/v1beta/models/gemini-2.5-flash/operations/x", "gemini-2.5-flash"},

@@ -3,6 +3,7 @@ module github.com/ratellmiter/ratellmiter/examples/gemini
 go 1.26.0
 
 require (
+	cloud.google.com/go/auth v0.9.3
 	github.com/ratellmiter/ratellmiter v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -11,7 +12,6 @@ require (
 
 require (
 	cloud.google.com/go v0.116.0 // indirect
-	cloud.google.com/go/auth v0.9.3 // indirect
 	cloud.google.com/go/compute/metadata v0.9.0 // indirect
 	github.com/golang/groupcache v0.0.0-20210331224755-41bb18bfe9da // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
