@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -103,6 +104,34 @@ func TestPauseOutlivesTheStoreLosingItsState(t *testing.T) {
 		time.Sleep(25 * time.Second)
 		for _, l := range ls {
 			assert.True(t, l.Stats().Paused, "%s paused %v after a hint of 30 s", l.Name(), time.Since(start))
+		}
+	})
+}
+
+// A store that loses its state (Redis restarted without persistence)
+// loses the count of the minute's tickets with it: the limiters tell
+// their own again, so the sixty-second cap still holds over the store's
+// loss. At 90 RPM (2 tickets a second), two limiters with a backlog fill
+// the minute's 90 in 45 s; the store forgets at 50 s. Before, the
+// limiters went on at 2 a second from there, 110 in the first minute.
+func TestTicketsOfTheMinuteOutliveTheStoresLossOfThem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		ls := sharedLimiters(t, mem, FallbackLocal, 2, 90)
+		var log issueLog
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			log.run(&wg, l, 90)
+		}
+		time.Sleep(50 * time.Second)
+		mem.forget()
+		wg.Wait()
+		perSec, perMin := log.most()
+		assert.Equal(t, 2, perSec, "the most in one second, over every limiter")
+		assert.Equal(t, 90, perMin, "the most in sixty seconds, over every limiter")
+		assert.Len(t, log.times, 180, "every request was issued")
+		for _, l := range ls {
+			assertConserved(t, l)
 		}
 	})
 }

@@ -25,6 +25,7 @@ type shared struct {
 	capped   int64 // a grant for this second fell short: ask again next second
 	asked    bool  // a ticket was wanted when no lease had one
 	tried    bool  // while paused, a due probe was wanted without the probe lease
+	quiet    int64 // no ticket is asked for before then: the store lost the quota's state
 
 	returned []SecondCount // leased tickets not issued, to hand back
 	used     []SecondCount // tickets issued without a lease, to count
@@ -296,6 +297,16 @@ func (l *BucketRateLimiter) pauseShared(now, probeAt int64) {
 	p.interval = l.cfg.probeFirst
 	p.probeAt = probeAt
 	l.stats.pauses++
+}
+
+// countIn returns the count of second sec in cs.
+func countIn(cs []SecondCount, sec int64) int {
+	for _, c := range cs {
+		if c.Sec == sec {
+			return c.N
+		}
+	}
+	return 0
 }
 
 // addCount adds n tickets of second sec to cs.

@@ -15,6 +15,10 @@ const (
 	syncTick = 500 * time.Millisecond
 	// liveTTL is how long a heartbeat counts a limiter as live.
 	liveTTL = 3 * time.Second
+	// resetQuiet is how long a limiter asks for no ticket after finding
+	// that the store lost the quota's state: two heartbeats, for every
+	// limiter to tell the store its tickets of the minute again.
+	resetQuiet = 2 * syncTick
 	// leaseMargin is added to the probe timeout for the probe lease.
 	leaseMargin = 2 * time.Second
 )
@@ -157,7 +161,7 @@ func (s *shared) finalRequest(l *BucketRateLimiter, now int64) (SyncRequest, boo
 // demand returns how many tickets the limiter is waiting to issue.
 // Requires mu.
 func (s *shared) demand(l *BucketRateLimiter, now int64) int {
-	if l.p.paused || l.full() || now < l.lim.holdUntil {
+	if l.p.paused || l.full() || now < l.lim.holdUntil || now < s.quiet {
 		return 0
 	}
 	d := l.q.len()
@@ -187,8 +191,8 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 		return tick
 	}
 	if s.demand(l, now) == 0 {
-		if h := l.lim.holdUntil - now; h > 0 && l.q.len() > 0 {
-			return min(tick, h) // lease as soon as the server's hold ends
+		if h := max(l.lim.holdUntil, s.quiet) - now; h > 0 && l.q.len() > 0 {
+			return min(tick, h) // lease as soon as the hold ends
 		}
 		return tick
 	}
@@ -300,14 +304,26 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 	// A store whose state changed incarnation, or whose epoch went back,
 	// lost its state: what it says of the pause and the learned limit is
 	// not news from the other limiters.
-	reset := (s.incarnation != 0 && rep.Incarnation != s.incarnation) || rep.Epoch < s.epoch
+	lost := s.incarnation != 0 && rep.Incarnation != s.incarnation
+	reset := lost || rep.Epoch < s.epoch
 	s.epoch, s.incarnation, s.live = rep.Epoch, rep.Incarnation, max(1, rep.Live)
 	if reset {
 		s.reset(l, rep)
 	}
+	if lost {
+		s.retell(l, now, req)
+	}
 	s.window, s.windowSec = rep.Window, req.Sec
 	s.holdsBelow(l, now, rep.Limit)
-	if !overtaken {
+	switch {
+	case lost:
+		// Granted before the store had the limiter's tickets again: it
+		// may not hold the window. Handed back, for the next sync to ask
+		// again.
+		if rep.Granted > 0 && !overtaken {
+			s.returned = addCount(s.returned, req.Sec, rep.Granted)
+		}
+	case !overtaken:
 		s.lease(now, req, rep)
 	}
 	if rep.Learned != l.lim.learned && l.lim.learned == s.sentLearned {
@@ -449,6 +465,28 @@ func (s *shared) reset(l *BucketRateLimiter, rep SyncReply) {
 	if l.p.paused {
 		s.tellRefused(l)
 	}
+}
+
+// retell tells a store whose state of the quota is new (another
+// incarnation) the tickets the limiter issued in the last sixty seconds.
+// That state counts of them only what req told (Used) and what it
+// granted, so that its sixty-second window would not hold over the loss.
+// What is still to be told (s.used) goes anyway. What was to be handed
+// back (s.returned, and the rest of the lease) was granted by the state
+// lost: handed back to the new one, it would take other limiters' tickets
+// off its counts. Requires mu.
+func (s *shared) retell(l *BucketRateLimiter, now int64, req SyncRequest) {
+	sec := secOf(now)
+	for t := sec - 59; t <= sec; t++ {
+		if n := l.b.issuedIn(t) - countIn(req.Used, t) - countIn(s.used, t); n > 0 {
+			s.used = addCount(s.used, t, n)
+		}
+	}
+	s.returned, s.leaseN = nil, 0
+	// Every other limiter syncs within a syncTick, and tells its tickets
+	// again: until they all have, the store's window is short of them,
+	// and no ticket is asked for.
+	s.quiet = now + int64(resetQuiet)
 }
 
 // lease adds the tickets granted by rep to the lease, or hands them back

@@ -65,8 +65,10 @@ type SyncRequest struct {
 	// long as those seconds are within the last sixty.
 	Returned []SecondCount
 	// Used lists tickets issued without a lease (while the store was
-	// unreachable, or as a canary): a store adds them to their seconds'
-	// counts, whatever the caps, so the window does not forget them.
+	// unreachable, or as a canary), and, once, those issued in the last
+	// sixty seconds when the store's Incarnation changed (it lost their
+	// counts): a store adds them to their seconds' counts, whatever the
+	// caps, so the window does not forget them.
 	Used []SecondCount
 	// Events are the pauses and resumes the limiter saw, in order.
 	Events []QuotaEvent
