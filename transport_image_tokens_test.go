@@ -34,17 +34,9 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 
 	// The server holds each request until released, then answers with
 	// a usage that counts the image, as OpenAI does.
-	arrived, release := make(chan string, 1), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		arrived <- string(body)
-		<-release
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",`+
-			`"choices":[{"index":0,"message":{"role":"assistant","content":"A gradient."},"finish_reason":"stop"}],`+
-			`"usage":{"prompt_tokens":775,"completion_tokens":3,"total_tokens":778}}`)
-	}))
-	defer srv.Close()
+	srv, arrived, release := heldServer(t, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",`+
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"A gradient."},"finish_reason":"stop"}],`+
+		`"usage":{"prompt_tokens":775,"completion_tokens":3,"total_tokens":778}}`)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 
@@ -55,11 +47,7 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 		// charge exactly.
 		l := newLimiter(t, 600, WithTokensPerMinute(60000))
 		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 {
-			l.lock()
-			defer l.mu.Unlock()
-			return l.bud.tokens.level
-		}
+		level := func() float64 { return tokenLevel(l) }
 		done := make(chan error, 1)
 		go func() {
 			_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
@@ -84,4 +72,28 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 		assert.Equal(t, 778.0, 1000-level(), "the charge corrected from the usage")
 		assertSettled(t, l, 1)
 	})
+}
+
+// heldServer returns a server on 127.0.0.1 that sends each request's body
+// on arrived, holds it until release is closed, then answers with the
+// JSON answer; it closes when the test ends.
+func heldServer(t *testing.T, answer string) (srv *httptest.Server, arrived chan string, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan string, 1), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		arrived <- string(body)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, arrived, release
+}
+
+// tokenLevel returns the level of l's token budget.
+func tokenLevel(l *BucketRateLimiter) float64 {
+	l.lock()
+	defer l.mu.Unlock()
+	return l.bud.tokens.level
 }

@@ -2,9 +2,7 @@ package ratellmiter
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -22,17 +20,9 @@ import (
 // although the provider counts a 512x512 image as 8,500: the request is
 // charged the whole minute's budget instead, and the usage corrects it.
 func TestTransportChargesImagesOfUnknownSizeAtMostTheBudget(t *testing.T) {
-	arrived, release := make(chan string, 1), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		arrived <- string(body)
-		<-release
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini",`+
-			`"choices":[{"index":0,"message":{"role":"assistant","content":"Four cats."},"finish_reason":"stop"}],`+
-			`"usage":{"prompt_tokens":34012,"completion_tokens":3,"total_tokens":34015}}`)
-	}))
-	defer srv.Close()
+	srv, arrived, release := heldServer(t, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini",`+
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"Four cats."},"finish_reason":"stop"}],`+
+		`"usage":{"prompt_tokens":34012,"completion_tokens":3,"total_tokens":34015}}`)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 
@@ -59,11 +49,7 @@ func TestTransportChargesImagesOfUnknownSizeAtMostTheBudget(t *testing.T) {
 		}()
 		l := newLimiter(t, 600, WithTokensPerMinute(100_000))
 		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 {
-			l.lock()
-			defer l.mu.Unlock()
-			return l.bud.tokens.level
-		}
+		level := func() float64 { return tokenLevel(l) }
 		full := level()
 		done := make(chan error, 1)
 		go func() { done <- ask(client, "Which animals are these?", 4) }()
