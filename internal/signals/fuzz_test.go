@@ -135,6 +135,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"content":"\ud800"}],"max_tokens":-1}`))
 	f.Add([]byte(`{"messages":[{"content":"` + "\xff\xfe" + `"}]}`))
 	f.Add([]byte(`{"model":"gpt-4o-mini","messages":[{"type":"image_url"}]}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"document","source":{"type":"base64","data":"` + b64(threePagePDF()) + `"}},{"type":"file","file":{"file_id":"f"}},{"inlineData":{"mimeType":"application/pdf","data":"AAAA"}}]}]}`))
 	dearestImage := imageTokens(openAIImageRule("gpt-4o-mini", false), 0, 0, false)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := ParseRequest(body)
@@ -149,6 +150,9 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if r.UnsizedImageTokens < 0 || r.UnsizedImageTokens > r.ImageTokens {
 			t.Fatalf("the tokens of images of unknown size are not a part of the images' tokens: %+v", r)
+		}
+		if r.DocumentTokens < 0 || r.UnsizedDocumentTokens < 0 || r.UnsizedDocumentTokens > r.DocumentTokens {
+			t.Fatalf("the tokens of pages estimated from a PDF's size are not a part of the documents' tokens: %+v", r)
 		}
 		// Invalid UTF-8 bytes decode to a three-byte replacement
 		// character, so text can grow at most threefold.

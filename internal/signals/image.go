@@ -48,8 +48,8 @@ import (
 //     size is charged 16 tiles, 4,128 tokens.
 //
 // The rules count images in the pixels the provider sees, not in the bytes
-// of their encoding; a request's other non-text inputs (PDFs, audio,
-// video) are still not counted.
+// of their encoding. PDF documents are counted by their pages (see
+// document.go); audio and video are still not counted.
 
 // imageRule is a provider's rule for the tokens of an image.
 type imageRule struct {

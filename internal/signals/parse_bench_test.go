@@ -83,6 +83,28 @@ func BenchmarkParseRequestInlineImage(b *testing.B) {
 	}
 }
 
+// BenchmarkParseRequestPDF reads an Anthropic request carrying a PDF of
+// three pages padded to 1 MiB, decoded whole as it streams through a small
+// buffer to count its pages; and one of 1 MiB that shows no page object,
+// whose pages are estimated from its size.
+func BenchmarkParseRequestPDF(b *testing.B) {
+	for name, pdf := range map[string][]byte{
+		"counted":   append(threePagePDF(), make([]byte, 1<<20)...),
+		"estimated": compressedPDF(1 << 20),
+	} {
+		body := []byte(anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(pdf) + `"}`))
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if ParseRequest(body).DocumentTokens == 0 {
+					b.Fatal("no document tokens")
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkStreamUsageLargeEvents(b *testing.B) {
 	for _, size := range []int{100 << 10, 800 << 10} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, samples.ImageStream(20, size), 16<<10) })

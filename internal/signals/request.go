@@ -44,8 +44,9 @@ type Request struct {
 	// the tool definitions ("tools", or the older "functions"), which the
 	// providers put in the prompt, at the length of their JSON. Bytes
 	// over-count non-ASCII text, which errs on the side of caution.
-	// Images are counted in ImageTokens; other non-text inputs (PDFs,
-	// audio) are not counted.
+	// Images are counted in ImageTokens and PDF documents in
+	// DocumentTokens; other non-text inputs (audio, video) are not
+	// counted.
 	PromptChars int64
 	// ImageTokens is the tokens of the images among the prompt's content
 	// parts, by each provider's documented rule (see image.go): OpenAI's
@@ -60,6 +61,22 @@ type Request struct {
 	// unknown size (a URL, a file, an unreadable header): a bound, the
 	// most their rule allows, rather than a count.
 	UnsizedImageTokens int64
+	// DocumentTokens is the tokens of the PDF documents among the
+	// prompt's content parts (see document.go): Anthropic's
+	// {"type":"document"} whose source is base64, a URL or a file,
+	// OpenAI's {"type":"file"} and {"type":"input_file"}, and Gemini's
+	// inlineData and fileData of MIME type application/pdf. An inline
+	// PDF's pages are counted as its page objects (or, when it shows none,
+	// estimated from its size, one for each 50 KiB begun); one given by
+	// reference (a URL, a file id) counts one page. A page costs 3,000 tokens at Anthropic,
+	// 560 at Gemini, and at OpenAI the named model's tokens for an image
+	// of a 1700x2200 px page plus 800 for its text. It saturates instead
+	// of overflowing.
+	DocumentTokens int64
+	// UnsizedDocumentTokens is the part of DocumentTokens charged for
+	// pages estimated from a PDF's size, which may be far off: a bound
+	// rather than a count.
+	UnsizedDocumentTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -88,14 +105,15 @@ func (r Request) EstimateOutputTokens() int64 {
 
 // EstimateInputTokens returns a conservative estimate of the request's
 // input tokens: one token per four bytes of prompt text, plus
-// PerMessageTokens for each message, plus ImageTokens. The result
-// saturates instead of overflowing.
+// PerMessageTokens for each message, plus ImageTokens and
+// DocumentTokens. The result saturates instead of overflowing.
 func (r Request) EstimateInputTokens() int64 {
 	per := max(r.Messages, 0)
 	if per > math.MaxInt64/PerMessageTokens {
 		return math.MaxInt64
 	}
-	return satAdd(satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens), max(r.ImageTokens, 0))
+	n := satAdd(satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens), max(r.ImageTokens, 0))
+	return satAdd(n, max(r.DocumentTokens, 0))
 }
 
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
@@ -210,6 +228,7 @@ func ParseRequest(body []byte) Request {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
+	r.DocumentTokens, r.UnsizedDocumentTokens = images.docTokens, images.docBound
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
@@ -220,10 +239,12 @@ func ParseRequest(body []byte) Request {
 
 // imageTally sums the tokens of the images in a request for its model,
 // whose name tells how OpenAI counts them, and, in bound, those of the
-// images of unknown size.
+// images of unknown size; and, in docTokens and docBound, those of its PDF
+// documents and of the pages among them estimated from a PDF's size.
 type imageTally struct {
-	model         string
-	tokens, bound int64
+	model               string
+	tokens, bound       int64
+	docTokens, docBound int64
 }
 
 // add counts the charge of one image.
@@ -231,6 +252,14 @@ func (t *imageTally) add(c imageCharge) {
 	t.tokens = satAdd(t.tokens, c.tokens)
 	if c.bound {
 		t.bound = satAdd(t.bound, c.tokens)
+	}
+}
+
+// addDocument counts the charge of one PDF document.
+func (t *imageTally) addDocument(c imageCharge) {
+	t.docTokens = satAdd(t.docTokens, c.tokens)
+	if c.bound {
+		t.docBound = satAdd(t.docBound, c.tokens)
 	}
 }
 
@@ -253,7 +282,8 @@ func rawCount(v []byte) (int64, bool) {
 // ("input") and the response of a Gemini functionResponse, and the text
 // of an Anthropic document whose "source" is text or content blocks.
 // Other values, images and PDFs among them, count zero; the tokens of the
-// images among the objects it reads (see imagePart) are added to img.
+// images and PDF documents among the objects it reads (see imagePart and
+// documentTokens) are added to img.
 func textLen(v []byte, depth int, img *imageTally) int64 {
 	if len(v) == 0 || depth > maxTextDepth {
 		return 0
@@ -277,6 +307,7 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 			toolCalls, functionCall, functionCallGemini, input []byte
 			source, functionResponse, functionResponseSnake    []byte
 			image                                              imagePart
+			document                                           documentPart
 		}
 		members(v, func(k, e []byte) {
 			switch string(keyName(k)) {
@@ -318,10 +349,13 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 				f.image.fileData = e
 			case "file_data":
 				f.image.fileDataSnake = e
+			case "file":
+				f.document.file = e
 			}
 		})
 		f.image.source = f.source
 		img.add(f.image.tokens(img.model))
+		img.addDocument(f.image.documentTokens(img.model, f.document))
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
 			n = satAdd(n, textLen(e, depth+1, img))

@@ -66,6 +66,7 @@ func decodedParseRequest(body []byte) Request {
 		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
+	r.DocumentTokens, r.UnsizedDocumentTokens = images.docTokens, images.docBound
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -93,6 +94,7 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 		return n
 	case map[string]any:
 		img.add(decodedImageTokens(v, img.model))
+		img.addDocument(decodedDocumentTokens(v, img.model))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
@@ -205,7 +207,15 @@ func decodedInlineImageTokens(rule imageRule, b64 *string) imageCharge {
 	if b64 == nil || rule.low {
 		return chargeOf(rule, 0, 0, false)
 	}
-	s := (*b64)[:min(len(*b64), maxImageBase64)]
+	img := decodedBase64((*b64)[:min(len(*b64), maxImageBase64)])
+	w, h, ok := imageSize(img[:min(len(img), imageHeadLen)], bytes.NewReader(img))
+	return chargeOf(rule, w, h, ok)
+}
+
+// decodedBase64 decodes the base64 at the start of s, a decoded JSON
+// string, as base64Reader does: line breaks are skipped, and it ends at
+// the first other character that is not base64.
+func decodedBase64(s string) []byte {
 	s = strings.NewReplacer("\n", "", "\r", "").Replace(s) // line breaks are skipped
 	if end := strings.IndexFunc(s, func(r rune) bool {
 		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || strings.ContainsRune("+/-_", r))
@@ -216,12 +226,113 @@ func decodedInlineImageTokens(rule imageRule, b64 *string) imageCharge {
 		s = s[:len(s)-1]
 	}
 	s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
-	img, err := base64.RawStdEncoding.DecodeString(s)
+	b, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil {
 		panic(err)
 	}
-	w, h, ok := imageSize(img[:min(len(img), imageHeadLen)], bytes.NewReader(img))
-	return chargeOf(rule, w, h, ok)
+	return b
+}
+
+// decodedDocumentTokens is imagePart.documentTokens for a decoded object.
+func decodedDocumentTokens(m map[string]any, model string) imageCharge {
+	openAI := func(data any) imageCharge {
+		var b64 *string
+		if s, ok := data.(string); ok {
+			b64 = decodedDataURLBase64(s)
+		}
+		return decodedPDFCharge(openAIPageTokens(model), b64)
+	}
+	switch m["type"] {
+	case "document":
+		src, ok := m["source"].(map[string]any)
+		if !ok {
+			return imageCharge{}
+		}
+		switch src["type"] {
+		case "base64":
+			var data *string
+			if d, ok := src["data"].(string); ok {
+				data = &d
+			}
+			return decodedPDFCharge(anthropicPageTokens, data)
+		case "url", "file":
+			return decodedPDFCharge(anthropicPageTokens, nil)
+		}
+		return imageCharge{}
+	case "file":
+		var data any
+		if f, ok := m["file"].(map[string]any); ok {
+			data = f["file_data"]
+		}
+		return openAI(data)
+	case "input_file":
+		return openAI(m["file_data"])
+	}
+	present := func(keys ...string) (any, bool) {
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				return v, true
+			}
+		}
+		return nil, false
+	}
+	isPDF := func(blob map[string]any) bool {
+		mime, ok := blob["mimeType"]
+		if !ok {
+			mime = blob["mime_type"]
+		}
+		s, _ := mime.(string)
+		return strings.EqualFold(s, "application/pdf")
+	}
+	if blob, ok := present("inlineData", "inline_data"); ok {
+		if b, ok := blob.(map[string]any); ok && isPDF(b) {
+			var data *string
+			if d, ok := b["data"].(string); ok {
+				data = &d
+			}
+			return decodedPDFCharge(geminiPageTokens, data)
+		}
+	}
+	if file, ok := present("fileData", "file_data"); ok {
+		if f, ok := file.(map[string]any); ok && isPDF(f) {
+			return decodedPDFCharge(geminiPageTokens, nil)
+		}
+	}
+	return imageCharge{}
+}
+
+// decodedPDFCharge is pdfCharge for decoded base64, nil for a PDF that is
+// not inline: it decodes the whole PDF and looks for its page objects in
+// it.
+func decodedPDFCharge(perPage int64, b64 *string) imageCharge {
+	if b64 == nil {
+		return imageCharge{tokens: perPage}
+	}
+	pdf := decodedBase64(*b64)
+	pages, counted := decodedPDFPages(pdf), true
+	if pages == 0 {
+		pages, counted = max(1, (int64(len(pdf))+pdfPageBytes-1)/pdfPageBytes), false
+	}
+	return imageCharge{tokens: pages * perPage, bound: !counted}
+}
+
+// decodedPDFPages counts the page objects of a whole PDF: each /Type
+// followed, after any PDF white space, by /Page and then the PDF's end or
+// a byte that is white space or a delimiter.
+func decodedPDFPages(pdf []byte) int64 {
+	var pages int64
+	for i := 0; ; {
+		j := bytes.Index(pdf[i:], []byte("/Type"))
+		if j < 0 {
+			return pages
+		}
+		i += j + len("/Type")
+		rest := bytes.TrimLeft(pdf[i:], "\x00\t\n\f\r ")
+		if name, ok := bytes.CutPrefix(rest, []byte("/Page")); ok &&
+			(len(name) == 0 || bytes.IndexByte([]byte("\x00\t\n\f\r ()<>[]{}/%"), name[0]) >= 0) {
+			pages++
+		}
+	}
 }
 
 func decodedJSONLen(v any, depth int) int64 {
@@ -323,14 +434,19 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"content":[{"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGODlhAQABAAAAACw="}}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/webp","data":"UklGRgAAAABXRUJQVlA4IAAAAAAAAACdASoKABQA"}},{"file_data":{"mime_type":"image/png"}}]}]}`))
 	f.Add([]byte(`{"input":[{"content":[{"type":"input_image","image_url":"data:image/jpeg;base64,\/9j\/4AAQSkZJRgABAQAAAQABAAD\/2wBDAAgGBgcGBQgH","detail":"low"}]}]}`))
+	pdf := b64(threePagePDF())
+	f.Add([]byte(`{"messages":[{"content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + pdf + `"}},{"type":"document","source":{"type":"url","url":"u"}}]}]}`))
+	f.Add([]byte(`{"model":"gpt-4o-mini","messages":[{"content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,` + pdf + `","filename":"a.pdf"}},{"type":"file","file":{"file_id":"f"}}]}]}`))
+	f.Add([]byte(`{"input":[{"content":[{"type":"input_file","file_data":"data:application/pdf;base64,` + b64(pageAt(20)) + `"},{"type":"input_file","file_url":"u"}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"application/PDF","data":"` + b64([]byte("/Type/Page/Type /Pages")) + `"}},{"file_data":{"mime_type":"application/pdf"}},{"inline_data":{"mime_type":"application/pdf","data":"JVBE\r\nRi0x"}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkRequestAgrees(t, body)
 	})
 }
 
 // A large prompt's estimate is read without copying it: a request of
-// 1 MB of text, or of one base64 image, allocates no more than a few
-// kilobytes.
+// 1 MB of text, or of one base64 image or PDF, allocates no more than a
+// few kilobytes.
 // parsedAllocating returns what ParseRequest reads of body, and the bytes
 // it allocates to read it.
 func parsedAllocating(body []byte) (Request, int64) {
@@ -348,6 +464,8 @@ func TestRequestIsReadWithoutCopyingIt(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"chat":  samples.ChatRequest(1 << 20),
 		"image": samples.ImageRequest(1 << 20),
+		"pdf": []byte(`{"model":"claude-sonnet-4-5","max_tokens":300,"messages":[{"role":"user","content":[{"type":"text","text":"Summarize."},` +
+			`{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(append(threePagePDF(), make([]byte, 1<<20)...)) + `"}}]}]}`),
 	} {
 		got, allocated := parsedAllocating(body)
 		assert.Equal(t, decodedParseRequest(body), got, name)
