@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -268,6 +269,43 @@ func FuzzPDFPagesAreCountedAsInTheWholePDF(f *testing.F) {
 		}
 		if !counted && pages != max(1, ceilDiv(int64(len(pdf)), pdfPageBytes)) {
 			t.Fatalf("%d pages estimated for %d bytes", pages, len(pdf))
+		}
+	})
+}
+
+// Read decodes what ReadByte does, a byte at a time, whatever the size of
+// the buffer it fills and whatever the base64 holds (escapes, line breaks,
+// the URL alphabet, a character that ends it).
+func FuzzBase64ReadIsReadByteByByte(f *testing.F) {
+	f.Add([]byte(b64(threePagePDF())), uint8(3), uint16(1000))
+	f.Add([]byte(`QUJD\r\nREVG\u0041QUFB\/w==`), uint8(2), uint16(30))
+	f.Add([]byte("AAAAAAAA-_-_AAA!AAAA"), uint8(7), uint16(9))
+	f.Fuzz(func(t *testing.T, s []byte, size uint8, left uint16) {
+		var one []string
+		if json.Unmarshal([]byte(`["`+string(s)+`"]`), &one) != nil || len(one) != 1 {
+			return // not the contents of one JSON string
+		}
+		whole := base64Reader{s: s, left: int(left)}
+		var want []byte
+		for {
+			c, err := whole.ReadByte()
+			if err != nil {
+				break
+			}
+			want = append(want, c)
+		}
+		buf := make([]byte, int(size)%40+1)
+		r := base64Reader{s: s, left: int(left)}
+		var got []byte
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		if string(got) != string(want) {
+			t.Fatalf("Read gives %x, ReadByte %x", got, want)
 		}
 	})
 }

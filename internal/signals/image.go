@@ -375,6 +375,22 @@ func (b *base64Reader) ReadByte() (byte, error) {
 func (b *base64Reader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
+		if b.i == b.n {
+			// Groups of four plain characters (no escape, no line
+			// break) are decoded straight into p, as fill would.
+			for len(p)-n >= 3 && b.left >= 4 && len(b.s) >= 4 {
+				v0, v1, v2, v3 := base64Values[b.s[0]], base64Values[b.s[1]], base64Values[b.s[2]], base64Values[b.s[3]]
+				if v0|v1|v2|v3 < 0 {
+					break
+				}
+				acc := uint32(v0)<<18 | uint32(v1)<<12 | uint32(v2)<<6 | uint32(v3)
+				p[n], p[n+1], p[n+2] = byte(acc>>16), byte(acc>>8), byte(acc)
+				n, b.s, b.left = n+3, b.s[4:], b.left-4
+			}
+			if n == len(p) {
+				break
+			}
+		}
 		c, err := b.ReadByte()
 		if err != nil {
 			if n == 0 {
