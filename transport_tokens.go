@@ -14,11 +14,15 @@ import (
 // (WithTokensPerMinute and the like), each request is charged an estimate
 // read from its JSON body, decompressed first when it is sent with
 // Content-Encoding: gzip (the prompt's text and the tool definitions at
-// four characters a token, plus a few tokens a message, and each image by
+// four characters a token, plus a few tokens a message, each image by
 // its provider's documented rule, its size read from the header of an
 // inline image, at the most that provider charges for one when its size
 // is not known (a URL, a file), but no more than a minute of the budget,
-// as input;
+// and each PDF document by its pages at its provider's tokens a page, the
+// page objects of an inline PDF counted, one page for a URL or a file, and
+// the pages of a PDF that shows no page object estimated from its size, a
+// bound charged no more than a minute of the budget either, as input
+// (audio and video count nothing);
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
@@ -66,7 +70,7 @@ func tokenEstimate(body []byte) AcquireOption {
 	r := signals.ParseRequest(body)
 	in, out := min(r.EstimateInputTokens(), math.MaxInt32), min(r.EstimateOutputTokens(), math.MaxInt32)
 	return acquireOption(func(c *acquireConfig) error {
-		c.in, c.out, c.bound = in, out, r.UnsizedImageTokens
+		c.in, c.out, c.bound = in, out, min(r.UnsizedImageTokens, math.MaxInt32)+min(r.UnsizedDocumentTokens, math.MaxInt32)
 		return nil
 	})
 }
