@@ -135,3 +135,32 @@ func TestTicketsOfTheMinuteOutliveTheStoresLossOfThem(t *testing.T) {
 		}
 	})
 }
+
+// Where the per-second cap holds the minute by itself (R a multiple of
+// 60), a store's loss costs no second: the limiters tell their tickets
+// again but go on asking for new ones, at the full rate.
+func TestAStoresLossCostsNoSecondWhereThePerSecondCapHoldsTheMinute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := NewMemoryStore()
+		ls := sharedLimiters(t, mem, FallbackLocal, 2, 600)
+		var log issueLog
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, l := range ls {
+			log.run(&wg, l, 200)
+		}
+		time.Sleep(20*time.Second + 500*time.Millisecond)
+		mem.forget()
+		wg.Wait()
+		perSec, perMin := log.most()
+		assert.Equal(t, 10, perSec)
+		assert.Equal(t, 400, perMin)
+		counts := log.perSecond(start)
+		for sec := 20; sec < 39; sec++ {
+			assert.GreaterOrEqual(t, counts[sec], 9, "second %d, after the loss at 20.5 s", sec)
+		}
+		for _, l := range ls {
+			assertConserved(t, l)
+		}
+	})
+}

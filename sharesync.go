@@ -16,8 +16,9 @@ const (
 	// liveTTL is how long a heartbeat counts a limiter as live.
 	liveTTL = 3 * time.Second
 	// resetQuiet is how long a limiter asks for no ticket after finding
-	// that the store lost the quota's state: two heartbeats, for every
-	// limiter to tell the store its tickets of the minute again.
+	// that the store lost the quota's state, when its sixty-second cap
+	// binds: two heartbeats, for every limiter to tell the store its
+	// tickets of the minute again.
 	resetQuiet = 2 * syncTick
 	// leaseMargin is added to the probe timeout for the probe lease.
 	leaseMargin = 2 * time.Second
@@ -485,8 +486,12 @@ func (s *shared) retell(l *BucketRateLimiter, now int64, req SyncRequest) {
 	s.returned, s.leaseN = nil, 0
 	// Every other limiter syncs within a syncTick, and tells its tickets
 	// again: until they all have, the store's window is short of them,
-	// and no ticket is asked for.
-	s.quiet = now + int64(resetQuiet)
+	// and no ticket is asked for, where the window binds at all. Where a
+	// minute of the per-second cap is the per-minute one (R a multiple of
+	// 60), the per-second cap holds the window by itself.
+	if perSec, rpm := s.caps(l); perSec*60 > rpm {
+		s.quiet = now + int64(resetQuiet)
+	}
 }
 
 // lease adds the tickets granted by rep to the lease, or hands them back

@@ -110,6 +110,7 @@ func TestFallbackLocalWhileRedisIsDownThenSharingAgain(t *testing.T) {
 		}
 	}
 	got := len(s.at["a"]) + len(s.at["b"])
+	t.Logf("%d tickets in 7 s", got)
 	if min := 10 * 6; got < min {
 		t.Errorf("%d tickets in 7 s, want at least %d: the fallback or the recovery starved", got, min)
 	}
