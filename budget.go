@@ -221,7 +221,8 @@ type AcquireOption interface {
 type acquireConfig struct {
 	in, out int64
 	// bound is the part of in that is a bound rather than a count: the
-	// most that the images of unknown size in a request may cost.
+	// most that a request's images of unknown size may cost, and the
+	// pages of its PDFs estimated from their size.
 	bound int64
 }
 

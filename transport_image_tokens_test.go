@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -42,6 +43,7 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 
 	synctest.Test(t, func(t *testing.T) {
 		defer base.CloseIdleConnections()
+		defer release()
 		// 60,000 tokens a minute bank 1,000; time stands still while the
 		// request is on the network, so the budget's level shows the
 		// charge exactly.
@@ -61,13 +63,13 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 			done <- err
 		}()
 
-		body := <-arrived
+		body := awaitArrival(t, arrived, done)
 		require.True(t, strings.Contains(body, `"image_url"`), "the SDK sent the image")
 		// 765 for the image, 22 bytes of text (5) and one message (4) as
 		// input, and 10 as output.
 		assert.Equal(t, 784.0, 1000-level(), "the charge before the answer")
 
-		close(release)
+		release()
 		require.NoError(t, <-done)
 		assert.Equal(t, 778.0, 1000-level(), "the charge corrected from the usage")
 		assertSettled(t, l, 1)
@@ -75,20 +77,36 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 }
 
 // heldServer returns a server on 127.0.0.1 that sends each request's body
-// on arrived, holds it until release is closed, then answers with the
-// JSON answer; it closes when the test ends.
-func heldServer(t *testing.T, answer string) (srv *httptest.Server, arrived chan string, release chan struct{}) {
+// on arrived, holds it until release is called, then answers with the
+// JSON answer; it closes when the test ends. release may be called more
+// than once: a test defers it, so that a failed check does not leave the
+// server holding a request.
+func heldServer(t *testing.T, answer string) (srv *httptest.Server, arrived chan string, release func()) {
 	t.Helper()
-	arrived, release = make(chan string, 1), make(chan struct{})
+	arrived, held := make(chan string, 1), make(chan struct{})
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		arrived <- string(body)
-		<-release
+		<-held
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, answer)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, arrived, release
+	return srv, arrived, sync.OnceFunc(func() { close(held) })
+}
+
+// awaitArrival returns the body of the call that reached the held server,
+// or fails the test with the error of the call, done, that ended without
+// reaching it.
+func awaitArrival(t *testing.T, arrived <-chan string, done <-chan error) string {
+	t.Helper()
+	select {
+	case body := <-arrived:
+		return body
+	case err := <-done:
+		t.Fatalf("the request never reached the server: %v", err)
+	}
+	return ""
 }
 
 // tokenLevel returns the level of l's token budget.

@@ -41,12 +41,7 @@ func TestTransportChargesImagesOfUnknownSizeAtMostTheBudget(t *testing.T) {
 
 	synctest.Test(t, func(t *testing.T) {
 		defer base.CloseIdleConnections()
-		released := false
-		defer func() {
-			if !released { // a failed check must not leave the server waiting
-				close(release)
-			}
-		}()
+		defer release()
 		l := newLimiter(t, 600, WithTokensPerMinute(100_000))
 		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
 		level := func() float64 { return tokenLevel(l) }
@@ -54,17 +49,11 @@ func TestTransportChargesImagesOfUnknownSizeAtMostTheBudget(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- ask(client, "Which animals are these?", 4) }()
 
-		var body string
-		select {
-		case body = <-arrived:
-		case err := <-done:
-			t.Fatalf("the request never reached the server: %v", err)
-		}
+		body := awaitArrival(t, arrived, done)
 		require.Equal(t, 4, strings.Count(body, "https://example.com/cat.png"), "the SDK sent the four images")
 		assert.Equal(t, 100_000.0, full-level(), "the charge before the answer: the minute's budget, not 192,695 tokens")
 
-		close(release)
-		released = true
+		release()
 		require.NoError(t, <-done)
 		assert.InDelta(t, 34_015.0, full-level(), 1e-6, "the charge corrected from the usage")
 		assertSettled(t, l, 1)

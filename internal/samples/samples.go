@@ -6,6 +6,7 @@ package samples
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -104,4 +105,60 @@ func ImageStream(n, size int) []byte {
 	}
 	b.WriteString("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1500,\"total_tokens\":1520}}}\n\n")
 	return b.Bytes()
+}
+
+// PDF returns a PDF whose numbered objects are objects, in order (object
+// 1 is the catalog), with the cross-reference table and trailer a reader
+// needs.
+func PDF(objects ...string) []byte {
+	var b strings.Builder
+	b.WriteString("%PDF-1.4\n%\xff\xff\xff\xff\n") // a binary file, its comment says
+	offsets := make([]int, len(objects))
+	for i, o := range objects {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
+	return []byte(b.String())
+}
+
+// PagesPDF returns a PDF of n empty US Letter pages.
+func PagesPDF(n int) []byte {
+	kids := make([]string, n)
+	for i := range n {
+		kids[i] = fmt.Sprintf("%d 0 R", i+3)
+	}
+	objects := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), n),
+	}
+	for range n {
+		objects = append(objects, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>")
+	}
+	return PDF(objects...)
+}
+
+// CompressedPDF returns a PDF of size bytes whose page objects are
+// compressed in an object stream (random bytes stand for the stream): no
+// /Type /Page shows in its bytes.
+func CompressedPDF(size int) []byte {
+	b := []byte("%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /N 5 /First 30 /Filter /FlateDecode /Length 99 >>\nstream\n")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for len(b) < size-40 {
+		c := byte(rng.Uint32())
+		if c == '/' {
+			c = 0
+		}
+		b = append(b, c)
+	}
+	b = append(b, "\nendstream\nendobj\n"...)
+	for len(b) < size {
+		b = append(b, '\n')
+	}
+	return b
 }

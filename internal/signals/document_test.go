@@ -2,12 +2,11 @@ package signals
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -22,39 +21,7 @@ func threePagePDF() []byte {
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
 		"<< /Type /Page\n/Parent 2 0 R\n/MediaBox [0 0 612 792]\n>>",
 	}
-	var b strings.Builder
-	b.WriteString("%PDF-1.4\n%\xff\xff\xff\xff\n") // a binary file, its comment says
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return []byte(b.String())
-}
-
-// compressedPDF returns a PDF of size bytes whose page objects are
-// compressed in an object stream: no /Type /Page shows in its bytes.
-func compressedPDF(size int) []byte {
-	b := []byte("%PDF-1.7\n1 0 obj\n<< /Type /ObjStm /N 5 /First 30 /Filter /FlateDecode /Length 99 >>\nstream\n")
-	rng := rand.New(rand.NewPCG(1, 2))
-	for len(b) < size-40 {
-		c := byte(rng.Uint32())
-		if c == '/' {
-			c = 0
-		}
-		b = append(b, c)
-	}
-	b = append(b, "\nendstream\nendobj\n"...)
-	for len(b) < size {
-		b = append(b, '\n')
-	}
-	return b
+	return samples.PDF(objects...)
 }
 
 // pageAt returns a PDF that holds one page object, "/Type /Page", which
@@ -141,8 +108,8 @@ func TestRequestCountsThePagesOfPDFs(t *testing.T) {
 		{"gemini fileData", geminiImageBody(`{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}`), 560, 0, 0},
 		{"gemini file_data", geminiImageBody(`{"file_data":{"mime_type":"application/pdf","file_uri":"gs://b/a.pdf"}}`), 560, 0, 0},
 		{"gemini text file is no pdf", geminiImageBody(`{"inlineData":{"mimeType":"text/plain","data":"` + data + `"}}`), 0, 0, 0},
-		{"object stream: pages estimated from the size, a bound", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(compressedPDF(120<<10)) + `"}`), 3 * 3000, 3 * 3000, 0},
-		{"object stream on gemini", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + b64(compressedPDF(120<<10)) + `"}}`), 3 * 560, 3 * 560, 0},
+		{"object stream: pages estimated from the size, a bound", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}`), 3 * 3000, 3 * 3000, 0},
+		{"object stream on gemini", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}`), 3 * 560, 3 * 560, 0},
 		{"/Pages alone counts no page", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64([]byte("%PDF-1.4\n2 0 obj << /Type /Pages /Count 3 >> endobj\n3 0 obj << /Type /Pagesx /Type/Pages>> endobj\n/Type /Page2 /Type/PageLabels")) + `"}`), 3000, 3000, 0},
 		{"not a pdf", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(make([]byte, 60<<10)) + `"}`), 2 * 3000, 2 * 3000, 0},
 		{"empty data", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":""}`), 3000, 3000, 0},
@@ -157,7 +124,7 @@ func TestRequestCountsThePagesOfPDFs(t *testing.T) {
 			`{"type":"file","file":{"file_id":"file-abc"}}]}]}`, 3*gpt4o + gpt4o, 0, (85 + 4*170) + (85 + 8*170)},
 		{"documents add up across messages", `{"messages":[` +
 			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + data + `"}}]},` +
-			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(compressedPDF(120<<10)) + `"}}]}]}`, 6 * 3000, 3 * 3000, 0},
+			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}]}]}`, 6 * 3000, 3 * 3000, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,7 +90,7 @@ func BenchmarkParseRequestInlineImage(b *testing.B) {
 func BenchmarkParseRequestPDF(b *testing.B) {
 	for name, pdf := range map[string][]byte{
 		"counted":   append(threePagePDF(), make([]byte, 1<<20)...),
-		"estimated": compressedPDF(1 << 20),
+		"estimated": samples.CompressedPDF(1 << 20),
 	} {
 		body := []byte(anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(pdf) + `"}`))
 		b.Run(name, func(b *testing.B) {
