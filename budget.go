@@ -221,8 +221,8 @@ type AcquireOption interface {
 type acquireConfig struct {
 	in, out int64
 	// bound is the part of in that is a bound rather than a count: the
-	// most that a request's images of unknown size may cost, and the
-	// pages of its PDFs estimated from their size.
+	// most that a request's images of unknown size and its PDFs may
+	// cost.
 	bound int64
 }
 

@@ -70,38 +70,46 @@ func TestTransportChargesThePagesOfAPDF(t *testing.T) {
 	})
 }
 
-// A PDF whose page objects are compressed in object streams shows none to
-// count: its pages are estimated from its size, one a 50 KiB, and their
-// tokens are a bound, not a count. A 2 MiB one, 41 pages at 3,000 tokens,
-// 123,000 between them, must not make a request "larger than the budget"
-// of a limiter of 100,000 tokens a minute: it is charged the whole
-// minute's budget instead, and the usage corrects it.
-func TestTransportChargesPagesEstimatedFromAPDFsSizeAtMostTheBudget(t *testing.T) {
-	raw := samples.CompressedPDF(2 << 20)
-	pdf := base64.StdEncoding.EncodeToString(raw)
+// What a PDF costs is a bound, not a count: the most its provider gives
+// for a page (Anthropic's range is 1,500 to 3,000 tokens), for each page
+// counted or, where its page objects are compressed in object streams
+// and show none, estimated from its size, one a 50 KiB. So a PDF of 40
+// pages (120,000 tokens), or a 2 MiB one whose pages are estimated (41,
+// 123,000 tokens), must not make a request "larger than the budget" of a
+// limiter of 100,000 tokens a minute, which refused the first at once
+// with ErrExceedsBudget: each is charged the whole minute's budget
+// instead, and the usage corrects it.
+func TestTransportChargesAPDFAtMostTheBudget(t *testing.T) {
+	for name, raw := range map[string][]byte{
+		"pages counted":   samples.PagesPDF(40),
+		"pages estimated": samples.CompressedPDF(2 << 20),
+	} {
+		t.Run(name, func(t *testing.T) {
+			pdf := base64.StdEncoding.EncodeToString(raw)
+			srv, arrived, release := heldServer(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
+				`"content":[{"type":"text","text":"A report."}],"stop_reason":"end_turn","stop_sequence":null,`+
+				`"usage":{"input_tokens":61544,"output_tokens":4}}`)
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
 
-	srv, arrived, release := heldServer(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
-		`"content":[{"type":"text","text":"A report."}],"stop_reason":"end_turn","stop_sequence":null,`+
-		`"usage":{"input_tokens":61544,"output_tokens":4}}`)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
+			synctest.Test(t, func(t *testing.T) {
+				defer base.CloseIdleConnections()
+				defer release()
+				l := newLimiter(t, 600, WithTokensPerMinute(100_000))
+				client := tpAnthropic(srv.URL, tpTransport(t, base, WithLimiter(l)))
+				level := func() float64 { return tokenLevel(l) }
+				full := level()
+				done := make(chan error, 1)
+				go func() { done <- askAboutPDF(client, pdf) }()
 
-	synctest.Test(t, func(t *testing.T) {
-		defer base.CloseIdleConnections()
-		defer release()
-		l := newLimiter(t, 600, WithTokensPerMinute(100_000))
-		client := tpAnthropic(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 { return tokenLevel(l) }
-		full := level()
-		done := make(chan error, 1)
-		go func() { done <- askAboutPDF(client, pdf) }()
+				awaitArrival(t, arrived, done)
+				assert.Equal(t, 100_000.0, full-level(), "the charge before the answer: the minute's budget")
 
-		awaitArrival(t, arrived, done)
-		assert.Equal(t, 100_000.0, full-level(), "the charge before the answer: the minute's budget, not 123,072 tokens")
-
-		release()
-		require.NoError(t, <-done)
-		assert.InDelta(t, 61_548.0, full-level(), 1e-6, "the charge corrected from the usage")
-		assertSettled(t, l, 1)
-	})
+				release()
+				require.NoError(t, <-done)
+				assert.InDelta(t, 61_548.0, full-level(), 1e-6, "the charge corrected from the usage")
+				assertSettled(t, l, 1)
+			})
+		})
+	}
 }

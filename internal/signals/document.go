@@ -16,9 +16,10 @@ import (
 // /Pages not counting) is a page. A PDF that stores its page objects in
 // compressed object streams, as many recent writers do, shows none: its
 // pages are then estimated from its size, one for each pdfPageBytes
-// (50 KiB) begun, at least one, and those pages' tokens are a bound, not a
-// count, as the tokens of an image of unknown size are. A document given
-// by reference (a URL, a file id) is charged one page, an estimate.
+// (50 KiB) begun, at least one. A document given by reference (a URL, a
+// file id) is charged one page, an estimate. What a page costs, below, is
+// the most its provider gives for one, so a document's tokens are a
+// bound, not a count (see Request.DocumentTokens).
 //
 //   - Anthropic (the PDF support guide): a page costs 1,500 to 3,000
 //     tokens, its text and an image of it; it is charged the top of that
@@ -154,12 +155,12 @@ func pdfCharge(perPage int64, s []byte) imageCharge {
 	if s == nil {
 		return imageCharge{tokens: perPage}
 	}
-	pages, counted := pdfPages(s)
+	pages, _ := pdfPages(s)
 	tokens := int64(math.MaxInt64)
 	if pages <= math.MaxInt64/perPage {
 		tokens = pages * perPage
 	}
-	return imageCharge{tokens: tokens, bound: !counted}
+	return imageCharge{tokens: tokens}
 }
 
 // pdfPages returns the pages of the PDF whose base64 is s, the contents

@@ -83,55 +83,54 @@ func TestRequestCountsThePagesOfPDFs(t *testing.T) {
 	png1024 := encodedImage(t, "png", 1024, 1024)
 
 	tests := []struct {
-		name          string
-		body          string
-		tokens, bound int64
-		images        int64
+		name   string
+		body   string
+		tokens int64
+		images int64
 	}{
-		{"anthropic base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + data + `"}`), 3 * 3000, 0, 0},
-		{"anthropic url", anthropicDocumentBody(`{"type":"url","url":"https://example.com/a.pdf"}`), 3000, 0, 0},
-		{"anthropic file", anthropicDocumentBody(`{"type":"file","file_id":"file_011"}`), 3000, 0, 0},
-		{"anthropic text is counted as text", anthropicDocumentBody(`{"type":"text","media_type":"text/plain","data":"plain words"}`), 0, 0, 0},
-		{"anthropic content is counted as text", anthropicDocumentBody(`{"type":"content","content":[{"type":"text","text":"words"}]}`), 0, 0, 0},
-		{"anthropic no source", `{"messages":[{"role":"user","content":[{"type":"document"}]}]}`, 0, 0, 0},
-		{"anthropic pdf in a tool result", `{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + data + `"}}]}]}]}`, 3 * 3000, 0, 0},
-		{"chat file data", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf;base64,`+data+`","filename":"a.pdf"}`), 3 * gpt4o, 0, 0},
-		{"chat file data on gpt-4o-mini", chatFileBody("gpt-4o-mini", `{"file_data":"data:application/pdf;base64,`+data+`","filename":"a.pdf"}`), 3 * mini, 0, 0},
-		{"chat file id", chatFileBody("gpt-4o", `{"file_id":"file-abc"}`), gpt4o, 0, 0},
-		{"chat file not an object", chatFileBody("gpt-4o", `"file-abc"`), gpt4o, 0, 0},
-		{"chat file data url not base64", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf,%25PDF-1.4%0A%2FType%20%2FPage","filename":"a.pdf"}`), gpt4o, 0, 0},
-		{"responses file data", responsesFileBody(`"file_data":"data:application/pdf;base64,` + data + `","filename":"a.pdf"`), 3 * gpt4o, 0, 0},
-		{"responses file id", responsesFileBody(`"file_id":"file-abc"`), gpt4o, 0, 0},
-		{"responses file url", responsesFileBody(`"file_url":"https://example.com/a.pdf"`), gpt4o, 0, 0},
-		{"gemini inlineData", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + data + `"}}`), 3 * 560, 0, 0},
-		{"gemini inline_data in any case", geminiImageBody(`{"inline_data":{"mime_type":"Application/PDF","data":"` + data + `"}}`), 3 * 560, 0, 0},
-		{"gemini fileData", geminiImageBody(`{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}`), 560, 0, 0},
-		{"gemini file_data", geminiImageBody(`{"file_data":{"mime_type":"application/pdf","file_uri":"gs://b/a.pdf"}}`), 560, 0, 0},
-		{"gemini text file is no pdf", geminiImageBody(`{"inlineData":{"mimeType":"text/plain","data":"` + data + `"}}`), 0, 0, 0},
-		{"object stream: pages estimated from the size, a bound", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}`), 3 * 3000, 3 * 3000, 0},
-		{"object stream on gemini", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}`), 3 * 560, 3 * 560, 0},
-		{"/Pages alone counts no page", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64([]byte("%PDF-1.4\n2 0 obj << /Type /Pages /Count 3 >> endobj\n3 0 obj << /Type /Pagesx /Type/Pages>> endobj\n/Type /Page2 /Type/PageLabels")) + `"}`), 3000, 3000, 0},
-		{"not a pdf", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(make([]byte, 60<<10)) + `"}`), 2 * 3000, 2 * 3000, 0},
-		{"empty data", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":""}`), 3000, 3000, 0},
-		{"malformed base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"%%%%"}`), 3000, 3000, 0},
-		{"data not a string", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":7}`), 3000, 0, 0},
-		{"escaped base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + escaped + `"}`), 3 * 3000, 0, 0},
-		{"base64 in lines", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf;base64,`+wrapped.String()+`"}`), 3 * gpt4o, 0, 0},
+		{"anthropic base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + data + `"}`), 3 * 3000, 0},
+		{"anthropic url", anthropicDocumentBody(`{"type":"url","url":"https://example.com/a.pdf"}`), 3000, 0},
+		{"anthropic file", anthropicDocumentBody(`{"type":"file","file_id":"file_011"}`), 3000, 0},
+		{"anthropic text is counted as text", anthropicDocumentBody(`{"type":"text","media_type":"text/plain","data":"plain words"}`), 0, 0},
+		{"anthropic content is counted as text", anthropicDocumentBody(`{"type":"content","content":[{"type":"text","text":"words"}]}`), 0, 0},
+		{"anthropic no source", `{"messages":[{"role":"user","content":[{"type":"document"}]}]}`, 0, 0},
+		{"anthropic pdf in a tool result", `{"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + data + `"}}]}]}]}`, 3 * 3000, 0},
+		{"chat file data", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf;base64,`+data+`","filename":"a.pdf"}`), 3 * gpt4o, 0},
+		{"chat file data on gpt-4o-mini", chatFileBody("gpt-4o-mini", `{"file_data":"data:application/pdf;base64,`+data+`","filename":"a.pdf"}`), 3 * mini, 0},
+		{"chat file id", chatFileBody("gpt-4o", `{"file_id":"file-abc"}`), gpt4o, 0},
+		{"chat file not an object", chatFileBody("gpt-4o", `"file-abc"`), gpt4o, 0},
+		{"chat file data url not base64", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf,%25PDF-1.4%0A%2FType%20%2FPage","filename":"a.pdf"}`), gpt4o, 0},
+		{"responses file data", responsesFileBody(`"file_data":"data:application/pdf;base64,` + data + `","filename":"a.pdf"`), 3 * gpt4o, 0},
+		{"responses file id", responsesFileBody(`"file_id":"file-abc"`), gpt4o, 0},
+		{"responses file url", responsesFileBody(`"file_url":"https://example.com/a.pdf"`), gpt4o, 0},
+		{"gemini inlineData", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + data + `"}}`), 3 * 560, 0},
+		{"gemini inline_data in any case", geminiImageBody(`{"inline_data":{"mime_type":"Application/PDF","data":"` + data + `"}}`), 3 * 560, 0},
+		{"gemini fileData", geminiImageBody(`{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}`), 560, 0},
+		{"gemini file_data", geminiImageBody(`{"file_data":{"mime_type":"application/pdf","file_uri":"gs://b/a.pdf"}}`), 560, 0},
+		{"gemini text file is no pdf", geminiImageBody(`{"inlineData":{"mimeType":"text/plain","data":"` + data + `"}}`), 0, 0},
+		{"object stream: pages estimated from the size, a bound", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}`), 3 * 3000, 0},
+		{"object stream on gemini", geminiImageBody(`{"inlineData":{"mimeType":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}`), 3 * 560, 0},
+		{"/Pages alone counts no page", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64([]byte("%PDF-1.4\n2 0 obj << /Type /Pages /Count 3 >> endobj\n3 0 obj << /Type /Pagesx /Type/Pages>> endobj\n/Type /Page2 /Type/PageLabels")) + `"}`), 3000, 0},
+		{"not a pdf", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + b64(make([]byte, 60<<10)) + `"}`), 2 * 3000, 0},
+		{"empty data", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":""}`), 3000, 0},
+		{"malformed base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"%%%%"}`), 3000, 0},
+		{"data not a string", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":7}`), 3000, 0},
+		{"escaped base64", anthropicDocumentBody(`{"type":"base64","media_type":"application/pdf","data":"` + escaped + `"}`), 3 * 3000, 0},
+		{"base64 in lines", chatFileBody("gpt-4o", `{"file_data":"data:application/pdf;base64,`+wrapped.String()+`"}`), 3 * gpt4o, 0},
 		{"mixed with images", `{"model":"gpt-4o","messages":[{"role":"user","content":[` +
 			`{"type":"image_url","image_url":{"url":"` + dataURL("image/png", png1024) + `"}},` +
 			`{"type":"file","file":{"file_data":"data:application/pdf;base64,` + data + `"}},` +
 			`{"type":"image_url","image_url":{"url":"https://example.com/a.png"}},` +
-			`{"type":"file","file":{"file_id":"file-abc"}}]}]}`, 3*gpt4o + gpt4o, 0, (85 + 4*170) + (85 + 8*170)},
+			`{"type":"file","file":{"file_id":"file-abc"}}]}]}`, 3*gpt4o + gpt4o, (85 + 4*170) + (85 + 8*170)},
 		{"documents add up across messages", `{"messages":[` +
 			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + data + `"}}]},` +
-			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}]}]}`, 6 * 3000, 3 * 3000, 0},
+			`{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(samples.CompressedPDF(120<<10)) + `"}}]}]}`, 6 * 3000, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := []byte(tc.body)
 			r := ParseRequest(body)
 			assert.Equal(t, tc.tokens, r.DocumentTokens, "document tokens")
-			assert.Equal(t, tc.bound, r.UnsizedDocumentTokens, "the part that is a bound")
 			assert.Equal(t, tc.images, r.ImageTokens, "image tokens")
 			assert.Equal(t, decodedParseRequest(body), r, "the decoding reference agrees")
 		})
@@ -215,7 +214,6 @@ func TestPDFIsNotDecodedWhole(t *testing.T) {
 		got, allocated := parsedAllocating(body)
 		assert.Equal(t, decodedParseRequest(body), got, name)
 		assert.Positive(t, got.DocumentTokens, name)
-		assert.Zero(t, got.UnsizedDocumentTokens, name)
 		assert.Less(t, allocated, int64(4<<10), "%s: bytes allocated to read a request with a PDF of %d bytes", name, len(pdf))
 	}
 }

@@ -70,13 +70,12 @@ type Request struct {
 	// estimated from its size, one for each 50 KiB begun); one given by
 	// reference (a URL, a file id) counts one page. A page costs 3,000 tokens at Anthropic,
 	// 560 at Gemini, and at OpenAI the named model's tokens for an image
-	// of a 1700x2200 px page plus 800 for its text. It saturates instead
-	// of overflowing.
+	// of a 1700x2200 px page plus 800 for its text. They are a bound
+	// rather than a count: each figure is the most its provider gives for
+	// a page (Anthropic's range is 1,500 to 3,000), or the larger of its
+	// models' (Gemini 2 counts 258), and pages estimated from a PDF's size
+	// may be far off. It saturates instead of overflowing.
 	DocumentTokens int64
-	// UnsizedDocumentTokens is the part of DocumentTokens charged for
-	// pages estimated from a PDF's size, which may be far off: a bound
-	// rather than a count.
-	UnsizedDocumentTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -228,7 +227,7 @@ func ParseRequest(body []byte) Request {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
-	r.DocumentTokens, r.UnsizedDocumentTokens = images.docTokens, images.docBound
+	r.DocumentTokens = images.docTokens
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
@@ -239,12 +238,11 @@ func ParseRequest(body []byte) Request {
 
 // imageTally sums the tokens of the images in a request for its model,
 // whose name tells how OpenAI counts them, and, in bound, those of the
-// images of unknown size; and, in docTokens and docBound, those of its PDF
-// documents and of the pages among them estimated from a PDF's size.
+// images of unknown size; and, in docTokens, those of its PDF documents.
 type imageTally struct {
-	model               string
-	tokens, bound       int64
-	docTokens, docBound int64
+	model         string
+	tokens, bound int64
+	docTokens     int64
 }
 
 // add counts the charge of one image.
@@ -258,9 +256,6 @@ func (t *imageTally) add(c imageCharge) {
 // addDocument counts the charge of one PDF document.
 func (t *imageTally) addDocument(c imageCharge) {
 	t.docTokens = satAdd(t.docTokens, c.tokens)
-	if c.bound {
-		t.docBound = satAdd(t.docBound, c.tokens)
-	}
 }
 
 // rawCount is jsonCount for a valid JSON value; nil (a missing member)

@@ -66,7 +66,7 @@ func decodedParseRequest(body []byte) Request {
 		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
-	r.DocumentTokens, r.UnsizedDocumentTokens = images.docTokens, images.docBound
+	r.DocumentTokens = images.docTokens
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -309,11 +309,11 @@ func decodedPDFCharge(perPage int64, b64 *string) imageCharge {
 		return imageCharge{tokens: perPage}
 	}
 	pdf := decodedBase64(*b64)
-	pages, counted := decodedPDFPages(pdf), true
+	pages := decodedPDFPages(pdf)
 	if pages == 0 {
-		pages, counted = max(1, (int64(len(pdf))+pdfPageBytes-1)/pdfPageBytes), false
+		pages = max(1, (int64(len(pdf))+pdfPageBytes-1)/pdfPageBytes)
 	}
-	return imageCharge{tokens: pages * perPage, bound: !counted}
+	return imageCharge{tokens: pages * perPage}
 }
 
 // decodedPDFPages counts the page objects of a whole PDF: each /Type

@@ -62,7 +62,7 @@ func TestParseRequest(t *testing.T) {
 		{"anthropic text documents", []byte(`{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"green grass"}},{"type":"document","source":{"type":"content","content":[{"type":"text","text":"blue sky"}]}},{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0x"}},{"type":"search_result","source":"https://example.com","title":"t","content":[{"type":"text","text":"abc"}]}]}]}`),
 			// The base64 PDF, 6 bytes with no page object, is charged
 			// one page estimated from its size.
-			Request{PromptChars: 11 + 8 + 3, DocumentTokens: 3000, UnsizedDocumentTokens: 3000, Messages: 1}},
+			Request{PromptChars: 11 + 8 + 3, DocumentTokens: 3000, Messages: 1}},
 		{"embedding inputs are no messages", []byte(`{"input":["ab","cd"]}`), Request{PromptChars: 4}},
 		{"token array input", []byte(`{"input":[1,2,3,4]}`), Request{PromptChars: 4 * 4}},
 		{"token arrays input", []byte(`{"input":[[1,2,3],[4,5]]}`), Request{PromptChars: 5 * 4}},
