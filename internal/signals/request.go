@@ -68,9 +68,10 @@ type Request struct {
 	// inlineData and fileData of MIME type application/pdf. An inline
 	// PDF's pages are counted as its page objects (or, when it shows none,
 	// estimated from its size, one for each 50 KiB begun); one given by
-	// reference (a URL, a file id) counts one page. A page costs 3,000 tokens at Anthropic,
-	// 560 at Gemini, and at OpenAI the named model's tokens for an image
-	// of a 1700x2200 px page plus 800 for its text. They are a bound
+	// reference (a URL, a file id) counts one page. A page costs 3,000
+	// tokens at Anthropic, 560 at Gemini, and at OpenAI the named model's
+	// tokens for an image of a 1700x2200 px page plus 800 for its text.
+	// They are a bound
 	// rather than a count: each figure is the most its provider gives for
 	// a page (Anthropic's range is 1,500 to 3,000), or the larger of its
 	// models' (Gemini 2 counts 258), and pages estimated from a PDF's size
