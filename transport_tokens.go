@@ -18,11 +18,11 @@ import (
 // its provider's documented rule, its size read from the header of an
 // inline image, at the most that provider charges for one when its size
 // is not known (a URL, a file), but no more than a minute of the budget,
-// and each PDF document by its pages at its provider's tokens a page, the
-// page objects of an inline PDF counted, one page for a URL or a file, and
-// the pages of a PDF that shows no page object estimated from its size, a
-// bound charged no more than a minute of the budget either, as input
-// (audio and video count nothing);
+// and each PDF document by its pages at the most its provider gives for a
+// page (the page objects of an inline PDF counted, one page for a URL or a
+// file, the pages of a PDF that shows no page object estimated from its
+// size), a bound charged no more than a minute of the budget either, as
+// input (audio and video count nothing);
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
