@@ -17,15 +17,16 @@ type shared struct {
 	cfg  shareConfig
 	kick chan struct{} // wakes the sync loop; buffered, sent to without blocking
 
-	leaseSec int64 // the second the lease is for
-	leaseN   int   // leased tickets of leaseSec not issued yet
-	usedSec  int   // tickets of leaseSec issued from leases: the demand to lease for
-	slot     int64 // the earliest time the next leased ticket may be issued
-	spacing  int64 // between two leased tickets' slots
-	capped   int64 // a grant for this second fell short: ask again next second
-	asked    bool  // a ticket was wanted when no lease had one
-	tried    bool  // while paused, a due probe was wanted without the probe lease
-	quiet    int64 // no ticket is asked for before then: the store lost the quota's state
+	leaseSec  int64 // the second the lease is for
+	leaseN    int   // leased tickets of leaseSec not issued yet
+	usedSec   int   // tickets of leaseSec issued from leases: the demand to lease for
+	slot      int64 // the earliest time the next leased ticket may be issued
+	spacing   int64 // between two leased tickets' slots
+	capped    int64 // a grant for this second fell short: ask again next second
+	asked     bool  // a ticket was wanted when no lease had one
+	tried     bool  // while paused, a due probe was wanted without the probe lease
+	quiet     int64 // no ticket is asked for before then: the store lost the quota's state
+	retelling bool  // the store lost the quota's state: tell it the minute's tickets at once
 
 	returned []SecondCount // leased tickets not issued, to hand back
 	used     []SecondCount // tickets issued without a lease, to count

@@ -179,7 +179,7 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 	if s.down {
 		return tick
 	}
-	if len(s.events) > 0 {
+	if len(s.events) > 0 || s.retelling {
 		return 0
 	}
 	if l.p.paused {
@@ -243,6 +243,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 		want = min(max(d, s.usedSec), batch)
 		s.asked = false
 	}
+	s.retelling = false // what is to be retold goes in Used
 	req := SyncRequest{
 		ID:          s.cfg.id,
 		Now:         now,
@@ -484,6 +485,7 @@ func (s *shared) retell(l *BucketRateLimiter, now int64, req SyncRequest) {
 		}
 	}
 	s.returned, s.leaseN = nil, 0
+	s.retelling = true // at once, not at the next heartbeat
 	// Every other limiter syncs within a syncTick, and tells its tickets
 	// again: until they all have, the store's window is short of them,
 	// and no ticket is asked for, where the window binds at all. Where a
