@@ -109,19 +109,8 @@ func (p *imagePart) documentTokens(model string, d documentPart) imageCharge {
 			return openAIDocumentTokens(model, p.fileDataSnake)
 		}
 	}
-	if blob := firstPresent(p.inlineData, p.inlineDataSnake); blob != nil {
-		if mime, data := blobMembers(blob); isPDFMIME(mime) {
-			var b64 []byte
-			if isString(data) {
-				b64 = data[1 : len(data)-1]
-			}
-			return pdfCharge(geminiPageTokens, b64)
-		}
-	}
-	if file := firstPresent(p.fileData, p.fileDataSnake); file != nil {
-		if mime, _ := blobMembers(file); isPDFMIME(mime) {
-			return pdfCharge(geminiPageTokens, nil)
-		}
+	if b64, ok := p.geminiPart(isPDFMIME); ok {
+		return pdfCharge(geminiPageTokens, b64)
 	}
 	return imageCharge{}
 }

@@ -482,21 +482,32 @@ func (p *imagePart) tokens(model string) imageCharge {
 			return inlineImageTokens(imageAnthropic, data)
 		}
 	}
+	if b64, ok := p.geminiPart(isImageMIME); ok {
+		return inlineImageTokens(imageGemini, b64)
+	}
+	return imageCharge{}
+}
+
+// geminiPart reports whether the object is a Gemini part whose inlineData
+// (inline_data) or, failing that, fileData (file_data) has a MIME type
+// that is accepts, and returns the base64 of an inline one, the contents
+// of its JSON string as the body has them: nil for a file, or data that
+// is no string.
+func (p *imagePart) geminiPart(is func(mime []byte) bool) (b64 []byte, ok bool) {
 	if blob := firstPresent(p.inlineData, p.inlineDataSnake); blob != nil {
-		if mime, data := blobMembers(blob); isImageMIME(mime) {
-			var b64 []byte
+		if mime, data := blobMembers(blob); is(mime) {
 			if isString(data) {
 				b64 = data[1 : len(data)-1]
 			}
-			return inlineImageTokens(imageGemini, b64)
+			return b64, true
 		}
 	}
 	if file := firstPresent(p.fileData, p.fileDataSnake); file != nil {
-		if mime, _ := blobMembers(file); isImageMIME(mime) {
-			return chargeOf(imageGemini, 0, 0, false)
+		if mime, _ := blobMembers(file); is(mime) {
+			return nil, true
 		}
 	}
-	return imageCharge{}
+	return nil, false
 }
 
 // openAIImageTokens returns the charge of an OpenAI image given by url (a
