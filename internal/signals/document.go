@@ -74,26 +74,11 @@ func (p *imagePart) documentTokens(model string, d documentPart) imageCharge {
 	if isString(p.typ) {
 		switch {
 		case keyIs(p.typ, "document"):
-			if !isObject(p.source) {
-				return imageCharge{}
-			}
-			var typ, data []byte
-			members(p.source, func(k, v []byte) {
-				switch string(keyName(k)) {
-				case "type":
-					typ = v
-				case "data":
-					data = v
-				}
-			})
+			typ, b64 := anthropicSource(p.source)
 			switch {
 			case !isString(typ):
 				return imageCharge{}
 			case keyIs(typ, "base64"):
-				var b64 []byte
-				if isString(data) {
-					b64 = data[1 : len(data)-1]
-				}
 				return pdfCharge(anthropicPageTokens, b64)
 			case keyIs(typ, "url"), keyIs(typ, "file"):
 				return pdfCharge(anthropicPageTokens, nil)

@@ -464,28 +464,37 @@ func (p *imagePart) tokens(model string) imageCharge {
 		case keyIs(p.typ, "input_image"):
 			return openAIImageTokens(model, p.imageURL, p.detail)
 		case keyIs(p.typ, "image"):
-			var data []byte
-			if isObject(p.source) {
-				var typ, d []byte
-				members(p.source, func(k, v []byte) {
-					switch string(keyName(k)) {
-					case "type":
-						typ = v
-					case "data":
-						d = v
-					}
-				})
-				if isString(typ) && keyIs(typ, "base64") && isString(d) {
-					data = d[1 : len(d)-1]
-				}
-			}
-			return inlineImageTokens(imageAnthropic, data)
+			_, b64 := anthropicSource(p.source)
+			return inlineImageTokens(imageAnthropic, b64)
 		}
 	}
 	if b64, ok := p.geminiPart(isImageMIME); ok {
 		return inlineImageTokens(imageGemini, b64)
 	}
 	return imageCharge{}
+}
+
+// anthropicSource returns the "type" of an Anthropic block's source (a
+// JSON value; nil when the source is absent or no object) and, for a
+// "base64" source whose "data" is a string, its base64 as the body has it
+// (escapes and all); nil for any other.
+func anthropicSource(source []byte) (typ, b64 []byte) {
+	if !isObject(source) {
+		return nil, nil
+	}
+	var data []byte
+	members(source, func(k, v []byte) {
+		switch string(keyName(k)) {
+		case "type":
+			typ = v
+		case "data":
+			data = v
+		}
+	})
+	if isString(typ) && keyIs(typ, "base64") && isString(data) {
+		b64 = data[1 : len(data)-1]
+	}
+	return typ, b64
 }
 
 // geminiPart reports whether the object is a Gemini part whose inlineData
