@@ -151,6 +151,7 @@ func TestMediaDurationUnknown(t *testing.T) {
 		"text":                              []byte("RIFF is a word, and so is OggS"),
 		"a RIFF AVI":                        append([]byte("RIFF\x00\x10\x00\x00AVI LIST"), make([]byte, 100)...),
 		"an ID3v2 tag and nothing after it": id3Tag(50),
+		"WAV with a fmt of 10 bytes":        []byte("RIFF\x00\x00\x00\x00WAVEfmt \x0a\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x40\x1fdata\x04\x00\x00\x00\x00\x00\x00\x00"),
 	}
 	for _, c := range mediaCases {
 		h := headerLength(c.file)
@@ -302,4 +303,75 @@ func BenchmarkMediaDurationMP4(b *testing.B) {
 		*r = base64Reader{s: s, left: math.MaxInt}
 		mediaDuration(r)
 	}
+}
+
+// scaled is a*b/c, truncated, or math.MaxInt64 when that does not fit,
+// even when a*b does not fit in 64 bits.
+func TestScaled(t *testing.T) {
+	require.Equal(t, 1500*time.Millisecond, scaled(3, uint64(time.Second), 2))
+	require.Equal(t, time.Duration(333333333), scaled(1, uint64(time.Second), 3))
+	require.Equal(t, time.Duration(1<<62), scaled(1<<62, 1<<62, 1<<62))
+	require.Equal(t, time.Duration(math.MaxInt64), scaled(1<<63, 1, 1))
+	require.Equal(t, time.Duration(math.MaxInt64), scaled(math.MaxUint64, math.MaxUint64, math.MaxUint64-1))
+	require.Equal(t, time.Duration(math.MaxInt64), scaled(1, 1, 0))
+}
+
+// A version 1 mvhd gives its timescale and 64-bit duration at their own
+// offsets.
+func TestMediaDurationOfMP4WithVersion1Header(t *testing.T) {
+	mvhd := make([]byte, 4+8+8+4+8+80)
+	mvhd[0] = 1
+	binary.BigEndian.PutUint32(mvhd[20:], 90000)
+	binary.BigEndian.PutUint64(mvhd[24:], 90000*7200+45000)
+	file := append([]byte("\x00\x00\x00\x10ftypisom\x00\x00\x00\x00"), mp4TestBox("moov", mp4TestBox("mvhd", mvhd))...)
+	d, known, _ := bytesDuration(file)
+	require.True(t, known)
+	require.Equal(t, 2*time.Hour+500*time.Millisecond, d)
+}
+
+// mp4TestBox returns an ISO BMFF box.
+func mp4TestBox(typ string, content []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(8+len(content))), append([]byte(typ), content...)...)
+}
+
+// A Matroska Segment of unknown size, whose Info holds a TimecodeScale in
+// two bytes and a Duration as a float32, gives their product.
+func TestMediaDurationOfMatroskaWithShortFields(t *testing.T) {
+	file := []byte("\x1a\x45\xdf\xa3\x84\x42\x86\x81\x01" + // EBML header
+		"\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff" + // Segment, size unknown
+		"\xec\x82\x00\x00" + // Void
+		"\x15\x49\xa9\x66\x8d" + // Info
+		"\x2a\xd7\xb1\x82\x03\xe8" + // TimecodeScale: a microsecond
+		"\x44\x89\x84\x49\x74\x24\x00" + // Duration: 1e6 as a float32
+		"\x1f\x43\xb6\x75\x80") // Cluster
+	d, known, _ := bytesDuration(file)
+	require.True(t, known)
+	require.Equal(t, time.Second, d)
+	cluster := bytes.Replace(file, []byte("\x15\x49\xa9\x66"), []byte("\x1f\x43\xb6\x75\x80\x15\x49\xa9\x66"), 1)
+	_, known, _ = bytesDuration(cluster)
+	require.False(t, known, "a Cluster before Info")
+}
+
+// A VBRI tag, which Fraunhofer's encoder writes 32 bytes after the first
+// frame's header, gives the frame count.
+func TestMediaDurationOfMP3WithVBRITag(t *testing.T) {
+	mp3 := samples.MP3(time.Second, 128, false)
+	copy(mp3[4+32:], "VBRI")
+	binary.BigEndian.PutUint32(mp3[4+32+14:], 500)
+	d, known, _ := bytesDuration(mp3)
+	require.True(t, known)
+	require.Equal(t, mp3Time(500), d)
+}
+
+// The pages of another stream interleaved with the first page's (an Ogg
+// file's video, say) do not count.
+func TestMediaDurationOfOggIgnoresOtherStreams(t *testing.T) {
+	ogg := samples.Ogg(2*time.Second, "opus")
+	last := bytes.LastIndex(ogg, []byte("OggS"))
+	other := bytes.Clone(ogg[last:])
+	binary.LittleEndian.PutUint64(other[6:], 48000*3600)
+	binary.LittleEndian.PutUint32(other[14:], 7)
+	d, known, _ := bytesDuration(append(ogg, other...))
+	require.True(t, known)
+	require.Equal(t, 2*time.Second, d)
 }
