@@ -180,7 +180,8 @@ func oggCRC(p []byte) uint32 {
 
 // MP4 returns an ISO BMFF (MP4) file of d (in milliseconds): an ftyp
 // box, an mdat of mdatBytes zeros, and a moov holding a version 0 mvhd of
-// timescale 1000, before the mdat or, with moovLast, after it.
+// timescale 1000 and the trak of an audio track of d with no samples,
+// before the mdat or, with moovLast, after it.
 func MP4(d time.Duration, moovLast bool, mdatBytes int) []byte {
 	var ftyp, mdat, moov bytes.Buffer
 	ftyp.WriteString("isom")
@@ -200,6 +201,7 @@ func MP4(d time.Duration, moovLast bool, mdatBytes int) []byte {
 	mvhd.Write(make([]byte, 24))
 	be32(&mvhd, 2) // the next track's ID
 	mp4Box(&moov, "mvhd", mvhd.Bytes())
+	mp4Box(&moov, "trak", mp4AudioTrack(d))
 	var b bytes.Buffer
 	mp4Box(&b, "ftyp", ftyp.Bytes())
 	if !moovLast {
@@ -210,6 +212,57 @@ func MP4(d time.Duration, moovLast bool, mdatBytes int) []byte {
 		mp4Box(&b, "moov", moov.Bytes())
 	}
 	return b.Bytes()
+}
+
+// mp4AudioTrack returns the content of the trak box of an audio track of
+// d (in milliseconds) with no samples: its tkhd, and its mdia with mdhd,
+// hdlr and minf, whose sample tables are empty.
+func mp4AudioTrack(d time.Duration) []byte {
+	ms := uint32(d / time.Millisecond)
+	var tkhd, mdhd, hdlr, minf, stbl, trak, mdia bytes.Buffer
+	be32(&tkhd, 3) // version 0, enabled and in the movie
+	tkhd.Write(make([]byte, 8))
+	be32(&tkhd, 1) // the track's ID
+	be32(&tkhd, 0)
+	be32(&tkhd, ms)
+	tkhd.Write(make([]byte, 8+2+2))
+	be16(&tkhd, 0x0100) // volume 1.0
+	be16(&tkhd, 0)
+	for _, v := range []uint32{0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000} {
+		be32(&tkhd, v)
+	}
+	tkhd.Write(make([]byte, 8)) // width and height: none
+	mdhd.Write(make([]byte, 12))
+	be32(&mdhd, 1000)
+	be32(&mdhd, ms)
+	be16(&mdhd, 0x55c4) // language: und
+	be16(&mdhd, 0)
+	hdlr.Write(make([]byte, 8))
+	hdlr.WriteString("soun")
+	hdlr.Write(make([]byte, 12))
+	hdlr.WriteString("SoundHandler\x00")
+	for _, table := range []string{"stsd", "stts", "stsc", "stsz", "stco"} {
+		content := make([]byte, 8) // version, flags, no entries
+		if table == "stsz" {
+			content = make([]byte, 12) // version, flags, a sample size of 0, no entries
+		}
+		mp4Box(&stbl, table, content)
+	}
+	mp4Box(&minf, "smhd", make([]byte, 8))
+	var dref bytes.Buffer
+	be32(&dref, 0)
+	be32(&dref, 1)
+	mp4Box(&dref, "url ", []byte{0, 0, 0, 1}) // the data is in this file
+	var dinf bytes.Buffer
+	mp4Box(&dinf, "dref", dref.Bytes())
+	mp4Box(&minf, "dinf", dinf.Bytes())
+	mp4Box(&minf, "stbl", stbl.Bytes())
+	mp4Box(&mdia, "mdhd", mdhd.Bytes())
+	mp4Box(&mdia, "hdlr", hdlr.Bytes())
+	mp4Box(&mdia, "minf", minf.Bytes())
+	mp4Box(&trak, "tkhd", tkhd.Bytes())
+	mp4Box(&trak, "mdia", mdia.Bytes())
+	return trak.Bytes()
 }
 
 // mp4Box writes an ISO BMFF box.
