@@ -17,6 +17,9 @@ import (
 // at a time into small buffers on the stack (io.ByteReader, which the
 // readers have: a slice handed to an interface's Read would be moved to
 // the heap), so that reading a file allocates nothing whatever its size.
+// The reader itself, handed over as an interface, does escape: a caller
+// that makes a new one for each file allocates it (64 bytes for a
+// base64Reader).
 //
 //   - WAV: the byte rate of the "fmt " chunk and the size of the "data"
 //     chunk; a data size of 0, of 0xFFFFFFFF, or larger than what follows
@@ -50,7 +53,6 @@ const (
 
 // Matroska element IDs, with their length markers.
 const (
-	mkvEBML     = 0x1A45DFA3
 	mkvSegment  = 0x18538067
 	mkvInfo     = 0x1549A966
 	mkvCluster  = 0x1F43B675

@@ -36,8 +36,11 @@ func FuzzMediaDuration(f *testing.F) {
 		f.Add(s[:len(s)/2], false)
 	}
 	f.Fuzz(func(t *testing.T, file []byte, wrapped bool) {
+		if len(file) > 2*mp3Search {
+			return // past every bound the parsers have, and slow to minimise
+		}
 		d, known, size := bytesDuration(file)
-		enc := jsonBase64(file)["plain"]
+		enc := b64(file)
 		if wrapped {
 			enc = jsonBase64(file)["wrapped"]
 		}

@@ -375,3 +375,19 @@ func TestMediaDurationOfOggIgnoresOtherStreams(t *testing.T) {
 	require.True(t, known)
 	require.Equal(t, 2*time.Second, d)
 }
+
+// readOnlyMedia is a mediaReader without ReadByte.
+type readOnlyMedia struct{ b bytesMedia }
+
+func (r readOnlyMedia) Read(p []byte) (int, error) { return r.b.Read(p) }
+func (r readOnlyMedia) discard(n int64) int64      { return r.b.discard(n) }
+
+// A reader that has no ReadByte is read a byte at a time through Read, to
+// the same times.
+func TestMediaDurationWithoutReadByte(t *testing.T) {
+	for _, c := range mediaCases {
+		d, known, size := mediaDuration(readOnlyMedia{bytesMedia{bytes.NewReader(c.file)}})
+		wd, wknown, wsize := bytesDuration(c.file)
+		require.Equal(t, []any{wd, wknown, wsize}, []any{d, known, size}, c.name)
+	}
+}
