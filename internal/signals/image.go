@@ -553,13 +553,7 @@ func blobMembers(blob []byte) (mime, data []byte) {
 
 // isImageMIME reports whether a JSON value is a string that starts with
 // "image/", in any case.
-func isImageMIME(v []byte) bool {
-	if !isString(v) {
-		return false
-	}
-	m := keyName(v)
-	return len(m) >= 6 && bytes.EqualFold(m[:6], []byte("image/"))
-}
+func isImageMIME(v []byte) bool { return hasMIMEPrefix(v, "image/") }
 
 // firstPresent returns the first of vs that is not nil.
 func firstPresent(vs ...[]byte) []byte {

@@ -44,9 +44,8 @@ type Request struct {
 	// the tool definitions ("tools", or the older "functions"), which the
 	// providers put in the prompt, at the length of their JSON. Bytes
 	// over-count non-ASCII text, which errs on the side of caution.
-	// Images are counted in ImageTokens and PDF documents in
-	// DocumentTokens; other non-text inputs (audio, video) are not
-	// counted.
+	// Images are counted in ImageTokens, PDF documents in
+	// DocumentTokens, and audio and video in MediaTokens.
 	PromptChars int64
 	// ImageTokens is the tokens of the images among the prompt's content
 	// parts, by each provider's documented rule (see image.go): OpenAI's
@@ -77,6 +76,22 @@ type Request struct {
 	// models' (Gemini 2 counts 258), and pages estimated from a PDF's size
 	// may be far off. It saturates instead of overflowing.
 	DocumentTokens int64
+	// MediaTokens is the tokens of the audio and video among the
+	// prompt's content parts (see mediatokens.go): OpenAI's
+	// {"type":"input_audio"} and Gemini's inlineData and fileData of an
+	// audio or video MIME type. An inline file's playing time is read
+	// from its header (WAV, MP3, FLAC, Ogg, MP4 and QuickTime, WebM and
+	// Matroska) and charged 32 tokens a second of audio at Gemini, 20 at
+	// OpenAI, and about 300 a second of video at Gemini (258 a frame at
+	// one frame a second, or at the videoMetadata's fps). It saturates
+	// instead of overflowing.
+	MediaTokens int64
+	// UnknownLengthMediaTokens is the part of MediaTokens charged for
+	// files whose playing time is unknown: an inline one whose header
+	// does not give it, charged from its size as if it held at least
+	// 16 kbit/s of audio or 100 kbit/s of video (a bound), and one given
+	// by reference, charged a minute (a guess).
+	UnknownLengthMediaTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -105,15 +120,15 @@ func (r Request) EstimateOutputTokens() int64 {
 
 // EstimateInputTokens returns a conservative estimate of the request's
 // input tokens: one token per four bytes of prompt text, plus
-// PerMessageTokens for each message, plus ImageTokens and
-// DocumentTokens. The result saturates instead of overflowing.
+// PerMessageTokens for each message, plus ImageTokens, DocumentTokens
+// and MediaTokens. The result saturates instead of overflowing.
 func (r Request) EstimateInputTokens() int64 {
 	per := max(r.Messages, 0)
 	if per > math.MaxInt64/PerMessageTokens {
 		return math.MaxInt64
 	}
 	n := satAdd(satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens), max(r.ImageTokens, 0))
-	return satAdd(n, max(r.DocumentTokens, 0))
+	return satAdd(satAdd(n, max(r.DocumentTokens, 0)), max(r.MediaTokens, 0))
 }
 
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
@@ -229,6 +244,7 @@ func ParseRequest(body []byte) Request {
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	r.DocumentTokens = images.docTokens
+	r.MediaTokens, r.UnknownLengthMediaTokens = images.mediaTokens, images.mediaBound
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
@@ -239,11 +255,14 @@ func ParseRequest(body []byte) Request {
 
 // imageTally sums the tokens of the images in a request for its model,
 // whose name tells how OpenAI counts them, and, in bound, those of the
-// images of unknown size; and, in docTokens, those of its PDF documents.
+// images of unknown size; in docTokens, those of its PDF documents; and in
+// mediaTokens those of its audio and video, in mediaBound those of unknown
+// length.
 type imageTally struct {
-	model         string
-	tokens, bound int64
-	docTokens     int64
+	model                   string
+	tokens, bound           int64
+	docTokens               int64
+	mediaTokens, mediaBound int64
 }
 
 // add counts the charge of one image.
@@ -257,6 +276,14 @@ func (t *imageTally) add(c imageCharge) {
 // addDocument counts the charge of one PDF document.
 func (t *imageTally) addDocument(c imageCharge) {
 	t.docTokens = satAdd(t.docTokens, c.tokens)
+}
+
+// addMedia counts the charge of one audio or video file.
+func (t *imageTally) addMedia(c imageCharge) {
+	t.mediaTokens = satAdd(t.mediaTokens, c.tokens)
+	if c.bound {
+		t.mediaBound = satAdd(t.mediaBound, c.tokens)
+	}
 }
 
 // rawCount is jsonCount for a valid JSON value; nil (a missing member)
@@ -277,9 +304,10 @@ func rawCount(v []byte) (int64, bool) {
 // Gemini's "functionCall"), the input of an Anthropic tool_use block
 // ("input") and the response of a Gemini functionResponse, and the text
 // of an Anthropic document whose "source" is text or content blocks.
-// Other values, images and PDFs among them, count zero; the tokens of the
-// images and PDF documents among the objects it reads (see imagePart and
-// documentTokens) are added to img.
+// Other values, images, PDFs, audio and video among them, count zero; the
+// tokens of the images, PDF documents, audio and video among the objects
+// it reads (see imagePart, documentTokens and mediaTokens) are added to
+// img.
 func textLen(v []byte, depth int, img *imageTally) int64 {
 	if len(v) == 0 || depth > maxTextDepth {
 		return 0
@@ -304,6 +332,7 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 			source, functionResponse, functionResponseSnake    []byte
 			image                                              imagePart
 			document                                           documentPart
+			media                                              mediaPart
 		}
 		members(v, func(k, e []byte) {
 			switch string(keyName(k)) {
@@ -347,11 +376,18 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 				f.image.fileDataSnake = e
 			case "file":
 				f.document.file = e
+			case "input_audio":
+				f.media.inputAudio = e
+			case "videoMetadata":
+				f.media.videoMetadata = e
+			case "video_metadata":
+				f.media.videoMetadataSnake = e
 			}
 		})
 		f.image.source = f.source
 		img.add(f.image.tokens(img.model))
 		img.addDocument(f.image.documentTokens(img.model, f.document))
+		img.addMedia(f.image.mediaTokens(f.media))
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
 			n = satAdd(n, textLen(e, depth+1, img))

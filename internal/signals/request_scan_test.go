@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -67,6 +69,7 @@ func decodedParseRequest(body []byte) Request {
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	r.DocumentTokens = images.docTokens
+	r.MediaTokens, r.UnknownLengthMediaTokens = images.mediaTokens, images.mediaBound
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -95,6 +98,7 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 	case map[string]any:
 		img.add(decodedImageTokens(v, img.model))
 		img.addDocument(decodedDocumentTokens(v, img.model))
+		img.addMedia(decodedMediaTokens(v))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
@@ -149,35 +153,8 @@ func decodedImageTokens(m map[string]any, model string) imageCharge {
 		}
 		return decodedInlineImageTokens(imageAnthropic, data)
 	}
-	present := func(keys ...string) (any, bool) {
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				return v, true
-			}
-		}
-		return nil, false
-	}
-	isImage := func(blob map[string]any) bool {
-		mime, ok := blob["mimeType"]
-		if !ok {
-			mime = blob["mime_type"]
-		}
-		s, _ := mime.(string)
-		return len(s) >= 6 && strings.EqualFold(s[:6], "image/")
-	}
-	if blob, ok := present("inlineData", "inline_data"); ok {
-		if b, ok := blob.(map[string]any); ok && isImage(b) {
-			var data *string
-			if d, ok := b["data"].(string); ok {
-				data = &d
-			}
-			return decodedInlineImageTokens(imageGemini, data)
-		}
-	}
-	if file, ok := present("fileData", "file_data"); ok {
-		if f, ok := file.(map[string]any); ok && isImage(f) {
-			return chargeOf(imageGemini, 0, 0, false)
-		}
+	if b64, ok := decodedGeminiPart(m, mimePrefix("image/")); ok {
+		return decodedInlineImageTokens(imageGemini, b64)
 	}
 	return imageCharge{}
 }
@@ -268,35 +245,9 @@ func decodedDocumentTokens(m map[string]any, model string) imageCharge {
 	case "input_file":
 		return openAI(m["file_data"])
 	}
-	present := func(keys ...string) (any, bool) {
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				return v, true
-			}
-		}
-		return nil, false
-	}
-	isPDF := func(blob map[string]any) bool {
-		mime, ok := blob["mimeType"]
-		if !ok {
-			mime = blob["mime_type"]
-		}
-		s, _ := mime.(string)
-		return strings.EqualFold(s, "application/pdf")
-	}
-	if blob, ok := present("inlineData", "inline_data"); ok {
-		if b, ok := blob.(map[string]any); ok && isPDF(b) {
-			var data *string
-			if d, ok := b["data"].(string); ok {
-				data = &d
-			}
-			return decodedPDFCharge(geminiPageTokens, data)
-		}
-	}
-	if file, ok := present("fileData", "file_data"); ok {
-		if f, ok := file.(map[string]any); ok && isPDF(f) {
-			return decodedPDFCharge(geminiPageTokens, nil)
-		}
+	isPDF := func(mime string) bool { return strings.EqualFold(mime, "application/pdf") }
+	if b64, ok := decodedGeminiPart(m, isPDF); ok {
+		return decodedPDFCharge(geminiPageTokens, b64)
 	}
 	return imageCharge{}
 }
@@ -439,14 +390,17 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"model":"gpt-4o-mini","messages":[{"content":[{"type":"file","file":{"file_data":"data:application/pdf;base64,` + pdf + `","filename":"a.pdf"}},{"type":"file","file":{"file_id":"f"}}]}]}`))
 	f.Add([]byte(`{"input":[{"content":[{"type":"input_file","file_data":"data:application/pdf;base64,` + b64(pageAt(20)) + `"},{"type":"input_file","file_url":"u"}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"application/PDF","data":"` + b64([]byte("/Type/Page/Type /Pages")) + `"}},{"file_data":{"mime_type":"application/pdf"}},{"inline_data":{"mime_type":"application/pdf","data":"JVBE\r\nRi0x"}}]}]}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"input_audio","input_audio":{"data":"` + b64(samples.WAV(time.Second, 8000, 1, 8)[:60]) + `","format":"wav"}},{"type":"input_audio","input_audio":{"data":7}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/ogg","data":"` + b64(samples.Ogg(3*time.Second, "opus")) + `"}},{"file_data":{"mime_type":"video/mp4"}},{"inline_data":{"mime_type":"video/webm","data":"` + b64(samples.WebM(2*time.Second)) + `"},"videoMetadata":{"fps":2.5}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"video/mp4","data":"` + b64(samples.MP4(4*time.Second, true, 64)) + `"}},{"inlineData":{"mimeType":"audio/mpeg","data":"` + b64(samples.MP3(time.Second, 32, true)) + `"}},{"inlineData":{"mimeType":"audio/flac","data":"` + b64(samples.FLAC(time.Second, 8000)) + `"}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkRequestAgrees(t, body)
 	})
 }
 
 // A large prompt's estimate is read without copying it: a request of
-// 1 MB of text, or of one base64 image or PDF, allocates no more than a
-// few kilobytes.
+// 1 MB of text, or of one base64 image, PDF or video, allocates no more
+// than a few kilobytes.
 // parsedAllocating returns what ParseRequest reads of body, and the bytes
 // it allocates to read it.
 func parsedAllocating(body []byte) (Request, int64) {
@@ -466,9 +420,98 @@ func TestRequestIsReadWithoutCopyingIt(t *testing.T) {
 		"image": samples.ImageRequest(1 << 20),
 		"pdf": []byte(`{"model":"claude-sonnet-4-5","max_tokens":300,"messages":[{"role":"user","content":[{"type":"text","text":"Summarize."},` +
 			`{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + b64(append(threePagePDF(), make([]byte, 1<<20)...)) + `"}}]}]}`),
+		"video": []byte(`{"contents":[{"role":"user","parts":[{"text":"Describe."},` +
+			`{"inlineData":{"mimeType":"video/mp4","data":"` + b64(samples.MP4(90*time.Second, true, 1<<20)) + `"}}]}]}`),
 	} {
 		got, allocated := parsedAllocating(body)
 		assert.Equal(t, decodedParseRequest(body), got, name)
 		assert.Less(t, allocated, int64(4<<10), "%s: bytes allocated to read a request of %d bytes", name, len(body))
 	}
+}
+
+// decodedGeminiPart is imagePart.geminiPart for a decoded object, given
+// whether a MIME type is one of the part's kind: a Gemini part whose
+// inlineData (inline_data) or, failing that, fileData (file_data) has
+// such a type, and the base64 of an inline one (nil for a file, or data
+// that is no string).
+func decodedGeminiPart(m map[string]any, is func(mime string) bool) (b64 *string, ok bool) {
+	present := func(keys ...string) (map[string]any, bool) {
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				obj, _ := v.(map[string]any)
+				return obj, true
+			}
+		}
+		return nil, false
+	}
+	mimeOf := func(blob map[string]any) string {
+		mime, ok := blob["mimeType"]
+		if !ok {
+			mime = blob["mime_type"]
+		}
+		s, _ := mime.(string)
+		return s
+	}
+	if blob, ok := present("inlineData", "inline_data"); ok && blob != nil && is(mimeOf(blob)) {
+		if d, ok := blob["data"].(string); ok {
+			b64 = &d
+		}
+		return b64, true
+	}
+	if file, ok := present("fileData", "file_data"); ok && file != nil && is(mimeOf(file)) {
+		return nil, true
+	}
+	return nil, false
+}
+
+// mimePrefix returns whether a MIME type starts with p, in any case.
+func mimePrefix(p string) func(mime string) bool {
+	return func(mime string) bool { return len(mime) >= len(p) && strings.EqualFold(mime[:len(p)], p) }
+}
+
+// decodedMediaTokens is imagePart.mediaTokens for a decoded object.
+func decodedMediaTokens(m map[string]any) imageCharge {
+	if m["type"] == "input_audio" {
+		a, _ := m["input_audio"].(map[string]any)
+		data, ok := a["data"].(string)
+		if !ok {
+			return imageCharge{}
+		}
+		return decodedMediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, &data)
+	}
+	if b64, ok := decodedGeminiPart(m, mimePrefix("audio/")); ok {
+		return decodedMediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64)
+	}
+	if b64, ok := decodedGeminiPart(m, mimePrefix("video/")); ok {
+		meta, ok := m["videoMetadata"]
+		if !ok {
+			meta = m["video_metadata"]
+		}
+		fps := 1.0
+		if obj, ok := meta.(map[string]any); ok {
+			if n, ok := obj["fps"].(json.Number); ok {
+				if f, err := n.Float64(); err == nil && f > 1 {
+					fps = min(f, maxFramesPerSecond)
+				}
+			}
+		}
+		return decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64)
+	}
+	return imageCharge{}
+}
+
+// decodedMediaCharge is mediaCharge for decoded base64, nil for a file
+// given by reference: it decodes the whole file and reads its playing
+// time from the bytes.
+func decodedMediaCharge(perSecond, floor int64, b64 *string) imageCharge {
+	if b64 == nil {
+		return imageCharge{tokens: perSecond * mediaReferenceSeconds, bound: true}
+	}
+	file := decodedBase64(*b64)
+	d, known, _ := mediaDuration(bytesMedia{bytes.NewReader(file)})
+	if !known {
+		return imageCharge{tokens: satMul(ceilDiv(int64(len(file)), floor), perSecond), bound: true}
+	}
+	seconds := int64(d/time.Second) + int64(min(d%time.Second, 1)) // a second begun counts whole
+	return imageCharge{tokens: satMul(seconds, perSecond)}
 }

@@ -1,0 +1,147 @@
+package signals
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+)
+
+// The tokens of the audio and video in a request: their playing time, read
+// from the file's header (see mediaDuration), times what their provider
+// charges a second.
+//
+//   - Gemini (the token counting and video understanding guides): audio
+//     costs 32 tokens a second; a video 258 tokens for each frame, taken
+//     at one frame a second unless its videoMetadata asks for another
+//     rate, plus 32 a second for its sound track and about 10 for its
+//     timestamps: about 300 a second at one frame a second. Gemini 3's
+//     default resolution for video frames costs less (70 a frame).
+//   - OpenAI (an input_audio part of chat completions): OpenAI documents
+//     no figure for a second of audio in chat; its Realtime cost guide
+//     counts a token for each 100 ms of the user's audio and for each
+//     50 ms of the assistant's. A second is charged the higher, 20 tokens.
+//
+// A file whose playing time its header does not give (an unknown format,
+// a damaged header) is charged from its size, as if it held no more than
+// mediaFloorAudio (2,000 bytes, 16 kbit/s) of audio or mediaFloorVideo
+// (12,500 bytes, 100 kbit/s) of video a second: few recordings are that
+// small, so the charge is a bound. A file given by reference (Gemini's
+// fileData, a URI) is charged mediaReferenceSeconds (one minute), a guess.
+// Both are tokens of unknown length (see Request.UnknownLengthMediaTokens).
+
+const (
+	geminiAudioTokensPerSecond = 32
+	geminiFrameTokens          = 258
+	// geminiVideoSecondTokens is what a second of video costs besides its
+	// frames: its sound track (32) and its timestamps (about 10).
+	geminiVideoSecondTokens    = geminiAudioTokensPerSecond + 10
+	openAIAudioTokensPerSecond = 20
+
+	// mediaFloorAudio and mediaFloorVideo are the fewest bytes a second
+	// of audio and of video is taken to hold when a file's header does
+	// not give its playing time.
+	mediaFloorAudio = 2_000
+	mediaFloorVideo = 12_500
+	// mediaReferenceSeconds is the playing time charged for a file given
+	// by reference.
+	mediaReferenceSeconds = 60
+	// maxFramesPerSecond bounds the frame rate a videoMetadata may ask
+	// for, as Gemini does.
+	maxFramesPerSecond = 24
+)
+
+// mediaPart holds the members of an object (valid JSON values, nil when
+// absent) that tell an audio or video content part, besides those of
+// imagePart that tell one too (its type and Gemini's blobs).
+type mediaPart struct {
+	inputAudio                        []byte // OpenAI's "input_audio"
+	videoMetadata, videoMetadataSnake []byte // Gemini's
+}
+
+// mediaTokens returns the charge of the audio or video the object is, or
+// none: an OpenAI part {"type":"input_audio","input_audio":{"data":...}}
+// (its base64, whatever its "format" says), or a Gemini part whose
+// inlineData (inline_data) or, failing that, fileData (file_data) has a
+// MIME type "audio/..." or "video/...".
+func (p *imagePart) mediaTokens(m mediaPart) imageCharge {
+	if isString(p.typ) && keyIs(p.typ, "input_audio") {
+		if !isObject(m.inputAudio) {
+			return imageCharge{}
+		}
+		data := member(m.inputAudio, "data")
+		if !isString(data) {
+			return imageCharge{}
+		}
+		return mediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, data[1:len(data)-1])
+	}
+	if b64, ok := p.geminiPart(isAudioMIME); ok {
+		return mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64)
+	}
+	if b64, ok := p.geminiPart(isVideoMIME); ok {
+		fps := framesPerSecond(firstPresent(m.videoMetadata, m.videoMetadataSnake))
+		return mediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64)
+	}
+	return imageCharge{}
+}
+
+// framesPerSecond returns the "fps" of a Gemini videoMetadata (a JSON
+// value, nil when absent), at least 1 and at most maxFramesPerSecond: a
+// video sampled more sparsely costs less than at one frame a second, and
+// is charged as that.
+func framesPerSecond(meta []byte) float64 {
+	if !isObject(meta) {
+		return 1
+	}
+	v := member(meta, "fps")
+	if !isNumber(v) {
+		return 1
+	}
+	fps, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || !(fps > 1) {
+		return 1
+	}
+	return min(fps, maxFramesPerSecond)
+}
+
+// mediaCharge returns the charge of a file at perSecond tokens a second of
+// its playing time, floor the fewest bytes a second of it may hold, whose
+// base64 is s, the contents of a JSON string as the body has them; s is
+// nil for a file given by reference.
+func mediaCharge(perSecond, floor int64, s []byte) imageCharge {
+	if s == nil {
+		return imageCharge{tokens: perSecond * mediaReferenceSeconds, bound: true}
+	}
+	d, known, size := mediaDuration(&base64Reader{s: s, left: math.MaxInt})
+	if !known {
+		return imageCharge{tokens: satMul(ceilDiv(size, floor), perSecond), bound: true}
+	}
+	seconds := int64(d / time.Second)
+	if d%time.Second != 0 {
+		seconds++ // a second begun counts whole
+	}
+	return imageCharge{tokens: satMul(seconds, perSecond)}
+}
+
+// isAudioMIME and isVideoMIME report whether a JSON value is a string that
+// starts with "audio/" or "video/", in any case.
+func isAudioMIME(v []byte) bool { return hasMIMEPrefix(v, "audio/") }
+func isVideoMIME(v []byte) bool { return hasMIMEPrefix(v, "video/") }
+
+// hasMIMEPrefix reports whether a JSON value is a string that starts with
+// prefix, in any case.
+func hasMIMEPrefix(v []byte, prefix string) bool {
+	if !isString(v) {
+		return false
+	}
+	m := keyName(v)
+	return len(m) >= len(prefix) && bytes.EqualFold(m[:len(prefix)], []byte(prefix))
+}
+
+// satMul multiplies two non-negative counts, saturating at math.MaxInt64.
+func satMul(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
