@@ -63,15 +63,17 @@ func countsTokens(req *http.Request) bool {
 }
 
 // tokenEstimate returns the token charge of a request body. The tokens of
-// its images of unknown size, and of its PDFs (the most a page may cost,
-// for pages counted or estimated), are a bound: they are charged only as
-// far as a minute of the budget allows, so such a request waits for a
-// whole minute's budget instead of being refused as too large.
+// its images of unknown size, of its PDFs (the most a page may cost, for
+// pages counted or estimated), and of its audio and video of unknown
+// length are a bound: they are charged only as far as a minute of the
+// budget allows, so such a request waits for a whole minute's budget
+// instead of being refused as too large.
 func tokenEstimate(body []byte) AcquireOption {
 	r := signals.ParseRequest(body)
 	in, out := min(r.EstimateInputTokens(), math.MaxInt32), min(r.EstimateOutputTokens(), math.MaxInt32)
 	return acquireOption(func(c *acquireConfig) error {
-		c.in, c.out, c.bound = in, out, min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)
+		c.in, c.out, c.bound = in, out, min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)+
+			min(r.UnknownLengthMediaTokens, math.MaxInt32)
 		return nil
 	})
 }

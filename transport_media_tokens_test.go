@@ -1,0 +1,108 @@
+package ratellmiter
+
+import (
+	"context"
+	"encoding/base64"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ratellmiter/ratellmiter/internal/samples"
+)
+
+// askAboutAudio sends OpenAI a chat message with a question and audio (in
+// base64, of the given format), capped at 16 output tokens.
+func askAboutAudio(client openai.Client, audio, format string) error {
+	_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:               "gpt-4o-audio-preview",
+		MaxCompletionTokens: openai.Int(16),
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{
+			openai.TextContentPart("What is said?"),
+			openai.InputAudioContentPart(openai.ChatCompletionContentPartInputAudioInputAudioParam{Data: audio, Format: format}),
+		})},
+	})
+	return err
+}
+
+// audioAnswer is an OpenAI chat answer whose usage counts the audio.
+const audioAnswer = `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-audio-preview",` +
+	`"choices":[{"index":0,"message":{"role":"assistant","content":"Silence."},"finish_reason":"stop"}],` +
+	`"usage":{"prompt_tokens":1214,"completion_tokens":3,"total_tokens":1217}}`
+
+// A request with audio is charged its playing time before the answer:
+// two minutes of WAV sent through openai-go cost 120 x 20 tokens, where
+// the estimate counted the audio as nothing, so that a burst of such
+// requests went out far beyond the token budget. The answer's usage then
+// corrects the charge as for any request.
+func TestTransportChargesTheSecondsOfAudio(t *testing.T) {
+	wav := base64.StdEncoding.EncodeToString(samples.WAV(2*time.Minute, 16000, 1, 16))
+	srv, arrived, release := heldServer(t, audioAnswer)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+
+	synctest.Test(t, func(t *testing.T) {
+		defer base.CloseIdleConnections()
+		defer release()
+		l := newLimiter(t, 600, WithTokensPerMinute(600_000))
+		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+		level := func() float64 { return tokenLevel(l) }
+		full := level()
+		done := make(chan error, 1)
+		go func() { done <- askAboutAudio(client, wav, "wav") }()
+
+		body := awaitArrival(t, arrived, done)
+		require.Contains(t, body, `"input_audio"`, "the SDK sent the audio part")
+		require.Contains(t, body, wav[:1000], "the SDK sent the audio")
+		// 120 s at 20, 13 bytes of text (3) and one message (4) as
+		// input, and 16 as output.
+		assert.Equal(t, float64(120*20+3+4+16), full-level(), "the charge before the answer")
+
+		release()
+		require.NoError(t, <-done)
+		assert.Equal(t, float64(1217), full-level(), "the charge corrected from the usage")
+		assertSettled(t, l, 1)
+	})
+}
+
+// Audio whose header gives no playing time is charged from its size, as
+// if it held 16 kbit/s: few recordings are smaller, so the charge is a
+// bound, and a request must not be refused as larger than the budget for
+// it. 4 MB of it (2,000 s, 40,000 tokens) against a limiter of 30,000
+// tokens a minute is charged the minute's budget, and the usage corrects
+// it.
+func TestTransportChargesAudioOfUnknownLengthAtMostTheBudget(t *testing.T) {
+	raw := make([]byte, 4_000_000)
+	r := rand.New(rand.NewPCG(4, 0))
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	audio := base64.StdEncoding.EncodeToString(raw)
+	srv, arrived, release := heldServer(t, audioAnswer)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+
+	synctest.Test(t, func(t *testing.T) {
+		defer base.CloseIdleConnections()
+		defer release()
+		l := newLimiter(t, 600, WithTokensPerMinute(30_000))
+		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+		level := func() float64 { return tokenLevel(l) }
+		full := level()
+		done := make(chan error, 1)
+		go func() { done <- askAboutAudio(client, audio, "mp3") }()
+
+		awaitArrival(t, arrived, done)
+		assert.Equal(t, 30_000.0, full-level(), "the charge before the answer: the minute's budget, not 40,023 tokens")
+
+		release()
+		require.NoError(t, <-done)
+		assert.InDelta(t, 1217.0, full-level(), 1e-6, "the charge corrected from the usage")
+		assertSettled(t, l, 1)
+	})
+}
