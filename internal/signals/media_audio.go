@@ -1,0 +1,247 @@
+package signals
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+)
+
+// The playing time of the audio formats: WAV, MP3, FLAC and Ogg (see
+// media.go).
+
+const (
+	// mp3Search is how far after its ID3v2 tag an MP3's first frame is
+	// looked for.
+	mp3Search = 64 << 10
+)
+
+// wav reads a RIFF WAVE file's time: its data's size over its byte rate.
+func (m *mediaScan) wav() (time.Duration, bool, int64) {
+	var h [12]byte
+	if !m.full(h[:]) || string(h[8:]) != "WAVE" {
+		return m.unknown()
+	}
+	var byteRate uint32
+	for {
+		var c [8]byte
+		if !m.full(c[:]) {
+			return m.unknown()
+		}
+		size := int64(binary.LittleEndian.Uint32(c[4:]))
+		switch string(c[:4]) {
+		case "fmt ":
+			var f [12]byte
+			k := m.read(f[:min(size, 12)])
+			if k < 12 {
+				byteRate = 0
+			} else {
+				byteRate = binary.LittleEndian.Uint32(f[8:])
+			}
+			size -= int64(k)
+		case "data":
+			if byteRate == 0 {
+				return m.unknown()
+			}
+			if size == 0 || size == math.MaxUint32 {
+				size = math.MaxInt64 // to the end
+			}
+			return m.known(scaled(uint64(m.skip(size)), uint64(time.Second), uint64(byteRate)))
+		}
+		if !m.skipped(size + int64(c[4]&1)) {
+			return m.unknown()
+		}
+	}
+}
+
+// tagged reads the time of a file that starts with an ID3v2 tag or with
+// "fLaC": a FLAC or, failing that, an MP3 after the tag.
+func (m *mediaScan) tagged() (time.Duration, bool, int64) {
+	var h [10]byte
+	n := m.read(h[:])
+	tag := n == 10 && hasPrefix(h[:], "ID3") && (h[6]|h[7]|h[8]|h[9])&0x80 == 0
+	if !tag {
+		m.unread(h[:n])
+	} else {
+		size := int64(h[6])<<21 | int64(h[7])<<14 | int64(h[8])<<7 | int64(h[9])
+		if h[5]&0x10 != 0 {
+			size += 10 // a footer
+		}
+		if !m.skipped(size) {
+			return m.unknown()
+		}
+	}
+	var magic [4]byte
+	n = m.read(magic[:])
+	if n == 4 && string(magic[:]) == "fLaC" {
+		return m.flac()
+	}
+	m.unread(magic[:n])
+	return m.mp3(tag)
+}
+
+// flac reads a FLAC file's time, after its "fLaC", from its STREAMINFO:
+// total samples over sample rate.
+func (m *mediaScan) flac() (time.Duration, bool, int64) {
+	var b [4 + 34]byte
+	if !m.full(b[:]) || b[0]&0x7f != 0 || int(b[1])<<16|int(b[2])<<8|int(b[3]) < 34 {
+		return m.unknown()
+	}
+	si := b[4:]
+	rate := uint64(si[10])<<12 | uint64(si[11])<<4 | uint64(si[12])>>4
+	total := uint64(si[13]&0x0f)<<32 | uint64(binary.BigEndian.Uint32(si[14:]))
+	if rate == 0 || total == 0 {
+		return m.unknown()
+	}
+	return m.known(scaled(total, uint64(time.Second), rate))
+}
+
+// mp3Frame is what an MPEG audio frame header tells.
+type mp3Frame struct {
+	kbps, rate, samples int // bit rate, sample rate, samples a frame
+	sideInfo            int // bytes of layer III side information
+	layer3              bool
+}
+
+// mp3Bitrates holds the bit rates in kbps by index: MPEG-1 layers I, II
+// and III, then MPEG-2 and 2.5 layer I, and layers II and III.
+var mp3Bitrates = [5][15]int{
+	{0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448},
+	{0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384},
+	{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320},
+	{0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256},
+	{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160},
+}
+
+// parseMP3Frame returns what the frame header h tells, and whether it is
+// one: the sync's 11 bits set, an MPEG version and layer that are not
+// reserved, a bit rate index neither free (0) nor bad (15), a sample rate
+// index that is not reserved.
+func parseMP3Frame(h [4]byte) (mp3Frame, bool) {
+	version, layer := h[1]>>3&3, h[1]>>1&3 // version 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5; layer 3: I, 1: III
+	bitrate, rate := int(h[2]>>4), int(h[2]>>2&3)
+	if h[0] != 0xff || h[1]&0xe0 != 0xe0 || version == 1 || layer == 0 || bitrate == 0 || bitrate == 15 || rate == 3 {
+		return mp3Frame{}, false
+	}
+	mpeg1, mono := version == 3, h[3]>>6 == 3
+	f := mp3Frame{rate: [3]int{44100, 48000, 32000}[rate], layer3: layer == 1}
+	table := 4
+	switch {
+	case mpeg1:
+		table = int(3 - layer)
+	case layer == 3:
+		table = 3
+	}
+	f.kbps = mp3Bitrates[table][bitrate]
+	if !mpeg1 {
+		f.rate /= 2
+		if version == 0 {
+			f.rate /= 2
+		}
+	}
+	switch {
+	case layer == 3:
+		f.samples = 384
+	case layer == 2 || mpeg1:
+		f.samples = 1152
+	default:
+		f.samples = 576
+	}
+	switch {
+	case mpeg1 && mono, !mpeg1 && !mono:
+		f.sideInfo = 17
+	case mpeg1:
+		f.sideInfo = 32
+	default:
+		f.sideInfo = 9
+	}
+	return f, true
+}
+
+// mp3 reads an MP3's time from its first frame, which is at the start or,
+// after an ID3v2 tag, within mp3Search bytes: a Xing, Info or VBRI tag's
+// frame count, else its bytes at the first frame's bit rate.
+func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
+	start := m.pos
+	var w [4]byte
+	if !m.full(w[:]) {
+		return m.unknown()
+	}
+	f, ok := parseMP3Frame(w)
+	for !ok {
+		c, more := m.byte()
+		if !search || !more || m.pos-4-start >= mp3Search {
+			return m.unknown()
+		}
+		w = [4]byte{w[1], w[2], w[3], c}
+		f, ok = parseMP3Frame(w)
+	}
+	first := m.pos - 4
+	var b [32 + 18]byte // what follows the header, up to a VBRI tag's frames
+	n := m.read(b[:])
+	var frames uint32
+	if t := b[f.sideInfo:]; f.layer3 && n >= f.sideInfo+12 && (hasPrefix(t, "Xing") || hasPrefix(t, "Info")) &&
+		binary.BigEndian.Uint32(t[4:])&1 != 0 {
+		frames = binary.BigEndian.Uint32(t[8:])
+	} else if t := b[32:]; f.layer3 && n >= len(b) && hasPrefix(t, "VBRI") {
+		frames = binary.BigEndian.Uint32(t[14:])
+	}
+	if frames > 0 {
+		return m.known(scaled(uint64(frames)*uint64(f.samples), uint64(time.Second), uint64(f.rate)))
+	}
+	m.skip(math.MaxInt64)
+	return m.known(scaled(uint64(m.pos-first), 8*uint64(time.Millisecond), uint64(f.kbps)))
+}
+
+// ogg reads an Ogg file's time: the granule position of the last page of
+// the first page's stream that has one (neither -1 nor the 0 of the
+// codec's headers), at the rate of the codec the first page's packet
+// names. The pages are read to the end, or up to one that is cut short or
+// does not start as a page does.
+func (m *mediaScan) ogg() (time.Duration, bool, int64) {
+	var (
+		hdr           [27]byte
+		lacing        [255]byte
+		serial        uint32
+		rate, preSkip uint64
+		last          int64 = -1
+	)
+	for page := 0; ; page++ {
+		if !m.full(hdr[:]) || !hasPrefix(hdr[:], "OggS") || hdr[4] != 0 {
+			break
+		}
+		lace := lacing[:hdr[26]]
+		if !m.full(lace) {
+			break
+		}
+		var body int64
+		for _, l := range lace {
+			body += int64(l)
+		}
+		granule := int64(binary.LittleEndian.Uint64(hdr[6:]))
+		if page == 0 {
+			serial = binary.LittleEndian.Uint32(hdr[14:])
+			var p [16]byte
+			k := m.read(p[:min(body, 16)])
+			switch {
+			case k >= 12 && hasPrefix(p[:], "OpusHead"):
+				rate, preSkip = 48000, uint64(binary.LittleEndian.Uint16(p[10:]))
+			case k >= 16 && hasPrefix(p[:], "\x01vorbis"):
+				rate = uint64(binary.LittleEndian.Uint32(p[12:]))
+			}
+			if rate == 0 {
+				return m.unknown()
+			}
+			body -= int64(k)
+		}
+		if granule > 0 && binary.LittleEndian.Uint32(hdr[14:]) == serial {
+			last = granule
+		}
+		if !m.skipped(body) {
+			break
+		}
+	}
+	if last < 0 {
+		return m.unknown()
+	}
+	return m.known(scaled(uint64(last)-min(preSkip, uint64(last)), uint64(time.Second), rate))
+}

@@ -1,0 +1,228 @@
+package signals
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"time"
+)
+
+// The playing time of the video containers: ISO BMFF (MP4, MOV, M4A) and
+// Matroska (WebM) (see media.go).
+
+const (
+	// mkvDefaultScale is the TimecodeScale of a Matroska file whose Info
+	// names none: a millisecond, in nanoseconds.
+	mkvDefaultScale = 1_000_000
+)
+
+// Matroska element IDs, with their length markers.
+const (
+	mkvSegment  = 0x18538067
+	mkvInfo     = 0x1549A966
+	mkvCluster  = 0x1F43B675
+	mkvScale    = 0x2AD7B1
+	mkvDuration = 0x4489
+)
+
+// box reads an ISO BMFF box header and returns the box's type and the
+// length of its content: -1 when it runs to the end of the file.
+func (m *mediaScan) box() (typ [4]byte, length int64, ok bool) {
+	var h [8]byte
+	if !m.full(h[:]) {
+		return typ, 0, false
+	}
+	copy(typ[:], h[4:])
+	switch size := int64(binary.BigEndian.Uint32(h[:])); size {
+	case 0:
+		return typ, -1, true
+	case 1:
+		if !m.full(h[:]) {
+			return typ, 0, false
+		}
+		large := binary.BigEndian.Uint64(h[:])
+		if large < 16 || large > math.MaxInt64 {
+			return typ, 0, false
+		}
+		return typ, int64(large) - 16, true
+	default:
+		return typ, size - 8, size >= 8
+	}
+}
+
+// mp4 reads an ISO BMFF file's time from the mvhd in its moov, skipping
+// the top-level boxes before it.
+func (m *mediaScan) mp4() (time.Duration, bool, int64) {
+	for {
+		typ, length, ok := m.box()
+		if !ok || length < 0 && string(typ[:]) != "moov" {
+			return m.unknown()
+		}
+		if string(typ[:]) == "moov" {
+			return m.moov(length)
+		}
+		if !m.skipped(length) {
+			return m.unknown()
+		}
+	}
+}
+
+// moov reads the time from the mvhd of a moov box whose content has
+// length bytes (-1: to the end): its duration over its timescale.
+func (m *mediaScan) moov(length int64) (time.Duration, bool, int64) {
+	end := int64(math.MaxInt64)
+	if length >= 0 {
+		end = satAdd(m.pos, length)
+	}
+	for m.pos < end {
+		typ, size, ok := m.box()
+		if size < 0 {
+			size = end - m.pos
+		}
+		if !ok || size > end-m.pos {
+			return m.unknown()
+		}
+		if string(typ[:]) != "mvhd" {
+			if !m.skipped(size) {
+				return m.unknown()
+			}
+			continue
+		}
+		var b [32]byte
+		k := m.read(b[:min(size, 32)])
+		var scale, dur uint64
+		switch {
+		case b[0] == 0 && k >= 20:
+			scale, dur = uint64(binary.BigEndian.Uint32(b[12:])), uint64(binary.BigEndian.Uint32(b[16:]))
+			if dur == math.MaxUint32 {
+				return m.unknown()
+			}
+		case b[0] == 1 && k >= 32:
+			scale, dur = uint64(binary.BigEndian.Uint32(b[20:])), binary.BigEndian.Uint64(b[24:])
+			if dur == math.MaxUint64 {
+				return m.unknown()
+			}
+		}
+		if scale == 0 {
+			return m.unknown()
+		}
+		return m.known(scaled(dur, uint64(time.Second), scale))
+	}
+	return m.unknown()
+}
+
+// ebmlID reads a Matroska element ID, its length marker kept: up to four
+// bytes.
+func (m *mediaScan) ebmlID() (uint32, bool) {
+	c, ok := m.byte()
+	if !ok || c < 0x10 {
+		return 0, false
+	}
+	id := uint32(c)
+	for range bits.LeadingZeros8(c) {
+		if c, ok = m.byte(); !ok {
+			return 0, false
+		}
+		id = id<<8 | uint32(c)
+	}
+	return id, true
+}
+
+// ebmlSize reads a Matroska element's size, up to eight bytes: -1 when it
+// is unknown (all its bits ones).
+func (m *mediaScan) ebmlSize() (int64, bool) {
+	c, ok := m.byte()
+	if !ok || c == 0 {
+		return 0, false
+	}
+	n := bits.LeadingZeros8(c)
+	mask := byte(0xff) >> (n + 1)
+	v, ones := int64(c&mask), c&mask == mask
+	for range n {
+		if c, ok = m.byte(); !ok {
+			return 0, false
+		}
+		v, ones = v<<8|int64(c), ones && c == 0xff
+	}
+	if ones {
+		return -1, true
+	}
+	return v, true
+}
+
+// ebmlElement reads a Matroska element's ID and size (-1: unknown).
+func (m *mediaScan) ebmlElement() (id uint32, size int64, ok bool) {
+	if id, ok = m.ebmlID(); !ok {
+		return 0, 0, false
+	}
+	size, ok = m.ebmlSize()
+	return id, size, ok
+}
+
+// matroska reads a WebM or Matroska file's time from its Segment's Info,
+// skipping the level-1 elements before it.
+func (m *mediaScan) matroska() (time.Duration, bool, int64) {
+	id, size, ok := m.ebmlElement()
+	for ok && id != mkvSegment && m.skipped(size) {
+		id, size, ok = m.ebmlElement()
+	}
+	if !ok || id != mkvSegment {
+		return m.unknown()
+	}
+	end := int64(math.MaxInt64)
+	if size >= 0 {
+		end = satAdd(m.pos, size)
+	}
+	for m.pos < end {
+		id, size, ok := m.ebmlElement()
+		if !ok || size < 0 || id == mkvCluster || size > end-m.pos {
+			return m.unknown()
+		}
+		if id == mkvInfo {
+			return m.matroskaInfo(size)
+		}
+		if !m.skipped(size) {
+			return m.unknown()
+		}
+	}
+	return m.unknown()
+}
+
+// matroskaInfo reads the time from the content, size bytes, of a Segment's
+// Info: its Duration times its TimecodeScale.
+func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
+	end := m.pos + size
+	scale, dur, haveDur := uint64(mkvDefaultScale), 0.0, false
+	for m.pos < end {
+		id, size, ok := m.ebmlElement()
+		if !ok || size < 0 || size > end-m.pos {
+			return m.unknown()
+		}
+		var b [8]byte
+		switch {
+		case id == mkvScale && size <= 8:
+			m.read(b[8-size:])
+			scale = binary.BigEndian.Uint64(b[:])
+		case id == mkvDuration && size == 4:
+			m.read(b[:4])
+			dur, haveDur = float64(math.Float32frombits(binary.BigEndian.Uint32(b[:]))), true
+		case id == mkvDuration && size == 8:
+			m.read(b[:])
+			dur, haveDur = math.Float64frombits(binary.BigEndian.Uint64(b[:])), true
+		case id == mkvScale, id == mkvDuration:
+			return m.unknown()
+		default:
+			if !m.skipped(size) {
+				return m.unknown()
+			}
+		}
+	}
+	if m.pos > end || !haveDur || scale == 0 || math.IsNaN(dur) || math.IsInf(dur, 0) || dur < 0 {
+		return m.unknown()
+	}
+	ns := dur * float64(scale)
+	if ns >= math.MaxInt64 {
+		return m.known(math.MaxInt64)
+	}
+	return m.known(time.Duration(ns))
+}
