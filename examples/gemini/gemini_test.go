@@ -164,6 +164,45 @@ func usageServer(t *testing.T, usage string, release <-chan struct{}) *httptest.
 	return srv
 }
 
+// budgetLimiter returns a limiter of budget input and budget output tokens
+// a minute, all banked, which issues 100,000 tickets a second (one every
+// ticketGap, in which its token budgets refill by budget/6,000,000).
+func budgetLimiter(t *testing.T, budget int) *ratellmiter.BucketRateLimiter {
+	t.Helper()
+	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+		ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
+		ratellmiter.WithTokenBurst(time.Minute))
+	require.NoError(t, err)
+	return l
+}
+
+// ticketGap is the time between the tickets of a budgetLimiter.
+const ticketGap = 10 * time.Microsecond
+
+// fitsTokens reports whether a ticket of a budgetLimiter for in and out
+// tokens would be issued once its next request slot is due, and gives it
+// back at once.
+func fitsTokens(l *ratellmiter.BucketRateLimiter, in, out int) bool {
+	time.Sleep(ticketGap)
+	tk, ok := l.TryAcquire(ratellmiter.WithTokens(in, out))
+	if ok {
+		tk.Used(0, 0)
+		tk.Done()
+	}
+	return ok
+}
+
+// assertCharged checks what the budgets of a budgetLimiter of budget
+// tokens hold charged to the calls in flight: an input charge in [inLo,
+// inHi], and exactly out.
+func assertCharged(t *testing.T, l *ratellmiter.BucketRateLimiter, budget, inLo, inHi, out int) {
+	t.Helper()
+	assert.False(t, fitsTokens(l, budget-inLo+1, 0), "input charged at least %d", inLo)
+	assert.True(t, fitsTokens(l, budget-inHi, 0), "input charged at most %d", inHi)
+	assert.False(t, fitsTokens(l, 0, budget-out+1), "output charged at least %d", out)
+	assert.True(t, fitsTokens(l, 0, budget-out), "output charged at most %d", out)
+}
+
 // A generateContent call is charged its estimate while it runs (its
 // contents and systemInstruction at four bytes a token, its inline image
 // by Gemini's tiles, maxOutputTokens times candidateCount), and then what
@@ -187,36 +226,11 @@ func TestTokensAreChargedTheEstimateThenTheUsage(t *testing.T) {
 		CandidateCount:    3,
 	}
 
-	// The limiter issues 100,000 tickets a second, one every 10 µs, in
-	// which its token budgets refill by 0.01 token.
-	const rpm, gap = 6_000_000, 10 * time.Microsecond
-	// fits reports whether a ticket for in and out tokens would be
-	// issued once the next request slot is due, and gives it back at once.
-	fits := func(l *ratellmiter.BucketRateLimiter, in, out int) bool {
-		time.Sleep(gap)
-		tk, ok := l.TryAcquire(ratellmiter.WithTokens(in, out))
-		if ok {
-			tk.Used(0, 0)
-			tk.Done()
-		}
-		return ok
-	}
-	// charged checks what the limiter's budgets hold charged to the call:
-	// an input charge in [inLo, inHi], and exactly out.
 	charged := func(t *testing.T, l *ratellmiter.BucketRateLimiter, inLo, inHi, out int) {
 		t.Helper()
-		assert.False(t, fits(l, budget-inLo+1, 0), "input charged at least %d", inLo)
-		assert.True(t, fits(l, budget-inHi, 0), "input charged at most %d", inHi)
-		assert.False(t, fits(l, 0, budget-out+1), "output charged at least %d", out)
-		assert.True(t, fits(l, 0, budget-out), "output charged at most %d", out)
+		assertCharged(t, l, budget, inLo, inHi, out)
 	}
-	newLimiter := func(t *testing.T) *ratellmiter.BucketRateLimiter {
-		l, err := ratellmiter.NewBucketRateLimiter(rpm, ratellmiter.WithMonitor(newMonitor(t)),
-			ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
-			ratellmiter.WithTokenBurst(time.Minute))
-		require.NoError(t, err)
-		return l
-	}
+	newLimiter := func(t *testing.T) *ratellmiter.BucketRateLimiter { return budgetLimiter(t, budget) }
 	estimateLo, estimateHi := textTokens+imageTokens, textTokens+imageTokens+100
 
 	t.Run("generateContent", func(t *testing.T) {

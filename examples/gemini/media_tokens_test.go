@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genai"
+
+	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/samples"
+)
+
+// Audio and video sent through the SDK are charged their playing time
+// before the answer, read from the header of the bytes the SDK encodes:
+// 32 tokens a second of audio, and 258 a frame plus 42 a second of video,
+// at one frame a second or the fps of the part's VideoMetadata. A video
+// given by URI is charged a minute. The answer's usage then corrects the
+// charge.
+func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
+	const budget = 100_000
+	fps := 2.0
+	video := genai.NewPartFromBytes(samples.MP4(20*time.Second, true, 64<<10), "video/mp4")
+	video.VideoMetadata = &genai.VideoMetadata{FPS: &fps}
+	contents := []*genai.Content{genai.NewContentFromParts([]*genai.Part{
+		genai.NewPartFromText("Describe both."),
+		genai.NewPartFromBytes(samples.WAV(30*time.Second, 16000, 1, 16), "audio/wav"),
+		video,
+		genai.NewPartFromURI("gs://bucket/talk.mp4", "video/mp4"),
+	}, genai.RoleUser)}
+	const audio, clip, byURI = 30 * 32, 20 * (2*258 + 42), 60 * (258 + 42)
+	const usage = `{"promptTokenCount":20151,"candidatesTokenCount":40,"totalTokenCount":20191}`
+
+	srv := usageServer(t, usage, nil)
+	base := noKeepAlive(t)
+	synctest.Test(t, func(t *testing.T) {
+		l := budgetLimiter(t, budget)
+		sent, release := make(chan struct{}), make(chan struct{})
+		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent <- struct{}{}
+			<-release
+			return base.RoundTrip(r)
+		})
+		c := newClient(t, srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+		errc := make(chan error)
+		go func() {
+			_, err := c.Models.GenerateContent(context.Background(), flash, contents, &genai.GenerateContentConfig{MaxOutputTokens: 100})
+			errc <- err
+		}()
+		<-sent
+		// Besides the media, 14 bytes of text and a message: a few tokens.
+		assertCharged(t, l, budget, audio+clip+byURI, audio+clip+byURI+10, 100)
+		close(release)
+		require.NoError(t, <-errc)
+		assertCharged(t, l, budget, 20151, 20151, 40)
+		assert.Zero(t, l.Stats().InFlight)
+	})
+}
