@@ -3,6 +3,7 @@ package signals
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
@@ -99,6 +100,29 @@ func BenchmarkParseRequestPDF(b *testing.B) {
 			for b.Loop() {
 				if ParseRequest(body).DocumentTokens == 0 {
 					b.Fatal("no document tokens")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseRequestMedia reads a Gemini request carrying 1 MiB of
+// audio or video: an MP4 whose moov follows its mdat (the mdat's base64
+// skipped, not decoded), a WAV whose data is skipped to its end, and a
+// file of unknown format whose length is counted.
+func BenchmarkParseRequestMedia(b *testing.B) {
+	for name, part := range map[string][]byte{
+		"mp4":     samples.MP4(time.Minute, true, 1<<20),
+		"wav":     samples.WAV(32*time.Second, 16000, 1, 16),
+		"unknown": make([]byte, 1<<20),
+	} {
+		body := []byte(geminiImageBody(`{"inlineData":{"mimeType":"video/mp4","data":"` + b64(part) + `"}}`))
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if ParseRequest(body).MediaTokens == 0 {
+					b.Fatal("no media tokens")
 				}
 			}
 		})
