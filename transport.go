@@ -238,11 +238,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	var opts []AcquireOption
 	// A body that is no JSON (an upload) is charged no estimate, but the
-	// usage its answer reports.
+	// usage its answer reports; an audio transcription or translation is
+	// charged its file's playing time.
 	upload := req.Body != nil && req.Body != http.NoBody && !jsonBody
 	tokens := (body != nil || upload) && l.tokenBudgeted() && !counts
-	if tokens && body != nil {
+	switch {
+	case tokens && jsonBody && body != nil:
 		opts = append(opts, tokenEstimate(body))
+	case tokens && boundary != "" && transcribes(req):
+		next, est, err := formAudioTokens(out, boundary, body)
+		if err != nil {
+			if out != req {
+				closeBody(out) // the fresh body routing by model gave it
+			}
+			closeBody(req)
+			return nil, err
+		}
+		if out = next; est != nil {
+			opts = append(opts, est)
+		}
 	}
 	tk, err := l.Acquire(ctx, opts...)
 	if err != nil {

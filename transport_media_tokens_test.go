@@ -1,10 +1,12 @@
 package ratellmiter
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -105,4 +107,89 @@ func TestTransportChargesAudioOfUnknownLengthAtMostTheBudget(t *testing.T) {
 		assert.InDelta(t, 1217.0, full-level(), 1e-6, "the charge corrected from the usage")
 		assertSettled(t, l, 1)
 	})
+}
+
+// transcriptionAnswer is an OpenAI transcription whose usage counts the
+// audio.
+const transcriptionAnswer = `{"text":"Hello there.","usage":{"type":"tokens","input_tokens":1500,"output_tokens":40,"total_tokens":1540,` +
+	`"input_token_details":{"audio_tokens":1500,"text_tokens":0}}}`
+
+// An audio transcription is a form, not JSON, but its file
+// is what the model reads: its playing time is charged before the answer,
+// at 20 tokens a second, read from the file's header as the form streams
+// by. A file of 90 s costs 1,800 tokens, where it cost none, so that a
+// burst of transcriptions went out far beyond the token budget. A file
+// whose header gives no playing time is charged from its size, a bound
+// charged at most the minute's budget. The answer's usage then corrects
+// the charge, and the file reaches the server byte for byte.
+func TestTransportChargesATranscriptionItsAudio(t *testing.T) {
+	unknown := make([]byte, 4_000_000)
+	r := rand.New(rand.NewPCG(5, 0))
+	for i := range unknown {
+		unknown[i] = byte(r.Uint32())
+	}
+	tests := []struct {
+		name   string
+		file   []byte
+		budget int
+		charge float64
+		call   func(openai.Client, []byte) error
+	}{
+		{"transcription of 90 s", samples.WAV(90*time.Second, 16000, 1, 16), 600_000, 90 * 20, func(c openai.Client, file []byte) error {
+			_, err := c.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+				File: openai.File(bytes.NewReader(file), "talk.wav", "audio/wav"), Model: openai.AudioModelGPTTranscribe,
+			})
+			return err
+		}},
+		{"transcription of unknown length", unknown, 30_000, 30_000, func(c openai.Client, file []byte) error {
+			_, err := c.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+				File: openai.File(bytes.NewReader(file), "talk.bin", "application/octet-stream"), Model: openai.AudioModelGPTTranscribe,
+			})
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, arrived, release := heldServer(t, transcriptionAnswer)
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+
+			synctest.Test(t, func(t *testing.T) {
+				defer base.CloseIdleConnections()
+				defer release()
+				l := newLimiter(t, 600, WithTokensPerMinute(tc.budget))
+				client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+				level := func() float64 { return tokenLevel(l) }
+				full := level()
+				done := make(chan error, 1)
+				go func() { done <- tc.call(client, tc.file) }()
+
+				body := awaitArrival(t, arrived, done)
+				require.True(t, strings.Contains(body, string(tc.file)), "the server received the file byte for byte")
+				assert.Equal(t, tc.charge, full-level(), "the charge before the answer")
+
+				release()
+				require.NoError(t, <-done)
+				assert.InDelta(t, 1540.0, full-level(), 1e-6, "the charge corrected from the usage")
+				assertSettled(t, l, 1)
+			})
+		})
+	}
+}
+
+// The audio endpoints whose forms are read for their file are OpenAI's
+// transcriptions and translations, under any prefix; other uploads are not.
+func TestTranscribesNamesTheAudioEndpoints(t *testing.T) {
+	for path, want := range map[string]bool{
+		"/v1/audio/transcriptions":         true,
+		"/v1/audio/translations/":          true,
+		"/openai/v1/audio/transcriptions":  true,
+		"/v1/files":                        false,
+		"/v1/audio/speech":                 false,
+		"/v1/audio/transcriptions/details": false,
+	} {
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+path, nil)
+		require.NoError(t, err)
+		assert.Equal(t, want, transcribes(req), path)
+	}
 }

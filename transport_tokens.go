@@ -40,7 +40,11 @@ import (
 // failed. An upload (a body whose Content-Type is not JSON: a multipart
 // form, a file) is not read for its tokens (a form is read only for its
 // model, when routing by model): it is charged no estimate, only the usage
-// its answer reports (a transcription's audio tokens). A request that
+// its answer reports. An audio transcription or translation (OpenAI's
+// /v1/audio/transcriptions and /translations) is the exception: its form's
+// file is read as it streams by, from a copy GetBody gives and without
+// keeping it, and charged its playing time (see signals.AudioFileTokens),
+// then the usage its answer reports (its audio tokens). A request that
 // only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
 // OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
 // model, and the providers do not count it against their token limits: it

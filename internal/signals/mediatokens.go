@@ -1,7 +1,9 @@
 package signals
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -112,7 +114,14 @@ func mediaCharge(perSecond, floor int64, s []byte) imageCharge {
 	if s == nil {
 		return imageCharge{tokens: perSecond * mediaReferenceSeconds, bound: true}
 	}
-	d, known, size := mediaDuration(&base64Reader{s: s, left: math.MaxInt})
+	return mediaChargeOf(perSecond, floor, &base64Reader{s: s, left: math.MaxInt})
+}
+
+// mediaChargeOf returns the charge of the file r gives at perSecond tokens
+// a second of its playing time, floor the fewest bytes a second of it may
+// hold.
+func mediaChargeOf(perSecond, floor int64, r mediaReader) imageCharge {
+	d, known, size := mediaDuration(r)
 	if !known {
 		return imageCharge{tokens: satMul(ceilDiv(size, floor), perSecond), bound: true}
 	}
@@ -121,6 +130,37 @@ func mediaCharge(perSecond, floor int64, s []byte) imageCharge {
 		seconds++ // a second begun counts whole
 	}
 	return imageCharge{tokens: satMul(seconds, perSecond)}
+}
+
+// AudioFileTokens returns the input tokens of the audio file r gives (a
+// transcription's, say) at what a second of audio is charged at OpenAI:
+// 20 a second of its playing time, read from its header, a second begun
+// counting whole (a little more than the 1,000 a minute that OpenAI's
+// prices a token and a minute imply for its transcription models); or,
+// when the header gives none, as many as for 16 kbit/s of its length, a
+// bound returned in unknownLength too. r is read to its end where the time needs it, through
+// a buffer of 4 KiB, skipping what the header does not need.
+func AudioFileTokens(r io.Reader) (tokens, unknownLength int64) {
+	c := mediaChargeOf(openAIAudioTokensPerSecond, mediaFloorAudio, streamMedia{bufio.NewReaderSize(r, 4096)})
+	if c.bound {
+		return c.tokens, c.tokens
+	}
+	return c.tokens, 0
+}
+
+// streamMedia is a mediaReader over a buffered stream.
+type streamMedia struct{ *bufio.Reader }
+
+func (s streamMedia) discard(n int64) int64 {
+	var done int64
+	for done < n {
+		k, _ := s.Discard(int(min(n-done, math.MaxInt32)))
+		if k == 0 {
+			break
+		}
+		done += int64(k)
+	}
+	return done
 }
 
 // isAudioMIME and isVideoMIME report whether a JSON value is a string that

@@ -1,9 +1,12 @@
 package signals
 
 import (
+	"bytes"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -103,4 +106,35 @@ func TestMediaTokensAreInputTokens(t *testing.T) {
 	text := Request{PromptChars: r.PromptChars, Messages: r.Messages}.EstimateInputTokens()
 	assert.Equal(t, text+3*20, r.EstimateInputTokens())
 	assert.Equal(t, text+3*20, r.EstimateTokens(), "no output cap: the input alone")
+}
+
+// An audio file given as a stream (the file of a transcription's form) is
+// charged as inline audio is at OpenAI, however the stream hands out its
+// bytes: 20 tokens a second of its playing time, or, when its header
+// gives none, of its length at 2,000 bytes a second, a bound.
+func TestAudioFileTokensOfAStream(t *testing.T) {
+	tests := []struct {
+		name          string
+		file          []byte
+		tokens, bound int64
+	}{
+		{"wav", samples.WAV(10*time.Second, 16000, 1, 16), 10 * 20, 0},
+		{"mp3 of constant bit rate, read to its end", samples.MP3(61*time.Second, 128, false), 61 * 20, 0},
+		{"ogg", samples.Ogg(30*time.Second, "opus"), 30 * 20, 0},
+		{"unknown", noise(20_001), 11 * 20, 11 * 20},
+		{"empty", nil, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for name, r := range map[string]io.Reader{
+				"whole":         bytes.NewReader(tc.file),
+				"byte by byte":  iotest.OneByteReader(bytes.NewReader(tc.file)),
+				"half at times": iotest.HalfReader(bytes.NewReader(tc.file)),
+			} {
+				tokens, bound := AudioFileTokens(r)
+				assert.Equal(t, tc.tokens, tokens, "%s: tokens", name)
+				assert.Equal(t, tc.bound, bound, "%s: tokens of unknown length", name)
+			}
+		})
+	}
 }
