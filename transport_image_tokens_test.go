@@ -33,25 +33,13 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 	require.NoError(t, png.Encode(&encoded, img))
 	url := "data:image/png;base64," + base64.StdEncoding.EncodeToString(encoded.Bytes())
 
-	// The server holds each request until released, then answers with
-	// a usage that counts the image, as OpenAI does.
-	srv, arrived, release := heldServer(t, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",`+
+	// The server answers with a usage that counts the image, as OpenAI
+	// does.
+	c := chargeOfHeldCall(t, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",`+
 		`"choices":[{"index":0,"message":{"role":"assistant","content":"A gradient."},"finish_reason":"stop"}],`+
-		`"usage":{"prompt_tokens":775,"completion_tokens":3,"total_tokens":778}}`)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-
-	synctest.Test(t, func(t *testing.T) {
-		defer base.CloseIdleConnections()
-		defer release()
-		// 60,000 tokens a minute bank 1,000; time stands still while the
-		// request is on the network, so the budget's level shows the
-		// charge exactly.
-		l := newLimiter(t, 600, WithTokensPerMinute(60000))
-		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 { return tokenLevel(l) }
-		done := make(chan error, 1)
-		go func() {
+		`"usage":{"prompt_tokens":775,"completion_tokens":3,"total_tokens":778}}`,
+		[]Option{WithTokensPerMinute(60000)}, func(baseURL string, rt http.RoundTripper) error {
+			client := tpOpenAI(baseURL, rt)
 			_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 				Model:               "gpt-4o",
 				MaxCompletionTokens: openai.Int(10),
@@ -60,20 +48,54 @@ func TestTransportChargesTheTokensOfAnInlineImage(t *testing.T) {
 					openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: url, Detail: "auto"}),
 				})},
 			})
-			done <- err
-		}()
+			return err
+		})
+	require.True(t, strings.Contains(c.body, `"image_url"`), "the SDK sent the image")
+	// 765 for the image, 22 bytes of text (5) and one message (4) as
+	// input, and 10 as output.
+	assert.Equal(t, 784.0, c.before, "the charge before the answer")
+	assert.Equal(t, 778.0, c.after, "the charge corrected from the usage")
+}
 
-		body := awaitArrival(t, arrived, done)
-		require.True(t, strings.Contains(body, `"image_url"`), "the SDK sent the image")
-		// 765 for the image, 22 bytes of text (5) and one message (4) as
-		// input, and 10 as output.
-		assert.Equal(t, 784.0, 1000-level(), "the charge before the answer")
+// heldCharge is what a call through a limiter's transport was charged
+// while a held server held it, and once its answer had come.
+type heldCharge struct {
+	body          string  // the call's body as the server received it
+	before, after float64 // the tokens charged before and after the answer
+}
 
+// chargeOfHeldCall sends call, in a synctest bubble, through the transport
+// of a limiter of 600 RPM made with opts to a heldServer that answers
+// answer, and returns what the call was charged; the call must succeed,
+// and leave the limiter settled. Time stands still while the request is on
+// the network, so the token budget's level shows the charge exactly. call
+// gets the server's URL and the transport.
+func chargeOfHeldCall(t *testing.T, answer string, opts []Option, call func(baseURL string, rt http.RoundTripper) error) heldCharge {
+	t.Helper()
+	srv, arrived, release := heldServer(t, answer)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	var c heldCharge
+	synctest.Test(t, func(t *testing.T) {
+		defer base.CloseIdleConnections()
+		defer release()
+		l := newLimiter(t, 600, opts...)
+		rt := tpTransport(t, base, WithLimiter(l))
+		full := tokenLevel(l)
+		done := make(chan error, 1)
+		go func() { done <- call(srv.URL, rt) }()
+
+		c.body = awaitArrival(t, arrived, done)
+		c.before = full - tokenLevel(l)
 		release()
 		require.NoError(t, <-done)
-		assert.Equal(t, 778.0, 1000-level(), "the charge corrected from the usage")
+		c.after = full - tokenLevel(l)
 		assertSettled(t, l, 1)
 	})
+	if t.Failed() {
+		t.FailNow() // the charges of a call that failed mean nothing
+	}
+	return c
 }
 
 // heldServer returns a server on 127.0.0.1 that sends each request's body

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -44,32 +43,15 @@ const audioAnswer = `{"id":"chatcmpl-1","object":"chat.completion","created":1,"
 // corrects the charge as for any request.
 func TestTransportChargesTheSecondsOfAudio(t *testing.T) {
 	wav := base64.StdEncoding.EncodeToString(samples.WAV(2*time.Minute, 16000, 1, 16))
-	srv, arrived, release := heldServer(t, audioAnswer)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-
-	synctest.Test(t, func(t *testing.T) {
-		defer base.CloseIdleConnections()
-		defer release()
-		l := newLimiter(t, 600, WithTokensPerMinute(600_000))
-		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 { return tokenLevel(l) }
-		full := level()
-		done := make(chan error, 1)
-		go func() { done <- askAboutAudio(client, wav, "wav") }()
-
-		body := awaitArrival(t, arrived, done)
-		require.Contains(t, body, `"input_audio"`, "the SDK sent the audio part")
-		require.Contains(t, body, wav[:1000], "the SDK sent the audio")
-		// 120 s at 20, 13 bytes of text (3) and one message (4) as
-		// input, and 16 as output.
-		assert.Equal(t, float64(120*20+3+4+16), full-level(), "the charge before the answer")
-
-		release()
-		require.NoError(t, <-done)
-		assert.Equal(t, float64(1217), full-level(), "the charge corrected from the usage")
-		assertSettled(t, l, 1)
+	c := chargeOfHeldCall(t, audioAnswer, []Option{WithTokensPerMinute(600_000)}, func(baseURL string, rt http.RoundTripper) error {
+		return askAboutAudio(tpOpenAI(baseURL, rt), wav, "wav")
 	})
+	require.Contains(t, c.body, `"input_audio"`, "the SDK sent the audio part")
+	require.Contains(t, c.body, wav[:1000], "the SDK sent the audio")
+	// 120 s at 20, 13 bytes of text (3) and one message (4) as input, and
+	// 16 as output.
+	assert.Equal(t, float64(120*20+3+4+16), c.before, "the charge before the answer")
+	assert.Equal(t, float64(1217), c.after, "the charge corrected from the usage")
 }
 
 // Audio whose header gives no playing time is charged from its size, as
@@ -79,34 +61,22 @@ func TestTransportChargesTheSecondsOfAudio(t *testing.T) {
 // tokens a minute is charged the minute's budget, and the usage corrects
 // it.
 func TestTransportChargesAudioOfUnknownLengthAtMostTheBudget(t *testing.T) {
-	raw := make([]byte, 4_000_000)
-	r := rand.New(rand.NewPCG(4, 0))
-	for i := range raw {
-		raw[i] = byte(r.Uint32())
-	}
-	audio := base64.StdEncoding.EncodeToString(raw)
-	srv, arrived, release := heldServer(t, audioAnswer)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-
-	synctest.Test(t, func(t *testing.T) {
-		defer base.CloseIdleConnections()
-		defer release()
-		l := newLimiter(t, 600, WithTokensPerMinute(30_000))
-		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 { return tokenLevel(l) }
-		full := level()
-		done := make(chan error, 1)
-		go func() { done <- askAboutAudio(client, audio, "mp3") }()
-
-		awaitArrival(t, arrived, done)
-		assert.Equal(t, 30_000.0, full-level(), "the charge before the answer: the minute's budget, not 40,023 tokens")
-
-		release()
-		require.NoError(t, <-done)
-		assert.InDelta(t, 1217.0, full-level(), 1e-6, "the charge corrected from the usage")
-		assertSettled(t, l, 1)
+	audio := base64.StdEncoding.EncodeToString(noise(4_000_000, 4))
+	c := chargeOfHeldCall(t, audioAnswer, []Option{WithTokensPerMinute(30_000)}, func(baseURL string, rt http.RoundTripper) error {
+		return askAboutAudio(tpOpenAI(baseURL, rt), audio, "mp3")
 	})
+	assert.Equal(t, 30_000.0, c.before, "the charge before the answer: the minute's budget, not 40,023 tokens")
+	assert.InDelta(t, 1217.0, c.after, 1e-6, "the charge corrected from the usage")
+}
+
+// noise returns n seeded random bytes: a file of no known format.
+func noise(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
 
 // transcriptionAnswer is an OpenAI transcription whose usage counts the
@@ -123,56 +93,25 @@ const transcriptionAnswer = `{"text":"Hello there.","usage":{"type":"tokens","in
 // charged at most the minute's budget. The answer's usage then corrects
 // the charge, and the file reaches the server byte for byte.
 func TestTransportChargesATranscriptionItsAudio(t *testing.T) {
-	unknown := make([]byte, 4_000_000)
-	r := rand.New(rand.NewPCG(5, 0))
-	for i := range unknown {
-		unknown[i] = byte(r.Uint32())
-	}
-	tests := []struct {
-		name   string
+	for name, tc := range map[string]struct {
 		file   []byte
 		budget int
 		charge float64
-		call   func(openai.Client, []byte) error
 	}{
-		{"transcription of 90 s", samples.WAV(90*time.Second, 16000, 1, 16), 600_000, 90 * 20, func(c openai.Client, file []byte) error {
-			_, err := c.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
-				File: openai.File(bytes.NewReader(file), "talk.wav", "audio/wav"), Model: openai.AudioModelGPTTranscribe,
+		"90 s":              {samples.WAV(90*time.Second, 16000, 1, 16), 600_000, 90 * 20},
+		"of unknown length": {noise(4_000_000, 5), 30_000, 30_000},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := chargeOfHeldCall(t, transcriptionAnswer, []Option{WithTokensPerMinute(tc.budget)}, func(baseURL string, rt http.RoundTripper) error {
+				client := tpOpenAI(baseURL, rt)
+				_, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+					File: openai.File(bytes.NewReader(tc.file), "talk.wav", "audio/wav"), Model: openai.AudioModelGPTTranscribe,
+				})
+				return err
 			})
-			return err
-		}},
-		{"transcription of unknown length", unknown, 30_000, 30_000, func(c openai.Client, file []byte) error {
-			_, err := c.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
-				File: openai.File(bytes.NewReader(file), "talk.bin", "application/octet-stream"), Model: openai.AudioModelGPTTranscribe,
-			})
-			return err
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, arrived, release := heldServer(t, transcriptionAnswer)
-			base := &http.Transport{}
-			defer base.CloseIdleConnections()
-
-			synctest.Test(t, func(t *testing.T) {
-				defer base.CloseIdleConnections()
-				defer release()
-				l := newLimiter(t, 600, WithTokensPerMinute(tc.budget))
-				client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
-				level := func() float64 { return tokenLevel(l) }
-				full := level()
-				done := make(chan error, 1)
-				go func() { done <- tc.call(client, tc.file) }()
-
-				body := awaitArrival(t, arrived, done)
-				require.True(t, strings.Contains(body, string(tc.file)), "the server received the file byte for byte")
-				assert.Equal(t, tc.charge, full-level(), "the charge before the answer")
-
-				release()
-				require.NoError(t, <-done)
-				assert.InDelta(t, 1540.0, full-level(), 1e-6, "the charge corrected from the usage")
-				assertSettled(t, l, 1)
-			})
+			require.True(t, strings.Contains(c.body, string(tc.file)), "the server received the file byte for byte")
+			assert.Equal(t, tc.charge, c.before, "the charge before the answer")
+			assert.InDelta(t, 1540.0, c.after, 1e-6, "the charge corrected from the usage")
 		})
 	}
 }

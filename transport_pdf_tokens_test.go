@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"testing"
-	"testing/synctest"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/ratellmiter/ratellmiter/internal/samples"
@@ -35,39 +34,20 @@ func askAboutPDF(client anthropic.Client, pdf string) error {
 func TestTransportChargesThePagesOfAPDF(t *testing.T) {
 	pdf := base64.StdEncoding.EncodeToString(samples.PagesPDF(3))
 
-	// The server holds each request until released, then answers with
-	// a usage that counts the document, as Anthropic does.
-	srv, arrived, release := heldServer(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
+	// The server answers with a usage that counts the document, as
+	// Anthropic does. 600,000 tokens a minute bank 10,000.
+	c := chargeOfHeldCall(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
 		`"content":[{"type":"text","text":"Three empty pages."}],"stop_reason":"end_turn","stop_sequence":null,`+
-		`"usage":{"input_tokens":4521,"output_tokens":6}}`)
-	base := &http.Transport{}
-	defer base.CloseIdleConnections()
-
-	synctest.Test(t, func(t *testing.T) {
-		defer base.CloseIdleConnections()
-		defer release()
-		// 600,000 tokens a minute bank 10,000; time stands still while
-		// the request is on the network, so the budget's level shows the
-		// charge exactly.
-		l := newLimiter(t, 600, WithTokensPerMinute(600_000))
-		client := tpAnthropic(srv.URL, tpTransport(t, base, WithLimiter(l)))
-		level := func() float64 { return tokenLevel(l) }
-		full := level()
-		done := make(chan error, 1)
-		go func() { done <- askAboutPDF(client, pdf) }()
-
-		body := awaitArrival(t, arrived, done)
-		require.Contains(t, body, `"type":"document"`, "the SDK sent the document")
-		require.Contains(t, body, pdf, "the SDK sent the PDF")
-		// 3 pages at 3,000, 19 bytes of text (4) and one message (4) as
-		// input, and 64 as output.
-		assert.Equal(t, float64(3*3000+4+4+64), full-level(), "the charge before the answer")
-
-		release()
-		require.NoError(t, <-done)
-		assert.Equal(t, float64(4521+6), full-level(), "the charge corrected from the usage")
-		assertSettled(t, l, 1)
-	})
+		`"usage":{"input_tokens":4521,"output_tokens":6}}`,
+		[]Option{WithTokensPerMinute(600_000)}, func(baseURL string, rt http.RoundTripper) error {
+			return askAboutPDF(tpAnthropic(baseURL, rt), pdf)
+		})
+	require.Contains(t, c.body, `"type":"document"`, "the SDK sent the document")
+	require.Contains(t, c.body, pdf, "the SDK sent the PDF")
+	// 3 pages at 3,000, 19 bytes of text (4) and one message (4) as
+	// input, and 64 as output.
+	assert.Equal(t, float64(3*3000+4+4+64), c.before, "the charge before the answer")
+	assert.Equal(t, float64(4521+6), c.after, "the charge corrected from the usage")
 }
 
 // What a PDF costs is a bound, not a count: the most its provider gives
@@ -86,30 +66,14 @@ func TestTransportChargesAPDFAtMostTheBudget(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			pdf := base64.StdEncoding.EncodeToString(raw)
-			srv, arrived, release := heldServer(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
+			c := chargeOfHeldCall(t, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5",`+
 				`"content":[{"type":"text","text":"A report."}],"stop_reason":"end_turn","stop_sequence":null,`+
-				`"usage":{"input_tokens":61544,"output_tokens":4}}`)
-			base := &http.Transport{}
-			defer base.CloseIdleConnections()
-
-			synctest.Test(t, func(t *testing.T) {
-				defer base.CloseIdleConnections()
-				defer release()
-				l := newLimiter(t, 600, WithTokensPerMinute(100_000))
-				client := tpAnthropic(srv.URL, tpTransport(t, base, WithLimiter(l)))
-				level := func() float64 { return tokenLevel(l) }
-				full := level()
-				done := make(chan error, 1)
-				go func() { done <- askAboutPDF(client, pdf) }()
-
-				awaitArrival(t, arrived, done)
-				assert.Equal(t, 100_000.0, full-level(), "the charge before the answer: the minute's budget")
-
-				release()
-				require.NoError(t, <-done)
-				assert.InDelta(t, 61_548.0, full-level(), 1e-6, "the charge corrected from the usage")
-				assertSettled(t, l, 1)
-			})
+				`"usage":{"input_tokens":61544,"output_tokens":4}}`,
+				[]Option{WithTokensPerMinute(100_000)}, func(baseURL string, rt http.RoundTripper) error {
+					return askAboutPDF(tpAnthropic(baseURL, rt), pdf)
+				})
+			assert.Equal(t, 100_000.0, c.before, "the charge before the answer: the minute's budget")
+			assert.InDelta(t, 61_548.0, c.after, 1e-6, "the charge corrected from the usage")
 		})
 	}
 }
