@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,22 +60,12 @@ func TestTransportChargesTheSecondsOfAudio(t *testing.T) {
 // tokens a minute is charged the minute's budget, and the usage corrects
 // it.
 func TestTransportChargesAudioOfUnknownLengthAtMostTheBudget(t *testing.T) {
-	audio := base64.StdEncoding.EncodeToString(noise(4_000_000, 4))
+	audio := base64.StdEncoding.EncodeToString(samples.Noise(4_000_000, 4))
 	c := chargeOfHeldCall(t, audioAnswer, []Option{WithTokensPerMinute(30_000)}, func(baseURL string, rt http.RoundTripper) error {
 		return askAboutAudio(tpOpenAI(baseURL, rt), audio, "mp3")
 	})
 	assert.Equal(t, 30_000.0, c.before, "the charge before the answer: the minute's budget, not 40,023 tokens")
 	assert.InDelta(t, 1217.0, c.after, 1e-6, "the charge corrected from the usage")
-}
-
-// noise returns n seeded random bytes: a file of no known format.
-func noise(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 0))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 // transcriptionAnswer is an OpenAI transcription whose usage counts the
@@ -99,7 +88,7 @@ func TestTransportChargesATranscriptionItsAudio(t *testing.T) {
 		charge float64
 	}{
 		"90 s":              {samples.WAV(90*time.Second, 16000, 1, 16), 600_000, 90 * 20},
-		"of unknown length": {noise(4_000_000, 5), 30_000, 30_000},
+		"of unknown length": {samples.Noise(4_000_000, 5), 30_000, 30_000},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := chargeOfHeldCall(t, transcriptionAnswer, []Option{WithTokensPerMinute(tc.budget)}, func(baseURL string, rt http.RoundTripper) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -353,3 +354,14 @@ func be32(b *bytes.Buffer, v uint32) { b.Write(binary.BigEndian.AppendUint32(nil
 
 // be64 writes v in eight bytes, big-endian.
 func be64(b *bytes.Buffer, v uint64) { b.Write(binary.BigEndian.AppendUint64(nil, v)) }
+
+// Noise returns n bytes drawn from a generator seeded with seed: a file of
+// no known format, the same for the same seed.
+func Noise(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}

@@ -3,7 +3,6 @@ package signals
 import (
 	"bytes"
 	"io"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -18,16 +17,6 @@ import (
 // input_audio part of the given members.
 func chatAudioBody(audio string) string {
 	return `{"model":"gpt-4o-audio-preview","messages":[{"role":"user","content":[{"type":"text","text":"What is said?"},{"type":"input_audio","input_audio":` + audio + `}]}]}`
-}
-
-// noise returns n seeded random bytes: a file of no known format.
-func noise(n int) []byte {
-	r := rand.New(rand.NewPCG(uint64(n), 7))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 // A request with audio or video is charged its playing time, read from the
@@ -63,7 +52,7 @@ func TestRequestCountsTheSecondsOfAudioAndVideo(t *testing.T) {
 		{"openai no data", chatAudioBody(`{"format":"wav"}`), 0, 0, false},
 		{"openai data not a string", chatAudioBody(`{"data":7}`), 0, 0, false},
 		{"openai input_audio not an object", chatAudioBody(`"abc"`), 0, 0, false},
-		{"openai unknown audio: its size at 2,000 bytes a second", chatAudioBody(`{"data":"` + b64(noise(20_001)) + `"}`), 11 * 20, 11 * 20, false},
+		{"openai unknown audio: its size at 2,000 bytes a second", chatAudioBody(`{"data":"` + b64(samples.Noise(20_001, 1)) + `"}`), 11 * 20, 11 * 20, false},
 		{"gemini wav", geminiImageBody(`{"inlineData":{"mimeType":"audio/wav","data":"` + b64(samples.WAV(30*time.Second, 44100, 2, 16)) + `"}}`), 30 * 32, 0, false},
 		{"gemini flac", geminiImageBody(`{"inlineData":{"mimeType":"audio/flac","data":"` + b64(samples.FLAC(75*time.Second, 48000)) + `"}}`), 75 * 32, 0, false},
 		{"gemini opus", geminiImageBody(`{"inline_data":{"mime_type":"Audio/Ogg","data":"` + b64(samples.Ogg(61*time.Second, "opus")) + `"}}`), 61 * 32, 0, false},
@@ -76,7 +65,7 @@ func TestRequestCountsTheSecondsOfAudioAndVideo(t *testing.T) {
 		{"gemini video at 2 fps", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(10*time.Second)) + `"},"videoMetadata":{"fps":2}}`), 10 * (2*258 + 42), 0, false},
 		{"gemini video at 0.5 fps counts as 1", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(10*time.Second)) + `"},"video_metadata":{"fps":0.5}}`), 10 * 300, 0, false},
 		{"gemini fps above 24 counts 24", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(time.Second)) + `"},"videoMetadata":{"fps":1e9}}`), 24*258 + 42, 0, false},
-		{"gemini unknown video: its size at 12,500 bytes a second", geminiImageBody(`{"inlineData":{"mimeType":"video/x-whatever","data":"` + b64(noise(125_000)) + `"}}`), 10 * 300, 10 * 300, false},
+		{"gemini unknown video: its size at 12,500 bytes a second", geminiImageBody(`{"inlineData":{"mimeType":"video/x-whatever","data":"` + b64(samples.Noise(125_000, 1)) + `"}}`), 10 * 300, 10 * 300, false},
 		{"gemini audio file: a minute", geminiImageBody(`{"fileData":{"mimeType":"audio/mpeg","fileUri":"gs://b/a.mp3"}}`), 60 * 32, 60 * 32, false},
 		{"gemini video file: a minute", geminiImageBody(`{"file_data":{"mime_type":"video/mp4","file_uri":"https://youtu.be/x"}}`), 60 * 300, 60 * 300, false},
 		{"gemini inline data wins over a file", geminiImageBody(`{"inlineData":{"mimeType":"audio/wav","data":"` + wav + `"},"fileData":{"mimeType":"audio/wav","fileUri":"gs://b/a.wav"}}`), 10 * 32, 0, false},
@@ -121,7 +110,7 @@ func TestAudioFileTokensOfAStream(t *testing.T) {
 		{"wav", samples.WAV(10*time.Second, 16000, 1, 16), 10 * 20, 0},
 		{"mp3 of constant bit rate, read to its end", samples.MP3(61*time.Second, 128, false), 61 * 20, 0},
 		{"ogg", samples.Ogg(30*time.Second, "opus"), 30 * 20, 0},
-		{"unknown", noise(20_001), 11 * 20, 11 * 20},
+		{"unknown", samples.Noise(20_001, 1), 11 * 20, 11 * 20},
 		{"empty", nil, 0, 0},
 	}
 	for _, tc := range tests {
