@@ -1,6 +1,8 @@
 package signals
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -27,7 +29,7 @@ func smallMediaSamples() [][]byte {
 }
 
 // Whatever its bytes, a file's time is the same read through its base64
-// (plain, or wrapped in lines) as from its bytes, never negative, and an
+// (plain, or wrapped in lines) or as a stream as from its bytes, never negative, and an
 // unknown one comes with the file's length; nothing panics.
 func FuzzMediaDuration(f *testing.F) {
 	for _, s := range smallMediaSamples() {
@@ -47,6 +49,11 @@ func FuzzMediaDuration(f *testing.F) {
 		d64, known64, size64 := base64Duration(enc)
 		if d != d64 || known != known64 || size != size64 {
 			t.Fatalf("from bytes %v, %t, %d; through base64 %v, %t, %d", d, known, size, d64, known64, size64)
+		}
+		// As a stream, through a buffer smaller than most headers.
+		ds, knowns, sizes := mediaDuration(streamMedia{bufio.NewReaderSize(bytes.NewReader(file), 16)})
+		if d != ds || known != knowns || size != sizes {
+			t.Fatalf("from bytes %v, %t, %d; as a stream %v, %t, %d", d, known, size, ds, knowns, sizes)
 		}
 		if d < 0 || !known && (d != 0 || size != int64(len(file))) || size > int64(len(file)) {
 			t.Fatalf("%v, %t, %d for a file of %d bytes", d, known, size, len(file))
