@@ -19,20 +19,23 @@ import (
 // before the answer, read from the header of the bytes the SDK encodes:
 // 32 tokens a second of audio, and 258 a frame plus 42 a second of video,
 // at one frame a second or the fps of the part's VideoMetadata. A video
-// given by URI is charged a minute. The answer's usage then corrects the
-// charge.
+// given by URI is charged a minute, or the clip its VideoMetadata names.
+// The answer's usage then corrects the charge.
 func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 	const budget = 100_000
 	fps := 2.0
 	video := genai.NewPartFromBytes(samples.MP4(20*time.Second, true, 64<<10), "video/mp4")
 	video.VideoMetadata = &genai.VideoMetadata{FPS: &fps}
+	clipByURI := genai.NewPartFromURI("gs://bucket/lecture.mp4", "video/mp4")
+	clipByURI.VideoMetadata = &genai.VideoMetadata{StartOffset: 90 * time.Second, EndOffset: 2 * time.Minute}
 	contents := []*genai.Content{genai.NewContentFromParts([]*genai.Part{
 		genai.NewPartFromText("Describe both."),
 		genai.NewPartFromBytes(samples.WAV(30*time.Second, 16000, 1, 16), "audio/wav"),
 		video,
 		genai.NewPartFromURI("gs://bucket/talk.mp4", "video/mp4"),
+		clipByURI,
 	}, genai.RoleUser)}
-	const audio, clip, byURI = 30 * 32, 20 * (2*258 + 42), 60 * (258 + 42)
+	const audio, clip, byURI, clipOfURI = 30 * 32, 20 * (2*258 + 42), 60 * (258 + 42), 30 * (258 + 42)
 	const usage = `{"promptTokenCount":20151,"candidatesTokenCount":40,"totalTokenCount":20191}`
 
 	srv := usageServer(t, usage, nil)
@@ -53,7 +56,7 @@ func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 		}()
 		<-sent
 		// Besides the media, 14 bytes of text and a message: a few tokens.
-		assertCharged(t, l, budget, audio+clip+byURI, audio+clip+byURI+10, 100)
+		assertCharged(t, l, budget, audio+clip+byURI+clipOfURI, audio+clip+byURI+clipOfURI+10, 100)
 		close(release)
 		require.NoError(t, <-errc)
 		assertCharged(t, l, budget, 20151, 20151, 40)

@@ -31,6 +31,11 @@ import (
 // small, so the charge is a bound. A file given by reference (Gemini's
 // fileData, a URI) is charged mediaReferenceSeconds (one minute), a guess.
 // Both are tokens of unknown length (see Request.UnknownLengthMediaTokens).
+//
+// A Gemini video whose videoMetadata names a clip (startOffset, endOffset)
+// is charged the clip rather than the whole file. A clip with an end gives
+// the length of one given by reference too, as a bound (the file may end
+// sooner), and bounds the charge of one whose header gives no time.
 
 const (
 	geminiAudioTokensPerSecond = 32
@@ -75,16 +80,78 @@ func (p *imagePart) mediaTokens(m mediaPart) imageCharge {
 		if !isString(data) {
 			return imageCharge{}
 		}
-		return mediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, data[1:len(data)-1])
+		return mediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, data[1:len(data)-1], wholeFile)
 	}
 	if b64, ok := p.geminiPart(isAudioMIME); ok {
-		return mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64)
+		return mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, wholeFile)
 	}
 	if b64, ok := p.geminiPart(isVideoMIME); ok {
-		fps := framesPerSecond(firstPresent(m.videoMetadata, m.videoMetadataSnake))
-		return mediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64)
+		meta := firstPresent(m.videoMetadata, m.videoMetadataSnake)
+		perSecond := int64(math.Ceil(geminiFrameTokens*framesPerSecond(meta))) + geminiVideoSecondTokens
+		return mediaCharge(perSecond, mediaFloorVideo, b64, clipOf(meta))
 	}
 	return imageCharge{}
+}
+
+// clip is the part of a file a request asks the model to read: from start
+// to end, or to the file's end when end is negative.
+type clip struct{ start, end time.Duration }
+
+// wholeFile is the clip of the whole of a file.
+var wholeFile = clip{end: -1}
+
+// clipOf returns the clip a Gemini videoMetadata (a JSON value, nil when
+// absent) names by its startOffset and endOffset (start_offset,
+// end_offset), each a duration string such as "12.5s": an offset that is
+// absent or unreadable, or an end no later than the start, counts as none.
+func clipOf(meta []byte) clip {
+	c := wholeFile
+	if !isObject(meta) {
+		return c
+	}
+	var start, startSnake, end, endSnake []byte
+	members(meta, func(k, v []byte) {
+		switch string(keyName(k)) {
+		case "startOffset":
+			start = v
+		case "start_offset":
+			startSnake = v
+		case "endOffset":
+			end = v
+		case "end_offset":
+			endSnake = v
+		}
+	})
+	if d, ok := offset(firstPresent(start, startSnake)); ok {
+		c.start = d
+	}
+	if d, ok := offset(firstPresent(end, endSnake)); ok && d > c.start {
+		c.end = d
+	}
+	return c
+}
+
+// offset reads a JSON string holding a duration ("12.5s"), as Gemini
+// writes a clip's offsets.
+func offset(v []byte) (time.Duration, bool) {
+	if !isString(v) {
+		return 0, false
+	}
+	return ParseDuration(string(keyName(v)))
+}
+
+// seconds returns the seconds of the clip c of a file that plays for d, a
+// second begun counting whole.
+func (c clip) seconds(d time.Duration) int64 {
+	if c.end >= 0 && c.end < d {
+		d = c.end
+	}
+	d = max(d-c.start, 0)
+	n := int64(d / time.Second)
+	if d%time.Second != 0 {
+		n++
+	}
+	return n
 }
 
 // framesPerSecond returns the "fps" of a Gemini videoMetadata (a JSON
@@ -106,30 +173,36 @@ func framesPerSecond(meta []byte) float64 {
 	return min(fps, maxFramesPerSecond)
 }
 
-// mediaCharge returns the charge of a file at perSecond tokens a second of
-// its playing time, floor the fewest bytes a second of it may hold, whose
-// base64 is s, the contents of a JSON string as the body has them; s is
-// nil for a file given by reference.
-func mediaCharge(perSecond, floor int64, s []byte) imageCharge {
+// mediaCharge returns the charge of the clip c of a file at perSecond
+// tokens a second of its playing time, floor the fewest bytes a second of
+// it may hold, whose base64 is s, the contents of a JSON string as the body
+// has them; s is nil for a file given by reference, whose clip is charged
+// when it has an end, else mediaReferenceSeconds.
+func mediaCharge(perSecond, floor int64, s []byte, c clip) imageCharge {
 	if s == nil {
-		return imageCharge{tokens: perSecond * mediaReferenceSeconds, bound: true}
+		seconds := int64(mediaReferenceSeconds)
+		if c.end >= 0 {
+			seconds = c.seconds(c.end)
+		}
+		return imageCharge{tokens: satMul(seconds, perSecond), bound: true}
 	}
-	return mediaChargeOf(perSecond, floor, &base64Reader{s: s, left: math.MaxInt})
+	return mediaChargeOf(perSecond, floor, &base64Reader{s: s, left: math.MaxInt}, c)
 }
 
-// mediaChargeOf returns the charge of the file r gives at perSecond tokens
-// a second of its playing time, floor the fewest bytes a second of it may
-// hold.
-func mediaChargeOf(perSecond, floor int64, r mediaReader) imageCharge {
+// mediaChargeOf returns the charge of the clip c of the file r gives at
+// perSecond tokens a second of its playing time, floor the fewest bytes a
+// second of it may hold: when the header gives no time, the file's size
+// at that floor, or the clip's length when it is shorter, a bound.
+func mediaChargeOf(perSecond, floor int64, r mediaReader, c clip) imageCharge {
 	d, known, size := mediaDuration(r)
 	if !known {
-		return imageCharge{tokens: satMul(ceilDiv(size, floor), perSecond), bound: true}
+		seconds := ceilDiv(size, floor)
+		if c.end >= 0 {
+			seconds = min(seconds, c.seconds(c.end))
+		}
+		return imageCharge{tokens: satMul(seconds, perSecond), bound: true}
 	}
-	seconds := int64(d / time.Second)
-	if d%time.Second != 0 {
-		seconds++ // a second begun counts whole
-	}
-	return imageCharge{tokens: satMul(seconds, perSecond)}
+	return imageCharge{tokens: satMul(c.seconds(d), perSecond)}
 }
 
 // AudioFileTokens returns the input tokens of the audio file r gives (a
@@ -138,10 +211,11 @@ func mediaChargeOf(perSecond, floor int64, r mediaReader) imageCharge {
 // counting whole (a little more than the 1,000 a minute that OpenAI's
 // prices a token and a minute imply for its transcription models); or,
 // when the header gives none, as many as for 16 kbit/s of its length, a
-// bound returned in unknownLength too. r is read to its end where the time needs it, through
-// a buffer of 4 KiB, skipping what the header does not need.
+// bound returned in unknownLength too. r is read to its end where the
+// time needs it, through a buffer of 4 KiB, skipping what the header does
+// not need.
 func AudioFileTokens(r io.Reader) (tokens, unknownLength int64) {
-	c := mediaChargeOf(openAIAudioTokensPerSecond, mediaFloorAudio, streamMedia{bufio.NewReaderSize(r, 4096)})
+	c := mediaChargeOf(openAIAudioTokensPerSecond, mediaFloorAudio, streamMedia{bufio.NewReaderSize(r, 4096)}, wholeFile)
 	if c.bound {
 		return c.tokens, c.tokens
 	}

@@ -37,6 +37,7 @@ func TestRequestCountsTheSecondsOfAudioAndVideo(t *testing.T) {
 		wrapped.WriteString(`\n`) // escaped, as JSON has it
 	}
 	escaped := strings.NewReplacer("/", `\/`, "A", `\u0041`).Replace(wav)
+	webm60 := b64(samples.WebM(time.Minute))
 
 	tests := []struct {
 		name          string
@@ -65,6 +66,14 @@ func TestRequestCountsTheSecondsOfAudioAndVideo(t *testing.T) {
 		{"gemini video at 2 fps", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(10*time.Second)) + `"},"videoMetadata":{"fps":2}}`), 10 * (2*258 + 42), 0, false},
 		{"gemini video at 0.5 fps counts as 1", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(10*time.Second)) + `"},"video_metadata":{"fps":0.5}}`), 10 * 300, 0, false},
 		{"gemini fps above 24 counts 24", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + b64(samples.WebM(time.Second)) + `"},"videoMetadata":{"fps":1e9}}`), 24*258 + 42, 0, false},
+		{"gemini clip of a video", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + webm60 + `"},"videoMetadata":{"startOffset":"10s","endOffset":"25.5s"}}`), 16 * 300, 0, false},
+		{"gemini clip from an offset to the end", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + webm60 + `"},"video_metadata":{"start_offset":"50s"}}`), 10 * 300, 0, false},
+		{"gemini clip past the end", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + webm60 + `"},"videoMetadata":{"startOffset":"45s","endOffset":"3600s","fps":2}}`), 15 * (2*258 + 42), 0, false},
+		{"gemini clip that ends before it starts is none", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + webm60 + `"},"videoMetadata":{"startOffset":"30s","endOffset":"20s"}}`), 30 * 300, 0, false},
+		{"gemini unreadable offsets are none", geminiImageBody(`{"inlineData":{"mimeType":"video/webm","data":"` + webm60 + `"},"videoMetadata":{"startOffset":"ten","endOffset":12}}`), 60 * 300, 0, false},
+		{"gemini clip of a video by URI: a bound", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"https://youtu.be/x"},"videoMetadata":{"startOffset":"120s","endOffset":"150.5s"}}`), 31 * 300, 31 * 300, false},
+		{"gemini video by URI from an offset: a minute", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"https://youtu.be/x"},"videoMetadata":{"startOffset":"120s"}}`), 60 * 300, 60 * 300, false},
+		{"gemini clip of an unknown video bounds its size", geminiImageBody(`{"inlineData":{"mimeType":"video/x-whatever","data":"` + b64(samples.Noise(125_000, 1)) + `"},"videoMetadata":{"endOffset":"4s"}}`), 4 * 300, 4 * 300, false},
 		{"gemini unknown video: its size at 12,500 bytes a second", geminiImageBody(`{"inlineData":{"mimeType":"video/x-whatever","data":"` + b64(samples.Noise(125_000, 1)) + `"}}`), 10 * 300, 10 * 300, false},
 		{"gemini audio file: a minute", geminiImageBody(`{"fileData":{"mimeType":"audio/mpeg","fileUri":"gs://b/a.mp3"}}`), 60 * 32, 60 * 32, false},
 		{"gemini video file: a minute", geminiImageBody(`{"file_data":{"mime_type":"video/mp4","file_uri":"https://youtu.be/x"}}`), 60 * 300, 60 * 300, false},

@@ -83,14 +83,16 @@ type Request struct {
 	// from its header (WAV, MP3, FLAC, Ogg, MP4 and QuickTime, WebM and
 	// Matroska) and charged 32 tokens a second of audio at Gemini, 20 at
 	// OpenAI, and about 300 a second of video at Gemini (258 a frame at
-	// one frame a second, or at the videoMetadata's fps). It saturates
-	// instead of overflowing.
+	// one frame a second, or at the videoMetadata's fps), for the clip
+	// its videoMetadata names, if any. It saturates instead of
+	// overflowing.
 	MediaTokens int64
 	// UnknownLengthMediaTokens is the part of MediaTokens charged for
 	// files whose playing time is unknown: an inline one whose header
 	// does not give it, charged from its size as if it held at least
 	// 16 kbit/s of audio or 100 kbit/s of video (a bound), and one given
-	// by reference, charged a minute (a guess).
+	// by reference, charged a minute (a guess) or the length of its clip
+	// (a bound).
 	UnknownLengthMediaTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token

@@ -391,7 +391,7 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"input":[{"content":[{"type":"input_file","file_data":"data:application/pdf;base64,` + b64(pageAt(20)) + `"},{"type":"input_file","file_url":"u"}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"application/PDF","data":"` + b64([]byte("/Type/Page/Type /Pages")) + `"}},{"file_data":{"mime_type":"application/pdf"}},{"inline_data":{"mime_type":"application/pdf","data":"JVBE\r\nRi0x"}}]}]}`))
 	f.Add([]byte(`{"messages":[{"content":[{"type":"input_audio","input_audio":{"data":"` + b64(samples.WAV(time.Second, 8000, 1, 8)[:60]) + `","format":"wav"}},{"type":"input_audio","input_audio":{"data":7}}]}]}`))
-	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/ogg","data":"` + b64(samples.Ogg(3*time.Second, "opus")) + `"}},{"file_data":{"mime_type":"video/mp4"}},{"inline_data":{"mime_type":"video/webm","data":"` + b64(samples.WebM(2*time.Second)) + `"},"videoMetadata":{"fps":2.5}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/ogg","data":"` + b64(samples.Ogg(3*time.Second, "opus")) + `"}},{"file_data":{"mime_type":"video/mp4"}},{"inline_data":{"mime_type":"video/webm","data":"` + b64(samples.WebM(2*time.Second)) + `"},"videoMetadata":{"fps":2.5,"startOffset":"0.5s","endOffset":"1.25s"}},{"fileData":{"mimeType":"video/mp4"},"video_metadata":{"start_offset":"3s","end_offset":"62s"}}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"video/mp4","data":"` + b64(samples.MP4(4*time.Second, true, 64)) + `"}},{"inlineData":{"mimeType":"audio/mpeg","data":"` + b64(samples.MP3(time.Second, 32, true)) + `"}},{"inlineData":{"mimeType":"audio/flac","data":"` + b64(samples.FLAC(time.Second, 8000)) + `"}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkRequestAgrees(t, body)
@@ -477,41 +477,74 @@ func decodedMediaTokens(m map[string]any) imageCharge {
 		if !ok {
 			return imageCharge{}
 		}
-		return decodedMediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, &data)
+		return decodedMediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, &data, 0, -1)
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("audio/")); ok {
-		return decodedMediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64)
+		return decodedMediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, 0, -1)
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("video/")); ok {
 		meta, ok := m["videoMetadata"]
 		if !ok {
 			meta = m["video_metadata"]
 		}
-		fps := 1.0
+		fps, start, end := 1.0, time.Duration(0), time.Duration(-1)
 		if obj, ok := meta.(map[string]any); ok {
 			if n, ok := obj["fps"].(json.Number); ok {
 				if f, err := n.Float64(); err == nil && f > 1 {
 					fps = min(f, maxFramesPerSecond)
 				}
 			}
+			offset := func(camel, snake string) (time.Duration, bool) {
+				v, ok := obj[camel]
+				if !ok {
+					v = obj[snake]
+				}
+				s, ok := v.(string)
+				if !ok {
+					return 0, false
+				}
+				return ParseDuration(s)
+			}
+			if d, ok := offset("startOffset", "start_offset"); ok {
+				start = d
+			}
+			if d, ok := offset("endOffset", "end_offset"); ok && d > start {
+				end = d
+			}
 		}
-		return decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64)
+		return decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64, start, end)
 	}
 	return imageCharge{}
 }
 
 // decodedMediaCharge is mediaCharge for decoded base64, nil for a file
-// given by reference: it decodes the whole file and reads its playing
-// time from the bytes.
-func decodedMediaCharge(perSecond, floor int64, b64 *string) imageCharge {
-	if b64 == nil {
+// given by reference, and the clip from start to end (-1: the file's
+// end): it decodes the whole file and reads its playing time from the
+// bytes.
+func decodedMediaCharge(perSecond, floor int64, b64 *string, start, end time.Duration) imageCharge {
+	// clipped returns the seconds of the clip of a file of d, a second
+	// begun counting whole.
+	clipped := func(d time.Duration) int64 {
+		if end >= 0 {
+			d = min(d, end)
+		}
+		d = max(0, d-start)
+		return int64(d/time.Second) + int64(min(d%time.Second, 1))
+	}
+	switch {
+	case b64 == nil && end < 0:
 		return imageCharge{tokens: perSecond * mediaReferenceSeconds, bound: true}
+	case b64 == nil:
+		return imageCharge{tokens: satMul(clipped(end), perSecond), bound: true}
 	}
 	file := decodedBase64(*b64)
 	d, known, _ := mediaDuration(bytesMedia{bytes.NewReader(file)})
 	if !known {
-		return imageCharge{tokens: satMul(ceilDiv(int64(len(file)), floor), perSecond), bound: true}
+		seconds := ceilDiv(int64(len(file)), floor)
+		if end >= 0 {
+			seconds = min(seconds, clipped(end))
+		}
+		return imageCharge{tokens: satMul(seconds, perSecond), bound: true}
 	}
-	seconds := int64(d/time.Second) + int64(min(d%time.Second, 1)) // a second begun counts whole
-	return imageCharge{tokens: satMul(seconds, perSecond)}
+	return imageCharge{tokens: satMul(clipped(d), perSecond)}
 }
