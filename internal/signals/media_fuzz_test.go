@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,6 +38,12 @@ func FuzzMediaDuration(f *testing.F) {
 		f.Add(s, false)
 		f.Add(s[:headerLength(s)], true)
 		f.Add(s[:len(s)/2], false)
+	}
+	encoded, _ := filepath.Glob(filepath.Join("testdata", "media", "*"))
+	for _, name := range encoded {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b, false)
+		}
 	}
 	f.Fuzz(func(t *testing.T, file []byte, wrapped bool) {
 		if len(file) > 2*mp3Search {

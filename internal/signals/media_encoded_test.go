@@ -1,0 +1,65 @@
+package signals
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The files in testdata/media were written by FFmpeg 5.1, not by this
+// package's samples, so that the parsers are checked against what a real
+// encoder writes: 2.5 s of a 440 Hz tone at 8 kHz, mono
+//
+//	S="-f lavfi -i sine=frequency=440:sample_rate=8000:duration=2.5"
+//	ffmpeg $S -ac 1 -c:a pcm_u8 tone.wav
+//	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k tone-cbr.mp3        # ID3v2, Info tag
+//	ffmpeg $S -ac 1 -c:a libmp3lame -q:a 9 tone-vbr.mp3          # ID3v2, Xing tag
+//	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k -write_xing 0 tone-noxing.mp3
+//	ffmpeg $S -ac 1 -c:a flac tone.flac
+//	ffmpeg $S -ac 1 -c:a libopus -b:a 8k tone.opus
+//	ffmpeg $S -ac 1 -c:a libvorbis -q:a 0 tone.ogg
+//	ffmpeg $S -ac 1 -c:a aac -b:a 16k tone.m4a                   # moov after mdat
+//	ffmpeg $S -ac 1 -c:a aac -b:a 16k -movflags +faststart tone-faststart.m4a
+//
+// and 2.6 s (13 frames at 5 a second) of a 32x32 test pattern
+//
+//	V="-f lavfi -i testsrc=size=32x32:rate=5:duration=2.5"
+//	ffmpeg $V -c:v mpeg4 -q:v 31 clip.mp4   # and clip.mov, clip.mkv
+//	ffmpeg $V -c:v libvpx -b:v 20k clip.webm
+//
+// Each is read to the time ffprobe gives it, within 10 ms: the Opus file's
+// 2.5065 s counts the encoder's pre-skip, which its player drops.
+func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
+	for file, want := range map[string]time.Duration{
+		"tone.wav":           2500 * time.Millisecond,
+		"tone-cbr.mp3":       2664 * time.Millisecond,
+		"tone-vbr.mp3":       2664 * time.Millisecond,
+		"tone-noxing.mp3":    2664 * time.Millisecond,
+		"tone.flac":          2500 * time.Millisecond,
+		"tone.opus":          2506500 * time.Microsecond,
+		"tone.ogg":           2500 * time.Millisecond,
+		"tone.m4a":           2500 * time.Millisecond,
+		"tone-faststart.m4a": 2500 * time.Millisecond,
+		"clip.mp4":           2600 * time.Millisecond,
+		"clip.mov":           2600 * time.Millisecond,
+		"clip.mkv":           2600 * time.Millisecond,
+		"clip.webm":          2600 * time.Millisecond,
+	} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", "media", file))
+			require.NoError(t, err)
+			d, known, _ := bytesDuration(b)
+			require.True(t, known, "the header gives the time")
+			assert.InDelta(t, want, d, float64(10*time.Millisecond))
+			for name, enc := range jsonBase64(b) {
+				d64, known64, _ := base64Duration(enc)
+				assert.Equal(t, d, d64, "through base64, %s", name)
+				assert.True(t, known64, "through base64, %s", name)
+			}
+		})
+	}
+}
