@@ -34,9 +34,11 @@ import (
 //     position of the stream's last page that has one above 0, jumping
 //     from page to page.
 //   - MP4: the timescale and duration of moov's mvhd, a top-level box
-//     found after any others (a large mdat is skipped).
+//     found after any others (a large mdat is skipped). A fragmented MP4,
+//     whose mvhd has a duration of 0, gives none.
 //   - WebM: the Duration and TimecodeScale of the Segment's Info, which
-//     must come before any Cluster.
+//     must come before any Cluster. A live recording, whose Info has no
+//     Duration (or one of 0), gives none.
 
 const (
 	// mediaBack is the most bytes a media parser gives back to be read

@@ -16,6 +16,7 @@ import (
 //
 //	S="-f lavfi -i sine=frequency=440:sample_rate=8000:duration=2.5"
 //	ffmpeg $S -ac 1 -c:a pcm_u8 tone.wav
+//	ffmpeg $S -ac 1 -c:a pcm_s16le -f wav - | cat >piped.wav    # data size unknown
 //	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k tone-cbr.mp3        # ID3v2, Info tag
 //	ffmpeg $S -ac 1 -c:a libmp3lame -q:a 9 tone-vbr.mp3          # ID3v2, Xing tag
 //	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k -write_xing 0 tone-noxing.mp3
@@ -36,6 +37,7 @@ import (
 func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 	for file, want := range map[string]time.Duration{
 		"tone.wav":           2500 * time.Millisecond,
+		"piped.wav":          2500 * time.Millisecond,
 		"tone-cbr.mp3":       2664 * time.Millisecond,
 		"tone-vbr.mp3":       2664 * time.Millisecond,
 		"tone-noxing.mp3":    2664 * time.Millisecond,
@@ -60,6 +62,26 @@ func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 				assert.Equal(t, d, d64, "through base64, %s", name)
 				assert.True(t, known64, "through base64, %s", name)
 			}
+		})
+	}
+}
+
+// A file written as it was recorded has no time in its header: a
+// fragmented MP4, whose moov holds a duration of 0, and a WebM written to
+// a pipe, whose Info has no Duration. Their time is unknown, not 0, and
+// their charge a bound from their size. FFmpeg wrote them with S and V as
+// above:
+//
+//	ffmpeg $S -ac 1 -c:a aac -b:a 16k -movflags frag_keyframe+empty_moov frag.m4a
+//	ffmpeg $V -c:v libvpx -b:v 20k -f webm - | cat >live.webm
+func TestMediaDurationOfFilesWrittenAsRecordedIsUnknown(t *testing.T) {
+	for _, file := range []string{"frag.m4a", "live.webm"} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", "media", file))
+			require.NoError(t, err)
+			d, known, size := bytesDuration(b)
+			assert.False(t, known, "a time of %v", d)
+			assert.Equal(t, int64(len(b)), size, "the length, for the bound")
 		})
 	}
 }

@@ -68,7 +68,8 @@ func (m *mediaScan) mp4() (time.Duration, bool, int64) {
 }
 
 // moov reads the time from the mvhd of a moov box whose content has
-// length bytes (-1: to the end): its duration over its timescale.
+// length bytes (-1: to the end): its duration over its timescale; a
+// duration of 0 is none.
 func (m *mediaScan) moov(length int64) (time.Duration, bool, int64) {
 	end := int64(math.MaxInt64)
 	if length >= 0 {
@@ -103,7 +104,9 @@ func (m *mediaScan) moov(length int64) (time.Duration, bool, int64) {
 				return m.unknown()
 			}
 		}
-		if scale == 0 {
+		if scale == 0 || dur == 0 {
+			// A fragmented file (a live recording, say) has no
+			// duration in its moov: its fragments carry its time.
 			return m.unknown()
 		}
 		return m.known(scaled(dur, uint64(time.Second), scale))
@@ -189,7 +192,7 @@ func (m *mediaScan) matroska() (time.Duration, bool, int64) {
 }
 
 // matroskaInfo reads the time from the content, size bytes, of a Segment's
-// Info: its Duration times its TimecodeScale.
+// Info: its Duration times its TimecodeScale; a Duration of 0 is none.
 func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
 	end := m.pos + size
 	scale, dur, haveDur := uint64(mkvDefaultScale), 0.0, false
@@ -217,7 +220,7 @@ func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
 			}
 		}
 	}
-	if m.pos > end || !haveDur || scale == 0 || math.IsNaN(dur) || math.IsInf(dur, 0) || dur < 0 {
+	if m.pos > end || !haveDur || scale == 0 || math.IsNaN(dur) || math.IsInf(dur, 0) || !(dur > 0) {
 		return m.unknown()
 	}
 	ns := dur * float64(scale)
