@@ -25,8 +25,9 @@ import (
 //     is what follows.
 //   - MP3: after an ID3v2 tag, the first frame header within 64 KiB (at
 //     the very start when there is no tag); the frame count of a Xing,
-//     Info or VBRI tag in that frame, else the bytes from the frame to the
-//     end at the frame's bit rate.
+//     Info or VBRI tag in that frame, else the frames themselves, counted
+//     from header to header (whatever follows the last, a tag or damage,
+//     taken to play at their mean bit rate).
 //   - FLAC: after "fLaC" (and any ID3v2 tag before it), the total samples
 //     and sample rate of STREAMINFO, which must be the first block.
 //   - Ogg: the codec's rate from the first page's packet (OpusHead: 48

@@ -99,6 +99,7 @@ func (m *mediaScan) flac() (time.Duration, bool, int64) {
 type mp3Frame struct {
 	kbps, rate, samples int // bit rate, sample rate, samples a frame
 	sideInfo            int // bytes of layer III side information
+	length              int // bytes of the frame, its header included
 	layer3              bool
 }
 
@@ -154,12 +155,20 @@ func parseMP3Frame(h [4]byte) (mp3Frame, bool) {
 	default:
 		f.sideInfo = 9
 	}
+	pad := int(h[2] >> 1 & 1)
+	if layer == 3 {
+		f.length = (12*f.kbps*1000/f.rate + pad) * 4 // slots of 4 bytes
+	} else {
+		f.length = f.samples/8*f.kbps*1000/f.rate + pad
+	}
 	return f, true
 }
 
 // mp3 reads an MP3's time from its first frame, which is at the start or,
 // after an ID3v2 tag, within mp3Search bytes: a Xing, Info or VBRI tag's
-// frame count, else its bytes at the first frame's bit rate.
+// frame count, else the time of each frame, skipping from header to
+// header by the length each gives; a file of variable bit rate has no
+// other measure.
 func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
 	start := m.pos
 	var w [4]byte
@@ -177,7 +186,7 @@ func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
 	}
 	first := m.pos - 4
 	var b [32 + 18]byte // what follows the header, up to a VBRI tag's frames
-	n := m.read(b[:])
+	n := m.read(b[:min(len(b), f.length-4)])
 	var frames uint32
 	if t := b[f.sideInfo:]; f.layer3 && n >= f.sideInfo+12 && (hasPrefix(t, "Xing") || hasPrefix(t, "Info")) &&
 		binary.BigEndian.Uint32(t[4:])&1 != 0 {
@@ -188,8 +197,23 @@ func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
 	if frames > 0 {
 		return m.known(scaled(uint64(frames)*uint64(f.samples), uint64(time.Second), uint64(f.rate)))
 	}
-	m.skip(math.MaxInt64)
-	return m.known(scaled(uint64(m.pos-first), 8*uint64(time.Millisecond), uint64(f.kbps)))
+	// No frame count: walk the frames, each header giving the frame's
+	// length and time, as a variable bit rate needs.
+	var d time.Duration
+	for read := 4 + n; ; read = 4 {
+		d = min(d+scaled(uint64(f.samples), uint64(time.Second), uint64(f.rate)), math.MaxInt64/2)
+		if !m.skipped(int64(f.length-read)) || !m.full(w[:]) {
+			return m.known(d) // the end, within or after a frame
+		}
+		if f, ok = parseMP3Frame(w); !ok {
+			break
+		}
+	}
+	// Something else follows (a tag, damage): what is left is taken to
+	// play at the frames' mean bit rate.
+	frameBytes := uint64(m.pos - 4 - first)
+	rest := scaled(uint64(4+m.skip(math.MaxInt64)), uint64(d), frameBytes)
+	return m.known(d + min(rest, math.MaxInt64-d))
 }
 
 // ogg reads an Ogg file's time: the granule position of the last page of

@@ -20,6 +20,7 @@ import (
 //	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k tone-cbr.mp3        # ID3v2, Info tag
 //	ffmpeg $S -ac 1 -c:a libmp3lame -q:a 9 tone-vbr.mp3          # ID3v2, Xing tag
 //	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k -write_xing 0 tone-noxing.mp3
+//	ffmpeg $S -ac 1 -c:a libmp3lame -q:a 9 -f mp3 - | cat >piped-vbr.mp3 # Xing tag left empty
 //	ffmpeg $S -ac 1 -c:a flac tone.flac
 //	ffmpeg $S -ac 1 -c:a libopus -b:a 8k tone.opus
 //	ffmpeg $S -ac 1 -c:a libvorbis -q:a 0 tone.ogg
@@ -32,8 +33,16 @@ import (
 //	ffmpeg $V -c:v mpeg4 -q:v 31 clip.mp4   # and clip.mov, clip.mkv
 //	ffmpeg $V -c:v libvpx -b:v 20k clip.webm
 //
+// and 6 s of pink noise at 22.05 kHz in MP3 of variable bit rate with no
+// frame count, whose length says little of its time
+//
+//	ffmpeg -f lavfi -i anoisesrc=d=6:c=pink:r=22050:seed=7 -ac 1 -c:a libmp3lame -q:a 9 -write_xing 0 noise-vbr.mp3
+//
 // Each is read to the time ffprobe gives it, within 10 ms: the Opus file's
-// 2.5065 s counts the encoder's pre-skip, which its player drops.
+// 2.5065 s counts the encoder's pre-skip, which its player drops. For
+// noise-vbr.mp3, ffprobe guesses 5.675 s from the bit rate of its first
+// frames; its 232 frames of 576 samples hold 6.0604 s, the noise and the
+// encoder's delay and padding.
 func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 	for file, want := range map[string]time.Duration{
 		"tone.wav":           2500 * time.Millisecond,
@@ -41,6 +50,8 @@ func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 		"tone-cbr.mp3":       2664 * time.Millisecond,
 		"tone-vbr.mp3":       2664 * time.Millisecond,
 		"tone-noxing.mp3":    2664 * time.Millisecond,
+		"piped-vbr.mp3":      2661 * time.Millisecond,
+		"noise-vbr.mp3":      6060 * time.Millisecond,
 		"tone.flac":          2500 * time.Millisecond,
 		"tone.opus":          2506500 * time.Microsecond,
 		"tone.ogg":           2500 * time.Millisecond,

@@ -108,12 +108,14 @@ func BenchmarkParseRequestPDF(b *testing.B) {
 
 // BenchmarkParseRequestMedia reads a Gemini request carrying 1 MiB of
 // audio or video: an MP4 whose moov follows its mdat (the mdat's base64
-// skipped, not decoded), a WAV whose data is skipped to its end, and a
-// file of unknown format whose length is counted.
+// skipped, not decoded), a WAV whose data is skipped to its end, an MP3
+// with no frame count whose frames are walked from header to header, and
+// a file of unknown format whose length is counted.
 func BenchmarkParseRequestMedia(b *testing.B) {
 	for name, part := range map[string][]byte{
 		"mp4":     samples.MP4(time.Minute, true, 1<<20),
 		"wav":     samples.WAV(32*time.Second, 16000, 1, 16),
+		"mp3":     samples.MP3(64*time.Second, 128, false),
 		"unknown": make([]byte, 1<<20),
 	} {
 		body := []byte(geminiImageBody(`{"inlineData":{"mimeType":"video/mp4","data":"` + b64(part) + `"}}`))
