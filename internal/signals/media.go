@@ -9,10 +9,11 @@ import (
 
 // The playing time of an audio or video file, read from its header as its
 // bytes stream by (the base64 of an inline file is decoded as it goes,
-// never whole): WAV, MP3, FLAC, Ogg (Opus, Vorbis), MP4 (MOV, M4A) and
-// WebM (Matroska). What the header does not hold is skipped, not read:
-// the data before an MP4's moov, the pages of an Ogg stream between their
-// headers, an MP3 of constant bit rate to its end. Headers are read a byte
+// never whole): WAV, MP3, AAC (ADTS), FLAC, Ogg (Opus, Vorbis), MP4 (MOV,
+// M4A) and WebM (Matroska). What the header does not hold is skipped, not
+// read: the data before an MP4's moov, the pages of an Ogg stream between
+// their headers, the frames of an MP3 or AAC stream between their
+// headers. Headers are read a byte
 // at a time into small buffers on the stack (io.ByteReader, which the
 // readers have: a slice handed to an interface's Read would be moved to
 // the heap), so that reading a file allocates nothing whatever its size.
@@ -28,6 +29,8 @@ import (
 //     Info or VBRI tag in that frame, else the frames themselves, counted
 //     from header to header (whatever follows the last, a tag or damage,
 //     taken to play at their mean bit rate).
+//   - AAC in ADTS frames: the frames, counted from header to header as an
+//     MP3's are.
 //   - FLAC: after "fLaC" (and any ID3v2 tag before it), the total samples
 //     and sample rate of STREAMINFO, which must be the first block.
 //   - Ogg: the codec's rate from the first page's packet (OpusHead: 48
@@ -126,6 +129,8 @@ func mediaDuration(r mediaReader) (d time.Duration, known bool, size int64) {
 		return m.matroska()
 	case n == 8 && isFirstBox(h[4:]):
 		return m.mp4()
+	case isADTS(h):
+		return m.adts()
 	}
 	return m.mp3(false)
 }

@@ -209,11 +209,60 @@ func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
 			break
 		}
 	}
-	// Something else follows (a tag, damage): what is left is taken to
-	// play at the frames' mean bit rate.
-	frameBytes := uint64(m.pos - 4 - first)
-	rest := scaled(uint64(4+m.skip(math.MaxInt64)), uint64(d), frameBytes)
+	return m.meanRest(d, first, 4)
+}
+
+// meanRest returns the time d of frames that started at first, and of
+// what follows them, where a header of headerLen bytes that is none was
+// just read: something else (a tag, damage), taken to play at the frames'
+// mean bit rate.
+func (m *mediaScan) meanRest(d time.Duration, first int64, headerLen int) (time.Duration, bool, int64) {
+	frameBytes := uint64(m.pos - int64(headerLen) - first)
+	rest := scaled(uint64(int64(headerLen)+m.skip(math.MaxInt64)), uint64(d), frameBytes)
 	return m.known(d + min(rest, math.MaxInt64-d))
+}
+
+// adtsRates are the sample rates of an ADTS header's frequency index.
+var adtsRates = [13]uint64{96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+
+// isADTS reports whether h starts with the sync word and layer of an ADTS
+// header, which no MPEG audio frame has (its layer 0 is reserved).
+func isADTS(h []byte) bool { return len(h) >= 2 && h[0] == 0xff && h[1]&0xf6 == 0xf0 }
+
+// adtsFrame returns the length, samples and sample rate of the AAC frame
+// whose ADTS header is h, and whether it is one.
+func adtsFrame(h [7]byte) (length int, samples, rate uint64, ok bool) {
+	idx := h[2] >> 2 & 0xf
+	length = int(h[3]&3)<<11 | int(h[4])<<3 | int(h[5]>>5)
+	if !isADTS(h[:]) || idx >= 13 || length < len(h) {
+		return 0, 0, 0, false
+	}
+	return length, 1024 * uint64(h[6]&3+1), adtsRates[idx], true
+}
+
+// adts reads the time of an AAC stream in ADTS frames (a raw .aac file):
+// the time of each frame, skipping from header to header by the length
+// each gives.
+func (m *mediaScan) adts() (time.Duration, bool, int64) {
+	first := m.pos
+	var h [7]byte
+	if !m.full(h[:]) {
+		return m.unknown()
+	}
+	length, samples, rate, ok := adtsFrame(h)
+	if !ok {
+		return m.unknown()
+	}
+	var d time.Duration
+	for {
+		d = min(d+scaled(samples, uint64(time.Second), rate), math.MaxInt64/2)
+		if !m.skipped(int64(length-len(h))) || !m.full(h[:]) {
+			return m.known(d) // the end, within or after a frame
+		}
+		if length, samples, rate, ok = adtsFrame(h); !ok {
+			return m.meanRest(d, first, len(h))
+		}
+	}
 }
 
 // ogg reads an Ogg file's time: the granule position of the last page of

@@ -25,6 +25,7 @@ import (
 //	ffmpeg $S -ac 1 -c:a libopus -b:a 8k tone.opus
 //	ffmpeg $S -ac 1 -c:a libvorbis -q:a 0 tone.ogg
 //	ffmpeg $S -ac 1 -c:a aac -b:a 16k tone.m4a                   # moov after mdat
+//	ffmpeg $S -ac 1 -c:a aac -b:a 16k tone.aac                   # ADTS frames
 //	ffmpeg $S -ac 1 -c:a aac -b:a 16k -movflags +faststart tone-faststart.m4a
 //
 // and 2.6 s (13 frames at 5 a second) of a 32x32 test pattern
@@ -56,6 +57,7 @@ func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 		"tone.opus":          2506500 * time.Microsecond,
 		"tone.ogg":           2500 * time.Millisecond,
 		"tone.m4a":           2500 * time.Millisecond,
+		"tone.aac":           2687 * time.Millisecond,
 		"tone-faststart.m4a": 2500 * time.Millisecond,
 		"clip.mp4":           2600 * time.Millisecond,
 		"clip.mov":           2600 * time.Millisecond,
@@ -95,4 +97,26 @@ func TestMediaDurationOfFilesWrittenAsRecordedIsUnknown(t *testing.T) {
 			assert.Equal(t, int64(len(b)), size, "the length, for the bound")
 		})
 	}
+}
+
+// The frames of an AAC stream in ADTS frames are walked from header to
+// header: 21 frames of 1,024 samples at 8 kHz are 2.688 s. Bytes after the
+// last frame that are no frame (an ID3v1 tag of 128 bytes) play at the
+// frames' mean bit rate; a stream cut short counts the frames begun.
+func TestADTSFramesAreWalked(t *testing.T) {
+	aac, err := os.ReadFile(filepath.Join("testdata", "media", "tone.aac"))
+	require.NoError(t, err)
+	frames := 2688 * time.Millisecond
+	d, known, _ := bytesDuration(aac)
+	require.True(t, known)
+	assert.Equal(t, frames, d)
+
+	tagged := append(append([]byte{}, aac...), append([]byte("TAG"), make([]byte, 125)...)...)
+	d, known, _ = bytesDuration(tagged)
+	require.True(t, known)
+	assert.Equal(t, frames+frames*128/time.Duration(len(aac)), d, "the tag at the mean bit rate")
+
+	d, known, _ = bytesDuration(aac[:len(aac)-1])
+	require.True(t, known)
+	assert.Equal(t, frames, d, "the last frame cut short counts")
 }
