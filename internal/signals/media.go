@@ -9,8 +9,8 @@ import (
 
 // The playing time of an audio or video file, read from its header as its
 // bytes stream by (the base64 of an inline file is decoded as it goes,
-// never whole): WAV, MP3, AAC (ADTS), FLAC, Ogg (Opus, Vorbis), MP4 (MOV,
-// M4A) and WebM (Matroska). What the header does not hold is skipped, not
+// never whole): WAV, AIFF, MP3, AAC (ADTS), FLAC, Ogg (Opus, Vorbis), MP4
+// (MOV, M4A, 3GP), AVI and WebM (Matroska). What the header does not hold is skipped, not
 // read: the data before an MP4's moov, the pages of an Ogg stream between
 // their headers, the frames of an MP3 or AAC stream between their
 // headers. Headers are read a byte
@@ -29,6 +29,7 @@ import (
 //     Info or VBRI tag in that frame, else the frames themselves, counted
 //     from header to header (whatever follows the last, a tag or damage,
 //     taken to play at their mean bit rate).
+//   - AIFF: the sample frames and rate of the COMM chunk.
 //   - AAC in ADTS frames: the frames, counted from header to header as an
 //     MP3's are.
 //   - FLAC: after "fLaC" (and any ID3v2 tag before it), the total samples
@@ -40,6 +41,7 @@ import (
 //   - MP4: the timescale and duration of moov's mvhd, a top-level box
 //     found after any others (a large mdat is skipped). A fragmented MP4,
 //     whose mvhd has a duration of 0, gives none.
+//   - AVI: the frames and the time of a frame of the main header.
 //   - WebM: the Duration and TimecodeScale of the Segment's Info, which
 //     must come before any Cluster. A live recording, whose Info has no
 //     Duration (or one of 0), gives none.
@@ -121,6 +123,8 @@ func mediaDuration(r mediaReader) (d time.Duration, known bool, size int64) {
 	switch {
 	case hasPrefix(h, "RIFF"):
 		return m.wav()
+	case hasPrefix(h, "FORM"):
+		return m.aiff()
 	case hasPrefix(h, "ID3"), hasPrefix(h, "fLaC"):
 		return m.tagged()
 	case hasPrefix(h, "OggS"):

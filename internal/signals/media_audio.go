@@ -15,10 +15,18 @@ const (
 	mp3Search = 64 << 10
 )
 
-// wav reads a RIFF WAVE file's time: its data's size over its byte rate.
+// wav reads a RIFF WAVE file's time: its data's size over its byte rate;
+// and that of a RIFF AVI file (see avi).
 func (m *mediaScan) wav() (time.Duration, bool, int64) {
 	var h [12]byte
-	if !m.full(h[:]) || string(h[8:]) != "WAVE" {
+	if !m.full(h[:]) {
+		return m.unknown()
+	}
+	switch string(h[8:]) {
+	case "AVI ":
+		return m.avi()
+	case "WAVE":
+	default:
 		return m.unknown()
 	}
 	var byteRate uint32
@@ -317,4 +325,37 @@ func (m *mediaScan) ogg() (time.Duration, bool, int64) {
 		return m.unknown()
 	}
 	return m.known(scaled(uint64(last)-min(preSkip, uint64(last)), uint64(time.Second), rate))
+}
+
+// aiff reads an AIFF or AIFF-C file's time from its COMM chunk: its
+// sample frames over its sample rate, an 80-bit extended float.
+func (m *mediaScan) aiff() (time.Duration, bool, int64) {
+	var h [12]byte
+	if !m.full(h[:]) || string(h[8:]) != "AIFF" && string(h[8:]) != "AIFC" {
+		return m.unknown()
+	}
+	for {
+		var c [8]byte
+		if !m.full(c[:]) {
+			return m.unknown()
+		}
+		size := int64(binary.BigEndian.Uint32(c[4:]))
+		if string(c[:4]) != "COMM" {
+			if !m.skipped(size + size&1) {
+				return m.unknown()
+			}
+			continue
+		}
+		var comm [18]byte
+		if size < int64(len(comm)) || !m.full(comm[:]) {
+			return m.unknown()
+		}
+		frames := uint64(binary.BigEndian.Uint32(comm[2:]))
+		exp := int(binary.BigEndian.Uint16(comm[8:]) & 0x7fff)
+		rate := math.Ldexp(float64(binary.BigEndian.Uint64(comm[10:])), exp-16383-63)
+		if comm[8]&0x80 != 0 || !(rate >= 1) || rate > 1e9 {
+			return m.unknown()
+		}
+		return m.known(scaled(frames, uint64(time.Second), uint64(math.Round(rate))))
+	}
 }

@@ -16,6 +16,7 @@ import (
 //
 //	S="-f lavfi -i sine=frequency=440:sample_rate=8000:duration=2.5"
 //	ffmpeg $S -ac 1 -c:a pcm_u8 tone.wav
+//	ffmpeg $S -ac 1 -c:a pcm_s8 tone.aiff
 //	ffmpeg $S -ac 1 -c:a pcm_s16le -f wav - | cat >piped.wav    # data size unknown
 //	ffmpeg $S -ac 1 -c:a libmp3lame -b:a 32k tone-cbr.mp3        # ID3v2, Info tag
 //	ffmpeg $S -ac 1 -c:a libmp3lame -q:a 9 tone-vbr.mp3          # ID3v2, Xing tag
@@ -31,7 +32,7 @@ import (
 // and 2.6 s (13 frames at 5 a second) of a 32x32 test pattern
 //
 //	V="-f lavfi -i testsrc=size=32x32:rate=5:duration=2.5"
-//	ffmpeg $V -c:v mpeg4 -q:v 31 clip.mp4   # and clip.mov, clip.mkv
+//	ffmpeg $V -c:v mpeg4 -q:v 31 clip.mp4   # and clip.mov, clip.3gp, clip.avi, clip.mkv
 //	ffmpeg $V -c:v libvpx -b:v 20k clip.webm
 //
 // and 6 s of pink noise at 22.05 kHz in MP3 of variable bit rate with no
@@ -61,6 +62,9 @@ func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 		"tone-faststart.m4a": 2500 * time.Millisecond,
 		"clip.mp4":           2600 * time.Millisecond,
 		"clip.mov":           2600 * time.Millisecond,
+		"clip.3gp":           2600 * time.Millisecond,
+		"clip.avi":           2600 * time.Millisecond,
+		"tone.aiff":          2500 * time.Millisecond,
 		"clip.mkv":           2600 * time.Millisecond,
 		"clip.webm":          2600 * time.Millisecond,
 	} {

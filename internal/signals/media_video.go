@@ -229,3 +229,19 @@ func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
 	}
 	return m.known(time.Duration(ns))
 }
+
+// avi reads a RIFF AVI file's time, after its "RIFF" header, from the
+// main header (avih) at the start of its hdrl list: its frames times the
+// time of a frame.
+func (m *mediaScan) avi() (time.Duration, bool, int64) {
+	var h [12 + 8 + 20]byte // LIST, its size, hdrl; avih, its size; its first fields
+	if !m.full(h[:]) || string(h[:4]) != "LIST" || string(h[8:12]) != "hdrl" || string(h[12:16]) != "avih" {
+		return m.unknown()
+	}
+	perFrame := uint64(binary.LittleEndian.Uint32(h[20:])) // µs
+	frames := uint64(binary.LittleEndian.Uint32(h[36:]))
+	if perFrame == 0 || frames == 0 {
+		return m.unknown()
+	}
+	return m.known(scaled(perFrame, frames*uint64(time.Microsecond), 1))
+}

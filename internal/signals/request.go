@@ -80,8 +80,8 @@ type Request struct {
 	// prompt's content parts (see mediatokens.go): OpenAI's
 	// {"type":"input_audio"} and Gemini's inlineData and fileData of an
 	// audio or video MIME type. An inline file's playing time is read
-	// from its header (WAV, MP3, AAC, FLAC, Ogg, MP4 and QuickTime, WebM
-	// and Matroska) and charged 32 tokens a second of audio at Gemini, 20 at
+	// from its header (WAV, AIFF, MP3, AAC, FLAC, Ogg, MP4, QuickTime and
+	// 3GP, AVI, WebM and Matroska) and charged 32 tokens a second of audio at Gemini, 20 at
 	// OpenAI, and about 300 a second of video at Gemini (258 a frame at
 	// one frame a second, or at the videoMetadata's fps), for the clip
 	// its videoMetadata names, if any. It saturates instead of
