@@ -303,6 +303,28 @@ func WebM(d time.Duration) []byte {
 	return b.Bytes()
 }
 
+// LiveWebM returns a WebM file as a recorder writes it while it records:
+// its Segment and each of its Clusters of unknown size, and its Info with
+// no Duration. It holds a block every 20 ms (an Opus frame's time) from 0
+// to d, the last starting at d less 20 ms, in a Cluster a second whose
+// blocks count their offsets from it.
+func LiveWebM(d time.Duration) []byte {
+	var b bytes.Buffer
+	ebml(&b, 0x1A45DFA3, cat(ebmlUint(0x4286, 1), ebmlElem(0x4282, []byte("webm"))))
+	b.Write([]byte{0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // Segment, size unknown
+	b.Write(ebmlElem(0x1549A966, ebmlUint(0x2AD7B1, 1_000_000)))                            // Info: TimecodeScale only
+	const frame = 20                                                                        // ms
+	for t := int64(0); t < d.Milliseconds(); t += frame {
+		if t%1000 == 0 {
+			b.Write([]byte{0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) // Cluster, size unknown
+			b.Write(ebmlUint(0xE7, uint64(t)))                                                      // Timecode
+		}
+		off := uint16(t % 1000)
+		b.Write(ebmlElem(0xA3, append([]byte{0x81, byte(off >> 8), byte(off), 0x80}, make([]byte, 20)...))) // SimpleBlock
+	}
+	return b.Bytes()
+}
+
 // ebml writes a Matroska element whose ID is id (its length marker
 // kept), its size in eight bytes.
 func ebml(b *bytes.Buffer, id uint32, content []byte) {

@@ -44,7 +44,9 @@ import (
 //   - AVI: the frames and the time of a frame of the main header.
 //   - WebM: the Duration and TimecodeScale of the Segment's Info, which
 //     must come before any Cluster. A live recording, whose Info has no
-//     Duration (or one of 0), gives none.
+//     Duration (or one of 0), is timed by its blocks: the latest start of
+//     a block, its Cluster's Timecode plus its offset, each Cluster
+//     entered whatever its size.
 
 const (
 	// mediaBack is the most bytes a media parser gives back to be read

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratellmiter/ratellmiter/internal/samples"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -83,23 +84,56 @@ func TestMediaDurationOfFilesARealEncoderWrote(t *testing.T) {
 	}
 }
 
-// A file written as it was recorded has no time in its header: a
-// fragmented MP4, whose moov holds a duration of 0, and a WebM written to
-// a pipe, whose Info has no Duration. Their time is unknown, not 0, and
-// their charge a bound from their size. FFmpeg wrote them with S and V as
-// above:
+// A file written as it was recorded has no time in its header. A
+// fragmented MP4, whose moov holds a duration of 0, is of unknown time,
+// not 0, and its charge a bound from its size. A WebM written to a pipe,
+// whose Info has no Duration, is timed by its blocks: the latest start of
+// a block (2.4 s for the 13 frames at 5 a second of live.webm, whose last
+// frame lasts to 2.6 s; 2.5 s for the Opus frames of 20 ms of
+// voice-live.webm). FFmpeg wrote them with S and V as above:
 //
 //	ffmpeg $S -ac 1 -c:a aac -b:a 16k -movflags frag_keyframe+empty_moov frag.m4a
 //	ffmpeg $V -c:v libvpx -b:v 20k -f webm - | cat >live.webm
-func TestMediaDurationOfFilesWrittenAsRecordedIsUnknown(t *testing.T) {
-	for _, file := range []string{"frag.m4a", "live.webm"} {
-		t.Run(file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", "media", file))
-			require.NoError(t, err)
-			d, known, size := bytesDuration(b)
-			assert.False(t, known, "a time of %v", d)
-			assert.Equal(t, int64(len(b)), size, "the length, for the bound")
-		})
+//	ffmpeg -f lavfi -i sine=frequency=440:sample_rate=48000:duration=2.5 -ac 1 -c:a libopus -b:a 8k -f webm - | cat >voice-live.webm
+func TestMediaDurationOfFilesWrittenAsRecorded(t *testing.T) {
+	read := func(t *testing.T, file string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "media", file))
+		require.NoError(t, err)
+		return b
+	}
+	frag := read(t, "frag.m4a")
+	d, known, size := bytesDuration(frag)
+	assert.False(t, known, "a fragmented MP4 read as %v", d)
+	assert.Equal(t, int64(len(frag)), size, "the length, for the bound")
+
+	for file, want := range map[string]time.Duration{
+		"live.webm":       2400 * time.Millisecond,
+		"voice-live.webm": 2501 * time.Millisecond,
+	} {
+		d, known, _ := bytesDuration(read(t, file))
+		assert.True(t, known, file)
+		assert.Equal(t, want, d, file)
+	}
+}
+
+// A WebM recorder leaves its Segment and Clusters of unknown size, so
+// that the blocks are found by entering each Cluster, not by skipping it:
+// one a second, whose blocks of 20 ms count their offsets from it.
+func TestMediaDurationOfALiveWebMIsItsLastBlock(t *testing.T) {
+	for _, d := range []time.Duration{20 * time.Millisecond, 999 * time.Millisecond, 61 * time.Second} {
+		file := samples.LiveWebM(d)
+		got, known, _ := bytesDuration(file)
+		want := (d - time.Nanosecond).Truncate(20 * time.Millisecond)
+		if want == 0 {
+			assert.False(t, known, "a single block at 0 tells no time")
+			continue
+		}
+		assert.True(t, known, "%v", d)
+		assert.Equal(t, want, got, "%v", d)
+		for name, enc := range jsonBase64(file) {
+			d64, _, _ := base64Duration(enc)
+			assert.Equal(t, got, d64, "through base64, %s", name)
+		}
 	}
 }
 

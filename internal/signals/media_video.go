@@ -18,11 +18,15 @@ const (
 
 // Matroska element IDs, with their length markers.
 const (
-	mkvSegment  = 0x18538067
-	mkvInfo     = 0x1549A966
-	mkvCluster  = 0x1F43B675
-	mkvScale    = 0x2AD7B1
-	mkvDuration = 0x4489
+	mkvSegment     = 0x18538067
+	mkvInfo        = 0x1549A966
+	mkvCluster     = 0x1F43B675
+	mkvScale       = 0x2AD7B1
+	mkvDuration    = 0x4489
+	mkvTimecode    = 0xE7 // a Cluster's
+	mkvBlockGroup  = 0xA0
+	mkvBlock       = 0xA1
+	mkvSimpleBlock = 0xA3
 )
 
 // box reads an ISO BMFF box header and returns the box's type and the
@@ -182,7 +186,13 @@ func (m *mediaScan) matroska() (time.Duration, bool, int64) {
 			return m.unknown()
 		}
 		if id == mkvInfo {
-			return m.matroskaInfo(size)
+			d, known, size := m.matroskaInfo(size)
+			if !known && size == 0 {
+				// Info names no Duration, as in a file written as it
+				// was recorded: its blocks tell the time.
+				return m.matroskaBlocks(end, uint64(d))
+			}
+			return d, known, size
 		}
 		if !m.skipped(size) {
 			return m.unknown()
@@ -193,6 +203,10 @@ func (m *mediaScan) matroska() (time.Duration, bool, int64) {
 
 // matroskaInfo reads the time from the content, size bytes, of a Segment's
 // Info: its Duration times its TimecodeScale; a Duration of 0 is none.
+// When the Info is whole but names no Duration (or one of 0), it returns
+// its TimecodeScale (never 0) as the time, not known, and a size of 0,
+// for the caller to time the blocks; on any other failure, it reads to the
+// file's end and returns its length.
 func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
 	end := m.pos + size
 	scale, dur, haveDur := uint64(mkvDefaultScale), 0.0, false
@@ -220,8 +234,11 @@ func (m *mediaScan) matroskaInfo(size int64) (time.Duration, bool, int64) {
 			}
 		}
 	}
-	if m.pos > end || !haveDur || scale == 0 || math.IsNaN(dur) || math.IsInf(dur, 0) || !(dur > 0) {
+	if m.pos > end || scale == 0 || math.IsNaN(dur) || math.IsInf(dur, 0) || dur < 0 {
 		return m.unknown()
+	}
+	if !haveDur || dur == 0 {
+		return time.Duration(min(scale, math.MaxInt64)), false, 0
 	}
 	ns := dur * float64(scale)
 	if ns >= math.MaxInt64 {
@@ -244,4 +261,54 @@ func (m *mediaScan) avi() (time.Duration, bool, int64) {
 		return m.unknown()
 	}
 	return m.known(scaled(perFrame, frames*uint64(time.Microsecond), 1))
+}
+
+// matroskaBlocks reads the time of a Matroska Segment that ends at end
+// from its blocks: the latest time a block starts, its Cluster's Timecode
+// plus its own offset, in units of scale nanoseconds. Clusters and block
+// groups are entered, whatever their size (a live recording leaves it
+// unknown), and everything else is skipped.
+func (m *mediaScan) matroskaBlocks(end int64, scale uint64) (time.Duration, bool, int64) {
+	var cluster, last int64 = 0, -1
+	for m.pos < end {
+		if !m.nextBlock(end, &cluster, &last) {
+			break
+		}
+	}
+	if last <= 0 {
+		return m.unknown()
+	}
+	return m.known(scaled(uint64(last), scale, 1))
+}
+
+// nextBlock reads the next element of a Segment that ends at end: it
+// enters a Cluster or a block group, keeps a Cluster's Timecode in
+// cluster, raises last to the time a block starts, and skips anything
+// else. It reports whether the walk may go on.
+func (m *mediaScan) nextBlock(end int64, cluster, last *int64) bool {
+	id, size, ok := m.ebmlElement()
+	switch {
+	case !ok:
+		return false // the end of the file
+	case id == mkvCluster, id == mkvBlockGroup:
+		return true // its children follow
+	case size < 0 || size > end-m.pos:
+		return false // an element that cannot be skipped
+	case id == mkvTimecode && size <= 8:
+		var b [8]byte
+		m.read(b[8-size:])
+		*cluster = int64(min(binary.BigEndian.Uint64(b[:]), math.MaxInt64/2))
+		return true
+	case id == mkvSimpleBlock, id == mkvBlock:
+		// A track number (an EBML size), then the block's offset from
+		// its Cluster, a signed 16-bit count.
+		start := m.pos
+		var b [2]byte
+		if _, ok := m.ebmlSize(); !ok || !m.full(b[:]) {
+			return false
+		}
+		*last = max(*last, *cluster+int64(int16(binary.BigEndian.Uint16(b[:]))))
+		return m.skipped(size - (m.pos - start))
+	}
+	return m.skipped(size)
 }
