@@ -60,6 +60,9 @@ const (
 // Gemini's snake-case fileData).
 type documentPart struct {
 	file []byte // an OpenAI chat file part's "file"
+	// fileID and fileURL are a Responses input_file's "file_id" and
+	// "file_url".
+	fileID, fileURL []byte
 }
 
 // documentTokens returns the charge of the PDF document the object is, or
@@ -80,34 +83,54 @@ func (p *imagePart) documentTokens(model string, d documentPart) imageCharge {
 				return imageCharge{}
 			case keyIs(typ, "base64"):
 				return pdfCharge(anthropicPageTokens, b64)
-			case keyIs(typ, "url"), keyIs(typ, "file"):
-				return pdfCharge(anthropicPageTokens, nil)
+			case keyIs(typ, "url"):
+				return guessed(pdfCharge(anthropicPageTokens, nil), member(p.source, "url"))
+			case keyIs(typ, "file"):
+				return guessed(pdfCharge(anthropicPageTokens, nil), member(p.source, "file_id"))
 			}
 			return imageCharge{}
 		case keyIs(p.typ, "file"):
-			var data []byte
+			var data, id []byte
 			if isObject(d.file) {
-				data = member(d.file, "file_data")
+				data, id = member(d.file, "file_data"), member(d.file, "file_id")
 			}
-			return openAIDocumentTokens(model, data)
+			return openAIDocumentTokens(model, data, id)
 		case keyIs(p.typ, "input_file"):
-			return openAIDocumentTokens(model, p.fileDataSnake)
+			return openAIDocumentTokens(model, p.fileDataSnake, firstPresent(d.fileID, d.fileURL))
 		}
 	}
 	if b64, ok := p.geminiPart(isPDFMIME); ok {
-		return pdfCharge(geminiPageTokens, b64)
+		c := pdfCharge(geminiPageTokens, b64)
+		if b64 == nil {
+			c = guessed(c, p.geminiFileURI())
+		}
+		return c
 	}
 	return imageCharge{}
 }
 
+// guessed returns c, the charge of a file given by reference, marked as a
+// guess made for ref (a JSON value; a string names the file).
+func guessed(c imageCharge, ref []byte) imageCharge {
+	if isString(ref) {
+		c.ref = ref
+	}
+	return c
+}
+
 // openAIDocumentTokens returns the charge of an OpenAI file whose
-// file_data is data (a JSON value, nil when absent), for model.
-func openAIDocumentTokens(model string, data []byte) imageCharge {
+// file_data is data and whose reference (a file id or URL) is ref (JSON
+// values, nil when absent), for model.
+func openAIDocumentTokens(model string, data, ref []byte) imageCharge {
 	var b64 []byte
 	if isString(data) {
 		b64 = dataURLBase64(data[1 : len(data)-1])
 	}
-	return pdfCharge(openAIPageTokens(model), b64)
+	c := pdfCharge(openAIPageTokens(model), b64)
+	if b64 == nil && data == nil {
+		c = guessed(c, ref)
+	}
+	return c
 }
 
 // openAIPageTokens returns what model is charged for a page of a PDF: the

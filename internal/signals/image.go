@@ -262,13 +262,18 @@ func webpSize(b []byte) (int, int, bool) {
 type imageCharge struct {
 	tokens int64
 	bound  bool
+	// ref is the reference (a JSON string: a URI, a file id) of a file
+	// whose charge is a guess, made without knowing the file: a PDF
+	// charged one page, audio or video charged a minute; nil for any
+	// other charge.
+	ref []byte
 }
 
 // chargeOf returns the charge of one image under rule, of w by h pixels
 // when known: a count when the rule does not depend on the size (OpenAI's
 // detail "low") or the size is known, else a bound.
 func chargeOf(rule imageRule, w, h int, known bool) imageCharge {
-	return imageCharge{imageTokens(rule, w, h, known), !rule.low && !(known && w > 0 && h > 0)}
+	return imageCharge{tokens: imageTokens(rule, w, h, known), bound: !rule.low && !(known && w > 0 && h > 0)}
 }
 
 // inlineImageTokens returns the charge of an image under rule whose
@@ -517,6 +522,16 @@ func (p *imagePart) geminiPart(is func(mime []byte) bool) (b64 []byte, ok bool) 
 		}
 	}
 	return nil, false
+}
+
+// geminiFileURI returns the "fileUri" (or "file_uri") of the object's
+// Gemini fileData (file_data), a JSON value; nil when absent.
+func (p *imagePart) geminiFileURI() []byte {
+	file := firstPresent(p.fileData, p.fileDataSnake)
+	if !isObject(file) {
+		return nil
+	}
+	return firstPresent(member(file, "fileUri"), member(file, "file_uri"))
 }
 
 // openAIImageTokens returns the charge of an OpenAI image given by url (a

@@ -82,15 +82,21 @@ func (p *imagePart) mediaTokens(m mediaPart) imageCharge {
 		}
 		return mediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, data[1:len(data)-1], wholeFile)
 	}
-	if b64, ok := p.geminiPart(isAudioMIME); ok {
-		return mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, wholeFile)
-	}
-	if b64, ok := p.geminiPart(isVideoMIME); ok {
+	var c imageCharge
+	cl := wholeFile
+	b64, ok := p.geminiPart(isAudioMIME)
+	if ok {
+		c = mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, cl)
+	} else if b64, ok = p.geminiPart(isVideoMIME); ok {
 		meta := firstPresent(m.videoMetadata, m.videoMetadataSnake)
 		perSecond := int64(math.Ceil(geminiFrameTokens*framesPerSecond(meta))) + geminiVideoSecondTokens
-		return mediaCharge(perSecond, mediaFloorVideo, b64, clipOf(meta))
+		cl = clipOf(meta)
+		c = mediaCharge(perSecond, mediaFloorVideo, b64, cl)
 	}
-	return imageCharge{}
+	if ok && b64 == nil && cl.end < 0 {
+		c = guessed(c, p.geminiFileURI()) // a minute, a guess
+	}
+	return c
 }
 
 // clip is the part of a file a request asks the model to read: from start

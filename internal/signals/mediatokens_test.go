@@ -136,3 +136,41 @@ func TestAudioFileTokensOfAStream(t *testing.T) {
 		})
 	}
 }
+
+// A request names the one file given by reference whose charge is a guess
+// (a PDF charged one page, audio or video charged a minute), with that
+// guess, so that a caller who learns what the file costs may charge that
+// instead. A request with two such files, or with none (inline files,
+// references whose length is known from a clip), names none.
+func TestRequestNamesItsOneGuessedReference(t *testing.T) {
+	gpt4o := openAIPageTokens("gpt-4o")
+	tests := []struct {
+		name   string
+		body   string
+		ref    string
+		tokens int64
+	}{
+		{"gemini video by URI", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"https://youtu.be/x"}}`), "https://youtu.be/x", 60 * 300},
+		{"gemini audio by URI", geminiImageBody(`{"file_data":{"mime_type":"audio/mpeg","file_uri":"gs://b/a.mp3"}}`), "gs://b/a.mp3", 60 * 32},
+		{"gemini PDF by URI", geminiImageBody(`{"fileData":{"mimeType":"application/pdf","fileUri":"gs://b/a.pdf"}}`), "gs://b/a.pdf", 560},
+		{"anthropic PDF by URL", anthropicDocumentBody(`{"type":"url","url":"https://example.com/a.pdf"}`), "https://example.com/a.pdf", 3000},
+		{"anthropic PDF by file id", anthropicDocumentBody(`{"type":"file","file_id":"file_011"}`), "file_011", 3000},
+		{"openai chat file id", chatFileBody("gpt-4o", `{"file_id":"file-abc"}`), "file-abc", gpt4o},
+		{"openai responses file id", responsesFileBody(`"file_id":"file-abc"`), "file-abc", openAIPageTokens("gpt-4.1")},
+		{"openai responses file url", responsesFileBody(`"file_url":"https://example.com/a.pdf"`), "https://example.com/a.pdf", openAIPageTokens("gpt-4.1")},
+		{"an escaped reference is decoded", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"gs:\/\/b\/v\u002emp4"}}`), "gs://b/v.mp4", 60 * 300},
+		{"a clip with an end is no guess", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/v.mp4"},"videoMetadata":{"endOffset":"30s"}}`), "", 0},
+		{"an inline file is no guess", geminiImageBody(`{"inlineData":{"mimeType":"audio/wav","data":"` + b64(samples.WAV(time.Second, 8000, 1, 8)) + `"}}`), "", 0},
+		{"a file id that is no string names none", chatFileBody("gpt-4o", `{"file_id":7}`), "", 0},
+		{"two references name none", `{"contents":[{"parts":[{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/1.mp4"}},{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/2.mp4"}}]}]}`, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(tc.body)
+			r := ParseRequest(body)
+			assert.Equal(t, tc.ref, r.Reference)
+			assert.Equal(t, tc.tokens, r.ReferenceTokens)
+			assert.Equal(t, decodedParseRequest(body), r, "the decoding reference agrees")
+		})
+	}
+}

@@ -94,6 +94,15 @@ type Request struct {
 	// by reference, charged a minute (a guess) or the length of its clip
 	// (a bound).
 	UnknownLengthMediaTokens int64
+	// Reference names the one file of the request given by reference
+	// whose charge is a guess (a PDF charged one page, audio or video
+	// charged a minute): its URI, URL or file id; "" when the request has
+	// no such file, or more than one. ReferenceTokens is that guess,
+	// part of DocumentTokens or MediaTokens. A caller that learns what
+	// the file costs (from the usage of an answer) may charge that
+	// instead.
+	Reference       string
+	ReferenceTokens int64
 	// Messages is the number of messages (objects) in "messages" (or
 	// Gemini's "contents", or an array "input"); the strings and token
 	// ids of an embedding's "input" are no messages.
@@ -247,6 +256,9 @@ func ParseRequest(body []byte) Request {
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	r.DocumentTokens = images.docTokens
 	r.MediaTokens, r.UnknownLengthMediaTokens = images.mediaTokens, images.mediaBound
+	if images.refs == 1 {
+		r.Reference, r.ReferenceTokens = stringValue(images.ref), images.refTokens
+	}
 	for _, v := range [...][]byte{f.tools, f.functions} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
@@ -265,6 +277,11 @@ type imageTally struct {
 	tokens, bound           int64
 	docTokens               int64
 	mediaTokens, mediaBound int64
+	// refs counts the files whose charge is a guess for a reference;
+	// ref and refTokens are the first's.
+	refs      int
+	ref       []byte
+	refTokens int64
 }
 
 // add counts the charge of one image.
@@ -278,6 +295,17 @@ func (t *imageTally) add(c imageCharge) {
 // addDocument counts the charge of one PDF document.
 func (t *imageTally) addDocument(c imageCharge) {
 	t.docTokens = satAdd(t.docTokens, c.tokens)
+	t.addRef(c)
+}
+
+// addRef counts c if it is a guess for a reference.
+func (t *imageTally) addRef(c imageCharge) {
+	if c.ref == nil {
+		return
+	}
+	if t.refs++; t.refs == 1 {
+		t.ref, t.refTokens = c.ref, c.tokens
+	}
 }
 
 // addMedia counts the charge of one audio or video file.
@@ -286,6 +314,7 @@ func (t *imageTally) addMedia(c imageCharge) {
 	if c.bound {
 		t.mediaBound = satAdd(t.mediaBound, c.tokens)
 	}
+	t.addRef(c)
 }
 
 // rawCount is jsonCount for a valid JSON value; nil (a missing member)
@@ -378,6 +407,10 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 				f.image.fileDataSnake = e
 			case "file":
 				f.document.file = e
+			case "file_id":
+				f.document.fileID = e
+			case "file_url":
+				f.document.fileURL = e
 			case "input_audio":
 				f.media.inputAudio = e
 			case "videoMetadata":

@@ -70,6 +70,9 @@ func decodedParseRequest(body []byte) Request {
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
 	r.DocumentTokens = images.docTokens
 	r.MediaTokens, r.UnknownLengthMediaTokens = images.mediaTokens, images.mediaBound
+	if images.refs == 1 {
+		r.Reference, r.ReferenceTokens = stringValue(images.ref), images.refTokens
+	}
 	for _, key := range []string{"tools", "functions"} {
 		if v, ok := obj[key]; ok {
 			r.PromptChars = satAdd(r.PromptChars, decodedJSONLen(v, 0))
@@ -212,12 +215,17 @@ func decodedBase64(s string) []byte {
 
 // decodedDocumentTokens is imagePart.documentTokens for a decoded object.
 func decodedDocumentTokens(m map[string]any, model string) imageCharge {
-	openAI := func(data any) imageCharge {
+	// openAI charges a file of file_data data (nil: absent) named ref.
+	openAI := func(data, ref any) imageCharge {
 		var b64 *string
 		if s, ok := data.(string); ok {
 			b64 = decodedDataURLBase64(s)
 		}
-		return decodedPDFCharge(openAIPageTokens(model), b64)
+		c := decodedPDFCharge(openAIPageTokens(model), b64)
+		if data == nil {
+			c = decodedGuess(c, ref)
+		}
+		return c
 	}
 	switch m["type"] {
 	case "document":
@@ -232,24 +240,56 @@ func decodedDocumentTokens(m map[string]any, model string) imageCharge {
 				data = &d
 			}
 			return decodedPDFCharge(anthropicPageTokens, data)
-		case "url", "file":
-			return decodedPDFCharge(anthropicPageTokens, nil)
+		case "url":
+			return decodedGuess(decodedPDFCharge(anthropicPageTokens, nil), src["url"])
+		case "file":
+			return decodedGuess(decodedPDFCharge(anthropicPageTokens, nil), src["file_id"])
 		}
 		return imageCharge{}
 	case "file":
-		var data any
+		var data, id any
 		if f, ok := m["file"].(map[string]any); ok {
-			data = f["file_data"]
+			data, id = f["file_data"], f["file_id"]
 		}
-		return openAI(data)
+		return openAI(data, id)
 	case "input_file":
-		return openAI(m["file_data"])
+		ref, ok := m["file_id"]
+		if !ok {
+			ref = m["file_url"]
+		}
+		return openAI(m["file_data"], ref)
 	}
 	isPDF := func(mime string) bool { return strings.EqualFold(mime, "application/pdf") }
 	if b64, ok := decodedGeminiPart(m, isPDF); ok {
-		return decodedPDFCharge(geminiPageTokens, b64)
+		c := decodedPDFCharge(geminiPageTokens, b64)
+		if b64 == nil {
+			c = decodedGuess(c, decodedGeminiFileURI(m))
+		}
+		return c
 	}
 	return imageCharge{}
+}
+
+// decodedGuess is guessed for a decoded reference: c marked as a guess
+// for ref when ref is a string, which it holds as JSON.
+func decodedGuess(c imageCharge, ref any) imageCharge {
+	if s, ok := ref.(string); ok {
+		c.ref, _ = json.Marshal(s)
+	}
+	return c
+}
+
+// decodedGeminiFileURI is imagePart.geminiFileURI for a decoded object.
+func decodedGeminiFileURI(m map[string]any) any {
+	file, ok := m["fileData"]
+	if !ok {
+		file = m["file_data"]
+	}
+	f, _ := file.(map[string]any)
+	if uri, ok := f["fileUri"]; ok {
+		return uri
+	}
+	return f["file_uri"]
 }
 
 // decodedPDFCharge is pdfCharge for decoded base64, nil for a PDF that is
@@ -393,6 +433,8 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"content":[{"type":"input_audio","input_audio":{"data":"` + b64(samples.WAV(time.Second, 8000, 1, 8)[:60]) + `","format":"wav"}},{"type":"input_audio","input_audio":{"data":7}}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/ogg","data":"` + b64(samples.Ogg(3*time.Second, "opus")) + `"}},{"file_data":{"mime_type":"video/mp4"}},{"inline_data":{"mime_type":"video/webm","data":"` + b64(samples.WebM(2*time.Second)) + `"},"videoMetadata":{"fps":2.5,"startOffset":"0.5s","endOffset":"1.25s"}},{"fileData":{"mimeType":"video/mp4"},"video_metadata":{"start_offset":"3s","end_offset":"62s"}}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"video/mp4","data":"` + b64(samples.MP4(4*time.Second, true, 64)) + `"}},{"inlineData":{"mimeType":"audio/mpeg","data":"` + b64(samples.MP3(time.Second, 32, true)) + `"}},{"inlineData":{"mimeType":"audio/flac","data":"` + b64(samples.FLAC(time.Second, 8000)) + `"}}]}]}`))
+	f.Add([]byte(`{"contents":[{"parts":[{"fileData":{"mimeType":"video/mp4","fileUri":"gs:\/\/b\/v.mp4"}},{"type":"input_file","file_id":"f","file_url":"u"}]}]}`))
+	f.Add([]byte(`{"messages":[{"content":[{"type":"file","file":{"file_id":"file-1"}},{"type":"document","source":{"type":"file","file_id":"file_2"}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkRequestAgrees(t, body)
 	})
@@ -480,7 +522,11 @@ func decodedMediaTokens(m map[string]any) imageCharge {
 		return decodedMediaCharge(openAIAudioTokensPerSecond, mediaFloorAudio, &data, 0, -1)
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("audio/")); ok {
-		return decodedMediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, 0, -1)
+		c := decodedMediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, 0, -1)
+		if b64 == nil {
+			c = decodedGuess(c, decodedGeminiFileURI(m))
+		}
+		return c
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("video/")); ok {
 		meta, ok := m["videoMetadata"]
@@ -512,7 +558,11 @@ func decodedMediaTokens(m map[string]any) imageCharge {
 				end = d
 			}
 		}
-		return decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64, start, end)
+		c := decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64, start, end)
+		if b64 == nil && end < 0 {
+			c = decodedGuess(c, decodedGeminiFileURI(m))
+		}
+		return c
 	}
 	return imageCharge{}
 }
