@@ -45,6 +45,7 @@ type Transport struct {
 	limiter *BucketRateLimiter
 	service RateLimitedService
 	maxBody int64
+	refs    refCosts // what files given by reference were found to cost
 }
 
 // TransportOption configures a Transport. The set of options is closed: use
@@ -237,6 +238,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	var opts []AcquireOption
+	var learn func(input int64)
 	// A body that is no JSON (an upload) is charged no estimate, but the
 	// usage its answer reports; an audio transcription or translation is
 	// charged its file's playing time.
@@ -244,7 +246,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tokens := (body != nil || upload) && l.tokenBudgeted() && !counts
 	switch {
 	case tokens && jsonBody && body != nil:
-		opts = append(opts, tokenEstimate(body))
+		var est AcquireOption
+		est, learn = t.refs.estimate(l, signals.ParseRequest(body))
+		opts = append(opts, est)
 	case tokens && boundary != "" && transcribes(req):
 		next, est, err := formAudioTokens(out, boundary, body)
 		if err != nil {
@@ -280,7 +284,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			giveTokensBack(tk, resp)
 			var tap *usageTap
 			if tokens && resp.StatusCode < 300 {
-				tap = newUsageTap(resp)
+				if tap = newUsageTap(resp); tap != nil {
+					tap.learn = learn
+				}
 			}
 			return finishOnClose(resp, tk, tap), nil
 		}

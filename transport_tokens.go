@@ -44,7 +44,9 @@ import (
 // /v1/audio/transcriptions and /translations) is the exception: its form's
 // file is read as it streams by, from a copy GetBody gives and without
 // keeping it, and charged its playing time (see signals.AudioFileTokens),
-// then the usage its answer reports (its audio tokens). A request that
+// then the usage its answer reports (its audio tokens). A file a JSON
+// body gives by reference is charged a guess until an answer says what it
+// costs (see refCosts). A request that
 // only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
 // OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
 // model, and the providers do not count it against their token limits: it
@@ -66,24 +68,11 @@ func countsTokens(req *http.Request) bool {
 		strings.HasSuffix(p, ":countTokens")
 }
 
-// tokenEstimate returns the token charge of a request body. The tokens of
-// its images of unknown size, of its PDFs (the most a page may cost, for
-// pages counted or estimated), and of its audio and video of unknown
-// length are a bound: they are charged only as far as a minute of the
-// budget allows, so such a request waits for a whole minute's budget
-// instead of being refused as too large.
-func tokenEstimate(body []byte) AcquireOption {
-	r := signals.ParseRequest(body)
-	in, out := min(r.EstimateInputTokens(), math.MaxInt32), min(r.EstimateOutputTokens(), math.MaxInt32)
-	return acquireOption(func(c *acquireConfig) error {
-		c.in, c.out, c.bound = in, out, min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)+
-			min(r.UnknownLengthMediaTokens, math.MaxInt32)
-		return nil
-	})
-}
-
 // usageTap collects the usage a response reports while its body is read.
 type usageTap struct {
+	// learn, when set, learns from the input tokens of the usage (see
+	// refCosts.estimate).
+	learn  func(input int64)
 	stream *signals.StreamUsage // an event stream
 	buf    []byte               // a JSON answer, up to maxUsageBody
 	over   bool                 // the JSON answer was longer than that
@@ -216,6 +205,9 @@ func (u *usageTap) final(atEOF bool) bool {
 func (u *usageTap) reconcile(tk *Ticket) {
 	if got := u.usage(); got.Known {
 		tk.Used(int(min(got.InputTokens, math.MaxInt32)), int(min(got.OutputTokens, math.MaxInt32)))
+		if u.learn != nil {
+			u.learn(got.InputTokens)
+		}
 	}
 }
 

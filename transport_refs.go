@@ -1,0 +1,90 @@
+package ratellmiter
+
+import (
+	"math"
+	"sync"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+// A file a request gives by reference (a PDF by URL or file id, audio or
+// video by URI) is charged a guess before the first answer: one page, a
+// minute. The transport learns what such a file costs from the usage of
+// the answers to requests that name it alone among such files: what the
+// answer reports as input, less the rest of the request's estimate. A
+// later request that names the same file, through the same limiter, is
+// charged that instead of the guess. What is learned is kept for
+// maxRefCosts files, the oldest forgotten first; it stays a bound,
+// charged at most a minute's budget, as the guess was.
+
+// maxRefCosts is the number of files whose cost a transport keeps.
+const maxRefCosts = 1024
+
+// refCosts holds the learned costs of files given by reference, by
+// limiter and reference. It is safe for concurrent use.
+type refCosts struct {
+	mu    sync.Mutex
+	cost  map[string]int64
+	order []string // the keys, oldest first
+}
+
+// refKey is the key of the file ref as the limiter l's requests name it.
+func refKey(l *BucketRateLimiter, ref string) string { return l.Name() + "\x00" + ref }
+
+// get returns the learned cost of key.
+func (c *refCosts) get(key string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.cost[key]
+	return v, ok
+}
+
+// set records that key cost tokens, forgetting the oldest key when full.
+func (c *refCosts) set(key string, tokens int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cost == nil {
+		c.cost = make(map[string]int64)
+	}
+	if _, ok := c.cost[key]; !ok {
+		if len(c.order) == maxRefCosts {
+			delete(c.cost, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.order = append(c.order, key)
+	}
+	c.cost[key] = tokens
+}
+
+// estimate returns the token charge of a request r of limiter l, with
+// the learned cost of its one guessed reference, if known, in place of
+// the guess; and, when r names such a reference, a function that learns
+// its cost from the input tokens the answer reports (nil otherwise). The
+// tokens of its images of unknown size, of its PDFs (the most a page may
+// cost, for pages counted or estimated), of its audio and video of
+// unknown length, and of a learned reference are a bound: they are
+// charged only as far as a minute of the budget allows, so such a request
+// waits for a whole minute's budget instead of being refused as too
+// large.
+func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request) (AcquireOption, func(input int64)) {
+	in, out := r.EstimateInputTokens(), r.EstimateOutputTokens()
+	bound := min(r.UnsizedImageTokens, math.MaxInt32) + min(r.DocumentTokens, math.MaxInt32) +
+		min(r.UnknownLengthMediaTokens, math.MaxInt32)
+	var learn func(int64)
+	if r.Reference != "" {
+		key := refKey(l, r.Reference)
+		refCharge := r.ReferenceTokens
+		if v, ok := c.get(key); ok {
+			in = max(in-refCharge, 0) + v
+			bound = max(bound-refCharge, 0) + min(v, math.MaxInt32)
+			refCharge = v
+		}
+		others := max(in-refCharge, 0)
+		learn = func(input int64) { c.set(key, max(input-others, 0)) }
+	}
+	in, out = min(in, math.MaxInt32), min(out, math.MaxInt32)
+	return acquireOption(func(a *acquireConfig) error {
+		a.in, a.out, a.bound = in, out, bound
+		return nil
+	}), learn
+}
