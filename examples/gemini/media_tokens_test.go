@@ -63,3 +63,43 @@ func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 		assert.Zero(t, l.Stats().InFlight)
 	})
 }
+
+// A video by URI is charged a minute until an answer says what it costs:
+// then a request that names it again is charged what that answer
+// reported as its input. A lecture of 500,000 tokens is charged 18,000
+// the first time, 500,000 the second.
+func TestAVideoByURIIsChargedWhatItCostLastTime(t *testing.T) {
+	const budget = 1_000_000
+	lecture := []*genai.Content{genai.NewContentFromParts([]*genai.Part{
+		genai.NewPartFromText("Summarize."),
+		genai.NewPartFromURI("https://www.youtube.com/watch?v=lecture", "video/mp4"),
+	}, genai.RoleUser)}
+	srv := usageServer(t, `{"promptTokenCount":500000,"candidatesTokenCount":40,"totalTokenCount":500040}`, nil)
+	base := noKeepAlive(t)
+	synctest.Test(t, func(t *testing.T) {
+		l := budgetLimiter(t, budget)
+		sent, release := make(chan struct{}), make(chan struct{})
+		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent <- struct{}{}
+			<-release
+			return base.RoundTrip(r)
+		})
+		c := newClient(t, srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+		// ask sends the question and, while it is held, checks that
+		// its input was charged inLo plus a few tokens of text.
+		ask := func(inLo int) {
+			errc := make(chan error)
+			go func() {
+				_, err := c.Models.GenerateContent(context.Background(), flash, lecture, &genai.GenerateContentConfig{MaxOutputTokens: 100})
+				errc <- err
+			}()
+			<-sent
+			assertCharged(t, l, budget, inLo, inLo+10, 100)
+			release <- struct{}{}
+			require.NoError(t, <-errc)
+		}
+		ask(60 * (258 + 42))
+		time.Sleep(time.Minute) // the budgets whole again
+		ask(500_000)
+	})
+}
