@@ -42,23 +42,12 @@ func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 	base := noKeepAlive(t)
 	synctest.Test(t, func(t *testing.T) {
 		l := budgetLimiter(t, budget)
-		sent, release := make(chan struct{}), make(chan struct{})
-		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			sent <- struct{}{}
-			<-release
-			return base.RoundTrip(r)
-		})
-		c := newClient(t, srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
-		errc := make(chan error)
-		go func() {
-			_, err := c.Models.GenerateContent(context.Background(), flash, contents, &genai.GenerateContentConfig{MaxOutputTokens: 100})
-			errc <- err
-		}()
-		<-sent
-		// Besides the media, 14 bytes of text and a message: a few tokens.
-		assertCharged(t, l, budget, audio+clip+byURI+clipOfURI, audio+clip+byURI+clipOfURI+10, 100)
-		close(release)
-		require.NoError(t, <-errc)
+		ask := heldCaller(t, srv.URL, base, l)
+		require.NoError(t, ask(contents, func() {
+			// Besides the media, 14 bytes of text and a message: a
+			// few tokens.
+			assertCharged(t, l, budget, audio+clip+byURI+clipOfURI, audio+clip+byURI+clipOfURI+10, 100)
+		}))
 		assertCharged(t, l, budget, 20151, 20151, 40)
 		assert.Zero(t, l.Stats().InFlight)
 	})
@@ -78,28 +67,40 @@ func TestAVideoByURIIsChargedWhatItCostLastTime(t *testing.T) {
 	base := noKeepAlive(t)
 	synctest.Test(t, func(t *testing.T) {
 		l := budgetLimiter(t, budget)
-		sent, release := make(chan struct{}), make(chan struct{})
-		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			sent <- struct{}{}
-			<-release
-			return base.RoundTrip(r)
-		})
-		c := newClient(t, srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
-		// ask sends the question and, while it is held, checks that
-		// its input was charged inLo plus a few tokens of text.
-		ask := func(inLo int) {
-			errc := make(chan error)
-			go func() {
-				_, err := c.Models.GenerateContent(context.Background(), flash, lecture, &genai.GenerateContentConfig{MaxOutputTokens: 100})
-				errc <- err
-			}()
-			<-sent
-			assertCharged(t, l, budget, inLo, inLo+10, 100)
-			release <- struct{}{}
-			require.NoError(t, <-errc)
+		ask := heldCaller(t, srv.URL, base, l)
+		// charged checks that the input was charged inLo plus a few
+		// tokens of text.
+		charged := func(inLo int) func() {
+			return func() { assertCharged(t, l, budget, inLo, inLo+10, 100) }
 		}
-		ask(60 * (258 + 42))
+		require.NoError(t, ask(lecture, charged(60*(258+42))))
 		time.Sleep(time.Minute) // the budgets whole again
-		ask(500_000)
+		require.NoError(t, ask(lecture, charged(500_000)))
 	})
+}
+
+// heldCaller returns a function that sends contents to flash, with an
+// output cap of 100 tokens, through a genai client for baseURL whose calls
+// take l's tickets: each call waits, its ticket issued and its tokens
+// charged, while check runs, then goes on to base; the function returns
+// the call's error. It must be made and called in the test's bubble.
+func heldCaller(t *testing.T, baseURL string, base http.RoundTripper, l *ratellmiter.BucketRateLimiter) func(contents []*genai.Content, check func()) error {
+	sent, release := make(chan struct{}), make(chan struct{})
+	gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent <- struct{}{}
+		<-release
+		return base.RoundTrip(r)
+	})
+	c := newClient(t, baseURL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+	return func(contents []*genai.Content, check func()) error {
+		errc := make(chan error)
+		go func() {
+			_, err := c.Models.GenerateContent(context.Background(), flash, contents, &genai.GenerateContentConfig{MaxOutputTokens: 100})
+			errc <- err
+		}()
+		<-sent
+		check()
+		release <- struct{}{}
+		return <-errc
+	}
 }
