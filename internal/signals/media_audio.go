@@ -62,7 +62,8 @@ func (m *mediaScan) wav() (time.Duration, bool, int64) {
 }
 
 // tagged reads the time of a file that starts with an ID3v2 tag or with
-// "fLaC": a FLAC or, failing that, an MP3 after the tag.
+// "fLaC": a FLAC, an AAC stream in ADTS frames or, failing those, an MP3
+// after the tag.
 func (m *mediaScan) tagged() (time.Duration, bool, int64) {
 	var h [10]byte
 	n := m.read(h[:])
@@ -84,6 +85,9 @@ func (m *mediaScan) tagged() (time.Duration, bool, int64) {
 		return m.flac()
 	}
 	m.unread(magic[:n])
+	if tag && isADTS(magic[:n]) {
+		return m.adts()
+	}
 	return m.mp3(tag)
 }
 

@@ -140,7 +140,8 @@ func TestMediaDurationOfALiveWebMIsItsLastBlock(t *testing.T) {
 // The frames of an AAC stream in ADTS frames are walked from header to
 // header: 21 frames of 1,024 samples at 8 kHz are 2.688 s. Bytes after the
 // last frame that are no frame (an ID3v1 tag of 128 bytes) play at the
-// frames' mean bit rate; a stream cut short counts the frames begun.
+// frames' mean bit rate; a stream cut short counts the frames begun; an
+// ID3v2 tag before the frames is skipped.
 func TestADTSFramesAreWalked(t *testing.T) {
 	aac, err := os.ReadFile(filepath.Join("testdata", "media", "tone.aac"))
 	require.NoError(t, err)
@@ -157,4 +158,8 @@ func TestADTSFramesAreWalked(t *testing.T) {
 	d, known, _ = bytesDuration(aac[:len(aac)-1])
 	require.True(t, known)
 	assert.Equal(t, frames, d, "the last frame cut short counts")
+
+	d, known, _ = bytesDuration(append(id3Tag(300), aac...))
+	require.True(t, known, "after an ID3v2 tag")
+	assert.Equal(t, frames, d, "after an ID3v2 tag")
 }
