@@ -210,18 +210,49 @@ func (m *mediaScan) mp3(search bool) (time.Duration, bool, int64) {
 		return m.known(scaled(uint64(frames)*uint64(f.samples), uint64(time.Second), uint64(f.rate)))
 	}
 	// No frame count: walk the frames, each header giving the frame's
-	// length and time, as a variable bit rate needs.
-	var d time.Duration
-	for read := 4 + n; ; read = 4 {
-		d = min(d+scaled(uint64(f.samples), uint64(time.Second), uint64(f.rate)), math.MaxInt64/2)
+	// length and time, as a variable bit rate needs. A first frame that
+	// no second follows was no frame, but bytes that looked like one.
+	var t playTime
+	for frames, read := 1, 4+n; ; frames, read = frames+1, 4 {
+		t.add(uint64(f.samples), uint64(f.rate))
 		if !m.skipped(int64(f.length-read)) || !m.full(w[:]) {
-			return m.known(d) // the end, within or after a frame
+			if frames == 1 {
+				return m.unknown()
+			}
+			return m.known(t.total()) // the end, within or after a frame
 		}
 		if f, ok = parseMP3Frame(w); !ok {
+			if frames == 1 {
+				return m.unknown()
+			}
 			break
 		}
 	}
-	return m.meanRest(d, first, 4)
+	return m.meanRest(t.total(), first, 4)
+}
+
+// playTime sums the time of frames, exactly while their sample rate stays
+// the same: their samples are counted, and turned into time when the rate
+// changes.
+type playTime struct {
+	done          time.Duration // the time of the frames before the rate's
+	samples, rate uint64
+}
+
+// add counts a frame of samples at rate.
+func (p *playTime) add(samples, rate uint64) {
+	if rate != p.rate {
+		p.done, p.samples, p.rate = p.total(), 0, rate
+	}
+	p.samples += samples
+}
+
+// total returns the time of the frames counted, at most MaxInt64/2.
+func (p *playTime) total() time.Duration {
+	if p.rate == 0 {
+		return p.done
+	}
+	return p.done + min(scaled(p.samples, uint64(time.Second), p.rate), math.MaxInt64/2-p.done)
 }
 
 // meanRest returns the time d of frames that started at first, and of
@@ -265,14 +296,14 @@ func (m *mediaScan) adts() (time.Duration, bool, int64) {
 	if !ok {
 		return m.unknown()
 	}
-	var d time.Duration
+	var t playTime
 	for {
-		d = min(d+scaled(samples, uint64(time.Second), rate), math.MaxInt64/2)
+		t.add(samples, rate)
 		if !m.skipped(int64(length-len(h))) || !m.full(h[:]) {
-			return m.known(d) // the end, within or after a frame
+			return m.known(t.total()) // the end, within or after a frame
 		}
 		if length, samples, rate, ok = adtsFrame(h); !ok {
-			return m.meanRest(d, first, len(h))
+			return m.meanRest(t.total(), first, len(h))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/samples"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -390,4 +391,27 @@ func TestMediaDurationWithoutReadByte(t *testing.T) {
 		wd, wknown, wsize := bytesDuration(c.file)
 		require.Equal(t, []any{wd, wknown, wsize}, []any{d, known, size}, c.name)
 	}
+}
+
+// Bytes that look like an MP3 frame header, found after an ID3v2 tag in a
+// file of another format, are no frame when no second frame follows the
+// first: the file's time is unknown, not the first "frame's" 26 ms. A
+// real MP3 after the same tag is timed by its frames.
+func TestAFalseMP3FrameSyncIsNoFrame(t *testing.T) {
+	other := samples.Noise(50_000, 3)
+	for i := range other {
+		if other[i] == 0xff {
+			other[i] = 0 // no sync but the one planted below
+		}
+	}
+	copy(other[1000:], []byte{0xff, 0xfb, 0x90, 0x64}) // MPEG-1 layer III, 128 kbps, 44.1 kHz
+	file := append(id3Tag(100), other...)
+	d, known, size := bytesDuration(file)
+	assert.False(t, known, "read as %v", d)
+	assert.Equal(t, int64(len(file)), size)
+
+	mp3 := append(id3Tag(100), samples.MP3(2*time.Second, 128, false)...)
+	d, known, _ = bytesDuration(mp3)
+	assert.True(t, known)
+	assert.Equal(t, mp3Time(77), d)
 }
