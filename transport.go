@@ -222,13 +222,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	l := t.limiter
+	var form formFields
 	if t.service != nil {
 		model := modelOf(body, req)
 		if model == "" && boundary != "" {
-			if out, model, err = formModel(out, boundary, body); err != nil {
+			// A transcription's file is read for its estimate in the
+			// same pass, should its limiter have a token budget.
+			if out, form, err = readFormFields(out, boundary, body, true, transcribes(req)); err != nil {
 				closeBody(req)
 				return nil, err
 			}
+			model = form.model
 		}
 		if l = t.service.Limiter(model); l == nil {
 			closeBody(out)
@@ -250,16 +254,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		est, learn = t.refs.estimate(l, signals.ParseRequest(body))
 		opts = append(opts, est)
 	case tokens && boundary != "" && transcribes(req):
-		next, est, err := formAudioTokens(out, boundary, body)
-		if err != nil {
-			if out != req {
-				closeBody(out) // the fresh body routing by model gave it
+		if !form.fileRead {
+			next, f, err := readFormFields(out, boundary, body, false, true)
+			if err != nil {
+				closeBody(req)
+				return nil, err
 			}
-			closeBody(req)
-			return nil, err
+			out, form = next, f
 		}
-		if out = next; est != nil {
-			opts = append(opts, est)
+		if form.audio != nil {
+			opts = append(opts, form.audio)
 		}
 	}
 	tk, err := l.Acquire(ctx, opts...)

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"math"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -17,45 +16,61 @@ import (
 // a longer one names none.
 const maxFormModel = 256
 
-// formModel returns the first "model" field of req's body, a
-// multipart/form-data form with the given boundary (an audio transcription
-// or translation, say), or "" when it names no model, with the request to
-// send in req's place (see readForm). body is req's body when the
-// transport has read it already (see prepare), else nil.
-func formModel(req *http.Request, boundary string, body []byte) (*http.Request, string, error) {
-	var model string
-	out, err := readForm(req, body, func(form io.Reader) { model = scanFormModel(form, boundary) })
-	return out, model, err
+// formFields is what a multipart/form-data form tells the transport: its
+// first "model" field that is no file ("" when it names no model), and
+// the token estimate of its "file" (nil when it holds none), when it was
+// read for it (fileRead).
+type formFields struct {
+	model    string
+	audio    AcquireOption
+	fileRead bool
 }
 
-// formAudioTokens returns the token estimate of req, an audio
-// transcription or translation whose body is a multipart/form-data form
-// with the given boundary: the input tokens of its "file" (see
-// signals.AudioFileTokens), a bound where its playing time is unknown, and
-// no output; nil when the form holds no file. It returns the request to
-// send in req's place (see readForm). body is req's body when the
-// transport has read it already (see prepare), else nil.
-func formAudioTokens(req *http.Request, boundary string, body []byte) (*http.Request, AcquireOption, error) {
-	var opt AcquireOption
-	out, err := readForm(req, body, func(form io.Reader) {
-		mr := multipart.NewReader(form, boundary)
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				return
-			}
-			if p.FormName() == "file" && p.FileName() != "" {
-				in, bound := signals.AudioFileTokens(p)
-				in, bound = min(in, math.MaxInt32), min(bound, math.MaxInt32)
-				opt = acquireOption(func(c *acquireConfig) error {
-					c.in, c.out, c.bound = in, 0, bound
-					return nil
-				})
-				return
-			}
+// readFormFields returns what req's body, a multipart/form-data form with
+// the given boundary (an audio transcription or translation, say), tells:
+// its model when wantModel, the estimate of its file when wantFile (see
+// scanForm), both read in one pass; with the request to send in req's
+// place (see readForm). body is req's body when the transport has read it
+// already (see prepare), else nil.
+func readFormFields(req *http.Request, boundary string, body []byte, wantModel, wantFile bool) (*http.Request, formFields, error) {
+	var f formFields
+	out, err := readForm(req, body, func(form io.Reader) { f = scanForm(form, boundary, wantModel, wantFile) })
+	return out, f, err
+}
+
+// scanForm reads a multipart form from r as far as it must to find its
+// first field named "model" that is no file (when wantModel), trimmed of
+// spaces ("" when it is longer than maxFormModel), and its first file
+// named "file" (when wantFile), whose estimate is the input tokens of its
+// audio (see signals.AudioFileTokens), a bound where its playing time is
+// unknown, and no output. A form that ends or turns malformed first gives
+// what was found before.
+func scanForm(r io.Reader, boundary string, wantModel, wantFile bool) formFields {
+	f := formFields{fileRead: wantFile}
+	mr := multipart.NewReader(r, boundary)
+	for wantModel || wantFile {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
 		}
-	})
-	return out, opt, err
+		switch {
+		case wantModel && p.FormName() == "model" && p.FileName() == "":
+			wantModel = false
+			if v, err := io.ReadAll(io.LimitReader(p, maxFormModel+1)); err == nil && len(v) <= maxFormModel {
+				f.model = strings.TrimSpace(string(v))
+			}
+		case wantFile && p.FormName() == "file" && p.FileName() != "":
+			wantFile = false
+			in, bound := signals.AudioFileTokens(p)
+			f.audio = tokenCharge(in, 0, bound)
+		}
+	}
+	return f
+}
+
+// scanFormModel returns the model scanForm finds in the form r gives.
+func scanFormModel(r io.Reader, boundary string) string {
+	return scanForm(r, boundary, true, false).model
 }
 
 // readForm calls scan with req's form body: body when the transport has
@@ -98,26 +113,4 @@ func transcribes(req *http.Request) bool {
 	}
 	p := strings.TrimSuffix(req.URL.Path, "/")
 	return strings.HasSuffix(p, "/audio/transcriptions") || strings.HasSuffix(p, "/audio/translations")
-}
-
-// scanFormModel reads a multipart form from r up to its first field named
-// "model" that is no file, and returns that field's value, trimmed of
-// spaces; "" when the form has none before it ends or turns malformed, or
-// when the value is longer than maxFormModel.
-func scanFormModel(r io.Reader, boundary string) string {
-	mr := multipart.NewReader(r, boundary)
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			return ""
-		}
-		if p.FormName() != "model" || p.FileName() != "" {
-			continue
-		}
-		v, err := io.ReadAll(io.LimitReader(p, maxFormModel+1))
-		if err != nil || len(v) > maxFormModel {
-			return ""
-		}
-		return strings.TrimSpace(string(v))
-	}
 }

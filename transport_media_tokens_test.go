@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -120,4 +123,48 @@ func TestTranscribesNamesTheAudioEndpoints(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, transcribes(req), path)
 	}
+}
+
+// A transcription routed by the model its form names, to a limiter with a
+// token budget, is charged its file's playing time, its form read once for
+// both: GetBody gives one copy to read and one to send.
+func TestTransportRoutesAndChargesATranscriptionInOnePass(t *testing.T) {
+	srv, arrived, release := heldServer(t, transcriptionAnswer)
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	wav := samples.WAV(90*time.Second, 16000, 1, 16)
+
+	synctest.Test(t, func(t *testing.T) {
+		defer base.CloseIdleConnections()
+		defer release()
+		m := NewMonitor(WithoutLogs())
+		defer m.Stop()
+		svc := NewService("openai", nil)
+		l, err := svc.NewLimiter(string(openai.AudioModelGPTTranscribe), 600, WithMonitor(m), WithTokensPerMinute(600_000))
+		require.NoError(t, err)
+		tr := tpTransport(t, base, WithServiceLimiters(svc))
+		var getBodies atomic.Int32
+		counting := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if gb := r.GetBody; gb != nil {
+				r.GetBody = func() (io.ReadCloser, error) { getBodies.Add(1); return gb() }
+			}
+			return tr.RoundTrip(r)
+		})
+		client := tpOpenAI(srv.URL, counting)
+		full := tokenLevel(l)
+		done := make(chan error, 1)
+		go func() {
+			_, err := client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+				File: openai.File(bytes.NewReader(wav), "talk.wav", "audio/wav"), Model: openai.AudioModelGPTTranscribe,
+			})
+			done <- err
+		}()
+
+		awaitArrival(t, arrived, done)
+		assert.Equal(t, float64(90*20), full-tokenLevel(l), "the charge before the answer")
+		assert.EqualValues(t, 2, getBodies.Load(), "copies of the form from GetBody")
+		release()
+		require.NoError(t, <-done)
+		assertSettled(t, l, 1)
+	})
 }

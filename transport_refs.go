@@ -82,9 +82,5 @@ func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request) (AcquireOpt
 		others := max(in-refCharge, 0)
 		learn = func(input int64) { c.set(key, max(input-others, 0)) }
 	}
-	in, out = min(in, math.MaxInt32), min(out, math.MaxInt32)
-	return acquireOption(func(a *acquireConfig) error {
-		a.in, a.out, a.bound = in, out, bound
-		return nil
-	}), learn
+	return tokenCharge(in, out, bound), learn
 }

@@ -68,6 +68,17 @@ func countsTokens(req *http.Request) bool {
 		strings.HasSuffix(p, ":countTokens")
 }
 
+// tokenCharge returns the option of an estimate of in input and out
+// output tokens, of which bound (of the input) is a bound, each clamped to
+// what a ticket holds.
+func tokenCharge(in, out, bound int64) AcquireOption {
+	in, out, bound = min(in, math.MaxInt32), min(out, math.MaxInt32), min(bound, math.MaxInt32)
+	return acquireOption(func(a *acquireConfig) error {
+		a.in, a.out, a.bound = in, out, bound
+		return nil
+	})
+}
+
 // usageTap collects the usage a response reports while its body is read.
 type usageTap struct {
 	// learn, when set, learns from the input tokens of the usage (see
