@@ -221,8 +221,9 @@ type AcquireOption interface {
 type acquireConfig struct {
 	in, out int64
 	// bound is the part of in that is a bound rather than a count: the
-	// most that a request's images of unknown size and its PDFs may
-	// cost.
+	// most that a request's images of unknown size, its PDFs and its
+	// audio and video of unknown length may cost, or what a file given
+	// by reference was guessed or learned to cost.
 	bound int64
 }
 

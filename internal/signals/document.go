@@ -153,11 +153,7 @@ func pdfCharge(perPage int64, s []byte) imageCharge {
 		return imageCharge{tokens: perPage}
 	}
 	pages, _ := pdfPages(s)
-	tokens := int64(math.MaxInt64)
-	if pages <= math.MaxInt64/perPage {
-		tokens = pages * perPage
-	}
-	return imageCharge{tokens: tokens}
+	return imageCharge{tokens: satMul(pages, perPage)}
 }
 
 // pdfPages returns the pages of the PDF whose base64 is s, the contents

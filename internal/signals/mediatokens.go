@@ -257,11 +257,3 @@ func hasMIMEPrefix(v []byte, prefix string) bool {
 	m := keyName(v)
 	return len(m) >= len(prefix) && bytes.EqualFold(m[:len(prefix)], []byte(prefix))
 }
-
-// satMul multiplies two non-negative counts, saturating at math.MaxInt64.
-func satMul(a, b int64) int64 {
-	if a != 0 && b > math.MaxInt64/a {
-		return math.MaxInt64
-	}
-	return a * b
-}

@@ -122,11 +122,7 @@ func (r Request) EstimateTokens() int64 {
 // generate, as the providers count it against their limits: MaxTokens for
 // each of its Choices. The result saturates instead of overflowing.
 func (r Request) EstimateOutputTokens() int64 {
-	out, n := max(r.MaxTokens, 0), max(r.Choices, 1)
-	if out > 0 && n > math.MaxInt64/out {
-		return math.MaxInt64
-	}
-	return out * n
+	return satMul(max(r.MaxTokens, 0), max(r.Choices, 1))
 }
 
 // EstimateInputTokens returns a conservative estimate of the request's
@@ -134,11 +130,7 @@ func (r Request) EstimateOutputTokens() int64 {
 // PerMessageTokens for each message, plus ImageTokens, DocumentTokens
 // and MediaTokens. The result saturates instead of overflowing.
 func (r Request) EstimateInputTokens() int64 {
-	per := max(r.Messages, 0)
-	if per > math.MaxInt64/PerMessageTokens {
-		return math.MaxInt64
-	}
-	n := satAdd(satAdd(max(r.PromptChars, 0)/4, per*PerMessageTokens), max(r.ImageTokens, 0))
+	n := satAdd(satAdd(max(r.PromptChars, 0)/4, satMul(max(r.Messages, 0), PerMessageTokens)), max(r.ImageTokens, 0))
 	return satAdd(satAdd(n, max(r.DocumentTokens, 0)), max(r.MediaTokens, 0))
 }
 
@@ -627,6 +619,14 @@ func numberCount(num string) (int64, bool) {
 		return maxCount, true
 	}
 	return int64(f), true
+}
+
+// satMul multiplies two non-negative counts, saturating at math.MaxInt64.
+func satMul(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
 }
 
 // satAdd adds two non-negative counts, saturating at math.MaxInt64.
