@@ -2,6 +2,8 @@ package ratellmiter
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -26,7 +28,8 @@ import (
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
-// answer, or the usage events of a stream (OpenAI's final chunk with
+// answer (read as the answer passes, of any length, keeping nothing of it
+// but its usage objects; see signals.AnswerUsage), or the usage events of a stream (OpenAI's final chunk with
 // stream_options.include_usage, Anthropic's message_start and
 // message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
@@ -52,8 +55,14 @@ import (
 // model, and the providers do not count it against their token limits: it
 // takes a ticket but is charged no tokens.
 
-// maxUsageBody bounds how much of a JSON answer is kept to read its usage.
+// maxUsageBody bounds how much of a gzip-compressed JSON answer is kept
+// to read its usage; an answer that is not compressed is read as it
+// passes, and nothing of it is kept but its usage.
 const maxUsageBody = 4 << 20
+
+// maxGzipUsage bounds how far a compressed answer is decompressed to read
+// its usage.
+const maxGzipUsage = 64 << 20
 
 // countsTokens reports whether req asks only for a count of its prompt's
 // tokens (Anthropic's count_tokens, OpenAI's responses/input_tokens,
@@ -85,10 +94,13 @@ type usageTap struct {
 	// refCosts.estimate).
 	learn  func(input int64)
 	stream *signals.StreamUsage // an event stream
-	buf    []byte               // a JSON answer, up to maxUsageBody
-	over   bool                 // the JSON answer was longer than that
-	gzip   bool                 // the JSON answer is gzip-compressed
-	size   int                  // the JSON answer's Content-Length, when known
+	answer *signals.AnswerUsage // a JSON answer, read as it passes
+	// A JSON answer in gzip is kept, compressed, up to maxUsageBody (buf),
+	// and read at its end: over says it was longer, size is its
+	// Content-Length, when known.
+	buf  []byte
+	over bool
+	size int
 	// head is the start of the stream's current line, up to
 	// maxEventLine bytes, to tell by its first event whether the stream
 	// is an Anthropic Messages stream (messages); seen says that event
@@ -113,8 +125,10 @@ func newUsageTap(resp *http.Response) *usageTap {
 		return nil
 	case mt == "text/event-stream" && enc != "gzip":
 		return &usageTap{stream: new(signals.StreamUsage)}
+	case (mt == "application/json" || mt == "") && enc != "gzip":
+		return &usageTap{answer: new(signals.AnswerUsage)}
 	case mt == "application/json" || mt == "":
-		u := &usageTap{gzip: enc == "gzip"}
+		u := &usageTap{}
 		switch n := resp.ContentLength; {
 		case n > maxUsageBody:
 			u.over = true // too long to be read, as write would find
@@ -132,6 +146,8 @@ func (u *usageTap) write(p []byte) {
 	case u.stream != nil:
 		_, _ = u.stream.Write(p)
 		u.noteEvents(p)
+	case u.answer != nil:
+		_, _ = u.answer.Write(p)
 	case u.over:
 	case len(u.buf)+len(p) > maxUsageBody:
 		u.over, u.buf = true, nil
@@ -180,17 +196,29 @@ func (u *usageTap) usage() signals.Usage {
 	if u.stream != nil {
 		return u.stream.Usage()
 	}
+	if u.answer != nil {
+		return u.answer.Usage()
+	}
 	if u.over {
 		return signals.Usage{}
 	}
-	if u.gzip {
-		plain, _ := gunzip(u.buf, maxUsageBody)
-		if plain == nil {
-			return signals.Usage{}
-		}
-		return signals.ParseUsage(plain)
+	return gunzipUsage(u.buf)
+}
+
+// gunzipUsage reads the usage of a gzip-compressed JSON answer as it is
+// decompressed, up to maxGzipUsage bytes; one that is not valid gzip or
+// decompresses to more has none.
+func gunzipUsage(body []byte) signals.Usage {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return signals.Usage{}
 	}
-	return signals.ParseUsage(u.buf)
+	var a signals.AnswerUsage
+	n, err := io.Copy(&a, io.LimitReader(zr, maxGzipUsage+1))
+	if err != nil || n > maxGzipUsage {
+		return signals.Usage{}
+	}
+	return a.Usage()
 }
 
 // complete reports whether the whole answer has passed, so that its usage

@@ -136,3 +136,24 @@ func BenchmarkStreamUsageLargeEvents(b *testing.B) {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) { benchStream(b, samples.ImageStream(20, size), 16<<10) })
 	}
 }
+
+func BenchmarkAnswerUsage(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		body := samples.EmbeddingsAnswer(n)
+		b.Run(fmt.Sprintf("embeddings/%dKB", len(body)>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var a AnswerUsage
+				for p := body; len(p) > 0; {
+					k := min(32<<10, len(p))
+					_, _ = a.Write(p[:k])
+					p = p[k:]
+				}
+				if !a.Usage().Known {
+					b.Fatal("no usage")
+				}
+			}
+		})
+	}
+}

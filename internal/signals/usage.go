@@ -178,23 +178,9 @@ func (u *usageParts) usage() Usage {
 // messages API or Gemini's generateContent. A top-level JSON array (as
 // returned by Gemini's streamGenerateContent without SSE) is read element
 // by element, later figures replacing earlier ones. Unrecognised bodies
-// yield a Usage that is not Known.
+// yield a Usage that is not Known. It reads body as an AnswerUsage does.
 func ParseUsage(body []byte) Usage {
-	var u usageParts
-	v, ok := validValue(body)
-	if !ok {
-		return Usage{}
-	}
-	if isObject(v) {
-		m, _ := scanUsageMembers(v, math.MaxInt) // v is valid
-		u.merge(m)
-	} else {
-		elements(v, func(e []byte) {
-			if isObject(e) {
-				m, _ := scanUsageMembers(e, math.MaxInt)
-				u.merge(m)
-			}
-		})
-	}
-	return u.usage()
+	var a AnswerUsage
+	_, _ = a.Write(body)
+	return a.Usage()
 }
