@@ -32,21 +32,6 @@ func BenchmarkStreamUsage(b *testing.B) {
 	}
 }
 
-func BenchmarkParseUsage(b *testing.B) {
-	for _, n := range []int{1, 100} {
-		body := samples.EmbeddingsAnswer(n)
-		b.Run(fmt.Sprintf("embeddings/%dKB", len(body)>>10), func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if !ParseUsage(body).Known {
-					b.Fatal("no usage")
-				}
-			}
-		})
-	}
-}
-
 func BenchmarkParseRequest(b *testing.B) {
 	for _, mb := range []int{1, 20} {
 		for _, c := range []struct {
@@ -137,23 +122,25 @@ func BenchmarkStreamUsageLargeEvents(b *testing.B) {
 	}
 }
 
+// BenchmarkAnswerUsage reads an answer's usage whole (as ParseUsage
+// does) and as it passes, in pieces of 4 KiB.
 func BenchmarkAnswerUsage(b *testing.B) {
 	for _, n := range []int{1, 100} {
 		body := samples.EmbeddingsAnswer(n)
-		b.Run(fmt.Sprintf("embeddings/%dKB", len(body)>>10), func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				var a AnswerUsage
-				for p := body; len(p) > 0; {
-					k := min(32<<10, len(p))
-					_, _ = a.Write(p[:k])
-					p = p[k:]
-				}
-				if !a.Usage().Known {
-					b.Fatal("no usage")
-				}
+		for _, piece := range []int{len(body), 4 << 10} {
+			name := fmt.Sprintf("embeddings/%dKB/whole", len(body)>>10)
+			if piece < len(body) {
+				name = fmt.Sprintf("embeddings/%dKB/pieces", len(body)>>10)
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if !answerUsage(body, piece).Known {
+						b.Fatal("no usage")
+					}
+				}
+			})
+		}
 	}
 }
