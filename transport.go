@@ -223,8 +223,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	l := t.limiter
 	var form formFields
+	var model string
 	if t.service != nil {
-		model := modelOf(body, req)
+		model = modelOf(body, req)
 		if model == "" && boundary != "" {
 			// A transcription's file is read for its estimate in the
 			// same pass, should its limiter have a token budget.
@@ -251,7 +252,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case tokens && jsonBody && body != nil:
 		var est AcquireOption
-		est, learn = t.refs.estimate(l, signals.ParseRequest(body))
+		if t.service == nil {
+			model = modelOf(body, req)
+		}
+		// A Gemini request's model, in its URL, tells what its media cost.
+		est, learn = t.refs.estimate(l, signals.ParseRequestFor(body, model))
 		opts = append(opts, est)
 	case tokens && boundary != "" && transcribes(req):
 		if !form.fileRead {

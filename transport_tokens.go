@@ -23,8 +23,11 @@ import (
 // and each PDF document by its pages at the most its provider gives for a
 // page (the page objects of an inline PDF counted, one page for a URL or a
 // file, the pages of a PDF that shows no page object estimated from its
-// size), a bound charged no more than a minute of the budget either, as
-// input (audio and video count nothing);
+// size), a bound charged no more than a minute of the budget either, and
+// audio and video by their playing time, read from an inline file's
+// header (see signals.Request.MediaTokens), as input; a Gemini request's
+// media by what the model its URL names counts (see
+// signals.ParseRequestFor);
 // max_tokens, max_completion_tokens or max_output_tokens, times the
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON

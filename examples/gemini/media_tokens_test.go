@@ -53,6 +53,57 @@ func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 	})
 }
 
+// The model in the URL tells how the media are counted: a Gemini 3 model
+// counts 70 tokens for a video frame and 1,120 for an image at its default
+// media resolution, where a Gemini 2 model counts 258 for each; the media
+// resolution the request asks for, or a part's own at Gemini 3, changes
+// both.
+func TestMediaAreChargedAsTheirModelCountsThem(t *testing.T) {
+	const budget, gemini3 = 100_000, "gemini-3-pro-preview"
+	const usage = `{"promptTokenCount":3000,"candidatesTokenCount":40,"totalTokenCount":3040}`
+	contents := func(videoLevel genai.PartMediaResolutionLevel) []*genai.Content {
+		video := genai.NewPartFromBytes(samples.MP4(20*time.Second, true, 64<<10), "video/mp4")
+		if videoLevel != "" {
+			video.MediaResolution = &genai.PartMediaResolution{Level: videoLevel}
+		}
+		return []*genai.Content{genai.NewContentFromParts([]*genai.Part{
+			genai.NewPartFromText("Describe both."),
+			genai.NewPartFromBytes(pngOf(t, 300, 200), "image/png"),
+			video,
+		}, genai.RoleUser)}
+	}
+	tests := []struct {
+		name       string
+		model      string
+		resolution genai.MediaResolution
+		videoLevel genai.PartMediaResolutionLevel
+		image      int // the image's tokens
+		frame      int // a frame's, 20 of them, each with 42 tokens of sound and time
+	}{
+		{"gemini 2.5", flash, "", "", 258, 258},
+		{"gemini 2.5 at low resolution", flash, genai.MediaResolutionLow, "", 64, 64},
+		{"gemini 3", gemini3, "", "", 1120, 70},
+		{"gemini 3 at low resolution", gemini3, genai.MediaResolutionLow, "", 280, 70},
+		{"gemini 3 with its video at high resolution", gemini3, "", genai.PartMediaResolutionLevelMediaResolutionHigh, 1120, 280},
+	}
+	srv := usageServer(t, usage, nil)
+	base := noKeepAlive(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := budgetLimiter(t, budget)
+				ask := heldCallerOf(t, srv.URL, base, l, tt.model, &genai.GenerateContentConfig{MaxOutputTokens: 100, MediaResolution: tt.resolution})
+				media := tt.image + 20*(tt.frame+42)
+				require.NoError(t, ask(contents(tt.videoLevel), func() {
+					// Besides the media, 14 bytes of text and a message.
+					assertCharged(t, l, budget, media, media+10, 100)
+				}))
+				assertCharged(t, l, budget, 3000, 3000, 40)
+			})
+		})
+	}
+}
+
 // A video by URI is charged a minute until an answer says what it costs:
 // then a request that names it again is charged what that answer
 // reported as its input. A lecture of 500,000 tokens is charged 18,000
@@ -85,6 +136,11 @@ func TestAVideoByURIIsChargedWhatItCostLastTime(t *testing.T) {
 // charged, while check runs, then goes on to base; the function returns
 // the call's error. It must be made and called in the test's bubble.
 func heldCaller(t *testing.T, baseURL string, base http.RoundTripper, l *ratellmiter.BucketRateLimiter) func(contents []*genai.Content, check func()) error {
+	return heldCallerOf(t, baseURL, base, l, flash, &genai.GenerateContentConfig{MaxOutputTokens: 100})
+}
+
+// heldCallerOf is heldCaller for model, with config.
+func heldCallerOf(t *testing.T, baseURL string, base http.RoundTripper, l *ratellmiter.BucketRateLimiter, model string, config *genai.GenerateContentConfig) func(contents []*genai.Content, check func()) error {
 	sent, release := make(chan struct{}), make(chan struct{})
 	gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent <- struct{}{}
@@ -95,7 +151,7 @@ func heldCaller(t *testing.T, baseURL string, base http.RoundTripper, l *ratellm
 	return func(contents []*genai.Content, check func()) error {
 		errc := make(chan error)
 		go func() {
-			_, err := c.Models.GenerateContent(context.Background(), flash, contents, &genai.GenerateContentConfig{MaxOutputTokens: 100})
+			_, err := c.Models.GenerateContent(context.Background(), model, contents, config)
 			errc <- err
 		}()
 		<-sent

@@ -31,14 +31,11 @@ import (
 //     low: 765 on gpt-4o) plus 800 tokens of text.
 //   - Gemini (the document understanding and media resolution guides):
 //     Gemini 3 models count 560 tokens a page at their default media
-//     resolution for PDFs, Gemini 2 models 258; the body does not name the
-//     model, so a page is charged 560.
-//
-// Audio and video are still not counted.
+//     resolution for PDFs, Gemini 2 models 258; a model of unknown
+//     generation is charged 560 (see geminimedia.go).
 
 const (
 	anthropicPageTokens = 3000
-	geminiPageTokens    = 560
 	// openAIPageText is the tokens of a page's text that OpenAI is
 	// charged besides the page's image.
 	openAIPageText = 800
@@ -72,8 +69,8 @@ type documentPart struct {
 // {"type":"input_file","file_data":...} (inline when its file_data is a
 // base64 data: URL; a file id or URL instead is not); or a Gemini part
 // whose inlineData (inline_data) or, failing that, fileData (file_data)
-// has the MIME type "application/pdf", in any case.
-func (p *imagePart) documentTokens(model string, d documentPart) imageCharge {
+// has the MIME type "application/pdf", in any case, by g.
+func (p *imagePart) documentTokens(model string, g geminiMedia, d documentPart) imageCharge {
 	if isString(p.typ) {
 		switch {
 		case keyIs(p.typ, "document"):
@@ -100,7 +97,7 @@ func (p *imagePart) documentTokens(model string, d documentPart) imageCharge {
 		}
 	}
 	if b64, ok := p.geminiPart(isPDFMIME); ok {
-		c := pdfCharge(geminiPageTokens, b64)
+		c := pdfCharge(g.page(p.level()), b64)
 		if b64 == nil {
 			c = guessed(c, p.geminiFileURI())
 		}

@@ -42,14 +42,16 @@ import (
 //   - Gemini (the token guide's image tokens): 258 tokens for an image of
 //     at most 384 px a side, else 258 for each 768x768 tile, once scaled to
 //     fit in 3072x3072 (Vertex AI's image understanding guide), as Gemini 2
-//     models count; Gemini 3 models count 1,120 by default (media
-//     resolution high) whatever the size, and since the body does not name
-//     the model, an image is charged at least that. An image of unknown
-//     size is charged 16 tiles, 4,128 tokens.
+//     models count, 16 tiles (4,128 tokens) for an image of unknown size;
+//     Gemini 3 models count 1,120 by default (media resolution high)
+//     whatever the size. The media resolution the request asks for changes
+//     both, and a model of unknown generation is charged the more of the
+//     two (see geminimedia.go).
 //
 // The rules count images in the pixels the provider sees, not in the bytes
 // of their encoding. PDF documents are counted by their pages (see
-// document.go); audio and video are still not counted.
+// document.go), audio and video by their playing time (see
+// mediatokens.go).
 
 // imageRule is a provider's rule for the tokens of an image.
 type imageRule struct {
@@ -57,6 +59,10 @@ type imageRule struct {
 	base, tile int64   // openAITiles: base, plus tile for each 512 px tile
 	perPatch   float64 // openAIPatches: tokens for each 32 px patch
 	low        bool    // openAITiles: detail low, the base alone
+	// geminiTiles: the request's model and media resolution, and the
+	// part's own.
+	gemini geminiMedia
+	part   mediaLevel
 }
 
 // imageKind is the way a rule counts an image.
@@ -73,7 +79,7 @@ var (
 	imageOpenAI    = imageRule{kind: openAITiles, base: 85, tile: 170}
 	imageOpenAILow = imageRule{kind: openAITiles, base: 85, tile: 170, low: true}
 	imageAnthropic = imageRule{kind: anthropicArea}
-	imageGemini    = imageRule{kind: geminiTiles}
+	imageGemini    = imageRule{kind: geminiTiles} // for a model of unknown generation
 )
 
 // openAIModelImages are the rules of the OpenAI models that do not count
@@ -124,8 +130,7 @@ const (
 	// comma.
 	maxDataURLHeader = 256
 
-	anthropicImageMax               = 1600
-	geminiImageTile, geminiImageMin = 258, 1120
+	anthropicImageMax = 1600
 )
 
 // imageTokens returns the tokens of one image under rule, of w by h
@@ -161,15 +166,7 @@ func imageTokens(rule imageRule, w, h int, known bool) int64 {
 		W, H = fitIn(W, H, 1568)
 		return min(ceilDiv(W*H, 750), anthropicImageMax)
 	default: // geminiTiles
-		if !known {
-			return 16 * geminiImageTile
-		}
-		W, H = fitIn(W, H, 3072)
-		n := int64(geminiImageTile)
-		if W > 384 || H > 384 {
-			n = geminiImageTile * ceilDiv(W, 768) * ceilDiv(H, 768)
-		}
-		return max(n, geminiImageMin)
+		return rule.gemini.image(rule.part, W, H, known)
 	}
 }
 
@@ -442,6 +439,8 @@ type imagePart struct {
 	typ, imageURL, detail, source []byte
 	inlineData, inlineDataSnake   []byte
 	fileData, fileDataSnake       []byte
+	// mediaResolution is a Gemini part's (media_resolution).
+	mediaResolution, mediaResolutionSnake []byte
 }
 
 // tokens returns the charge of the image the object is, or none: an OpenAI
@@ -449,8 +448,8 @@ type imagePart struct {
 // Responses part {"type":"input_image","image_url":...,"detail":...}, an
 // Anthropic block {"type":"image","source":{...}} (inline when its type is
 // "base64"), or a Gemini part whose inlineData (inline_data) or, failing
-// that, fileData (file_data) has a MIME type "image/...".
-func (p *imagePart) tokens(model string) imageCharge {
+// that, fileData (file_data) has a MIME type "image/...", by g.
+func (p *imagePart) tokens(model string, g geminiMedia) imageCharge {
 	if isString(p.typ) {
 		switch {
 		case keyIs(p.typ, "image_url"):
@@ -474,9 +473,14 @@ func (p *imagePart) tokens(model string) imageCharge {
 		}
 	}
 	if b64, ok := p.geminiPart(isImageMIME); ok {
-		return inlineImageTokens(imageGemini, b64)
+		return inlineImageTokens(imageRule{kind: geminiTiles, gemini: g, part: p.level()}, b64)
 	}
 	return imageCharge{}
+}
+
+// level returns the media resolution of a Gemini part.
+func (p *imagePart) level() mediaLevel {
+	return partMediaLevel(firstPresent(p.mediaResolution, p.mediaResolutionSnake))
 }
 
 // anthropicSource returns the "type" of an Anthropic block's source (a

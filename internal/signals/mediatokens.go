@@ -14,11 +14,12 @@ import (
 // charges a second.
 //
 //   - Gemini (the token counting and video understanding guides): audio
-//     costs 32 tokens a second; a video 258 tokens for each frame, taken
-//     at one frame a second unless its videoMetadata asks for another
-//     rate, plus 32 a second for its sound track and about 10 for its
-//     timestamps: about 300 a second at one frame a second. Gemini 3's
-//     default resolution for video frames costs less (70 a frame).
+//     costs 32 tokens a second; a video 258 tokens for each frame at
+//     Gemini 2 (70 at Gemini 3, 258 for a model of unknown generation;
+//     see geminimedia.go), taken at one frame a second unless its
+//     videoMetadata asks for another rate, plus 32 a second for its sound
+//     track and about 10 for its timestamps: about 300 a second at one
+//     frame a second.
 //   - OpenAI (an input_audio part of chat completions): OpenAI documents
 //     no figure for a second of audio in chat; its Realtime cost guide
 //     counts a token for each 100 ms of the user's audio and for each
@@ -39,7 +40,6 @@ import (
 
 const (
 	geminiAudioTokensPerSecond = 32
-	geminiFrameTokens          = 258
 	// geminiVideoSecondTokens is what a second of video costs besides its
 	// frames: its sound track (32) and its timestamps (about 10).
 	geminiVideoSecondTokens    = geminiAudioTokensPerSecond + 10
@@ -70,8 +70,8 @@ type mediaPart struct {
 // none: an OpenAI part {"type":"input_audio","input_audio":{"data":...}}
 // (its base64, whatever its "format" says), or a Gemini part whose
 // inlineData (inline_data) or, failing that, fileData (file_data) has a
-// MIME type "audio/..." or "video/...".
-func (p *imagePart) mediaTokens(m mediaPart) imageCharge {
+// MIME type "audio/..." or "video/...", by g.
+func (p *imagePart) mediaTokens(g geminiMedia, m mediaPart) imageCharge {
 	if isString(p.typ) && keyIs(p.typ, "input_audio") {
 		if !isObject(m.inputAudio) {
 			return imageCharge{}
@@ -89,7 +89,7 @@ func (p *imagePart) mediaTokens(m mediaPart) imageCharge {
 		c = mediaCharge(geminiAudioTokensPerSecond, mediaFloorAudio, b64, cl)
 	} else if b64, ok = p.geminiPart(isVideoMIME); ok {
 		meta := firstPresent(m.videoMetadata, m.videoMetadataSnake)
-		perSecond := int64(math.Ceil(geminiFrameTokens*framesPerSecond(meta))) + geminiVideoSecondTokens
+		perSecond := int64(math.Ceil(float64(g.frame(p.level()))*framesPerSecond(meta))) + geminiVideoSecondTokens
 		cl = clipOf(meta)
 		c = mediaCharge(perSecond, mediaFloorVideo, b64, cl)
 	}

@@ -68,24 +68,26 @@ type Request struct {
 	// PDF's pages are counted as its page objects (or, when it shows none,
 	// estimated from its size, one for each 50 KiB begun); one given by
 	// reference (a URL, a file id) counts one page. A page costs 3,000
-	// tokens at Anthropic, 560 at Gemini, and at OpenAI the named model's
+	// tokens at Anthropic, at Gemini what the model's generation counts
+	// at the media resolution asked for (see geminimedia.go: 258 at Gemini
+	// 2, 560 at Gemini 3 by default), and at OpenAI the named model's
 	// tokens for an image of a 1700x2200 px page plus 800 for its text.
-	// They are a bound
-	// rather than a count: each figure is the most its provider gives for
-	// a page (Anthropic's range is 1,500 to 3,000), or the larger of its
-	// models' (Gemini 2 counts 258), and pages estimated from a PDF's size
-	// may be far off. It saturates instead of overflowing.
+	// They are a bound rather than a count: each figure is the most its
+	// provider gives for a page (Anthropic's range is 1,500 to 3,000), and
+	// pages estimated from a PDF's size may be far off. It saturates
+	// instead of overflowing.
 	DocumentTokens int64
 	// MediaTokens is the tokens of the audio and video among the
 	// prompt's content parts (see mediatokens.go): OpenAI's
 	// {"type":"input_audio"} and Gemini's inlineData and fileData of an
 	// audio or video MIME type. An inline file's playing time is read
 	// from its header (WAV, AIFF, MP3, AAC, FLAC, Ogg, MP4, QuickTime and
-	// 3GP, AVI, WebM and Matroska) and charged 32 tokens a second of audio at Gemini, 20 at
-	// OpenAI, and about 300 a second of video at Gemini (258 a frame at
-	// one frame a second, or at the videoMetadata's fps), for the clip
-	// its videoMetadata names, if any. It saturates instead of
-	// overflowing.
+	// 3GP, AVI, WebM and Matroska) and charged 32 tokens a second of
+	// audio at Gemini, 20 at OpenAI, and a second of video at Gemini its
+	// frames (one a second, or the videoMetadata's fps; 258 tokens each
+	// at Gemini 2, 70 at Gemini 3 by default, see geminimedia.go) plus 42
+	// for its sound and timestamps, for the clip its videoMetadata names,
+	// if any. It saturates instead of overflowing.
 	MediaTokens int64
 	// UnknownLengthMediaTokens is the part of MediaTokens charged for
 	// files whose playing time is unknown: an inline one whose header
@@ -142,7 +144,13 @@ func (r Request) EstimateInputTokens() int64 {
 // without decoding it: it allocates the model's name, each escaped key it
 // must compare, and the keys of large objects in tool definitions (to
 // find their duplicates), never a copy of the body.
-func ParseRequest(body []byte) Request {
+func ParseRequest(body []byte) Request { return ParseRequestFor(body, "") }
+
+// ParseRequestFor is ParseRequest for a request to model, which names the
+// model when the body does not: a Gemini request's is in its URL. A
+// Gemini model's generation tells what its images, PDF pages and video
+// frames cost (see geminimedia.go).
+func ParseRequestFor(body []byte, model string) Request {
 	var r Request
 	obj, ok := validValue(body)
 	if !ok || !isObject(obj) {
@@ -215,16 +223,20 @@ func ParseRequest(body []byte) Request {
 			r.Choices = max(r.Choices, n)
 		}
 	}
+	var level mediaLevel
 	if cfg := f.generationConfig; isObject(cfg) {
-		var maxOut, candidates []byte
+		var maxOut, candidates, resolution []byte
 		members(cfg, func(k, v []byte) {
 			switch string(keyName(k)) {
 			case "maxOutputTokens":
 				maxOut = v
 			case "candidateCount":
 				candidates = v
+			case "mediaResolution":
+				resolution = v
 			}
 		})
+		level = parseMediaLevel(resolution)
 		if r.MaxTokens == 0 {
 			r.MaxTokens, _ = rawCount(maxOut)
 		}
@@ -241,7 +253,10 @@ func ParseRequest(body []byte) Request {
 			})
 		}
 	}
-	images := imageTally{model: r.Model}
+	if r.Model != "" {
+		model = r.Model
+	}
+	images := imageTally{model: model, gemini: geminiMedia{gen: geminiGeneration(model), level: level}}
 	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake, f.content, f.requests} {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
@@ -260,12 +275,14 @@ func ParseRequest(body []byte) Request {
 }
 
 // imageTally sums the tokens of the images in a request for its model,
-// whose name tells how OpenAI counts them, and, in bound, those of the
+// whose name tells how OpenAI counts them (and gemini, how Gemini counts
+// them, its PDF pages and video frames), and, in bound, those of the
 // images of unknown size; in docTokens, those of its PDF documents; and in
 // mediaTokens those of its audio and video, in mediaBound those of unknown
 // length.
 type imageTally struct {
 	model                   string
+	gemini                  geminiMedia
 	tokens, bound           int64
 	docTokens               int64
 	mediaTokens, mediaBound int64
@@ -409,12 +426,16 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 				f.media.videoMetadata = e
 			case "video_metadata":
 				f.media.videoMetadataSnake = e
+			case "mediaResolution":
+				f.image.mediaResolution = e
+			case "media_resolution":
+				f.image.mediaResolutionSnake = e
 			}
 		})
 		f.image.source = f.source
-		img.add(f.image.tokens(img.model))
-		img.addDocument(f.image.documentTokens(img.model, f.document))
-		img.addMedia(f.image.mediaTokens(f.media))
+		img.add(f.image.tokens(img.model, img.gemini))
+		img.addDocument(f.image.documentTokens(img.model, img.gemini, f.document))
+		img.addMedia(f.image.mediaTokens(img.gemini, f.media))
 		var n int64
 		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
 			n = satAdd(n, textLen(e, depth+1, img))

@@ -28,7 +28,10 @@ func decodeObject(body []byte) (map[string]any, bool) {
 
 // decodedParseRequest is ParseRequest by decoding the whole body: the
 // reference the scanning reader must agree with.
-func decodedParseRequest(body []byte) Request {
+func decodedParseRequest(body []byte) Request { return decodedParseRequestFor(body, "") }
+
+// decodedParseRequestFor is ParseRequestFor by decoding the whole body.
+func decodedParseRequestFor(body []byte, model string) Request {
 	var r Request
 	obj, ok := decodeObject(body)
 	if !ok {
@@ -47,7 +50,9 @@ func decodedParseRequest(body []byte) Request {
 			r.Choices = max(r.Choices, n)
 		}
 	}
+	var level mediaLevel
 	if cfg, ok := obj["generationConfig"].(map[string]any); ok {
+		level = decodedMediaLevel(cfg["mediaResolution"])
 		if r.MaxTokens == 0 {
 			r.MaxTokens, _ = jsonCount(cfg["maxOutputTokens"])
 		}
@@ -63,7 +68,10 @@ func decodedParseRequest(body []byte) Request {
 			}
 		}
 	}
-	images := imageTally{model: r.Model}
+	if r.Model != "" {
+		model = r.Model
+	}
+	images := imageTally{model: model, gemini: geminiMedia{gen: geminiGeneration(model), level: level}}
 	for _, key := range []string{"messages", "system", "instructions", "prompt", "input", "contents", "systemInstruction", "system_instruction", "content", "requests"} {
 		r.PromptChars = satAdd(r.PromptChars, decodedTextLen(obj[key], 0, &images))
 	}
@@ -99,9 +107,9 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 		}
 		return n
 	case map[string]any:
-		img.add(decodedImageTokens(v, img.model))
-		img.addDocument(decodedDocumentTokens(v, img.model))
-		img.addMedia(decodedMediaTokens(v))
+		img.add(decodedImageTokens(v, img.model, img.gemini))
+		img.addDocument(decodedDocumentTokens(v, img.model, img.gemini))
+		img.addMedia(decodedMediaTokens(v, img.gemini))
 		var n int64
 		for _, key := range []string{"text", "content", "parts", "arguments", "output"} {
 			n = satAdd(n, decodedTextLen(v[key], depth+1, img))
@@ -131,8 +139,33 @@ func decodedTextLen(v any, depth int, img *imageTally) int64 {
 	return 0
 }
 
+// decodedMediaLevel is parseMediaLevel for a decoded value.
+func decodedMediaLevel(v any) mediaLevel {
+	switch v {
+	case "MEDIA_RESOLUTION_LOW":
+		return levelLow
+	case "MEDIA_RESOLUTION_MEDIUM":
+		return levelMedium
+	case "MEDIA_RESOLUTION_HIGH":
+		return levelHigh
+	case "MEDIA_RESOLUTION_ULTRA_HIGH":
+		return levelUltraHigh
+	}
+	return levelDefault
+}
+
+// decodedPartLevel is imagePart.level for a decoded object.
+func decodedPartLevel(m map[string]any) mediaLevel {
+	v, ok := m["mediaResolution"]
+	if !ok {
+		v = m["media_resolution"]
+	}
+	o, _ := v.(map[string]any)
+	return decodedMediaLevel(o["level"])
+}
+
 // decodedImageTokens is imagePart.tokens for a decoded object.
-func decodedImageTokens(m map[string]any, model string) imageCharge {
+func decodedImageTokens(m map[string]any, model string, g geminiMedia) imageCharge {
 	openAI := func(url, detail any) imageCharge {
 		rule := openAIImageRule(model, detail == "low")
 		s, _ := url.(string)
@@ -157,7 +190,7 @@ func decodedImageTokens(m map[string]any, model string) imageCharge {
 		return decodedInlineImageTokens(imageAnthropic, data)
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("image/")); ok {
-		return decodedInlineImageTokens(imageGemini, b64)
+		return decodedInlineImageTokens(imageRule{kind: geminiTiles, gemini: g, part: decodedPartLevel(m)}, b64)
 	}
 	return imageCharge{}
 }
@@ -214,7 +247,7 @@ func decodedBase64(s string) []byte {
 }
 
 // decodedDocumentTokens is imagePart.documentTokens for a decoded object.
-func decodedDocumentTokens(m map[string]any, model string) imageCharge {
+func decodedDocumentTokens(m map[string]any, model string, g geminiMedia) imageCharge {
 	// openAI charges a file of file_data data (nil: absent) named ref.
 	openAI := func(data, ref any) imageCharge {
 		var b64 *string
@@ -261,7 +294,7 @@ func decodedDocumentTokens(m map[string]any, model string) imageCharge {
 	}
 	isPDF := func(mime string) bool { return strings.EqualFold(mime, "application/pdf") }
 	if b64, ok := decodedGeminiPart(m, isPDF); ok {
-		c := decodedPDFCharge(geminiPageTokens, b64)
+		c := decodedPDFCharge(g.page(decodedPartLevel(m)), b64)
 		if b64 == nil {
 			c = decodedGuess(c, decodedGeminiFileURI(m))
 		}
@@ -358,10 +391,17 @@ func decodedJSONLen(v any, depth int) int64 {
 	return 0
 }
 
+// checkRequestAgrees asserts that ParseRequest reads body as decoding it
+// does, and so does ParseRequestFor a Gemini 2 and a Gemini 3 model.
 func checkRequestAgrees(t *testing.T, body []byte) {
 	t.Helper()
 	if got, want := ParseRequest(body), decodedParseRequest(body); got != want {
 		t.Fatalf("ParseRequest(%q) = %+v, decoding gives %+v", body, got, want)
+	}
+	for _, model := range []string{"gemini-2.5-flash", "models/gemini-3-pro-preview"} {
+		if got, want := ParseRequestFor(body, model), decodedParseRequestFor(body, model); got != want {
+			t.Fatalf("ParseRequestFor(%q, %q) = %+v, decoding gives %+v", body, model, got, want)
+		}
 	}
 }
 
@@ -392,6 +432,9 @@ func TestRequestIsReadAsDecodingReadsIt(t *testing.T) {
 		`{"max_tokens":-0,"max_output_tokens":5}`,
 		`{"generationConfig":{"maxOutputTokens":50,"candidateCount":3,"maxOutputTokens":60},"contents":[{"role":"user","parts":[{"text":"hi"},{"inlineData":{"data":"AAAA"}}]}],"systemInstruction":{"parts":[{"text":"sys"}]}}`,
 		`{"generationConfig":null,"max_tokens":0}`,
+		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW","mediaResolution":"MEDIA_RESOLUTION_\u0048IGH"},"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="},"mediaResolution":{"level":"MEDIA_RESOLUTION_ULTRA_HIGH"}},{"fileData":{"mimeType":"application/pdf","fileUri":"u"},"media_resolution":{"level":"MEDIA_RESOLUTION_LOW"}},{"fileData":{"mimeType":"video/mp4"},"mediaResolution":null,"media_resolution":{"level":"MEDIA_RESOLUTION_HIGH"}},{"fileData":{"mimeType":"image/png"},"mediaResolution":{"level":7}}]}]}`,
+		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}},{"fileData":{"mimeType":"video/webm"},"videoMetadata":{"fps":2}},{"fileData":{"mimeType":"application/pdf"}}]}]}`,
+		`{"model":"gemini-3-flash","generationConfig":{"mediaResolution":"low"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}}]}]}`,
 		`{"input":["a","bb",[1,2,3],{"content":"x"}],"instructions":"be brief","tools":[{"type":"function","name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"x":null,"y":true,"z":false,"w":-1.5e3}}]}`,
 		`{"messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","content":[{"type":"tool_result","content":"out"}]}],"functions":[{"name":"f"}],"tools":null}`,
 		`{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","data":"doc text"}},{"type":"document","source":{"type":"content","content":[{"type":"text","text":"block"}]}},{"type":"document","source":{"type":"base64","data":"JVBERi0x"}},{"type":"document","source":{"type":1,"data":"x"}},{"type":"tool_use","input":{"q":"x","q":"yy"}}]}]}`,
@@ -424,6 +467,7 @@ func FuzzRequestIsReadAsDecodingReadsIt(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==","detail":"auto"}}]}]}`))
 	f.Add([]byte(`{"messages":[{"content":[{"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGODlhAQABAAAAACw="}}]}]}`))
 	f.Add([]byte(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/webp","data":"UklGRgAAAABXRUJQVlA4IAAAAAAAAACdASoKABQA"}},{"file_data":{"mime_type":"image/png"}}]}]}`))
+	f.Add([]byte(`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW"},"contents":[{"parts":[{"fileData":{"mimeType":"video/mp4"},"mediaResolution":{"level":"MEDIA_RESOLUTION_HIGH"}}]}]}`))
 	f.Add([]byte(`{"input":[{"content":[{"type":"input_image","image_url":"data:image/jpeg;base64,\/9j\/4AAQSkZJRgABAQAAAQABAAD\/2wBDAAgGBgcGBQgH","detail":"low"}]}]}`))
 	pdf := b64(threePagePDF())
 	f.Add([]byte(`{"messages":[{"content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + pdf + `"}},{"type":"document","source":{"type":"url","url":"u"}}]}]}`))
@@ -512,7 +556,7 @@ func mimePrefix(p string) func(mime string) bool {
 }
 
 // decodedMediaTokens is imagePart.mediaTokens for a decoded object.
-func decodedMediaTokens(m map[string]any) imageCharge {
+func decodedMediaTokens(m map[string]any, g geminiMedia) imageCharge {
 	if m["type"] == "input_audio" {
 		a, _ := m["input_audio"].(map[string]any)
 		data, ok := a["data"].(string)
@@ -558,7 +602,7 @@ func decodedMediaTokens(m map[string]any) imageCharge {
 				end = d
 			}
 		}
-		c := decodedMediaCharge(int64(math.Ceil(geminiFrameTokens*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64, start, end)
+		c := decodedMediaCharge(int64(math.Ceil(float64(g.frame(decodedPartLevel(m)))*fps))+geminiVideoSecondTokens, mediaFloorVideo, b64, start, end)
 		if b64 == nil && end < 0 {
 			c = decodedGuess(c, decodedGeminiFileURI(m))
 		}
