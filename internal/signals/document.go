@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bytes"
+	"io"
 	"math"
 )
 
@@ -28,7 +29,12 @@ import (
 //     extracted from each page and an image of the page. A page is charged
 //     the named model's tokens for an image of a US Letter page at 200 dpi
 //     (1700x2200 px, as that model counts an image at detail other than
-//     low: 765 on gpt-4o) plus 800 tokens of text.
+//     low: 765 on gpt-4o; its base alone, 85, when the Responses part's
+//     detail is "low") plus 800 tokens of text. The Responses API takes
+//     other files too (text, code, office documents, spreadsheets), of
+//     which the model is given the text alone: an inline file that is no
+//     PDF (no "%PDF-" in its first KiB) is charged its bytes at four a
+//     token, a bound (see openAIFileCharge).
 //   - Gemini (the document understanding and media resolution guides):
 //     Gemini 3 models count 560 tokens a page at their default media
 //     resolution for PDFs, Gemini 2 models 258; a model of unknown
@@ -91,9 +97,10 @@ func (p *imagePart) documentTokens(model string, g geminiMedia, d documentPart) 
 			if isObject(d.file) {
 				data, id = member(d.file, "file_data"), member(d.file, "file_id")
 			}
-			return openAIDocumentTokens(model, data, id)
+			return openAIDocumentTokens(model, data, id, false)
 		case keyIs(p.typ, "input_file"):
-			return openAIDocumentTokens(model, p.fileDataSnake, firstPresent(d.fileID, d.fileURL))
+			low := isString(p.detail) && keyIs(p.detail, "low")
+			return openAIDocumentTokens(model, p.fileDataSnake, firstPresent(d.fileID, d.fileURL), low)
 		}
 	}
 	if b64, ok := p.geminiPart(isPDFMIME); ok {
@@ -117,23 +124,46 @@ func guessed(c imageCharge, ref []byte) imageCharge {
 
 // openAIDocumentTokens returns the charge of an OpenAI file whose
 // file_data is data and whose reference (a file id or URL) is ref (JSON
-// values, nil when absent), for model.
-func openAIDocumentTokens(model string, data, ref []byte) imageCharge {
-	var b64 []byte
+// values, nil when absent), for model, its pages' images at detail low
+// or not.
+func openAIDocumentTokens(model string, data, ref []byte, low bool) imageCharge {
+	perPage := openAIPageTokens(model, low)
 	if isString(data) {
-		b64 = dataURLBase64(data[1 : len(data)-1])
+		if b64 := dataURLBase64(data[1 : len(data)-1]); b64 != nil {
+			return openAIFileCharge(perPage, b64)
+		}
 	}
-	c := pdfCharge(openAIPageTokens(model), b64)
-	if b64 == nil && data == nil {
+	c := pdfCharge(perPage, nil)
+	if data == nil {
 		c = guessed(c, ref)
 	}
 	return c
 }
 
+// openAIFileCharge returns the charge of an inline OpenAI file, whose
+// base64 is s: a PDF (one with "%PDF-" in its first pdfHeaderBytes) by
+// its pages at perPage, any other file by its bytes at four a token, a
+// bound: OpenAI gives the model its text alone, which a text or code file
+// holds one for one, and an office document or a spreadsheet (zipped, or
+// cut at a thousand rows) rarely holds more of.
+func openAIFileCharge(perPage int64, s []byte) imageCharge {
+	var head [pdfHeaderBytes]byte
+	r := base64Reader{s: s, left: math.MaxInt}
+	n, _ := io.ReadFull(&r, head[:])
+	if bytes.Contains(head[:n], []byte("%PDF-")) {
+		return pdfCharge(perPage, s)
+	}
+	size := int64(n) + r.discard(math.MaxInt64)
+	return imageCharge{tokens: ceilDiv(size, 4), bound: true}
+}
+
+// pdfHeaderBytes is how far into a file its PDF header may be.
+const pdfHeaderBytes = 1024
+
 // openAIPageTokens returns what model is charged for a page of a PDF: the
-// tokens of an image of the page and of its text.
-func openAIPageTokens(model string) int64 {
-	return imageTokens(openAIImageRule(model, false), openAIPageWidth, openAIPageHeight, true) + openAIPageText
+// tokens of an image of the page, at detail low or not, and of its text.
+func openAIPageTokens(model string, low bool) int64 {
+	return imageTokens(openAIImageRule(model, low), openAIPageWidth, openAIPageHeight, true) + openAIPageText
 }
 
 // isPDFMIME reports whether a JSON value is the string

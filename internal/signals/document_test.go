@@ -59,7 +59,7 @@ func TestOpenAIChargesAPageAsAnImageOfItAndItsText(t *testing.T) {
 		"gpt-4.1-mini": 2489 + 800, // 54x69 patches, over the 1,536 at most
 		"o4-mini":      2642 + 800,
 	} {
-		assert.Equal(t, want, openAIPageTokens(model), model)
+		assert.Equal(t, want, openAIPageTokens(model, false), model)
 	}
 }
 
@@ -273,4 +273,39 @@ func FuzzBase64ReadIsReadByteByByte(f *testing.F) {
 			t.Fatalf("Read gives %x, ReadByte %x", got, want)
 		}
 	})
+}
+
+// The Responses API gives the model the text alone of a file that is no
+// PDF (text, code, an office document, a spreadsheet): such a file is
+// charged its bytes at four a token, where it was charged as a PDF of one
+// page for each 50 KiB (1,565 tokens for 40,000 bytes of text, for
+// 10,000). What tells a PDF is its header, not the type its data: URL
+// claims.
+func TestOpenAIChargesAFileThatIsNoPDFItsText(t *testing.T) {
+	text := []byte(strings.Repeat("A line of a long text file.\n", 40_000/28))
+	pdf := threePagePDF()
+	page := openAIPageTokens("gpt-4.1", false)
+	inline := func(mime string, b []byte) string {
+		return `"filename":"f","file_data":"` + dataURL(mime, b) + `"`
+	}
+	tests := []struct {
+		name string
+		body string
+		want int64
+	}{
+		{"text", responsesFileBody(inline("text/plain", text)), int64(len(text)+3) / 4},
+		{"csv", responsesFileBody(inline("text/csv", []byte("a,b\n1,2\n3,4\n"))), 3},
+		{"a PDF", responsesFileBody(inline("application/pdf", pdf)), 3 * page},
+		{"a PDF of no stated type", responsesFileBody(inline("application/octet-stream", pdf)), 3 * page},
+		{"a PDF after a few stray bytes", responsesFileBody(inline("application/pdf", append([]byte("\r\n\r\n"), pdf...))), 3 * page},
+		{"text said to be a PDF", responsesFileBody(inline("application/pdf", text)), int64(len(text)+3) / 4},
+		{"a chat file part", chatFileBody("gpt-4.1", `{"file_data":"`+dataURL("text/plain", text)+`"}`), int64(len(text)+3) / 4},
+		{"a PDF at detail low: its pages' images at the base", responsesFileBody(inline("application/pdf", pdf) + `,"detail":"low"`), 3 * (85 + 800)},
+		{"a file id at detail low", responsesFileBody(`"file_id":"file-abc","detail":"low"`), 85 + 800},
+		{"a file id", responsesFileBody(`"file_id":"file-abc"`), page},
+	}
+	for _, tt := range tests {
+		r := ParseRequest([]byte(tt.body))
+		assert.Equal(t, tt.want, r.DocumentTokens, tt.name)
+	}
 }

@@ -143,7 +143,7 @@ func TestAudioFileTokensOfAStream(t *testing.T) {
 // instead. A request with two such files, or with none (inline files,
 // references whose length is known from a clip), names none.
 func TestRequestNamesItsOneGuessedReference(t *testing.T) {
-	gpt4o := openAIPageTokens("gpt-4o")
+	gpt4o := openAIPageTokens("gpt-4o", false)
 	tests := []struct {
 		name   string
 		body   string
@@ -156,8 +156,8 @@ func TestRequestNamesItsOneGuessedReference(t *testing.T) {
 		{"anthropic PDF by URL", anthropicDocumentBody(`{"type":"url","url":"https://example.com/a.pdf"}`), "https://example.com/a.pdf", 3000},
 		{"anthropic PDF by file id", anthropicDocumentBody(`{"type":"file","file_id":"file_011"}`), "file_011", 3000},
 		{"openai chat file id", chatFileBody("gpt-4o", `{"file_id":"file-abc"}`), "file-abc", gpt4o},
-		{"openai responses file id", responsesFileBody(`"file_id":"file-abc"`), "file-abc", openAIPageTokens("gpt-4.1")},
-		{"openai responses file url", responsesFileBody(`"file_url":"https://example.com/a.pdf"`), "https://example.com/a.pdf", openAIPageTokens("gpt-4.1")},
+		{"openai responses file id", responsesFileBody(`"file_id":"file-abc"`), "file-abc", openAIPageTokens("gpt-4.1", false)},
+		{"openai responses file url", responsesFileBody(`"file_url":"https://example.com/a.pdf"`), "https://example.com/a.pdf", openAIPageTokens("gpt-4.1", false)},
 		{"an escaped reference is decoded", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"gs:\/\/b\/v\u002emp4"}}`), "gs://b/v.mp4", 60 * 300},
 		{"a clip with an end is no guess", geminiImageBody(`{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/v.mp4"},"videoMetadata":{"endOffset":"30s"}}`), "", 0},
 		{"an inline file is no guess", geminiImageBody(`{"inlineData":{"mimeType":"audio/wav","data":"` + b64(samples.WAV(time.Second, 8000, 1, 8)) + `"}}`), "", 0},

@@ -63,9 +63,10 @@ type Request struct {
 	// DocumentTokens is the tokens of the PDF documents among the
 	// prompt's content parts (see document.go): Anthropic's
 	// {"type":"document"} whose source is base64, a URL or a file,
-	// OpenAI's {"type":"file"} and {"type":"input_file"}, and Gemini's
-	// inlineData and fileData of MIME type application/pdf. An inline
-	// PDF's pages are counted as its page objects (or, when it shows none,
+	// OpenAI's {"type":"file"} and {"type":"input_file"} (an inline file
+	// that is no PDF, whose text alone OpenAI gives the model, counts its
+	// bytes at four a token), and Gemini's inlineData and fileData of MIME
+	// type application/pdf. An inline PDF's pages are counted as its page objects (or, when it shows none,
 	// estimated from its size, one for each 50 KiB begun); one given by
 	// reference (a URL, a file id) counts one page. A page costs 3,000
 	// tokens at Anthropic, at Gemini what the model's generation counts

@@ -248,13 +248,20 @@ func decodedBase64(s string) []byte {
 
 // decodedDocumentTokens is imagePart.documentTokens for a decoded object.
 func decodedDocumentTokens(m map[string]any, model string, g geminiMedia) imageCharge {
-	// openAI charges a file of file_data data (nil: absent) named ref.
-	openAI := func(data, ref any) imageCharge {
-		var b64 *string
+	// openAI charges a file of file_data data (nil: absent) named ref,
+	// its pages' images at detail low or not.
+	openAI := func(data, ref any, low bool) imageCharge {
+		perPage := openAIPageTokens(model, low)
 		if s, ok := data.(string); ok {
-			b64 = decodedDataURLBase64(s)
+			if b64 := decodedDataURLBase64(s); b64 != nil {
+				file := decodedBase64(*b64)
+				if !bytes.Contains(file[:min(len(file), pdfHeaderBytes)], []byte("%PDF-")) {
+					return imageCharge{tokens: (int64(len(file)) + 3) / 4, bound: true}
+				}
+				return decodedPDFCharge(perPage, b64)
+			}
 		}
-		c := decodedPDFCharge(openAIPageTokens(model), b64)
+		c := decodedPDFCharge(perPage, nil)
 		if data == nil {
 			c = decodedGuess(c, ref)
 		}
@@ -284,13 +291,13 @@ func decodedDocumentTokens(m map[string]any, model string, g geminiMedia) imageC
 		if f, ok := m["file"].(map[string]any); ok {
 			data, id = f["file_data"], f["file_id"]
 		}
-		return openAI(data, id)
+		return openAI(data, id, false)
 	case "input_file":
 		ref, ok := m["file_id"]
 		if !ok {
 			ref = m["file_url"]
 		}
-		return openAI(m["file_data"], ref)
+		return openAI(m["file_data"], ref, m["detail"] == "low")
 	}
 	isPDF := func(mime string) bool { return strings.EqualFold(mime, "application/pdf") }
 	if b64, ok := decodedGeminiPart(m, isPDF); ok {
