@@ -45,7 +45,8 @@ type Transport struct {
 	limiter *BucketRateLimiter
 	service RateLimitedService
 	maxBody int64
-	refs    refCosts // what files given by reference were found to cost
+	refs    refCosts    // what files given by reference were found to cost
+	cache   promptCache // the prompt prefixes the provider's cache holds
 }
 
 // TransportOption configures a Transport. The set of options is closed: use
@@ -243,7 +244,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	var opts []AcquireOption
-	var learn func(input int64)
+	var learn func(signals.Usage)
 	// A body that is no JSON (an upload) is charged no estimate, but the
 	// usage its answer reports; an audio transcription or translation is
 	// charged its file's playing time.
@@ -251,12 +252,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tokens := (body != nil || upload) && l.tokenBudgeted() && !counts
 	switch {
 	case tokens && jsonBody && body != nil:
-		var est AcquireOption
 		if t.service == nil {
 			model = modelOf(body, req)
 		}
-		// A Gemini request's model, in its URL, tells what its media cost.
-		est, learn = t.refs.estimate(l, signals.ParseRequestFor(body, model))
+		var est AcquireOption
+		est, learn = t.estimate(l, body, model)
 		opts = append(opts, est)
 	case tokens && boundary != "" && transcribes(req):
 		if !form.fileRead {

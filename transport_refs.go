@@ -56,20 +56,21 @@ func (c *refCosts) set(key string, tokens int64) {
 	c.cost[key] = tokens
 }
 
-// estimate returns the token charge of a request r of limiter l, with
-// the learned cost of its one guessed reference, if known, in place of
-// the guess; and, when r names such a reference, a function that learns
-// its cost from the input tokens the answer reports (nil otherwise). The
+// estimate returns the token charge of a request r of limiter l, less
+// cached tokens its prompt reads from the provider's cache, with the
+// learned cost of its one guessed reference, if known, in place of the
+// guess; and, when r names such a reference, a function that learns its
+// cost from the input tokens the answer reports (nil otherwise). The
 // tokens of its images of unknown size, of its PDFs (the most a page may
 // cost, for pages counted or estimated), of its audio and video of
 // unknown length, and of a learned reference are a bound: they are
 // charged only as far as a minute of the budget allows, so such a request
 // waits for a whole minute's budget instead of being refused as too
 // large.
-func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request) (AcquireOption, func(input int64)) {
-	in, out := r.EstimateInputTokens(), r.EstimateOutputTokens()
-	bound := min(r.UnsizedImageTokens, math.MaxInt32) + min(r.DocumentTokens, math.MaxInt32) +
-		min(r.UnknownLengthMediaTokens, math.MaxInt32)
+func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached int64) (AcquireOption, func(input int64)) {
+	in, out := max(r.EstimateInputTokens()-cached, 0), r.EstimateOutputTokens()
+	bound := min(min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)+
+		min(r.UnknownLengthMediaTokens, math.MaxInt32), in)
 	var learn func(int64)
 	if r.Reference != "" {
 		key := refKey(l, r.Reference)

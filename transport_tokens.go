@@ -52,7 +52,8 @@ import (
 // keeping it, and charged its playing time (see signals.AudioFileTokens),
 // then the usage its answer reports (its audio tokens). A file a JSON
 // body gives by reference is charged a guess until an answer says what it
-// costs (see refCosts). A request that
+// costs (see refCosts), and a prompt prefix Anthropic's cache is known to
+// hold is not charged (see promptCache). A request that
 // only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
 // OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
 // model, and the providers do not count it against their token limits: it
@@ -80,6 +81,32 @@ func countsTokens(req *http.Request) bool {
 		strings.HasSuffix(p, ":countTokens")
 }
 
+// estimate returns the token charge of a request to l of JSON body,
+// for model (see signals.ParseRequestFor), and a function that learns
+// from its answer's usage what its files given by reference cost (see
+// refCosts) and which prompt prefixes the provider's cache holds (see
+// promptCache); the charge is less the tokens of the longest prefix
+// the cache is known to hold.
+func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (AcquireOption, func(signals.Usage)) {
+	prefixes := signals.CachePrefixes(body)
+	var cached int64
+	if len(prefixes) > 0 {
+		cached = t.cache.discount(l, prefixes, l.now())
+	}
+	est, learnRef := t.refs.estimate(l, signals.ParseRequestFor(body, model), cached)
+	if learnRef == nil && len(prefixes) == 0 {
+		return est, nil
+	}
+	return est, func(u signals.Usage) {
+		if learnRef != nil {
+			learnRef(u.InputTokens)
+		}
+		if len(prefixes) > 0 {
+			t.cache.learn(l, prefixes, u, l.now())
+		}
+	}
+}
+
 // tokenCharge returns the option of an estimate of in input and out
 // output tokens, of which bound (of the input) is a bound, each clamped to
 // what a ticket holds.
@@ -93,9 +120,8 @@ func tokenCharge(in, out, bound int64) AcquireOption {
 
 // usageTap collects the usage a response reports while its body is read.
 type usageTap struct {
-	// learn, when set, learns from the input tokens of the usage (see
-	// refCosts.estimate).
-	learn  func(input int64)
+	// learn, when set, learns from the usage (see Transport.estimate).
+	learn  func(signals.Usage)
 	stream *signals.StreamUsage // an event stream
 	answer *signals.AnswerUsage // a JSON answer, read as it passes
 	// A JSON answer in gzip is kept, compressed, up to maxUsageBody (buf),
@@ -248,7 +274,7 @@ func (u *usageTap) reconcile(tk *Ticket) {
 	if got := u.usage(); got.Known {
 		tk.Used(int(min(got.InputTokens, math.MaxInt32)), int(min(got.OutputTokens, math.MaxInt32)))
 		if u.learn != nil {
-			u.learn(got.InputTokens)
+			u.learn(got)
 		}
 	}
 }

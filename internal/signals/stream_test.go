@@ -20,7 +20,7 @@ func TestParseStreamUsage(t *testing.T) {
 		want   Usage
 	}{
 		{"openai fixture", fixture(t, "openai_stream.txt"), Usage{InputTokens: 9, OutputTokens: 12, Known: true}},
-		{"anthropic fixture, its cache reads not counted", fixture(t, "anthropic_stream.txt"), Usage{InputTokens: 25, OutputTokens: 15, Known: true}},
+		{"anthropic fixture, its cache reads not counted", fixture(t, "anthropic_stream.txt"), Usage{InputTokens: 25, OutputTokens: 15, CacheReadTokens: 10, Known: true}},
 		{"openai responses fixture", fixture(t, "openai_responses_stream.txt"), Usage{InputTokens: 37, OutputTokens: 11, Known: true}},
 		{"gemini fixture", fixture(t, "gemini_stream.txt"), Usage{InputTokens: 10, OutputTokens: 5, Known: true}},
 		{"groq usage under x_groq", []byte(`data: {"choices":[],"x_groq":{"id":"req_1","usage":{"prompt_tokens":4,"completion_tokens":6}}}` + "\n\n"),
@@ -33,7 +33,7 @@ func TestParseStreamUsage(t *testing.T) {
 		{"anthropic delta with cumulative input", []byte(
 			`data: {"type":"message_start","message":{"usage":{"input_tokens":5,"cache_read_input_tokens":7,"output_tokens":1}}}` + "\n" +
 				`data: {"type":"message_delta","usage":{"input_tokens":6,"cache_read_input_tokens":null,"output_tokens":9}}` + "\n"),
-			Usage{InputTokens: 6, OutputTokens: 9, Known: true}},
+			Usage{InputTokens: 6, OutputTokens: 9, CacheReadTokens: 7, Known: true}},
 		{"over-long line skipped", []byte(longLine + `data: {"usage":{"prompt_tokens":1}}` + "\n"), Usage{InputTokens: 1, Known: true}},
 		{"over-long unterminated line skipped", []byte(longLine[:len(longLine)-1]), Usage{}},
 		{"comments and other fields ignored", []byte(": keep-alive\nevent: usage\nid: 1\nretry: 100\n\n"), Usage{}},
@@ -56,7 +56,7 @@ func TestStreamUsageSplitWrites(t *testing.T) {
 		want Usage
 	}{
 		{"openai", "openai_stream.txt", Usage{InputTokens: 9, OutputTokens: 12, Known: true}},
-		{"anthropic", "anthropic_stream.txt", Usage{InputTokens: 25, OutputTokens: 15, Known: true}},
+		{"anthropic", "anthropic_stream.txt", Usage{InputTokens: 25, OutputTokens: 15, CacheReadTokens: 10, Known: true}},
 		{"openai responses", "openai_responses_stream.txt", Usage{InputTokens: 37, OutputTokens: 11, Known: true}},
 	}
 	for _, tc := range tests {
@@ -93,7 +93,7 @@ func TestStreamUsageAsTee(t *testing.T) {
 	out, err := io.ReadAll(io.TeeReader(bytes.NewReader(events), &s))
 	require.NoError(t, err)
 	assert.Equal(t, events, out, "stream passed through unchanged")
-	want := Usage{InputTokens: 25, OutputTokens: 15, Known: true}
+	want := Usage{InputTokens: 25, OutputTokens: 15, CacheReadTokens: 10, Known: true}
 	assert.Equal(t, want, s.Usage(), "got %+v, want %+v", s.Usage(), want)
 }
 

@@ -14,6 +14,11 @@ type Usage struct {
 	// or output_tokens, Anthropic's output_tokens, or Gemini's
 	// candidatesTokenCount plus thoughtsTokenCount.
 	OutputTokens int64
+	// CacheReadTokens and CacheWriteTokens are the prompt tokens read
+	// from and written to Anthropic's prompt cache
+	// (cache_read_input_tokens, cache_creation_input_tokens); the second
+	// are part of InputTokens, the first are not.
+	CacheReadTokens, CacheWriteTokens int64
 	// Known reports whether any usage figure was found.
 	Known bool
 }
@@ -164,8 +169,11 @@ func (u *usageParts) usage() Usage {
 		case partOutput, partThoughts:
 			r.OutputTokens = satAdd(r.OutputTokens, u.value[p])
 		case partCacheRead:
-			// Read, so that a usage of cache reads alone is Known, but
-			// not charged: Anthropic's limits leave cache reads out.
+			// Not charged: Anthropic's limits leave cache reads out.
+			r.CacheReadTokens = u.value[p]
+		case partCacheCreation:
+			r.CacheWriteTokens = u.value[p]
+			r.InputTokens = satAdd(r.InputTokens, u.value[p])
 		default:
 			r.InputTokens = satAdd(r.InputTokens, u.value[p])
 		}

@@ -14,8 +14,8 @@ func TestParseUsage(t *testing.T) {
 	}{
 		{"openai chat fixture", fixture(t, "openai_chat_response.json"), Usage{InputTokens: 19, OutputTokens: 10, Known: true}},
 		{"openai responses fixture", fixture(t, "openai_responses_response.json"), Usage{InputTokens: 36, OutputTokens: 87, Known: true}},
-		{"anthropic fixture counts cache writes, not reads", fixture(t, "anthropic_message_response.json"), Usage{InputTokens: 2095 + 100, OutputTokens: 503, Known: true}},
-		{"anthropic cache reads alone", []byte(`{"usage":{"cache_read_input_tokens":900}}`), Usage{Known: true}},
+		{"anthropic fixture counts cache writes, not reads", fixture(t, "anthropic_message_response.json"), Usage{InputTokens: 2095 + 100, OutputTokens: 503, CacheReadTokens: 1000, CacheWriteTokens: 100, Known: true}},
+		{"anthropic cache reads alone", []byte(`{"usage":{"cache_read_input_tokens":900}}`), Usage{CacheReadTokens: 900, Known: true}},
 		{"gemini fixture includes thoughts", fixture(t, "gemini_response.json"), Usage{InputTokens: 8, OutputTokens: 7 + 25, Known: true}},
 		{"gemini array keeps last totals", []byte(`[{"usageMetadata":{"promptTokenCount":3}},{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}]`),
 			Usage{InputTokens: 3, OutputTokens: 4, Known: true}},
