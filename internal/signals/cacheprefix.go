@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bytes"
+	"hash/maphash"
 	"time"
 )
 
@@ -18,9 +19,9 @@ import (
 
 // CachePrefix is the prompt up to the end of one block of a request.
 type CachePrefix struct {
-	// Hash identifies the prefix: its model and the JSON of the tools,
-	// system blocks and messages' roles and blocks that make it up, their
-	// cache_control left out.
+	// Hash identifies the prefix within this process: its model and the
+	// JSON of the tools, system blocks and messages' roles and blocks that
+	// make it up, their cache_control left out.
 	Hash uint64
 	// Tokens is the prefix's share of Request.EstimateInputTokens.
 	Tokens int64
@@ -68,6 +69,7 @@ func CachePrefixes(body []byte) []CachePrefix {
 		}
 	})
 	w := prefixWalk{tally: imageTally{model: stringValue(model)}}
+	w.h.SetSeed(prefixSeed)
 	w.hash(model)
 	w.section('t')
 	if isArray(tools) {
@@ -111,11 +113,15 @@ func CachePrefixes(body []byte) []CachePrefix {
 	return w.prefixes()
 }
 
+// prefixSeed seeds the hashes of prefixes: they name prefixes within
+// this process only.
+var prefixSeed = maphash.MakeSeed()
+
 // prefixWalk walks a request's prompt in the order its cache reads it.
 type prefixWalk struct {
-	h        uint64 // FNV-1a of what has been walked
-	chars    int64  // its text, as Request.PromptChars counts it
-	messages int64  // its messages begun
+	h        maphash.Hash // of what has been walked
+	chars    int64        // its text, as Request.PromptChars counts it
+	messages int64        // its messages begun
 	tally    imageTally
 	// blocks are the prefixes that end at each block walked.
 	blocks []CachePrefix
@@ -138,7 +144,7 @@ func (w *prefixWalk) block(b []byte, chars int64) {
 		w.hash(b)
 	}
 	w.chars = satAdd(w.chars, chars)
-	p := CachePrefix{Hash: w.h, Tokens: satAdd(w.chars/4, satMul(w.messages, PerMessageTokens))}
+	p := CachePrefix{Hash: w.h.Sum64(), Tokens: satAdd(w.chars/4, satMul(w.messages, PerMessageTokens))}
 	for _, n := range [...]int64{w.tally.tokens, w.tally.docTokens, w.tally.mediaTokens} {
 		p.Tokens = satAdd(p.Tokens, n)
 	}
@@ -170,15 +176,7 @@ func (w *prefixWalk) prefixes() []CachePrefix {
 func (w *prefixWalk) section(c byte) { w.hash([]byte{c}) }
 
 // hash adds b to the hash.
-func (w *prefixWalk) hash(b []byte) {
-	const prime = 1099511628211
-	if w.h == 0 {
-		w.h = 14695981039346656037 // the offset basis
-	}
-	for _, c := range b {
-		w.h = (w.h ^ uint64(c)) * prime
-	}
-}
+func (w *prefixWalk) hash(b []byte) { _, _ = w.h.Write(b) }
 
 // isArray reports whether a valid JSON value is an array.
 func isArray(v []byte) bool { return len(v) > 0 && v[0] == '[' }

@@ -2,6 +2,7 @@ package signals
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,37 @@ func BenchmarkAnswerUsage(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkCachePrefixes reads the cache breakpoints of an Anthropic
+// request of about 1 MB (a system prompt and 200 messages, the last with
+// a breakpoint), beside ParseRequest on the same body.
+func BenchmarkCachePrefixes(b *testing.B) {
+	var body strings.Builder
+	body.WriteString(`{"model":"claude-sonnet-4-5","max_tokens":100,"system":[{"type":"text","text":"` + strings.Repeat("A rule. ", 10_000) + `","cache_control":{"type":"ephemeral"}}],"messages":[`)
+	for i := range 200 {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		cc := ""
+		if i == 199 {
+			cc = `,"cache_control":{"type":"ephemeral"}`
+		}
+		fmt.Fprintf(&body, `{"role":"%s","content":[{"type":"text","text":"%s"%s}]}`, []string{"user", "assistant"}[i%2], strings.Repeat("word ", 900), cc)
+	}
+	body.WriteString(`]}`)
+	req := []byte(body.String())
+	for name, f := range map[string]func(){
+		"CachePrefixes": func() { _ = CachePrefixes(req) },
+		"ParseRequest":  func() { _ = ParseRequest(req) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(req)))
+			b.ReportAllocs()
+			for b.Loop() {
+				f()
+			}
+		})
 	}
 }
