@@ -156,12 +156,17 @@ func decodedMediaLevel(v any) mediaLevel {
 
 // decodedPartLevel is imagePart.level for a decoded object.
 func decodedPartLevel(m map[string]any) mediaLevel {
-	v, ok := m["mediaResolution"]
-	if !ok {
-		v = m["media_resolution"]
-	}
-	o, _ := v.(map[string]any)
+	o, _ := decodedFirst(m, "mediaResolution", "media_resolution").(map[string]any)
 	return decodedMediaLevel(o["level"])
+}
+
+// decodedFirst is firstPresent for a decoded object: its member named
+// first, or failing that its member named second.
+func decodedFirst(m map[string]any, first, second string) any {
+	if v, ok := m[first]; ok {
+		return v
+	}
+	return m[second]
 }
 
 // decodedImageTokens is imagePart.tokens for a decoded object.
@@ -293,11 +298,7 @@ func decodedDocumentTokens(m map[string]any, model string, g geminiMedia) imageC
 		}
 		return openAI(data, id, false)
 	case "input_file":
-		ref, ok := m["file_id"]
-		if !ok {
-			ref = m["file_url"]
-		}
-		return openAI(m["file_data"], ref, m["detail"] == "low")
+		return openAI(m["file_data"], decodedFirst(m, "file_id", "file_url"), m["detail"] == "low")
 	}
 	isPDF := func(mime string) bool { return strings.EqualFold(mime, "application/pdf") }
 	if b64, ok := decodedGeminiPart(m, isPDF); ok {
@@ -321,15 +322,8 @@ func decodedGuess(c imageCharge, ref any) imageCharge {
 
 // decodedGeminiFileURI is imagePart.geminiFileURI for a decoded object.
 func decodedGeminiFileURI(m map[string]any) any {
-	file, ok := m["fileData"]
-	if !ok {
-		file = m["file_data"]
-	}
-	f, _ := file.(map[string]any)
-	if uri, ok := f["fileUri"]; ok {
-		return uri
-	}
-	return f["file_uri"]
+	f, _ := decodedFirst(m, "fileData", "file_data").(map[string]any)
+	return decodedFirst(f, "fileUri", "file_uri")
 }
 
 // decodedPDFCharge is pdfCharge for decoded base64, nil for a PDF that is
@@ -538,11 +532,7 @@ func decodedGeminiPart(m map[string]any, is func(mime string) bool) (b64 *string
 		return nil, false
 	}
 	mimeOf := func(blob map[string]any) string {
-		mime, ok := blob["mimeType"]
-		if !ok {
-			mime = blob["mime_type"]
-		}
-		s, _ := mime.(string)
+		s, _ := decodedFirst(blob, "mimeType", "mime_type").(string)
 		return s
 	}
 	if blob, ok := present("inlineData", "inline_data"); ok && blob != nil && is(mimeOf(blob)) {
@@ -580,10 +570,7 @@ func decodedMediaTokens(m map[string]any, g geminiMedia) imageCharge {
 		return c
 	}
 	if b64, ok := decodedGeminiPart(m, mimePrefix("video/")); ok {
-		meta, ok := m["videoMetadata"]
-		if !ok {
-			meta = m["video_metadata"]
-		}
+		meta := decodedFirst(m, "videoMetadata", "video_metadata")
 		fps, start, end := 1.0, time.Duration(0), time.Duration(-1)
 		if obj, ok := meta.(map[string]any); ok {
 			if n, ok := obj["fps"].(json.Number); ok {
@@ -592,11 +579,7 @@ func decodedMediaTokens(m map[string]any, g geminiMedia) imageCharge {
 				}
 			}
 			offset := func(camel, snake string) (time.Duration, bool) {
-				v, ok := obj[camel]
-				if !ok {
-					v = obj[snake]
-				}
-				s, ok := v.(string)
+				s, ok := decodedFirst(obj, camel, snake).(string)
 				if !ok {
 					return 0, false
 				}
