@@ -54,9 +54,10 @@ type cachedPrefix struct {
 	ttl    time.Duration
 }
 
-// discount returns the tokens the cache holds at now (on l's time line) of the longest of
-// prefixes, a request's, that it holds: the prefix's estimate, at most
-// what the answer that cached it reported; 0 when it holds none.
+// discount returns the tokens the cache holds at now (on l's time line)
+// of the longest of prefixes, a request's, that it holds: the prefix's
+// estimate, at most what the answer that cached it reported; 0 when it
+// holds none.
 func (c *promptCache) discount(l *BucketRateLimiter, prefixes []signals.CachePrefix, now int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

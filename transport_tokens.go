@@ -32,9 +32,9 @@ import (
 // completions asked for with "n", as output), and the charge is corrected
 // from the usage the response reports: the "usage" object of a JSON
 // answer (read as the answer passes, of any length, keeping nothing of it
-// but its usage objects; see signals.AnswerUsage), or the usage events of a stream (OpenAI's final chunk with
-// stream_options.include_usage, Anthropic's message_start and
-// message_delta). A response closed before its end keeps the estimate,
+// but its usage objects; see signals.AnswerUsage), or the usage events of
+// a stream (OpenAI's final chunk with stream_options.include_usage,
+// Anthropic's message_start and message_delta). A response closed before its end keeps the estimate,
 // unless the whole answer had passed: openai-go closes a stream as soon as
 // it reads "data: [DONE]". An Anthropic stream is whole only once its
 // message_stop has passed: one the server breaks off (with an error event,
