@@ -21,14 +21,16 @@ import (
 // charged its estimate less that prefix; its answer's usage then corrects
 // the charge as for any request, and an answer that read and wrote
 // nothing from the cache (it was evicted early) forgets the prefixes.
-// A prefix estimated under minCacheable tokens is never held: Anthropic
-// caches no shorter prompt.
+// A prefix estimated under minCacheable tokens is never held: most of
+// Anthropic's models cache no shorter prompt (some cache from 512 tokens,
+// some only from 2,048 or 4,096; a shorter prefix of theirs is charged in
+// full, or held once until an answer says it read nothing).
 
 // maxCachedPrefixes is the number of prompt prefixes a transport keeps.
 const maxCachedPrefixes = 4096
 
-// minCacheable is the fewest tokens of a prompt Anthropic caches (for
-// its Sonnet and Opus models; more for some others).
+// minCacheable is the fewest tokens of a prompt most of Anthropic's
+// models cache.
 const minCacheable = 1024
 
 // promptCache holds, by limiter and prefix, the prompt prefixes the
