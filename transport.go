@@ -47,6 +47,7 @@ type Transport struct {
 	maxBody int64
 	refs    refCosts    // what files given by reference were found to cost
 	cache   promptCache // the prompt prefixes the provider's cache holds
+	outputs outputMeans // how much each model writes when it has no cap
 }
 
 // TransportOption configures a Transport. The set of options is closed: use

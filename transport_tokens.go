@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"io"
 	"math"
@@ -15,49 +16,49 @@ import (
 // The transport and token budgets: when the limiter has one
 // (WithTokensPerMinute and the like), each request is charged an estimate
 // read from its JSON body, decompressed first when it is sent with
-// Content-Encoding: gzip (the prompt's text and the tool definitions at
-// four characters a token, plus a few tokens a message, each image by
-// its provider's documented rule, its size read from the header of an
-// inline image, at the most that provider charges for one when its size
-// is not known (a URL, a file), but no more than a minute of the budget,
-// and each PDF document by its pages at the most its provider gives for a
-// page (the page objects of an inline PDF counted, one page for a URL or a
-// file, the pages of a PDF that shows no page object estimated from its
-// size), a bound charged no more than a minute of the budget either, and
-// audio and video by their playing time, read from an inline file's
-// header (see signals.Request.MediaTokens), as input; a Gemini request's
-// media by what the model its URL names counts (see
-// signals.ParseRequestFor);
-// max_tokens, max_completion_tokens or max_output_tokens, times the
-// completions asked for with "n", as output), and the charge is corrected
-// from the usage the response reports: the "usage" object of a JSON
-// answer (read as the answer passes, of any length, keeping nothing of it
-// but its usage objects; see signals.AnswerUsage), or the usage events of
-// a stream (OpenAI's final chunk with stream_options.include_usage,
-// Anthropic's message_start and message_delta). A response closed before its end keeps the estimate,
-// unless the whole answer had passed: openai-go closes a stream as soon as
-// it reads "data: [DONE]". An Anthropic stream is whole only once its
-// message_stop has passed: one the server breaks off (with an error event,
-// as it does when overloaded mid-stream) keeps the estimate even when it
-// is read to its end, since its message_start reports only the input and
-// an output of 1 token. A request the server refuses with a 4xx answer,
-// a 429 included, or redirects (3xx), is charged nothing; a 5xx answer
-// keeps its estimate, because the server may have run the model before it
-// failed. An upload (a body whose Content-Type is not JSON: a multipart
-// form, a file) is not read for its tokens (a form is read only for its
-// model, when routing by model): it is charged no estimate, only the usage
-// its answer reports. An audio transcription or translation (OpenAI's
+// Content-Encoding: gzip (the prompt's text and the tool definitions at four
+// characters a token, plus a few tokens a message, each image by its
+// provider's documented rule, its size read from the header of an inline
+// image, at the most that provider charges for one when its size is not
+// known (a URL, a file), but no more than a minute of the budget, and each
+// PDF document by its pages at the most its provider gives for a page (the
+// page objects of an inline PDF counted, one page for a URL or a file, the
+// pages of a PDF that shows no page object estimated from its size), a bound
+// charged no more than a minute of the budget either, and audio and video by
+// their playing time, read from an inline file's header (see
+// signals.Request.MediaTokens), as input; a Gemini request's media by what
+// the model its URL names counts (see signals.ParseRequestFor); max_tokens,
+// max_completion_tokens or max_output_tokens, times the completions asked
+// for with "n", as output, or without a cap the mean output of its model's
+// uncapped answers, see outputMeans), and the charge is corrected from the
+// usage the response reports: the "usage" object of a JSON answer (read as
+// the answer passes, of any length, keeping nothing of it but its usage
+// objects; see signals.AnswerUsage), or the usage events of a stream
+// (OpenAI's final chunk with stream_options.include_usage, Anthropic's
+// message_start and message_delta). A response closed before its end keeps
+// the estimate, unless the whole answer had passed: openai-go closes a
+// stream as soon as it reads "data: [DONE]". An Anthropic stream is whole
+// only once its message_stop has passed: one the server breaks off (with an
+// error event, as it does when overloaded mid-stream) keeps the estimate
+// even when it is read to its end, since its message_start reports only the
+// input and an output of 1 token. A request the server refuses with a 4xx
+// answer, a 429 included, or redirects (3xx), is charged nothing; a 5xx
+// answer keeps its estimate, because the server may have run the model
+// before it failed. An upload (a body whose Content-Type is not JSON: a
+// multipart form, a file) is not read for its tokens (a form is read only
+// for its model, when routing by model): it is charged no estimate, only the
+// usage its answer reports. An audio transcription or translation (OpenAI's
 // /v1/audio/transcriptions and /translations) is the exception: its form's
 // file is read as it streams by, from a copy GetBody gives and without
 // keeping it, and charged its playing time (see signals.AudioFileTokens),
-// then the usage its answer reports (its audio tokens). A file a JSON
-// body gives by reference is charged a guess until an answer says what it
-// costs (see refCosts), and a prompt prefix Anthropic's cache is known to
-// hold is not charged (see promptCache). A request that
-// only counts a prompt's tokens (Anthropic's /v1/messages/count_tokens,
-// OpenAI's /v1/responses/input_tokens, Gemini's :countTokens) runs no
-// model, and the providers do not count it against their token limits: it
-// takes a ticket but is charged no tokens.
+// then the usage its answer reports (its audio tokens). A file a JSON body
+// gives by reference is charged a guess until an answer says what it costs
+// (see refCosts), and a prompt prefix Anthropic's cache is known to hold is
+// not charged (see promptCache). A request that only counts a prompt's
+// tokens (Anthropic's /v1/messages/count_tokens, OpenAI's
+// /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
+// providers do not count it against their token limits: it takes a ticket
+// but is charged no tokens.
 
 // maxUsageBody bounds how much of a gzip-compressed JSON answer is kept
 // to read its usage; an answer that is not compressed is read as it
@@ -84,25 +85,34 @@ func countsTokens(req *http.Request) bool {
 // estimate returns the token charge of a request to l of JSON body,
 // for model (see signals.ParseRequestFor), and a function that learns
 // from its answer's usage what its files given by reference cost (see
-// refCosts) and which prompt prefixes the provider's cache holds (see
-// promptCache); the charge is less the tokens of the longest prefix
-// the cache is known to hold.
+// refCosts), which prompt prefixes the provider's cache holds (see
+// promptCache), and, when it sets no output cap, how much its model
+// writes (see outputMeans); the charge is less the tokens of the longest
+// prefix the cache is known to hold, and, without a cap, its output is
+// charged that mean.
 func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (AcquireOption, func(signals.Usage)) {
 	prefixes := signals.CachePrefixes(body)
 	var cached int64
 	if len(prefixes) > 0 {
 		cached = t.cache.discount(l, prefixes, l.now())
 	}
-	est, learnRef := t.refs.estimate(l, signals.ParseRequestFor(body, model), cached)
-	if learnRef == nil && len(prefixes) == 0 {
-		return est, nil
+	r := signals.ParseRequestFor(body, model)
+	uncapped := r.MaxTokens <= 0
+	var key string
+	if uncapped {
+		key = outputKey(l, cmp.Or(r.Model, model))
+		r.MaxTokens = t.outputs.get(key)
 	}
+	est, learnRef := t.refs.estimate(l, r, cached)
 	return est, func(u signals.Usage) {
 		if learnRef != nil {
 			learnRef(u.InputTokens)
 		}
 		if len(prefixes) > 0 {
 			t.cache.learn(l, prefixes, u, l.now())
+		}
+		if uncapped {
+			t.outputs.add(key, u.OutputTokens/max(r.Choices, 1))
 		}
 	}
 }

@@ -1,0 +1,79 @@
+package ratellmiter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A request that sets no output cap is charged, before its answer, the
+// mean output of the uncapped answers of its model through the same
+// limiter: nothing before the first answer, then that answer's 1,000
+// tokens, then an average in which each new answer weighs an eighth (1,000
+// then 200 give 900). A capped request, or another model, is not charged
+// it; the usage corrects each charge.
+func TestTransportChargesAnUncappedRequestTheMeanOutputOfItsModel(t *testing.T) {
+	outputs := []int{1000, 200, 300, 50}
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		out := outputs[min(int(n.Add(1))-1, len(outputs)-1)]
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}`, out, out+10)
+	}))
+	defer srv.Close()
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6_000_000, WithOutputTokensPerMinute(600_000), WithTokenBurst(time.Minute))
+		sent, release := make(chan struct{}), make(chan struct{})
+		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent <- struct{}{}
+			<-release
+			return base.RoundTrip(r)
+		})
+		client := tpOpenAI(srv.URL, tpTransport(t, gate, WithLimiter(l)))
+		// charged sends a chat request for model, capped at limit output
+		// tokens when limit > 0, and returns the output it was charged
+		// before its answer.
+		charged := func(model string, limit int64) float64 {
+			params := tpChat(model)
+			if limit > 0 {
+				params.MaxCompletionTokens = openai.Int(limit)
+			}
+			done := make(chan error)
+			before := outputLevel(l)
+			go func() {
+				_, err := client.Chat.Completions.New(context.Background(), params)
+				done <- err
+			}()
+			<-sent
+			c := before - outputLevel(l)
+			release <- struct{}{}
+			require.NoError(t, <-done)
+			return c
+		}
+		assert.InDelta(t, 0, charged("gpt-4o", 0), 1, "before any answer")
+		assert.InDelta(t, 1000, charged("gpt-4o", 0), 1, "the first answer's output")
+		assert.InDelta(t, 900, charged("gpt-4o", 0), 1, "1,000 and an eighth of the way to 200")
+		assert.InDelta(t, 64, charged("gpt-4o", 64), 1, "a capped request: its cap")
+		assert.InDelta(t, 0, charged("gpt-4o-mini", 0), 1, "another model: nothing known")
+		base.CloseIdleConnections()
+	})
+}
+
+// outputLevel returns the level of l's output token budget.
+func outputLevel(l *BucketRateLimiter) float64 {
+	l.lock()
+	defer l.mu.Unlock()
+	return l.bud.output.level
+}
