@@ -225,6 +225,9 @@ type acquireConfig struct {
 	// audio and video of unknown length may cost, or what a file given
 	// by reference was guessed or learned to cost.
 	bound int64
+	// outBound is the part of out that is a guess rather than a cap: the
+	// mean output a request without a cap was charged.
+	outBound int64
 }
 
 type acquireOption func(*acquireConfig) error
@@ -260,23 +263,32 @@ func (l *BucketRateLimiter) applyAcquireOptions(t *Ticket, opts []AcquireOption)
 			return err
 		}
 	}
-	t.in, t.out = clamp32(l.bud.fit(c.in, c.out, c.bound)), clamp32(c.out)
+	in, out := l.bud.fit(c.in, c.out, c.bound, c.outBound)
+	t.in, t.out = clamp32(in), clamp32(out)
 	return nil
 }
 
-// fit returns the input charge in, lowered by at most bound (the part of
-// it that is only a bound) so that the charge fits in a minute of each
-// token budget: a request is refused as too large (check) for what it is
-// known to need, not for what it might.
-func (b *budgets) fit(in, out, bound int64) int64 {
+// fit returns the charge of in input and out output tokens, each lowered
+// by at most the part of it that is only a bound or a guess (bound of the
+// input, outBound of the output; the output first) so that the charge
+// fits in a minute of each token budget: a request is refused as too large
+// (check) for what it is known to need, not for what it might.
+func (b *budgets) fit(in, out, bound, outBound int64) (int64, int64) {
 	least := in - min(max(bound, 0), in)
+	leastOut := out - min(max(outBound, 0), out)
+	if b.output.on() && float64(out) > b.output.limit {
+		out = max(leastOut, int64(b.output.limit))
+	}
+	if b.tokens.on() && float64(in+out) > b.tokens.limit {
+		out = max(leastOut, int64(b.tokens.limit)-in)
+	}
 	if b.tokens.on() && float64(in+out) > b.tokens.limit {
 		in = max(least, int64(b.tokens.limit)-out)
 	}
 	if b.input.on() && float64(in) > b.input.limit {
 		in = max(least, int64(b.input.limit))
 	}
-	return in
+	return in, out
 }
 
 func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }

@@ -146,6 +146,40 @@ func TestACallLargerThanTheBudgetFailsAtOnce(t *testing.T) {
 	})
 }
 
+// The part of an output that is only a guess (the mean output charged a
+// request without a cap) is charged as far as a minute of each budget
+// allows, and before any part of the input; what is known still counts.
+func TestAnOutputGuessIsChargedAtMostAMinutesBudget(t *testing.T) {
+	tests := []struct {
+		name                  string
+		tpm, outputTPM        int
+		in, out, bound, guess int64
+		wantIn, wantOut       int64
+	}{
+		{"fits as it is", 10_000, 0, 1_000, 3_000, 0, 3_000, 1_000, 3_000},
+		{"lowered to the output budget", 0, 1_000, 100, 1_500, 0, 1_500, 100, 1_000},
+		{"no lower than the cap beneath it", 0, 1_000, 100, 1_500, 0, 300, 100, 1_200},
+		{"lowered to what the input leaves", 10_000, 0, 9_000, 3_000, 0, 3_000, 9_000, 1_000},
+		{"the output before the input's bound", 10_000, 0, 9_000, 3_000, 4_000, 3_000, 9_000, 1_000},
+		{"then the input's bound", 10_000, 0, 9_000, 3_000, 4_000, 1_000, 8_000, 2_000},
+		{"a guess larger than the output", 0, 1_000, 0, 1_500, 0, 9_000, 0, 1_000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b budgets
+			if tc.tpm > 0 {
+				b.tokens = newRefill(tc.tpm, minuteNs, float64(tc.tpm))
+			}
+			if tc.outputTPM > 0 {
+				b.output = newRefill(tc.outputTPM, minuteNs, float64(tc.outputTPM))
+			}
+			in, out := b.fit(tc.in, tc.out, tc.bound, tc.guess)
+			assert.Equal(t, tc.wantIn, in, "input")
+			assert.Equal(t, tc.wantOut, out, "output")
+		})
+	}
+}
+
 // The part of an estimate that is only a bound (images of unknown size)
 // is charged as far as a minute of each budget allows; what is known
 // still counts in full, so that check refuses only what can never fit.
@@ -174,7 +208,9 @@ func TestAnEstimatesBoundIsChargedAtMostAMinutesBudget(t *testing.T) {
 			if tc.inputTPM > 0 {
 				b.input = newRefill(tc.inputTPM, minuteNs, float64(tc.inputTPM))
 			}
-			assert.Equal(t, tc.want, b.fit(tc.in, tc.out, tc.bound))
+			in, out := b.fit(tc.in, tc.out, tc.bound, 0)
+			assert.Equal(t, tc.want, in)
+			assert.Equal(t, tc.out, out, "an output that is no guess is kept")
 		})
 	}
 }

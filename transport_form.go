@@ -62,7 +62,7 @@ func scanForm(r io.Reader, boundary string, wantModel, wantFile bool) formFields
 		case wantFile && p.FormName() == "file" && p.FileName() != "":
 			wantFile = false
 			in, bound := signals.AudioFileTokens(p)
-			f.audio = tokenCharge(in, 0, bound)
+			f.audio = tokenCharge(in, 0, bound, 0)
 		}
 	}
 	return f

@@ -71,6 +71,29 @@ func TestTransportChargesAnUncappedRequestTheMeanOutputOfItsModel(t *testing.T) 
 	})
 }
 
+// The mean output is a guess: a model whose answers write more than the
+// output budget allows in a minute is charged at most that minute, and
+// its next uncapped request waits for it instead of failing with
+// ErrExceedsBudget.
+func TestTransportChargesAnUncappedRequestAtMostAMinutesBudget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"o3","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5000,"total_tokens":5010}}`)
+	}))
+	defer srv.Close()
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6_000, WithOutputTokensPerMinute(3_000))
+		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+		for range 2 {
+			_, err := client.Chat.Completions.New(context.Background(), tpChat("o3"))
+			require.NoError(t, err, "an uncapped request after answers of 5,000 tokens")
+		}
+		base.CloseIdleConnections()
+	})
+}
+
 // outputLevel returns the level of l's output token budget.
 func outputLevel(l *BucketRateLimiter) float64 {
 	l.lock()

@@ -66,8 +66,9 @@ func (c *refCosts) set(key string, tokens int64) {
 // unknown length, and of a learned reference are a bound: they are
 // charged only as far as a minute of the budget allows, so such a request
 // waits for a whole minute's budget instead of being refused as too
-// large.
-func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached int64) (AcquireOption, func(input int64)) {
+// large; and so is outGuess of its output, a guess of it (see
+// outputMeans).
+func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached, outGuess int64) (AcquireOption, func(input int64)) {
 	in, out := max(r.EstimateInputTokens()-cached, 0), r.EstimateOutputTokens()
 	bound := min(min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)+
 		min(r.UnknownLengthMediaTokens, math.MaxInt32), in)
@@ -83,5 +84,5 @@ func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached int6
 		others := max(in-refCharge, 0)
 		learn = func(input int64) { c.set(key, max(input-others, 0)) }
 	}
-	return tokenCharge(in, out, bound), learn
+	return tokenCharge(in, out, bound, outGuess), learn
 }

@@ -99,11 +99,13 @@ func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (A
 	r := signals.ParseRequestFor(body, model)
 	uncapped := r.MaxTokens <= 0
 	var key string
+	var guess int64
 	if uncapped {
 		key = outputKey(l, cmp.Or(r.Model, model))
 		r.MaxTokens = t.outputs.get(key)
+		guess = r.EstimateOutputTokens()
 	}
-	est, learnRef := t.refs.estimate(l, r, cached)
+	est, learnRef := t.refs.estimate(l, r, cached, guess)
 	return est, func(u signals.Usage) {
 		if learnRef != nil {
 			learnRef(u.InputTokens)
@@ -118,12 +120,13 @@ func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (A
 }
 
 // tokenCharge returns the option of an estimate of in input and out
-// output tokens, of which bound (of the input) is a bound, each clamped to
-// what a ticket holds.
-func tokenCharge(in, out, bound int64) AcquireOption {
-	in, out, bound = min(in, math.MaxInt32), min(out, math.MaxInt32), min(bound, math.MaxInt32)
+// output tokens, of which bound (of the input) is a bound and outBound (of
+// the output) a guess, each clamped to what a ticket holds.
+func tokenCharge(in, out, bound, outBound int64) AcquireOption {
+	in, out = min(in, math.MaxInt32), min(out, math.MaxInt32)
+	bound, outBound = min(bound, math.MaxInt32), min(outBound, math.MaxInt32)
 	return acquireOption(func(a *acquireConfig) error {
-		a.in, a.out, a.bound = in, out, bound
+		a.in, a.out, a.bound, a.outBound = in, out, bound, outBound
 		return nil
 	})
 }
