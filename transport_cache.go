@@ -37,9 +37,8 @@ const minCacheable = 1024
 // provider's cache holds, as the answers reported them. It is safe for
 // concurrent use.
 type promptCache struct {
-	mu    sync.Mutex
-	held  map[cacheKey]cachedPrefix
-	order []cacheKey // the keys, oldest first
+	mu   sync.Mutex
+	held boundedMap[cacheKey, cachedPrefix]
 }
 
 // cacheKey names a prefix as a limiter's requests send it.
@@ -65,7 +64,7 @@ func (c *promptCache) discount(l *BucketRateLimiter, prefixes []signals.CachePre
 	defer c.mu.Unlock()
 	for i := len(prefixes) - 1; i >= 0; i-- {
 		p := prefixes[i]
-		if v, ok := c.held[cacheKey{l.Name(), p.Hash}]; ok && now < v.until {
+		if v, ok := c.held.get(cacheKey{l.Name(), p.Hash}); ok && now < v.until {
 			return min(p.Tokens, v.tokens)
 		}
 	}
@@ -83,31 +82,15 @@ func (c *promptCache) learn(l *BucketRateLimiter, prefixes []signals.CachePrefix
 	defer c.mu.Unlock()
 	for _, p := range prefixes {
 		k := cacheKey{l.Name(), p.Hash}
-		v, ok := c.held[k]
+		v, ok := c.held.get(k)
 		switch {
 		case cached <= 0:
-			delete(c.held, k) // left in the order; set skips it
+			c.held.delete(k)
 		case p.Breakpoint && p.Tokens >= minCacheable:
-			c.set(k, cachedPrefix{tokens: cached, until: now + int64(p.TTL), ttl: p.TTL})
+			c.held.set(k, cachedPrefix{tokens: cached, until: now + int64(p.TTL), ttl: p.TTL}, maxCachedPrefixes)
 		case ok && now < v.until:
 			v.until = now + int64(v.ttl) // read again: its time to live starts anew
-			c.held[k] = v
+			c.held.set(k, v, maxCachedPrefixes)
 		}
 	}
-}
-
-// set records v for k, forgetting the oldest key when full. The caller
-// holds c.mu.
-func (c *promptCache) set(k cacheKey, v cachedPrefix) {
-	if c.held == nil {
-		c.held = make(map[cacheKey]cachedPrefix)
-	}
-	if _, ok := c.held[k]; !ok {
-		for len(c.order) >= maxCachedPrefixes {
-			delete(c.held, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.order = append(c.order, k)
-	}
-	c.held[k] = v
 }

@@ -22,9 +22,8 @@ const maxOutputMeans = 1024
 // outputMeans holds the mean output of the uncapped answers, by limiter
 // and model. It is safe for concurrent use.
 type outputMeans struct {
-	mu    sync.Mutex
-	mean  map[string]float64
-	order []string // the keys, oldest first
+	mu   sync.Mutex
+	mean boundedMap[string, float64]
 }
 
 // outputKey is the key of model as the limiter l's requests name it.
@@ -35,7 +34,8 @@ func outputKey(l *BucketRateLimiter, model string) string { return l.Name() + "\
 func (m *outputMeans) get(key string) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return int64(m.mean[key] + 0.5)
+	v, _ := m.mean.get(key)
+	return int64(v + 0.5)
 }
 
 // add counts an uncapped answer of key that generated out tokens for
@@ -43,18 +43,9 @@ func (m *outputMeans) get(key string) int64 {
 func (m *outputMeans) add(key string, out int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.mean[key]
-	switch {
-	case ok:
-		m.mean[key] = v + outputWeight*(float64(out)-v)
-		return
-	case m.mean == nil:
-		m.mean = make(map[string]float64)
+	mean := float64(out)
+	if v, ok := m.mean.get(key); ok {
+		mean = v + outputWeight*(mean-v)
 	}
-	if len(m.order) == maxOutputMeans {
-		delete(m.mean, m.order[0])
-		m.order = m.order[1:]
-	}
-	m.order = append(m.order, key)
-	m.mean[key] = float64(out)
+	m.mean.set(key, mean, maxOutputMeans)
 }

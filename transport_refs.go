@@ -23,9 +23,8 @@ const maxRefCosts = 1024
 // refCosts holds the learned costs of files given by reference, by
 // limiter and reference. It is safe for concurrent use.
 type refCosts struct {
-	mu    sync.Mutex
-	cost  map[string]int64
-	order []string // the keys, oldest first
+	mu   sync.Mutex
+	cost boundedMap[string, int64]
 }
 
 // refKey is the key of the file ref as the limiter l's requests name it.
@@ -35,25 +34,14 @@ func refKey(l *BucketRateLimiter, ref string) string { return l.Name() + "\x00" 
 func (c *refCosts) get(key string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.cost[key]
-	return v, ok
+	return c.cost.get(key)
 }
 
 // set records that key cost tokens, forgetting the oldest key when full.
 func (c *refCosts) set(key string, tokens int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cost == nil {
-		c.cost = make(map[string]int64)
-	}
-	if _, ok := c.cost[key]; !ok {
-		if len(c.order) == maxRefCosts {
-			delete(c.cost, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.order = append(c.order, key)
-	}
-	c.cost[key] = tokens
+	c.cost.set(key, tokens, maxRefCosts)
 }
 
 // estimate returns the token charge of a request r of limiter l, less
