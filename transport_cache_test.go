@@ -3,9 +3,7 @@ package ratellmiter
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -48,25 +46,13 @@ func askWithRules(client anthropic.Client, question string) error {
 // ones about a hundred each (their question, and their output cap), so
 // that ten run at once where one did.
 func TestTransportChargesNoTokensForAPromptTheCacheHolds(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, cachedAnswer)
-	}))
-	defer srv.Close()
+	srv := answeringServer(t, func() string { return cachedAnswer })
 	base := &http.Transport{DisableKeepAlives: true}
 	synctest.Test(t, func(t *testing.T) {
 		// 100,000 tickets a second, so that the budget, its whole
 		// minute banked, refills by a twentieth of a token between two.
 		l := newLimiter(t, 6_000_000, WithTokensPerMinute(30_000), WithTokenBurst(time.Minute))
-		// Each request stops under the limiter's transport, its ticket
-		// issued and its tokens charged, until released.
-		sent, release := make(chan struct{}), make(chan struct{})
-		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			sent <- struct{}{}
-			<-release
-			return base.RoundTrip(r)
-		})
+		gate, sent, release := gatedTransport(base)
 		client := tpAnthropic(srv.URL, tpTransport(t, gate, WithLimiter(l)))
 		full := tokenLevel(l)
 		done := make(chan error)

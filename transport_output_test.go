@@ -25,22 +25,14 @@ import (
 func TestTransportChargesAnUncappedRequestTheMeanOutputOfItsModel(t *testing.T) {
 	outputs := []int{1000, 200, 300, 50}
 	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+	srv := answeringServer(t, func() string {
 		out := outputs[min(int(n.Add(1))-1, len(outputs)-1)]
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}`, out, out+10)
-	}))
-	defer srv.Close()
+		return fmt.Sprintf(`{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":%d,"total_tokens":%d}}`, out, out+10)
+	})
 	base := &http.Transport{DisableKeepAlives: true}
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6_000_000, WithOutputTokensPerMinute(600_000), WithTokenBurst(time.Minute))
-		sent, release := make(chan struct{}), make(chan struct{})
-		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			sent <- struct{}{}
-			<-release
-			return base.RoundTrip(r)
-		})
+		gate, sent, release := gatedTransport(base)
 		client := tpOpenAI(srv.URL, tpTransport(t, gate, WithLimiter(l)))
 		// charged sends a chat request for model, capped at limit output
 		// tokens when limit > 0, and returns the output it was charged
@@ -76,12 +68,9 @@ func TestTransportChargesAnUncappedRequestTheMeanOutputOfItsModel(t *testing.T) 
 // its next uncapped request waits for it instead of failing with
 // ErrExceedsBudget.
 func TestTransportChargesAnUncappedRequestAtMostAMinutesBudget(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"o3","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5000,"total_tokens":5010}}`)
-	}))
-	defer srv.Close()
+	srv := answeringServer(t, func() string {
+		return `{"id":"c","object":"chat.completion","created":1,"model":"o3","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5000,"total_tokens":5010}}`
+	})
 	base := &http.Transport{DisableKeepAlives: true}
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, 6_000, WithOutputTokensPerMinute(3_000))
@@ -92,6 +81,32 @@ func TestTransportChargesAnUncappedRequestAtMostAMinutesBudget(t *testing.T) {
 		}
 		base.CloseIdleConnections()
 	})
+}
+
+// answeringServer returns a server on 127.0.0.1 that answers each request
+// with the JSON answer gives; it closes when the test ends.
+func answeringServer(t *testing.T, answer func() string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer())
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// gatedTransport returns a RoundTripper that stops each request on its
+// way to base, its ticket issued and its tokens charged, until released:
+// sent gets a value as each request stops, and each value sent on release
+// lets one go on. It must be made in the test's bubble.
+func gatedTransport(base http.RoundTripper) (rt http.RoundTripper, sent, release chan struct{}) {
+	sent, release = make(chan struct{}), make(chan struct{})
+	rt = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent <- struct{}{}
+		<-release
+		return base.RoundTrip(r)
+	})
+	return rt, sent, release
 }
 
 // outputLevel returns the level of l's output token budget.
