@@ -41,13 +41,14 @@ const statusOverloaded = 529
 // the transport's retries are not multiplied by the SDK's, and so that the
 // SDK's own back-off does not fight the limiter's pacing.
 type Transport struct {
-	base    http.RoundTripper
-	limiter *BucketRateLimiter
-	service RateLimitedService
-	maxBody int64
-	refs    refCosts    // what files given by reference were found to cost
-	cache   promptCache // the prompt prefixes the provider's cache holds
-	outputs outputMeans // how much each model writes when it has no cap
+	base     http.RoundTripper
+	limiter  *BucketRateLimiter
+	service  RateLimitedService
+	maxBody  int64
+	refs     refCosts         // what files given by reference were found to cost
+	cache    promptCache      // the prompt prefixes the provider's cache holds
+	outputs  outputMeans      // how much each model writes when it has no cap
+	contexts responseContexts // what each response the transport saw holds
 }
 
 // TransportOption configures a Transport. The set of options is closed: use
@@ -245,7 +246,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	var opts []AcquireOption
-	var learn func(signals.Usage)
+	var learn func(signals.Usage, string)
 	// A body that is no JSON (an upload) is charged no estimate, but the
 	// usage its answer reports; an audio transcription or translation is
 	// charged its file's playing time.
@@ -257,7 +258,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			model = modelOf(body, req)
 		}
 		var est AcquireOption
-		est, learn = t.estimate(l, body, model)
+		est, learn = t.estimate(l, req, body, model)
 		opts = append(opts, est)
 	case tokens && boundary != "" && transcribes(req):
 		if !form.fileRead {

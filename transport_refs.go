@@ -44,8 +44,10 @@ func (c *refCosts) set(key string, tokens int64) {
 	c.cost.set(key, tokens, maxRefCosts)
 }
 
-// estimate returns the token charge of a request r of limiter l, less
-// cached tokens its prompt reads from the provider's cache, with the
+// estimate returns the token charge of a request r of limiter l, its
+// input changed by delta (less the tokens its prompt reads from the
+// provider's cache, plus those the server adds to it), of which extra
+// is a bound (see responseContexts), with the
 // learned cost of its one guessed reference, if known, in place of the
 // guess; and, when r names such a reference, a function that learns its
 // cost from the input tokens the answer reports (nil otherwise). The
@@ -56,10 +58,10 @@ func (c *refCosts) set(key string, tokens int64) {
 // waits for a whole minute's budget instead of being refused as too
 // large; and so is outGuess of its output, a guess of it (see
 // outputMeans).
-func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached, outGuess int64) (AcquireOption, func(input int64)) {
-	in, out := max(r.EstimateInputTokens()-cached, 0), r.EstimateOutputTokens()
+func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, delta, extra, outGuess int64) (AcquireOption, func(input int64)) {
+	in, out := addClamped(r.EstimateInputTokens(), delta), r.EstimateOutputTokens()
 	bound := min(min(r.UnsizedImageTokens, math.MaxInt32)+min(r.DocumentTokens, math.MaxInt32)+
-		min(r.UnknownLengthMediaTokens, math.MaxInt32), in)
+		min(r.UnknownLengthMediaTokens, math.MaxInt32)+min(extra, math.MaxInt32), in)
 	var learn func(int64)
 	if r.Reference != "" {
 		key := refKey(l, r.Reference)
@@ -73,4 +75,12 @@ func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, cached, out
 		learn = func(input int64) { c.set(key, max(input-others, 0)) }
 	}
 	return tokenCharge(in, out, bound, outGuess), learn
+}
+
+// addClamped returns a+b, for a >= 0, kept within [0, math.MaxInt64].
+func addClamped(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return max(a+b, 0)
 }

@@ -53,8 +53,10 @@ import (
 // keeping it, and charged its playing time (see signals.AudioFileTokens),
 // then the usage its answer reports (its audio tokens). A file a JSON body
 // gives by reference is charged a guess until an answer says what it costs
-// (see refCosts), and a prompt prefix Anthropic's cache is known to hold is
-// not charged (see promptCache). A request that only counts a prompt's
+// (see refCosts), a prompt prefix Anthropic's cache is known to hold is
+// not charged (see promptCache), and a Responses API request that
+// continues a response is charged that response's tokens (see
+// responseContexts). A request that only counts a prompt's
 // tokens (Anthropic's /v1/messages/count_tokens, OpenAI's
 // /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
 // providers do not count it against their token limits: it takes a ticket
@@ -82,15 +84,17 @@ func countsTokens(req *http.Request) bool {
 		strings.HasSuffix(p, ":countTokens")
 }
 
-// estimate returns the token charge of a request to l of JSON body,
+// estimate returns the token charge of a request req to l of JSON body,
 // for model (see signals.ParseRequestFor), and a function that learns
-// from its answer's usage what its files given by reference cost (see
-// refCosts), which prompt prefixes the provider's cache holds (see
-// promptCache), and, when it sets no output cap, how much its model
-// writes (see outputMeans); the charge is less the tokens of the longest
-// prefix the cache is known to hold, and, without a cap, its output is
-// charged that mean.
-func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (AcquireOption, func(signals.Usage)) {
+// from its answer's usage (and the id of the response it names) what its
+// files given by reference cost (see refCosts), which prompt prefixes the
+// provider's cache holds (see promptCache), how much its model writes
+// when it sets no output cap (see outputMeans), and what the response it
+// creates holds (see responseContexts); the charge is less the tokens of
+// the longest prefix the cache is known to hold, plus those of the
+// response it continues, and, without a cap, its output is charged that
+// mean.
+func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byte, model string) (AcquireOption, func(signals.Usage, string)) {
 	prefixes := signals.CachePrefixes(body)
 	var cached int64
 	if len(prefixes) > 0 {
@@ -105,8 +109,13 @@ func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (A
 		r.MaxTokens = t.outputs.get(key)
 		guess = r.EstimateOutputTokens()
 	}
-	est, learnRef := t.refs.estimate(l, r, cached, guess)
-	return est, func(u signals.Usage) {
+	var context int64
+	if r.PreviousResponseID != "" {
+		context = t.contexts.get(contextKey(l, r.PreviousResponseID))
+	}
+	responses := createsResponse(req)
+	est, learnRef := t.refs.estimate(l, r, context-cached, context, guess)
+	return est, func(u signals.Usage, id string) {
 		if learnRef != nil {
 			learnRef(u.InputTokens)
 		}
@@ -115,6 +124,9 @@ func (t *Transport) estimate(l *BucketRateLimiter, body []byte, model string) (A
 		}
 		if uncapped {
 			t.outputs.add(key, u.OutputTokens/max(r.Choices, 1))
+		}
+		if responses && id != "" {
+			t.contexts.set(contextKey(l, id), addClamped(u.InputTokens, u.OutputTokens))
 		}
 	}
 }
@@ -133,8 +145,9 @@ func tokenCharge(in, out, bound, outBound int64) AcquireOption {
 
 // usageTap collects the usage a response reports while its body is read.
 type usageTap struct {
-	// learn, when set, learns from the usage (see Transport.estimate).
-	learn  func(signals.Usage)
+	// learn, when set, learns from the usage and the id of the response
+	// (see Transport.estimate).
+	learn  func(signals.Usage, string)
 	stream *signals.StreamUsage // an event stream
 	answer *signals.AnswerUsage // a JSON answer, read as it passes
 	// A JSON answer in gzip is kept, compressed, up to maxUsageBody (buf),
@@ -143,6 +156,9 @@ type usageTap struct {
 	buf  []byte
 	over bool
 	size int
+	// unzip is what read the answer once decompressed, when unzipped.
+	unzip    *signals.AnswerUsage
+	unzipped bool
 	// head is the start of the stream's current line, up to
 	// maxEventLine bytes, to tell by its first event whether the stream
 	// is an Anthropic Messages stream (messages); seen says that event
@@ -238,29 +254,51 @@ func (u *usageTap) usage() signals.Usage {
 	if u.stream != nil {
 		return u.stream.Usage()
 	}
-	if u.answer != nil {
-		return u.answer.Usage()
+	if a := u.read(); a != nil {
+		return a.Usage()
 	}
-	if u.over {
-		return signals.Usage{}
-	}
-	return gunzipUsage(u.buf)
+	return signals.Usage{}
 }
 
-// gunzipUsage reads the usage of a gzip-compressed JSON answer as it is
-// decompressed, up to maxGzipUsage bytes; one that is not valid gzip or
-// decompresses to more has none.
-func gunzipUsage(body []byte) signals.Usage {
+// responseID returns the id of the response the whole body names (see
+// signals.AnswerUsage.ResponseID and signals.StreamUsage.ResponseID).
+func (u *usageTap) responseID() string {
+	if u.stream != nil {
+		return u.stream.ResponseID()
+	}
+	if a := u.read(); a != nil {
+		return a.ResponseID()
+	}
+	return ""
+}
+
+// read returns what read a JSON answer: the reader it passed through, or,
+// for an answer in gzip, the one it is decompressed through, once; nil
+// for one in gzip that was too long, or is not valid gzip.
+func (u *usageTap) read() *signals.AnswerUsage {
+	if u.answer == nil && !u.over && !u.unzipped {
+		u.unzipped, u.unzip, u.buf = true, gunzipAnswer(u.buf), nil
+	}
+	if u.answer != nil {
+		return u.answer
+	}
+	return u.unzip
+}
+
+// gunzipAnswer reads a gzip-compressed JSON answer as it is decompressed,
+// up to maxGzipUsage bytes; nil for one that is not valid gzip or
+// decompresses to more.
+func gunzipAnswer(body []byte) *signals.AnswerUsage {
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
-		return signals.Usage{}
+		return nil
 	}
-	var a signals.AnswerUsage
-	n, err := io.Copy(&a, io.LimitReader(zr, maxGzipUsage+1))
+	a := new(signals.AnswerUsage)
+	n, err := io.Copy(a, io.LimitReader(zr, maxGzipUsage+1))
 	if err != nil || n > maxGzipUsage {
-		return signals.Usage{}
+		return nil
 	}
-	return a.Usage()
+	return a
 }
 
 // complete reports whether the whole answer has passed, so that its usage
@@ -287,7 +325,7 @@ func (u *usageTap) reconcile(tk *Ticket) {
 	if got := u.usage(); got.Known {
 		tk.Used(int(min(got.InputTokens, math.MaxInt32)), int(min(got.OutputTokens, math.MaxInt32)))
 		if u.learn != nil {
-			u.learn(got)
+			u.learn(got, u.responseID())
 		}
 	}
 }

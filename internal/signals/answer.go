@@ -48,6 +48,7 @@ type AnswerUsage struct {
 
 	kept [numSlots]region // each slot's value in buf
 	buf  []byte
+	id   string // the answer's "id", when it is a string
 }
 
 // maxAnswerKept bounds the bytes AnswerUsage keeps for one record's
@@ -59,14 +60,15 @@ const maxAnswerKept = 1 << 20
 const maxKeyBytes = 96
 
 // The slots of a record's usage objects, in the order ParseUsage merges
-// them (see usageParts.merge).
+// them (see usageParts.merge), and of the answer's id.
 const (
 	slotUsage int8 = iota + 1
 	slotMetadata
 	slotMessage
 	slotResponse
 	slotGroq
-	numSlots = slotGroq
+	slotID   // not a usage object: the answer's "id"
+	numSlots = slotID
 )
 
 // region is a kept value: buf[from:to], when ok.
@@ -85,6 +87,17 @@ func (a *AnswerUsage) Write(p []byte) (int, error) {
 		a.keepFrom = 0
 	}
 	return len(p), nil
+}
+
+// ResponseID returns the answer's "id" (an OpenAI Responses API answer's
+// names the response, which a later request may continue with
+// previous_response_id): the last member of that name of the answer's
+// object, when it is a string and the answer valid JSON; else "".
+func (a *AnswerUsage) ResponseID() string {
+	if a.state != jsDone {
+		return ""
+	}
+	return a.id
 }
 
 // Usage returns the usage read, or none unless the answer was valid JSON
@@ -113,6 +126,10 @@ func (a *AnswerUsage) keyEnd() {
 		return
 	}
 	switch string(name) {
+	case "id":
+		if a.recordDepth == 1 {
+			a.keepNext = slotID
+		}
 	case "usage":
 		a.keepNext = slotUsage
 	case "usageMetadata":
@@ -203,11 +220,15 @@ func (a *AnswerUsage) compact() {
 	a.buf = a.buf[:n]
 }
 
-// mergeRecord merges the usage objects kept for the record that ends.
+// mergeRecord merges the usage objects kept for the record that ends,
+// and keeps the answer's id.
 func (a *AnswerUsage) mergeRecord() {
-	for _, r := range a.kept {
+	for _, r := range a.kept[:slotID-1] {
 		if r.ok && isObject(a.buf[r.from:r.to]) {
 			a.parts.mergeFigures(a.buf[r.from:r.to])
 		}
+	}
+	if r := a.kept[slotID-1]; r.ok && isString(a.buf[r.from:r.to]) {
+		a.id = stringValue(a.buf[r.from:r.to])
 	}
 }

@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -17,6 +18,21 @@ import (
 // sizes, cycled.
 func answerUsage(body []byte, sizes ...int) Usage {
 	var a AnswerUsage
+	readInPieces(&a, body, sizes...)
+	return a.Usage()
+}
+
+// answerRead returns an AnswerUsage that read body in pieces of the
+// given sizes, cycled.
+func answerRead(body []byte, sizes ...int) *AnswerUsage {
+	a := new(AnswerUsage)
+	readInPieces(a, body, sizes...)
+	return a
+}
+
+// readInPieces writes body to a in pieces of the given sizes, cycled
+// (whole when none is given).
+func readInPieces(a *AnswerUsage, body []byte, sizes ...int) {
 	for i := 0; len(body) > 0; i++ {
 		n := len(body)
 		if len(sizes) > 0 {
@@ -25,7 +41,18 @@ func answerUsage(body []byte, sizes ...int) Usage {
 		_, _ = a.Write(body[:n])
 		body = body[n:]
 	}
-	return a.Usage()
+}
+
+// decodedResponseID is AnswerUsage.ResponseID by decoding the whole body.
+func decodedResponseID(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v any
+	if dec.Decode(&v) != nil {
+		return ""
+	}
+	obj, _ := v.(map[string]any)
+	id, _ := obj["id"].(string)
+	return id
 }
 
 // checkAnswerAgrees asserts that AnswerUsage reads body as decoding the
@@ -38,6 +65,25 @@ func checkAnswerAgrees(t *testing.T, body []byte, sizes ...int) {
 	}
 	if got := answerUsage(body, sizes...); got != want {
 		t.Fatalf("AnswerUsage(%q) in pieces of %v = %+v, decoding gives %+v", body, sizes, got, want)
+	}
+	if got, want := answerRead(body, sizes...).ResponseID(), decodedResponseID(body); got != want {
+		t.Fatalf("AnswerUsage(%q).ResponseID() in pieces of %v = %q, decoding gives %q", body, sizes, got, want)
+	}
+}
+
+// An OpenAI Responses API answer names its response, which a later
+// request may continue with previous_response_id.
+func TestAnswerUsageReadsTheAnswersID(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"id":"resp_1","object":"response","output":[{"id":"msg_1","type":"message"}],"usage":{"input_tokens":5,"output_tokens":2}}`: "resp_1",
+		`{"id":"resp_1","id":"resp_\u0032"}`: "resp_2",
+		`{"id":"resp_1","id":7}`:             "",
+		`{"output":[{"id":"msg_1"}]}`:        "",
+		`[{"id":"resp_1"}]`:                  "",
+		`{"id":"resp_1"`:                     "",
+	} {
+		assert.Equal(t, want, answerRead([]byte(body), 3).ResponseID(), body)
+		checkAnswerAgrees(t, []byte(body), 1)
 	}
 }
 

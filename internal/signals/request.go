@@ -112,6 +112,10 @@ type Request struct {
 	Messages int64
 	// Stream reports whether "stream" is true.
 	Stream bool
+	// PreviousResponseID is the Responses API's "previous_response_id":
+	// the response whose conversation the server adds to this request's
+	// input. "" when absent.
+	PreviousResponseID string
 }
 
 // EstimateTokens returns a conservative token estimate for the request:
@@ -166,11 +170,14 @@ func ParseRequestFor(body []byte, model string) Request {
 		systemInstruction, systemInstructionSnake []byte
 		tools, functions                          []byte
 		content, requests                         []byte
+		previousResponseID                        []byte
 	}
 	members(obj, func(k, v []byte) {
 		switch string(keyName(k)) {
 		case "model":
 			f.model = v
+		case "previous_response_id":
+			f.previousResponseID = v
 		case "stream":
 			f.stream = v
 		case "max_tokens":
@@ -212,6 +219,7 @@ func ParseRequestFor(body []byte, model string) Request {
 		}
 	})
 	r.Model = stringValue(f.model)
+	r.PreviousResponseID = stringValue(f.previousResponseID)
 	r.Stream = string(f.stream) == "true"
 	for _, v := range [...][]byte{f.maxTokens, f.maxCompletionTokens, f.maxOutput} {
 		if n, ok := rawCount(v); ok {

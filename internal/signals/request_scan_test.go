@@ -38,6 +38,7 @@ func decodedParseRequestFor(body []byte, model string) Request {
 		return r
 	}
 	r.Model, _ = obj["model"].(string)
+	r.PreviousResponseID, _ = obj["previous_response_id"].(string)
 	r.Stream, _ = obj["stream"].(bool)
 	for _, key := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
 		if n, ok := jsonCount(obj[key]); ok {
@@ -433,6 +434,9 @@ func TestRequestIsReadAsDecodingReadsIt(t *testing.T) {
 		`{"max_tokens":-0,"max_output_tokens":5}`,
 		`{"generationConfig":{"maxOutputTokens":50,"candidateCount":3,"maxOutputTokens":60},"contents":[{"role":"user","parts":[{"text":"hi"},{"inlineData":{"data":"AAAA"}}]}],"systemInstruction":{"parts":[{"text":"sys"}]}}`,
 		`{"generationConfig":null,"max_tokens":0}`,
+		`{"model":"gpt-5","previous_response_id":"resp_\u0031","input":"and then?","previous_response_id":"resp_2"}`,
+		`{"model":"gpt-5","previous_response_id":null,"input":"hi"}`,
+		`{"model":"gpt-5","previous_response_id":7}`,
 		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW","mediaResolution":"MEDIA_RESOLUTION_\u0048IGH"},"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="},"mediaResolution":{"level":"MEDIA_RESOLUTION_ULTRA_HIGH"}},{"fileData":{"mimeType":"application/pdf","fileUri":"u"},"media_resolution":{"level":"MEDIA_RESOLUTION_LOW"}},{"fileData":{"mimeType":"video/mp4"},"mediaResolution":null,"media_resolution":{"level":"MEDIA_RESOLUTION_HIGH"}},{"fileData":{"mimeType":"image/png"},"mediaResolution":{"level":7}}]}]}`,
 		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}},{"fileData":{"mimeType":"video/webm"},"videoMetadata":{"fps":2}},{"fileData":{"mimeType":"application/pdf"}}]}]}`,
 		`{"model":"gemini-3-flash","generationConfig":{"mediaResolution":"low"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}}]}]}`,

@@ -157,6 +157,11 @@ func joinData(ev []byte, lines int, d []byte, over bool) ([]byte, bool) {
 	return append(ev, d...), false
 }
 
+// ResponseID returns the "id" of the "response" object of the last event
+// that carried one: an OpenAI Responses API stream names its response in
+// each of its response.* events, usage among them.
+func (s *StreamUsage) ResponseID() string { return s.parts.id }
+
 // Complete reports whether the stream's terminal event has been written:
 // OpenAI's "data: [DONE]", Anthropic's message_stop or the Responses API's
 // response.completed. A stream without one (Gemini's) is complete only at
@@ -229,6 +234,11 @@ func parseData(parts *usageParts, data []byte) (end bool) {
 	}
 	if hasUsage {
 		parts.merge(m)
+	}
+	if isObject(m.response) {
+		if id := member(m.response, "id"); isString(id) {
+			parts.id = stringValue(id)
+		}
 	}
 	return isTerminal(m.typ)
 }

@@ -212,3 +212,23 @@ func TestStreamUsageReadsDataSplitOverLines(t *testing.T) {
 		assert.Equal(t, Usage{OutputTokens: 2, Known: true}, ParseStreamUsage([]byte(events)))
 	})
 }
+
+// A Responses API stream names its response in its response.* events,
+// which a later request may continue with previous_response_id; the
+// streams of the other APIs name none.
+func TestStreamUsageReadsTheResponsesID(t *testing.T) {
+	for name, want := range map[string]string{
+		"openai_responses_stream.txt": "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654",
+		"openai_stream.txt":           "",
+		"anthropic_stream.txt":        "",
+	} {
+		var s StreamUsage
+		events := fixture(t, name)
+		for p := events; len(p) > 0; {
+			n := min(7, len(p))
+			_, _ = s.Write(p[:n])
+			p = p[n:]
+		}
+		assert.Equal(t, want, s.ResponseID(), name)
+	}
+}

@@ -58,6 +58,9 @@ var usageKeys = [...]struct {
 type usageParts struct {
 	value [numParts]int64
 	seen  [numParts]bool
+	// id is the "id" of the "response" object of the last stream event
+	// that carried one (an OpenAI Responses API stream's).
+	id string
 }
 
 // usageMembers are the members of a decoded response or stream event that

@@ -74,6 +74,11 @@ func decodedParseData(parts *usageParts, data []byte) bool {
 	if hasUsage {
 		decodedMerge(parts, obj)
 	}
+	if r, ok := obj["response"].(map[string]any); ok {
+		if id, ok := r["id"].(string); ok {
+			parts.id = id
+		}
+	}
 	typ, _ := obj["type"].(string)
 	return slices.Contains(terminalEvents, typ)
 }
@@ -116,6 +121,9 @@ func usageBodies() []string {
 		`{"message":{"usage":{"input_tokens":7}},"usage":null,"type":"message_start"}`,
 		`{"message":{"usage":{"input_tokens":7},"usage":{"output_tokens":1}}}`,
 		`{"response":{"usage":{"input_tokens":7}},"type":"response.completed"}`,
+		`{"type":"response.created","response":{"id":"resp_\u0031","id":"resp_2","usage":null}}`,
+		`{"type":"response.completed","response":{"id":7,"usage":{"input_tokens":1}},"id":"x"}`,
+		`{"id":"resp_1","object":"response","usage":{"input_tokens":5,"output_tokens":2}}`,
 		`{"x_groq":{"usage":{"prompt_tokens":7}},"usageMetadata":{"promptTokenCount":2}}`,
 		`{"x_groq":{"usage":{"prompt_tokens":7}},"x_groq":{"id":"g"}}`,
 		`{"type":"message_stop"}`,

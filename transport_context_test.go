@@ -1,0 +1,72 @@
+package ratellmiter
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A Responses API request that continues an earlier response with
+// previous_response_id has that response's conversation added to its
+// input by the server: it is charged, besides its own few tokens, the
+// 5,000 input and 1,000 output tokens the earlier answer reported, where
+// it was charged its own few alone. A response the transport did not see
+// adds nothing.
+func TestTransportChargesTheConversationAResponseContinues(t *testing.T) {
+	var n atomic.Int32
+	srv := answeringServer(t, func() string {
+		id := n.Add(1)
+		return fmt.Sprintf(`{"id":"resp_%d","object":"response","created_at":1,"status":"completed","model":"gpt-5",`+
+			`"output":[],"usage":{"input_tokens":5000,"input_tokens_details":{"cached_tokens":0},`+
+			`"output_tokens":1000,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":6000}}`, id)
+	})
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6_000_000, WithInputTokensPerMinute(60_000), WithTokenBurst(time.Minute))
+		gate, sent, release := gatedTransport(base)
+		client := tpOpenAI(srv.URL, tpTransport(t, gate, WithLimiter(l)))
+		// charged creates a response to "Go on." after previous ("" for
+		// none) and returns the input it was charged before its answer.
+		charged := func(previous string) float64 {
+			params := responses.ResponseNewParams{
+				Model: "gpt-5",
+				Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Go on.")},
+			}
+			if previous != "" {
+				params.PreviousResponseID = openai.String(previous)
+			}
+			done := make(chan error)
+			before := inputLevel(l)
+			go func() {
+				_, err := client.Responses.New(context.Background(), params)
+				done <- err
+			}()
+			<-sent
+			c := before - inputLevel(l)
+			release <- struct{}{}
+			require.NoError(t, <-done)
+			return c
+		}
+		own := charged("")
+		assert.Less(t, own, 20.0, "a request of its own few tokens")
+		assert.InDelta(t, own+6000, charged("resp_1"), 1, "and the conversation of resp_1")
+		assert.InDelta(t, own, charged("resp_unseen"), 1, "a response never seen adds nothing")
+		base.CloseIdleConnections()
+	})
+}
+
+// inputLevel returns the level of l's input token budget.
+func inputLevel(l *BucketRateLimiter) float64 {
+	l.lock()
+	defer l.mu.Unlock()
+	return l.bud.input.level
+}
