@@ -45,10 +45,10 @@ type Transport struct {
 	limiter  *BucketRateLimiter
 	service  RateLimitedService
 	maxBody  int64
-	refs     refCosts         // what files given by reference were found to cost
-	cache    promptCache      // the prompt prefixes the provider's cache holds
-	outputs  outputMeans      // how much each model writes when it has no cap
-	contexts responseContexts // what each response the transport saw holds
+	refs     refCosts          // what files given by reference were found to cost
+	cache    promptCache       // the prompt prefixes the provider's cache holds
+	outputs  outputMeans       // how much each model writes when it has no cap
+	contexts learnedMap[int64] // the tokens each response the transport created holds
 }
 
 // TransportOption configures a Transport. The set of options is closed: use

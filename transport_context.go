@@ -3,7 +3,6 @@ package ratellmiter
 import (
 	"net/http"
 	"strings"
-	"sync"
 )
 
 // The Responses API keeps a conversation on the server: a request that
@@ -16,34 +15,9 @@ import (
 // response the transport did not see (made by another process, or before
 // it started) adds nothing.
 
-// maxContexts is the number of responses whose tokens a transport keeps.
+// maxContexts is the number of responses whose tokens a transport keeps
+// (in Transport.contexts, by limiter and response id; see learnedKey).
 const maxContexts = 4096
-
-// responseContexts holds the tokens of the responses a transport saw, by
-// limiter and response id. It is safe for concurrent use.
-type responseContexts struct {
-	mu     sync.Mutex
-	tokens boundedMap[string, int64]
-}
-
-// contextKey is the key of the response id as the limiter l's requests
-// name it.
-func contextKey(l *BucketRateLimiter, id string) string { return l.Name() + "\x00" + id }
-
-// get returns the tokens of the response key, 0 when it was not seen.
-func (c *responseContexts) get(key string) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, _ := c.tokens.get(key)
-	return n
-}
-
-// set records that the response key holds n tokens.
-func (c *responseContexts) set(key string, n int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.tokens.set(key, n, maxContexts)
-}
 
 // createsResponse reports whether req creates a response of the
 // Responses API (POST .../responses).

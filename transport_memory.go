@@ -1,10 +1,13 @@
 package ratellmiter
 
-import "slices"
+import (
+	"slices"
+	"sync"
+)
 
 // What a transport learns from answers (what files given by reference
-// cost, which prompt prefixes a cache holds, how much a model writes) is
-// kept in a boundedMap each, so that a long-running program that sends
+// cost, which prompt prefixes a cache holds, how much a model writes,
+// what a response holds) is kept in a boundedMap each, so that a long-running program that sends
 // ever new files and prompts holds a fixed amount of it.
 
 // boundedMap is a map that keeps at most limit keys, forgetting the one
@@ -45,4 +48,38 @@ func (b *boundedMap[K, V]) delete(k K) {
 	if i := slices.Index(b.order, k); i >= 0 {
 		b.order = slices.Delete(b.order, i, i+1)
 	}
+}
+
+// learnedMap is a boundedMap, safe for concurrent use, of what a
+// transport learned about the things a limiter's requests name, keyed by
+// learnedKey.
+type learnedMap[V any] struct {
+	mu sync.Mutex
+	m  boundedMap[string, V]
+}
+
+// learnedKey is the key of name as the limiter l's requests give it.
+func learnedKey(l *BucketRateLimiter, name string) string { return l.Name() + "\x00" + name }
+
+// get returns what was learned of key.
+func (c *learnedMap[V]) get(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m.get(key)
+}
+
+// set sets key to v, keeping at most limit keys.
+func (c *learnedMap[V]) set(key string, v V, limit int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m.set(key, v, limit)
+}
+
+// update sets key to what f makes of what was learned of it (ok says
+// whether anything was), keeping at most limit keys.
+func (c *learnedMap[V]) update(key string, limit int, f func(v V, ok bool) V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m.get(key)
+	c.m.set(key, f(v, ok), limit)
 }

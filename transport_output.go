@@ -1,7 +1,5 @@
 package ratellmiter
 
-import "sync"
-
 // A request that sets no output cap (OpenAI's max_tokens,
 // max_completion_tokens or max_output_tokens, Gemini's maxOutputTokens)
 // may generate any number of tokens, which the provider counts against
@@ -20,20 +18,14 @@ const outputWeight = 1.0 / 8
 const maxOutputMeans = 1024
 
 // outputMeans holds the mean output of the uncapped answers, by limiter
-// and model. It is safe for concurrent use.
+// and model (see learnedKey). It is safe for concurrent use.
 type outputMeans struct {
-	mu   sync.Mutex
-	mean boundedMap[string, float64]
+	mean learnedMap[float64]
 }
-
-// outputKey is the key of model as the limiter l's requests name it.
-func outputKey(l *BucketRateLimiter, model string) string { return l.Name() + "\x00" + model }
 
 // get returns the mean output of key's uncapped answers, 0 before the
 // first.
 func (m *outputMeans) get(key string) int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	v, _ := m.mean.get(key)
 	return int64(v + 0.5)
 }
@@ -41,11 +33,10 @@ func (m *outputMeans) get(key string) int64 {
 // add counts an uncapped answer of key that generated out tokens for
 // each completion.
 func (m *outputMeans) add(key string, out int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	mean := float64(out)
-	if v, ok := m.mean.get(key); ok {
-		mean = v + outputWeight*(mean-v)
-	}
-	m.mean.set(key, mean, maxOutputMeans)
+	m.mean.update(key, maxOutputMeans, func(v float64, ok bool) float64 {
+		if !ok {
+			return float64(out)
+		}
+		return v + outputWeight*(float64(out)-v)
+	})
 }

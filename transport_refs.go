@@ -2,7 +2,6 @@ package ratellmiter
 
 import (
 	"math"
-	"sync"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
@@ -21,33 +20,23 @@ import (
 const maxRefCosts = 1024
 
 // refCosts holds the learned costs of files given by reference, by
-// limiter and reference. It is safe for concurrent use.
+// limiter and reference (see learnedKey). It is safe for concurrent use.
 type refCosts struct {
-	mu   sync.Mutex
-	cost boundedMap[string, int64]
+	cost learnedMap[int64]
 }
-
-// refKey is the key of the file ref as the limiter l's requests name it.
-func refKey(l *BucketRateLimiter, ref string) string { return l.Name() + "\x00" + ref }
 
 // get returns the learned cost of key.
-func (c *refCosts) get(key string) (int64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cost.get(key)
-}
+func (c *refCosts) get(key string) (int64, bool) { return c.cost.get(key) }
 
 // set records that key cost tokens, forgetting the oldest key when full.
 func (c *refCosts) set(key string, tokens int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.cost.set(key, tokens, maxRefCosts)
 }
 
 // estimate returns the token charge of a request r of limiter l, its
 // input changed by delta (less the tokens its prompt reads from the
 // provider's cache, plus those the server adds to it), of which extra
-// is a bound (see responseContexts), with the
+// is a bound (see transport_context.go), with the
 // learned cost of its one guessed reference, if known, in place of the
 // guess; and, when r names such a reference, a function that learns its
 // cost from the input tokens the answer reports (nil otherwise). The
@@ -64,7 +53,7 @@ func (c *refCosts) estimate(l *BucketRateLimiter, r signals.Request, delta, extr
 		min(r.UnknownLengthMediaTokens, math.MaxInt32)+min(extra, math.MaxInt32), in)
 	var learn func(int64)
 	if r.Reference != "" {
-		key := refKey(l, r.Reference)
+		key := learnedKey(l, r.Reference)
 		refCharge := r.ReferenceTokens
 		if v, ok := c.get(key); ok {
 			in = max(in-refCharge, 0) + v

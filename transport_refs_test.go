@@ -96,6 +96,6 @@ func TestRefCostsKeepTheLatestFiles(t *testing.T) {
 	assert.EqualValues(t, 1, v)
 	v, _ = c.get("file-1")
 	assert.EqualValues(t, 1, v)
-	assert.Len(t, c.cost.m, maxRefCosts)
-	assert.Len(t, c.cost.order, maxRefCosts)
+	assert.Len(t, c.cost.m.m, maxRefCosts)
+	assert.Len(t, c.cost.m.order, maxRefCosts)
 }

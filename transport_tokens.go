@@ -56,7 +56,7 @@ import (
 // (see refCosts), a prompt prefix Anthropic's cache is known to hold is
 // not charged (see promptCache), and a Responses API request that
 // continues a response is charged that response's tokens (see
-// responseContexts). A request that only counts a prompt's
+// transport_context.go). A request that only counts a prompt's
 // tokens (Anthropic's /v1/messages/count_tokens, OpenAI's
 // /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
 // providers do not count it against their token limits: it takes a ticket
@@ -90,7 +90,7 @@ func countsTokens(req *http.Request) bool {
 // files given by reference cost (see refCosts), which prompt prefixes the
 // provider's cache holds (see promptCache), how much its model writes
 // when it sets no output cap (see outputMeans), and what the response it
-// creates holds (see responseContexts); the charge is less the tokens of
+// creates holds (see transport_context.go); the charge is less the tokens of
 // the longest prefix the cache is known to hold, plus those of the
 // response it continues, and, without a cap, its output is charged that
 // mean.
@@ -105,13 +105,13 @@ func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byt
 	var key string
 	var guess int64
 	if uncapped {
-		key = outputKey(l, cmp.Or(r.Model, model))
+		key = learnedKey(l, cmp.Or(r.Model, model))
 		r.MaxTokens = t.outputs.get(key)
 		guess = r.EstimateOutputTokens()
 	}
 	var context int64
 	if r.PreviousResponseID != "" {
-		context = t.contexts.get(contextKey(l, r.PreviousResponseID))
+		context, _ = t.contexts.get(learnedKey(l, r.PreviousResponseID))
 	}
 	responses := createsResponse(req)
 	est, learnRef := t.refs.estimate(l, r, context-cached, context, guess)
@@ -126,7 +126,7 @@ func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byt
 			t.outputs.add(key, u.OutputTokens/max(r.Choices, 1))
 		}
 		if responses && id != "" {
-			t.contexts.set(contextKey(l, id), addClamped(u.InputTokens, u.OutputTokens))
+			t.contexts.set(learnedKey(l, id), addClamped(u.InputTokens, u.OutputTokens), maxContexts)
 		}
 	}
 }
