@@ -87,13 +87,13 @@ func countsTokens(req *http.Request) bool {
 // estimate returns the token charge of a request req to l of JSON body,
 // for model (see signals.ParseRequestFor), and a function that learns
 // from its answer's usage (and the id of the response it names) what its
-// files given by reference cost (see refCosts), which prompt prefixes the
-// provider's cache holds (see promptCache), how much its model writes
-// when it sets no output cap (see outputMeans), and what the response it
-// creates holds (see transport_context.go); the charge is less the tokens of
-// the longest prefix the cache is known to hold, plus those of the
-// response it continues, and, without a cap, its output is charged that
-// mean.
+// files given by reference cost (see refCosts), which prompt prefixes
+// the provider's cache holds (see promptCache), how much its model
+// writes when it sets no output cap (see outputMeans), and what the
+// response it creates holds (see transport_context.go); the charge is
+// less the tokens of the longest prefix the cache is known to hold, plus
+// those of the response it continues, and, without a cap, its output is
+// charged that mean.
 func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byte, model string) (AcquireOption, func(signals.Usage, string)) {
 	prefixes := signals.CachePrefixes(body)
 	var cached int64
@@ -109,12 +109,12 @@ func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byt
 		r.MaxTokens = t.outputs.get(key)
 		guess = r.EstimateOutputTokens()
 	}
-	var context int64
+	var earlier int64 // the conversation the server adds
 	if r.PreviousResponseID != "" {
-		context, _ = t.contexts.get(learnedKey(l, r.PreviousResponseID))
+		earlier, _ = t.contexts.get(learnedKey(l, r.PreviousResponseID))
 	}
 	responses := createsResponse(req)
-	est, learnRef := t.refs.estimate(l, r, context-cached, context, guess)
+	est, learnRef := t.refs.estimate(l, r, earlier-cached, earlier, guess)
 	return est, func(u signals.Usage, id string) {
 		if learnRef != nil {
 			learnRef(u.InputTokens)
