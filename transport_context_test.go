@@ -3,7 +3,9 @@ package ratellmiter
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -69,4 +71,56 @@ func inputLevel(l *BucketRateLimiter) float64 {
 	l.lock()
 	defer l.mu.Unlock()
 	return l.bud.input.level
+}
+
+// A streamed response is learned as well: its id and usage come in its
+// response.* events.
+func TestTransportLearnsTheConversationOfAStreamedResponse(t *testing.T) {
+	var streamed atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if streamed.CompareAndSwap(false, true) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_s1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[],\"usage\":null}}\n\n"+
+				"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_s1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],"+
+				"\"usage\":{\"input_tokens\":3000,\"output_tokens\":500,\"total_tokens\":3500}}}\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"resp_2","object":"response","status":"completed","output":[],"usage":{"input_tokens":3510,"output_tokens":10,"total_tokens":3520}}`)
+	}))
+	defer srv.Close()
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6_000_000, WithInputTokensPerMinute(60_000), WithTokenBurst(time.Minute))
+		gate, sent, release := gatedTransport(base)
+		client := tpOpenAI(srv.URL, tpTransport(t, gate, WithLimiter(l)))
+		params := responses.ResponseNewParams{
+			Model: "gpt-5",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Go on.")},
+		}
+		done := make(chan error)
+		go func() {
+			stream := client.Responses.NewStreaming(context.Background(), params)
+			for stream.Next() {
+			}
+			done <- stream.Err()
+		}()
+		<-sent
+		release <- struct{}{}
+		require.NoError(t, <-done)
+
+		params.PreviousResponseID = openai.String("resp_s1")
+		before := inputLevel(l)
+		go func() {
+			_, err := client.Responses.New(context.Background(), params)
+			done <- err
+		}()
+		<-sent
+		charged := before - inputLevel(l)
+		release <- struct{}{}
+		require.NoError(t, <-done)
+		assert.InDelta(t, 3500+10, charged, 10, "the streamed response's 3,500 tokens, and its own few")
+		base.CloseIdleConnections()
+	})
 }
