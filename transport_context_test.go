@@ -14,7 +14,6 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // A Responses API request that continues an earlier response with
@@ -46,17 +45,10 @@ func TestTransportChargesTheConversationAResponseContinues(t *testing.T) {
 			if previous != "" {
 				params.PreviousResponseID = openai.String(previous)
 			}
-			done := make(chan error)
-			before := inputLevel(l)
-			go func() {
+			return chargeWhileHeld(t, func() float64 { return inputLevel(l) }, sent, release, func() error {
 				_, err := client.Responses.New(context.Background(), params)
-				done <- err
-			}()
-			<-sent
-			c := before - inputLevel(l)
-			release <- struct{}{}
-			require.NoError(t, <-done)
-			return c
+				return err
+			})
 		}
 		own := charged("")
 		assert.Less(t, own, 20.0, "a request of its own few tokens")
@@ -99,27 +91,18 @@ func TestTransportLearnsTheConversationOfAStreamedResponse(t *testing.T) {
 			Model: "gpt-5",
 			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Go on.")},
 		}
-		done := make(chan error)
-		go func() {
+		input := func() float64 { return inputLevel(l) }
+		chargeWhileHeld(t, input, sent, release, func() error {
 			stream := client.Responses.NewStreaming(context.Background(), params)
 			for stream.Next() {
 			}
-			done <- stream.Err()
-		}()
-		<-sent
-		release <- struct{}{}
-		require.NoError(t, <-done)
-
+			return stream.Err()
+		})
 		params.PreviousResponseID = openai.String("resp_s1")
-		before := inputLevel(l)
-		go func() {
+		charged := chargeWhileHeld(t, input, sent, release, func() error {
 			_, err := client.Responses.New(context.Background(), params)
-			done <- err
-		}()
-		<-sent
-		charged := before - inputLevel(l)
-		release <- struct{}{}
-		require.NoError(t, <-done)
+			return err
+		})
 		assert.InDelta(t, 3500+10, charged, 10, "the streamed response's 3,500 tokens, and its own few")
 		base.CloseIdleConnections()
 	})

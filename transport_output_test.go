@@ -42,17 +42,10 @@ func TestTransportChargesAnUncappedRequestTheMeanOutputOfItsModel(t *testing.T) 
 			if limit > 0 {
 				params.MaxCompletionTokens = openai.Int(limit)
 			}
-			done := make(chan error)
-			before := outputLevel(l)
-			go func() {
+			return chargeWhileHeld(t, func() float64 { return outputLevel(l) }, sent, release, func() error {
 				_, err := client.Chat.Completions.New(context.Background(), params)
-				done <- err
-			}()
-			<-sent
-			c := before - outputLevel(l)
-			release <- struct{}{}
-			require.NoError(t, <-done)
-			return c
+				return err
+			})
 		}
 		assert.InDelta(t, 0, charged("gpt-4o", 0), 1, "before any answer")
 		assert.InDelta(t, 1000, charged("gpt-4o", 0), 1, "the first answer's output")
@@ -107,6 +100,22 @@ func gatedTransport(base http.RoundTripper) (rt http.RoundTripper, sent, release
 		return base.RoundTrip(r)
 	})
 	return rt, sent, release
+}
+
+// chargeWhileHeld makes call, whose request stops at the gate of a
+// gatedTransport (sent, release), and returns how much of a budget, whose
+// level reads, the request was charged while it stopped; the call must
+// succeed.
+func chargeWhileHeld(t *testing.T, level func() float64, sent, release chan struct{}, call func() error) float64 {
+	t.Helper()
+	done := make(chan error)
+	before := level()
+	go func() { done <- call() }()
+	<-sent
+	c := before - level()
+	release <- struct{}{}
+	require.NoError(t, <-done)
+	return c
 }
 
 // outputLevel returns the level of l's output token budget.
