@@ -65,6 +65,41 @@ func inputLevel(l *BucketRateLimiter) float64 {
 	return l.bud.input.level
 }
 
+// A request that names a conversation (the Conversations API) has its
+// items added by the server: it is charged what the conversation's last
+// response through the transport held, given by id or as an object.
+func TestTransportChargesTheConversationARequestNames(t *testing.T) {
+	var n atomic.Int32
+	srv := answeringServer(t, func() string {
+		return fmt.Sprintf(`{"id":"resp_%d","object":"response","status":"completed","output":[],`+
+			`"usage":{"input_tokens":4000,"output_tokens":200,"total_tokens":4200}}`, n.Add(1))
+	})
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 6_000_000, WithInputTokensPerMinute(60_000), WithTokenBurst(time.Minute))
+		gate, sent, release := gatedTransport(base)
+		client := tpOpenAI(srv.URL, tpTransport(t, gate, WithLimiter(l)))
+		charged := func(conversation responses.ResponseNewParamsConversationUnion) float64 {
+			return chargeWhileHeld(t, func() float64 { return inputLevel(l) }, sent, release, func() error {
+				_, err := client.Responses.New(context.Background(), responses.ResponseNewParams{
+					Model:        "gpt-5",
+					Input:        responses.ResponseNewParamsInputUnion{OfString: openai.String("Go on.")},
+					Conversation: conversation,
+				})
+				return err
+			})
+		}
+		byID := responses.ResponseNewParamsConversationUnion{OfString: openai.String("conv_1")}
+		asObject := responses.ResponseNewParamsConversationUnion{OfConversationObject: &responses.ResponseConversationParam{ID: "conv_1"}}
+		own := charged(byID)
+		assert.Less(t, own, 20.0, "a new conversation: the request's own few tokens")
+		assert.InDelta(t, own+4200, charged(asObject), 1, "and then what its last response held")
+		other := responses.ResponseNewParamsConversationUnion{OfString: openai.String("conv_2")}
+		assert.InDelta(t, own, charged(other), 1, "another conversation, never seen")
+		base.CloseIdleConnections()
+	})
+}
+
 // A streamed response is learned as well: its id and usage come in its
 // response.* events.
 func TestTransportLearnsTheConversationOfAStreamedResponse(t *testing.T) {

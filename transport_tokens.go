@@ -110,8 +110,11 @@ func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byt
 		guess = r.EstimateOutputTokens()
 	}
 	var earlier int64 // the conversation the server adds
-	if r.PreviousResponseID != "" {
-		earlier, _ = t.contexts.get(learnedKey(l, r.PreviousResponseID))
+	for _, id := range [...]string{r.PreviousResponseID, r.Conversation} {
+		if id != "" {
+			n, _ := t.contexts.get(learnedKey(l, id))
+			earlier = max(earlier, n)
+		}
 	}
 	responses := createsResponse(req)
 	est, learnRef := t.refs.estimate(l, r, earlier-cached, earlier, guess)
@@ -125,8 +128,13 @@ func (t *Transport) estimate(l *BucketRateLimiter, req *http.Request, body []byt
 		if uncapped {
 			t.outputs.add(key, u.OutputTokens/max(r.Choices, 1))
 		}
-		if responses && id != "" {
-			t.contexts.set(learnedKey(l, id), addClamped(u.InputTokens, u.OutputTokens), maxContexts)
+		if responses {
+			holds := addClamped(u.InputTokens, u.OutputTokens)
+			for _, name := range [...]string{id, r.Conversation} {
+				if name != "" {
+					t.contexts.set(learnedKey(l, name), holds, maxContexts)
+				}
+			}
 		}
 	}
 }

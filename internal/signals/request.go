@@ -116,6 +116,10 @@ type Request struct {
 	// the response whose conversation the server adds to this request's
 	// input. "" when absent.
 	PreviousResponseID string
+	// Conversation is the Responses API's "conversation" (its id, given
+	// as a string or as an object's "id"): the conversation whose items
+	// the server adds to this request's input. "" when absent.
+	Conversation string
 }
 
 // EstimateTokens returns a conservative token estimate for the request:
@@ -170,7 +174,7 @@ func ParseRequestFor(body []byte, model string) Request {
 		systemInstruction, systemInstructionSnake []byte
 		tools, functions                          []byte
 		content, requests                         []byte
-		previousResponseID                        []byte
+		previousResponseID, conversation          []byte
 	}
 	members(obj, func(k, v []byte) {
 		switch string(keyName(k)) {
@@ -178,6 +182,8 @@ func ParseRequestFor(body []byte, model string) Request {
 			f.model = v
 		case "previous_response_id":
 			f.previousResponseID = v
+		case "conversation":
+			f.conversation = v
 		case "stream":
 			f.stream = v
 		case "max_tokens":
@@ -220,6 +226,11 @@ func ParseRequestFor(body []byte, model string) Request {
 	})
 	r.Model = stringValue(f.model)
 	r.PreviousResponseID = stringValue(f.previousResponseID)
+	if c := f.conversation; isObject(c) {
+		r.Conversation = stringValue(member(c, "id"))
+	} else {
+		r.Conversation = stringValue(c)
+	}
 	r.Stream = string(f.stream) == "true"
 	for _, v := range [...][]byte{f.maxTokens, f.maxCompletionTokens, f.maxOutput} {
 		if n, ok := rawCount(v); ok {

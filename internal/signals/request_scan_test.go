@@ -39,6 +39,12 @@ func decodedParseRequestFor(body []byte, model string) Request {
 	}
 	r.Model, _ = obj["model"].(string)
 	r.PreviousResponseID, _ = obj["previous_response_id"].(string)
+	switch c := obj["conversation"].(type) {
+	case string:
+		r.Conversation = c
+	case map[string]any:
+		r.Conversation, _ = c["id"].(string)
+	}
 	r.Stream, _ = obj["stream"].(bool)
 	for _, key := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
 		if n, ok := jsonCount(obj[key]); ok {
@@ -437,6 +443,9 @@ func TestRequestIsReadAsDecodingReadsIt(t *testing.T) {
 		`{"model":"gpt-5","previous_response_id":"resp_\u0031","input":"and then?","previous_response_id":"resp_2"}`,
 		`{"model":"gpt-5","previous_response_id":null,"input":"hi"}`,
 		`{"model":"gpt-5","previous_response_id":7}`,
+		`{"model":"gpt-5","conversation":"conv_1","input":"hi"}`,
+		`{"model":"gpt-5","conversation":{"id":"conv_\u0032","id":"conv_3"},"conversation":{"id":4}}`,
+		`{"model":"gpt-5","conversation":{"id":"conv_5"},"input":"hi"}`,
 		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW","mediaResolution":"MEDIA_RESOLUTION_\u0048IGH"},"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="},"mediaResolution":{"level":"MEDIA_RESOLUTION_ULTRA_HIGH"}},{"fileData":{"mimeType":"application/pdf","fileUri":"u"},"media_resolution":{"level":"MEDIA_RESOLUTION_LOW"}},{"fileData":{"mimeType":"video/mp4"},"mediaResolution":null,"media_resolution":{"level":"MEDIA_RESOLUTION_HIGH"}},{"fileData":{"mimeType":"image/png"},"mediaResolution":{"level":7}}]}]}`,
 		`{"generationConfig":{"mediaResolution":"MEDIA_RESOLUTION_LOW"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}},{"fileData":{"mimeType":"video/webm"},"videoMetadata":{"fps":2}},{"fileData":{"mimeType":"application/pdf"}}]}]}`,
 		`{"model":"gemini-3-flash","generationConfig":{"mediaResolution":"low"},"contents":[{"parts":[{"fileData":{"mimeType":"image/png"}}]}]}`,
