@@ -255,7 +255,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case tokens && jsonBody && body != nil:
 		if t.service == nil {
-			model = modelOf(body, req)
+			// The body's model the estimate reads itself; a Gemini
+			// request's is in its path.
+			model = pathModel(req)
 		}
 		var est AcquireOption
 		est, learn = t.estimate(l, req, body, model)
@@ -570,6 +572,12 @@ func modelOf(body []byte, req *http.Request) string {
 		}
 		return strings.TrimPrefix(m, "models/")
 	}
+	return pathModel(req)
+}
+
+// pathModel returns the model of req's Gemini-style path, as modelOf
+// reads it, or "".
+func pathModel(req *http.Request) string {
 	if req.URL == nil {
 		return ""
 	}
