@@ -159,14 +159,11 @@ type usageTap struct {
 	stream *signals.StreamUsage // an event stream
 	answer *signals.AnswerUsage // a JSON answer, read as it passes
 	// A JSON answer in gzip is kept, compressed, up to maxUsageBody (buf),
-	// and read at its end: over says it was longer, size is its
-	// Content-Length, when known.
+	// and read into answer at its end: over says it was longer, or not
+	// valid gzip; size is its Content-Length, when known.
 	buf  []byte
 	over bool
 	size int
-	// unzip is what read the answer once decompressed, when unzipped.
-	unzip    *signals.AnswerUsage
-	unzipped bool
 	// head is the start of the stream's current line, up to
 	// maxEventLine bytes, to tell by its first event whether the stream
 	// is an Anthropic Messages stream (messages); seen says that event
@@ -281,16 +278,15 @@ func (u *usageTap) responseID() string {
 }
 
 // read returns what read a JSON answer: the reader it passed through, or,
-// for an answer in gzip, the one it is decompressed through, once; nil
-// for one in gzip that was too long, or is not valid gzip.
+// for an answer in gzip, the one it is decompressed through, once, at its
+// end (no byte is written after); nil for one in gzip that was too long,
+// or is not valid gzip.
 func (u *usageTap) read() *signals.AnswerUsage {
-	if u.answer == nil && !u.over && !u.unzipped {
-		u.unzipped, u.unzip, u.buf = true, gunzipAnswer(u.buf), nil
+	if u.answer == nil && !u.over {
+		u.answer, u.buf = gunzipAnswer(u.buf), nil
+		u.over = u.answer == nil
 	}
-	if u.answer != nil {
-		return u.answer
-	}
-	return u.unzip
+	return u.answer
 }
 
 // gunzipAnswer reads a gzip-compressed JSON answer as it is decompressed,
