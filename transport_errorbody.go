@@ -1,0 +1,80 @@
+package ratellmiter
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+// maxErrorBody bounds how much of a rate-limit error body the transport
+// reads to classify it. Providers send a few hundred bytes.
+const maxErrorBody = 64 << 10
+
+// statusOverloaded is Anthropic's "overloaded" status.
+const statusOverloaded = 529
+
+// mayBeRateLimit reports whether resp's status is one a rate limit is
+// answered with: 429, 529, or 503 with a retry hint.
+func mayBeRateLimit(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, statusOverloaded:
+		return true
+	case http.StatusServiceUnavailable:
+		return resp.Header.Get("Retry-After") != "" || resp.Header.Get("Retry-After-Ms") != ""
+	}
+	return false
+}
+
+// inspect reads resp's error body (up to maxErrorBody), classifies the
+// answer, and puts back a body that yields the same bytes. A nil body (a
+// base RoundTripper may hand on an empty one so, as http.Client allows)
+// becomes http.NoBody, which the retry loop can close.
+func inspect(resp *http.Response) (signals.ErrorInfo, error) {
+	orig := resp.Body
+	if orig == nil || orig == http.NoBody {
+		resp.Body = http.NoBody
+		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(orig, maxErrorBody+1))
+	if err != nil {
+		_ = orig.Close()
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return signals.ErrorInfo{}, err
+	}
+	if len(body) > maxErrorBody {
+		// Too long for an error: classify by status and headers only,
+		// and keep the rest readable.
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), orig), orig}
+		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
+	}
+	_ = orig.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return signals.ParseErrorBody(resp.StatusCode, resp.Header, decoded(resp.Header, body), time.Now()), nil
+}
+
+// decoded returns an error body as the server wrote it before compressing
+// it: a caller that asks for gzip itself (setting Accept-Encoding) gets the
+// body still compressed. A body that does not decompress within
+// maxErrorBody yields nil, to be classified by status and headers only.
+func decoded(h http.Header, body []byte) []byte {
+	if !isGzip(h) {
+		return body
+	}
+	plain, _ := gunzip(body, maxErrorBody)
+	return plain
+}
+
+// readCloser joins a reader and the closer of the body it reads from.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// errReader fails every read with its error.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -1,0 +1,68 @@
+package ratellmiter
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
+)
+
+// modelOf returns the model a request is for, as the caller names it: the
+// "model" field of its JSON body (without the "models/" that Gemini's SDK
+// puts before a model's name there, as in a cache it creates, nor the
+// "projects/P/locations/L/publishers/google/models/" that it puts there
+// for Vertex AI), or else the
+// model of a Gemini-style path (".../models/NAME" or
+// ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
+// gives "tunedModels/NAME", for the methods of modelMethods); "" when
+// neither says.
+func modelOf(body []byte, req *http.Request) string {
+	if m := signals.Model(body); m != "" {
+		if k := strings.LastIndex(m, "/models/"); k >= 0 {
+			return m[k+len("/models/"):]
+		}
+		return strings.TrimPrefix(m, "models/")
+	}
+	return pathModel(req)
+}
+
+// pathModel returns the model of req's Gemini-style path, as modelOf
+// reads it, or "".
+func pathModel(req *http.Request) string {
+	if req.URL == nil {
+		return ""
+	}
+	p := req.URL.Path
+	var m, prefix string
+	i, j := strings.LastIndex(p, "/models/"), strings.LastIndex(p, "/tunedModels/")
+	switch {
+	case j > i:
+		m, prefix = p[j+len("/tunedModels/"):], "tunedModels/"
+	case i >= 0:
+		m = p[i+len("/models/"):]
+	default:
+		return ""
+	}
+	if k := strings.IndexByte(m, '/'); k >= 0 {
+		m = m[:k]
+	}
+	if k := strings.LastIndexByte(m, ':'); k >= 0 && modelMethods[m[k+1:]] {
+		m = m[:k]
+	}
+	if m == "" {
+		return ""
+	}
+	return prefix + m
+}
+
+// modelMethods are the methods that a Gemini-style path names after its
+// model, "models/NAME:method" (Gemini's and Vertex AI's); a colon followed
+// by anything else is part of the name, as in OpenAI's fine-tuned models
+// ("models/ft:gpt-4o-mini:org::id").
+var modelMethods = map[string]bool{
+	"generateContent": true, "streamGenerateContent": true,
+	"countTokens": true, "computeTokens": true,
+	"embedContent": true, "batchEmbedContents": true, "asyncBatchEmbedContent": true,
+	"batchGenerateContent": true, "generateAnswer": true,
+	"predict": true, "predictLongRunning": true, "rawPredict": true, "streamRawPredict": true,
+}

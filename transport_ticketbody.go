@@ -1,0 +1,99 @@
+package ratellmiter
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// finishOnClose arranges for tk to be finished when resp's body has been
+// read to its end or closed, whichever comes first. A tap, when given,
+// reads the usage the body reports and corrects the ticket's token charge
+// if the body was read to its end, or closed after the whole answer had
+// passed (see usageTap.final).
+//
+// A server error (5xx) says nothing about the limits: its ticket is
+// abandoned rather than done, so that it neither ends a pause as a canary
+// nor counts as admitted for learning.
+func finishOnClose(resp *http.Response, tk *Ticket, tap *usageTap) *http.Response {
+	serverError := resp.StatusCode >= 500
+	if resp.Body == nil || resp.Body == http.NoBody {
+		finishTicket(tk, serverError)
+		return resp
+	}
+	if w, ok := resp.Body.(io.Writer); ok {
+		// A 101 Switching Protocols body is also the connection's writer.
+		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
+	} else {
+		resp.Body = &ticketBody{rc: resp.Body, tk: tk, tap: tap, abandon: serverError}
+	}
+	return resp
+}
+
+// finishTicket finishes tk: Abandon if the answer says nothing about the
+// server's limits, else Done.
+func finishTicket(tk *Ticket, abandon bool) {
+	if abandon {
+		tk.Abandon()
+	} else {
+		tk.Done()
+	}
+}
+
+// ticketBody is a response body that finishes its ticket once.
+type ticketBody struct {
+	rc      io.ReadCloser
+	tk      *Ticket
+	tap     *usageTap // nil unless the ticket's token charge is to be corrected
+	abandon bool      // finish with Abandon: the answer says nothing about the limits
+	done    atomic.Bool
+	// tapMu serializes the tap's use: Close may come from another
+	// goroutine while one reads, as net/http allows.
+	tapMu sync.Mutex
+}
+
+func (b *ticketBody) finish(atEOF bool) {
+	if b.done.CompareAndSwap(false, true) {
+		if b.tap != nil {
+			b.tapMu.Lock()
+			if b.tap.final(atEOF) {
+				b.tap.reconcile(b.tk)
+			}
+			b.tapMu.Unlock()
+		}
+		finishTicket(b.tk, b.abandon)
+	}
+}
+
+// Read reads from the body and finishes the ticket at its end.
+func (b *ticketBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if b.tap != nil && n > 0 && !b.done.Load() {
+		b.tapMu.Lock()
+		if !b.done.Load() {
+			b.tap.write(p[:n])
+		}
+		b.tapMu.Unlock()
+	}
+	if err == io.EOF {
+		b.finish(true)
+	}
+	return n, err
+}
+
+// Close closes the body and finishes the ticket.
+func (b *ticketBody) Close() error {
+	err := b.rc.Close()
+	b.finish(false)
+	return err
+}
+
+// ticketBodyWriter is a ticketBody whose body is also writable.
+type ticketBodyWriter struct {
+	ticketBody
+	w io.Writer
+}
+
+// Write writes to the underlying connection.
+func (b *ticketBodyWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
