@@ -108,5 +108,8 @@ func keyName(quoted []byte) []byte {
 // isObject reports whether a valid JSON value is an object.
 func isObject(v []byte) bool { return len(v) > 0 && v[0] == '{' }
 
+// isString reports whether a valid JSON value is a string.
+func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
+
 // isNumber reports whether a valid JSON value is a number.
 func isNumber(v []byte) bool { return len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9') }
