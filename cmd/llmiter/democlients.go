@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -186,4 +188,65 @@ func startRatellmiter(r *demoRun) (demoCall, func(*demoResult) error, error) {
 		return nil
 	}
 	return call, finish, nil
+}
+
+// demoPrompt is the prompt of chat completion i.
+func demoPrompt(i int) string { return fmt.Sprintf("Summarise document %d in one sentence.", i) }
+
+// demoBody is the JSON body of chat completion i, in OpenAI's shape.
+func demoBody(i int) []byte {
+	return fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":%q}],"max_tokens":%d}`,
+		demoModel, demoPrompt(i), demoMaxTokens)
+}
+
+// demoPost sends one chat completion and returns the HTTP status and the
+// response's headers.
+func demoPost(ctx context.Context, hc *http.Client, url string, body []byte) (int, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer demo")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, resp.Header, nil
+}
+
+// errGaveUp is the naive client's answer after its last attempt.
+var errGaveUp = errors.New("still rate limited after the last attempt")
+
+// naiveCall is the retry loop of countless tutorials: on 429, sleep 1, 2,
+// 4, 8, 16 s and try again, with no pacing and no shared state between
+// callers.
+func naiveCall(ctx context.Context, hc *http.Client, url string, body []byte, seen429 *atomic.Int64) error {
+	for attempt := range naiveMaxAttempts {
+		status, _, err := demoPost(ctx, hc, url, body)
+		switch {
+		case err != nil:
+			return err
+		case status == http.StatusOK:
+			return nil
+		case status != http.StatusTooManyRequests:
+			return fmt.Errorf("HTTP %d", status)
+		}
+		seen429.Add(1)
+		if attempt == naiveMaxAttempts-1 {
+			break
+		}
+		t := time.NewTimer(time.Duration(1<<attempt) * time.Second)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	return errGaveUp
 }
