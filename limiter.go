@@ -1,19 +1,3 @@
-// Package ratellmiter paces calls to rate-limited APIs, LLM providers above
-// all, so that a program runs as fast as the provider allows and is not
-// throttled.
-//
-// A BucketRateLimiter hands out Tickets: at most ceil(R/60) in any
-// one-second bucket and at most R in any sixty such buckets, spread evenly
-// across each second instead of released in bursts. After a pause it ramps
-// up over a few seconds. A call that is rate limited anyway hands its
-// ticket back with the server's retry-after hint: the whole limiter
-// pauses, the call waits at the front of the line, and the limiter resumes
-// when a probe (the service's IsBlocked, or one canary request) says the
-// server accepts requests again.
-//
-// Do and Wrap run a function under a limiter and retry it when it is rate
-// limited. A Monitor owns the goroutines that probe and write the per-minute
-// logs; limiters join DefaultMonitor unless told otherwise.
 package ratellmiter
 
 import (
