@@ -99,13 +99,20 @@ func (l *BucketRateLimiter) wait(ctx context.Context, t *Ticket) error {
 // budget of a longer window is used up, or the daily budget ran out.
 // Requires mu.
 func (l *BucketRateLimiter) waiterRefusal() error {
-	if now := l.now(); l.err == nil && now < l.lim.spentUntil {
+	now := l.now()
+	if l.err == nil && now < l.lim.spentUntil {
 		return l.spentRefusal(now)
 	}
 	if !l.refusing() && l.dailyRefused != nil {
 		return l.dailyRefused
 	}
-	return l.refused()
+	if err := l.refused(); err != nil {
+		return err
+	}
+	// Refused for the server's spent budget of a longer window, which
+	// ended before the waiter woke (the machine slept through it, say):
+	// the refusal stands, with the reset it named.
+	return l.spentRefusal(min(now, l.lim.spentUntil))
 }
 
 // giveBack returns an issued ticket whose caller will not use it: the

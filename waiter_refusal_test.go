@@ -46,3 +46,37 @@ func TestAWaiterGivingUpAsTheDailyBudgetIsSpentGetsNoTicket(t *testing.T) {
 		})
 	}
 }
+
+// A waiter refused because the server reports its daily budget spent gets
+// that refusal even when it wakes only after the reset passed, as on a
+// machine that slept through the window: never a ticket that was not
+// issued with no error. The refusal and the late waking are set up under
+// the limiter's lock, since in a bubble a refused waiter wakes at once.
+func TestAWaiterThatWakesAfterTheSpentWindowStillGetsItsRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 60)
+		first, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		defer first.Done()
+		type result struct {
+			tk  *Ticket
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			tk, err := l.Acquire(context.Background())
+			got <- result{tk, err}
+		}()
+		synctest.Wait() // it waits for the next second's slot
+		l.mu.Lock()
+		l.lim.spentUntil = l.now() // the window the refusal named is over
+		l.refuseWaiters()
+		l.mu.Unlock()
+		r := <-got
+		var qe *QuotaError
+		require.ErrorAs(t, r.err, &qe)
+		assert.ErrorIs(t, r.err, ErrQuotaExhausted)
+		assert.Nil(t, r.tk)
+		assertConserved(t, l)
+	})
+}
