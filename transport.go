@@ -15,12 +15,18 @@ import (
 // WithMaxBodyBytes.
 const DefaultMaxBodyBytes = 32 << 20
 
+// errTransportNotCreated refuses the requests of a Transport not created
+// with NewTransport, which has no limiter to pace them with.
+var errTransportNotCreated = fmt.Errorf("%w: the Transport was not created with NewTransport", ErrClosed)
+
 // Transport is an http.RoundTripper that paces requests with a limiter. It
 // takes a ticket before each request and finishes it when the response is
 // over; it absorbs rate-limit answers (429, 529, and 503 with Retry-After)
 // by pausing the limiter and sending the request again, at the front of the
 // line, so that the client above it sees them only when retrying is
 // hopeless. Create it with NewTransport; it is safe for concurrent use.
+// The zero value sends nothing: it fails every request with an error
+// wrapping ErrClosed.
 //
 // The official SDKs retry rate-limited calls themselves. Turn that off
 // (option.WithMaxRetries(0) in the OpenAI and Anthropic Go SDKs) so that
@@ -187,6 +193,10 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip sends req under a ticket; see NewTransport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.base == nil {
+		closeBody(req)
+		return nil, errTransportNotCreated
+	}
 	counts := countsTokens(req)
 	jsonBody, boundary := bodyType(req)
 	need := jsonBody && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))

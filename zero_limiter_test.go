@@ -2,6 +2,8 @@ package ratellmiter
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,4 +37,20 @@ func TestAZeroValueLimiterRefusesAtOnce(t *testing.T) {
 		})
 		assertConserved(t, &l)
 	})
+}
+
+// A Transport not created with NewTransport has no limiter: it sends
+// nothing, fails every request with an error wrapping ErrClosed instead
+// of panicking, and closes the request's body as a RoundTripper must.
+func TestAZeroValueTransportRefusesEveryRequest(t *testing.T) {
+	var tr Transport
+	body := &closeCounter{r: strings.NewReader(`{"model":"m"}`)}
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/v1/chat/completions", body)
+	require.NoError(t, err)
+	var resp *http.Response
+	require.NotPanics(t, func() { resp, err = tr.RoundTrip(req) })
+	assert.Nil(t, resp)
+	require.ErrorIs(t, err, ErrClosed)
+	assert.Equal(t, int32(1), body.closes.Load(), "the request's body was not closed once")
+	assert.NotPanics(t, tr.CloseIdleConnections)
 }
