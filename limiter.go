@@ -211,6 +211,9 @@ func (l *BucketRateLimiter) timeOf(ns int64) time.Time {
 //
 // The caller must report on the ticket with Done, Abandon or RateLimited.
 func (l *BucketRateLimiter) Acquire(ctx context.Context, opts ...AcquireOption) (*Ticket, error) {
+	if ctx == nil {
+		panic("ratellmiter: Acquire: nil Context")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -34,3 +34,19 @@ func TestRateLimitedWithANilContextLeavesTheLimiterUsable(t *testing.T) {
 		assertConserved(t, l)
 	})
 }
+
+// Acquire with a nil Context panics with a message that names it, before
+// it touches the limiter, which goes on serving every other caller.
+func TestAcquireWithANilContextPanicsAndLeavesTheLimiterUsable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600)
+		var nilCtx context.Context
+		assert.PanicsWithValue(t, "ratellmiter: Acquire: nil Context", func() { _, _ = l.Acquire(nilCtx) })
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err, "the limiter still issues tickets")
+		tk.Done()
+		s := l.Stats()
+		assert.Equal(t, uint64(1), s.Requested, "the call that panicked asked for nothing")
+		assertConserved(t, l)
+	})
+}
