@@ -164,7 +164,9 @@ func (s *StreamUsage) ResponseID() string { return s.parts.id }
 
 // Complete reports whether the stream's terminal event has been written:
 // OpenAI's "data: [DONE]", Anthropic's message_stop or the Responses API's
-// response.completed. A stream without one (Gemini's) is complete only at
+// response.completed, response.incomplete (the answer reached its
+// max_output_tokens, say) or response.failed, each of which carries the
+// response's final usage. A stream without one (Gemini's) is complete only at
 // its end, which the reader sees and StreamUsage does not.
 func (s *StreamUsage) Complete() bool { return s.complete }
 
@@ -190,8 +192,9 @@ func (s *StreamUsage) buffer(p []byte) {
 	s.line = append(s.line, p...)
 }
 
-// terminalEvents are the types of the events that end a stream.
-var terminalEvents = []string{"message_stop", "response.completed"}
+// terminalEvents are the types of the events that end a stream: a
+// Responses API stream ends with one of its three.
+var terminalEvents = []string{"message_stop", "response.completed", "response.incomplete", "response.failed"}
 
 // maxTerminalLine bounds the data lines that are decoded only to see
 // whether they are a terminal event: those carry little more than their

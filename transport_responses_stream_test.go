@@ -1,0 +1,58 @@
+package ratellmiter
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A Responses API stream ends with one of three events, response.completed,
+// response.incomplete (the answer reached its max_output_tokens) or
+// response.failed, each carrying the response's final usage. A caller that
+// stops reading at that event and closes the stream, before the body's
+// end has come, has its charge corrected by that usage whichever it was.
+func TestTransportReconcilesAResponsesStreamClosedAtItsTerminalEvent(t *testing.T) {
+	for _, last := range []string{"response.completed", "response.incomplete", "response.failed"} {
+		t.Run(last, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[],\"usage\":null}}\n\n"+
+					"event: "+last+"\ndata: {\"type\":\""+last+"\",\"sequence_number\":1,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"incomplete\",\"output\":[],"+
+					"\"usage\":{\"input_tokens\":10,\"output_tokens\":5,\"total_tokens\":15}}}\n\n")
+				w.(http.Flusher).Flush()
+				<-r.Context().Done() // the body's end comes later
+			}))
+			defer srv.Close()
+			base := &http.Transport{DisableKeepAlives: true}
+			synctest.Test(t, func(t *testing.T) {
+				l := newLimiter(t, 600, WithTokensPerMinute(60_000), WithTokenBurst(time.Minute))
+				client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+				stream := client.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{
+					Model:           "gpt-4o",
+					Input:           responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")},
+					MaxOutputTokens: openai.Int(1000),
+				})
+				for stream.Next() {
+					if stream.Current().Type == last {
+						break
+					}
+				}
+				require.NoError(t, stream.Err())
+				require.NoError(t, stream.Close())
+				assertSettled(t, l, 1)
+				assert.InDelta(t, 60_000-15, tokenLevel(l), 1, "charged the 15 tokens its usage reports, not its estimate of over 1,000")
+				base.CloseIdleConnections()
+			})
+		})
+	}
+}
