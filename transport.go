@@ -142,9 +142,12 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // provider's own response and raises its own error.
 //
 // Any other response is returned with its body wrapped: the ticket is
-// finished when the body is read to its end or closed, so a streamed
-// response holds its ticket until the stream is over. Close every response
-// body, as net/http requires anyway. A network error abandons the ticket
+// finished when the body is read to its end or closed, or when the
+// request's context ends (net/http gives up on the body then), so a
+// streamed response holds its ticket until the stream is over. Close every
+// response body, as net/http requires anyway; a body dropped unclosed
+// (anthropic-sdk-go drops one when its context ends as the answer arrives)
+// holds its ticket until the request's context ends. A network error abandons the ticket
 // (see Ticket.Abandon) and is returned as it is; an exhausted quota
 // abandons it at once, and a server error (5xx) once its body is closed:
 // neither says anything about the rate limit.
@@ -297,7 +300,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					tap.learn = learn
 				}
 			}
-			return finishOnClose(resp, tk, tap), nil
+			return finishOnClose(ctx, resp, tk, tap), nil
 		}
 		info, err := inspect(resp)
 		if err != nil {

@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"sync"
@@ -8,7 +9,13 @@ import (
 )
 
 // finishOnClose arranges for tk to be finished when resp's body has been
-// read to its end or closed, whichever comes first. A tap, when given,
+// read to its end or closed, or when ctx (the request's) ends, whichever
+// comes first: once the request's context has ended, net/http gives up on
+// the body, and a caller may drop it unclosed (anthropic-sdk-go does when
+// its context ends as the answer's headers arrive), which must not hold
+// the ticket for ever. The body of an upgraded connection (a 101), which
+// outlives the context it was asked with, holds its ticket until it is
+// closed. A tap, when given,
 // reads the usage the body reports and corrects the ticket's token charge
 // if the body was read to its end, or closed after the whole answer had
 // passed (see usageTap.final).
@@ -16,7 +23,7 @@ import (
 // A server error (5xx) says nothing about the limits: its ticket is
 // abandoned rather than done, so that it neither ends a pause as a canary
 // nor counts as admitted for learning.
-func finishOnClose(resp *http.Response, tk *Ticket, tap *usageTap) *http.Response {
+func finishOnClose(ctx context.Context, resp *http.Response, tk *Ticket, tap *usageTap) *http.Response {
 	serverError := resp.StatusCode >= 500
 	if resp.Body == nil || resp.Body == http.NoBody {
 		finishTicket(tk, serverError)
@@ -25,9 +32,15 @@ func finishOnClose(resp *http.Response, tk *Ticket, tap *usageTap) *http.Respons
 	if w, ok := resp.Body.(io.Writer); ok {
 		// A 101 Switching Protocols body is also the connection's writer.
 		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
-	} else {
-		resp.Body = &ticketBody{rc: resp.Body, tk: tk, tap: tap, abandon: serverError}
+		return resp
 	}
+	b := &ticketBody{rc: resp.Body, tk: tk, tap: tap, abandon: serverError}
+	if ctx.Done() != nil {
+		// Set before the body reaches the caller, whose Read and Close
+		// read it; the function, which may run at once, does not.
+		b.stop = context.AfterFunc(ctx, func() { b.finish(false) })
+	}
+	resp.Body = b
 	return resp
 }
 
@@ -47,7 +60,10 @@ type ticketBody struct {
 	tk      *Ticket
 	tap     *usageTap // nil unless the ticket's token charge is to be corrected
 	abandon bool      // finish with Abandon: the answer says nothing about the limits
-	done    atomic.Bool
+	// stop, when set, stops the finishing of the ticket when the
+	// request's context ends (see finishOnClose).
+	stop func() bool
+	done atomic.Bool
 	// tapMu serializes the tap's use: Close may come from another
 	// goroutine while one reads, as net/http allows.
 	tapMu sync.Mutex
@@ -66,6 +82,14 @@ func (b *ticketBody) finish(atEOF bool) {
 	}
 }
 
+// stopWatching stops the wait for the request's context to end, once the
+// body has ended or been closed.
+func (b *ticketBody) stopWatching() {
+	if b.stop != nil {
+		b.stop()
+	}
+}
+
 // Read reads from the body and finishes the ticket at its end.
 func (b *ticketBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
@@ -78,6 +102,7 @@ func (b *ticketBody) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.finish(true)
+		b.stopWatching()
 	}
 	return n, err
 }
@@ -86,6 +111,7 @@ func (b *ticketBody) Read(p []byte) (int, error) {
 func (b *ticketBody) Close() error {
 	err := b.rc.Close()
 	b.finish(false)
+	b.stopWatching()
 	return err
 }
 
