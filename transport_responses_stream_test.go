@@ -1,6 +1,7 @@
 package ratellmiter
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -55,4 +56,41 @@ func TestTransportReconcilesAResponsesStreamClosedAtItsTerminalEvent(t *testing.
 			})
 		})
 	}
+}
+
+// A streamed transcription ends with transcript.text.done, which carries
+// its usage: a caller that stops at that event and closes the stream has
+// the audio's estimate corrected by it.
+func TestTransportReconcilesATranscriptionStreamClosedAtItsLastEvent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := r.FormFile("file"); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: {\"type\":\"transcript.text.delta\",\"delta\":\"hello\"}\n\n"+
+			"data: {\"type\":\"transcript.text.done\",\"text\":\"hello\",\"usage\":{\"type\":\"tokens\",\"input_tokens\":3000,\"output_tokens\":5,\"total_tokens\":3005}}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the body's end comes later
+	}))
+	defer srv.Close()
+	base := &http.Transport{DisableKeepAlives: true}
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, 600, WithTokensPerMinute(60_000), WithTokenBurst(time.Minute))
+		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
+		stream := client.Audio.Transcriptions.NewStreaming(context.Background(), openai.AudioTranscriptionNewParams{
+			File:  openai.File(bytes.NewReader(make([]byte, 4096)), "a.wav", "audio/wav"),
+			Model: openai.AudioModelGPT4oTranscribe,
+		})
+		for stream.Next() {
+			if stream.Current().Type == "transcript.text.done" {
+				break
+			}
+		}
+		require.NoError(t, stream.Err())
+		require.NoError(t, stream.Close())
+		assertSettled(t, l, 1)
+		assert.InDelta(t, 60_000-3005, tokenLevel(l), 1, "charged the 3,005 tokens its usage reports, not its audio's estimate")
+		base.CloseIdleConnections()
+	})
 }

@@ -166,8 +166,10 @@ func (s *StreamUsage) ResponseID() string { return s.parts.id }
 // OpenAI's "data: [DONE]", Anthropic's message_stop or the Responses API's
 // response.completed, response.incomplete (the answer reached its
 // max_output_tokens, say) or response.failed, each of which carries the
-// response's final usage. A stream without one (Gemini's) is complete only at
-// its end, which the reader sees and StreamUsage does not.
+// response's final usage, or a streamed transcription's
+// transcript.text.done, which carries its usage. A stream without one
+// (Gemini's) is complete only at its end, which the reader sees and
+// StreamUsage does not.
 func (s *StreamUsage) Complete() bool { return s.complete }
 
 // buffer appends p to the pending line unless the line has grown too long,
@@ -193,8 +195,9 @@ func (s *StreamUsage) buffer(p []byte) {
 }
 
 // terminalEvents are the types of the events that end a stream: a
-// Responses API stream ends with one of its three.
-var terminalEvents = []string{"message_stop", "response.completed", "response.incomplete", "response.failed"}
+// Responses API stream ends with one of its three, a streamed
+// transcription with transcript.text.done.
+var terminalEvents = []string{"message_stop", "response.completed", "response.incomplete", "response.failed", "transcript.text.done"}
 
 // maxTerminalLine bounds the data lines that are decoded only to see
 // whether they are a terminal event: those carry little more than their

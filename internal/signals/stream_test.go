@@ -155,6 +155,8 @@ func TestStreamUsageCompletesAtTheTerminalEvent(t *testing.T) {
 		{"response.completed data alone", `data: {"type":"response.completed","response":{"usage":{"input_tokens":1}}}` + "\n", true},
 		{"response.incomplete", "event: response.incomplete\n" + `data: {"type":"response.incomplete","response":{"status":"incomplete","usage":{"input_tokens":1}}}` + "\n", true},
 		{"response.failed data alone", `data: {"type":"response.failed","response":{"status":"failed","usage":null}}` + "\n", true},
+		{"transcript.text.done", `data: {"type":"transcript.text.done","text":"Hi","usage":{"type":"tokens","input_tokens":14,"output_tokens":45,"total_tokens":59}}` + "\n", true},
+		{"transcript.text.delta", `data: {"type":"transcript.text.delta","delta":"Hi"}` + "\n", false},
 		{"response.in_progress", "event: response.in_progress\n" + `data: {"type":"response.in_progress","response":{"usage":null}}` + "\n", false},
 		{"unterminated done", "data: [DONE]", false},
 		{"content that reads [DONE]", `data: {"choices":[{"delta":{"content":"[DONE]"}}]}` + "\n", false},
