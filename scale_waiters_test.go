@@ -13,8 +13,9 @@ import (
 )
 
 // TestALongLineWithManyGivingUpKeepsOrderCapsAndCount queues thousands of
-// waiters on one limiter, in virtual time, and has a random half of them
-// give up at random moments while the line drains: those that stay get
+// waiters on one limiter, in virtual time, and sets a random half of them
+// to give up at a random moment in the first 50 s of the drain (about
+// 1,100 do; the others get their ticket first): those that stay get
 // their tickets in the order they asked, no second issues more than the
 // per-second cap nor any sixty seconds more than the limit, every ticket
 // is accounted for, and the line holds nothing once it is empty.
