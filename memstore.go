@@ -144,6 +144,9 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 			window += n
 		}
 	}
+	if !stale {
+		q.leaseProbe(r, lim, window)
+	}
 	granted, slot, gap := q.grant(r, lim, window)
 	window += granted
 	if r.Seq != 0 && !stale {
@@ -204,18 +207,30 @@ func (c QuotaLimit) stated() bool {
 }
 
 // apply applies what r tells: tickets used and handed back and events
-// unless they were applied already (not news), then the probe lease and
-// the learned limit.
+// unless they were applied already (not news), then the learned limit.
 func (q *memQuota) apply(r SyncRequest, oldest int64, news bool) {
 	if news {
 		q.applyNews(r, oldest)
 	}
-	if r.WantProbe && q.paused && r.Now >= q.probeAt && !q.leasedToOther(r) {
-		q.holder, q.leaseUntil = r.ID, after(r.Now, r.ProbeTTL)
-	}
 	if r.SetLearned {
 		q.learned = max(0, r.Learned)
 	}
+}
+
+// leaseProbe gives r's sender the probe lease if it asks for it, the
+// quota is paused, its probe is due, no other limiter holds an unexpired
+// lease, and the second of r has room for one more ticket under the caps
+// in force lim (window counts the sixty seconds that end with it): the
+// canary the holder may send is a ticket of that second or a later one,
+// in which nothing is granted while paused.
+func (q *memQuota) leaseProbe(r SyncRequest, lim QuotaLimit, window int) {
+	if !r.WantProbe || !q.paused || r.Now < q.probeAt || q.leasedToOther(r) {
+		return
+	}
+	if lim.stated() && (q.counts[r.Sec] >= lim.PerSecond || window >= lim.PerMinute) {
+		return
+	}
+	q.holder, q.leaseUntil = r.ID, after(r.Now, r.ProbeTTL)
 }
 
 // applyNews applies the tickets used and handed back and the events of r.

@@ -110,7 +110,12 @@ type SyncRequest struct {
 	// store's epoch: the store lost the writes that counted it.
 	Incarnation uint64
 	// WantProbe asks for the probe lease: the quota is paused, its probe
-	// is due, and the limiter would probe.
+	// is due, and the limiter would probe. The store grants it only while
+	// the request's second has room for one more ticket under the caps in
+	// force (its count below the per-second cap, the sixty-second window
+	// below the per-minute one): the canary the holder may send counts in
+	// that second or a later one, and tickets leased before the pause may
+	// have filled it.
 	WantProbe bool
 	// ProbeTTL is how long a granted probe lease lasts unless its holder
 	// reports the probe's outcome first.

@@ -247,10 +247,7 @@ for _ = 1, nEv do
   end
 end
 
--- The probe lease and the learned limit.
-if not stale and wantProbe and paused and now >= probeAt and not leasedToOther() then
-  holder, leaseUntil = id, now + probeTTL
-end
+-- The learned limit.
 if not stale and setLearned then learned = math.max(0, learnedArg) end
 
 -- The window, forgetting seconds that left it.
@@ -264,6 +261,15 @@ for j = 1, #all, 2 do
     counts[s] = n
     if s >= oldest then window = window + n end
   end
+end
+
+-- The probe lease, while the request's second has room for one more
+-- ticket under the caps in force: the canary its holder may send is a
+-- ticket of that second or a later one, in which nothing is granted while
+-- paused.
+if not stale and wantProbe and paused and now >= probeAt and not leasedToOther()
+    and (mps == 0 or ((counts[sec] or 0) < mps and window < mpm)) then
+  holder, leaseUntil = id, now + probeTTL
 end
 
 -- The grant, on slots spread across the second.

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"one probe lease at a time, until it expires", probeLease},
 		{"the holder's failed probe releases the lease", failedProbe},
 		{"a probe lease of the longest TTL is held", hugeProbeTTL},
+		{"no probe lease in a second the caps leave no room in", probeLeaseNeedsRoom},
 		{"a resume ramps the seconds up", resumeRamps},
 		{"a ramp of no start and no step still grows by one a second", zeroRamp},
 		{"heartbeats count live limiters", heartbeats},
@@ -236,6 +237,38 @@ func hugeProbeTTL(t *testing.T, c *client) {
 	r.WantProbe = true
 	c.seen(&r, 1)
 	expect(t, "c while b holds it", c.sync(r).Probe, false)
+}
+
+func probeLeaseNeedsRoom(t *testing.T, c *client) {
+	expect(t, "b's grant, the whole second", c.sync(req("b", Base, 10)).Granted, 10)
+	r := req("a", Base+sec/2, 0)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec/2}}
+	c.sync(r)
+	r = req("a", Base+sec*3/4, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	expect(t, "lease in the full second", c.sync(r).Probe, false)
+	r = req("a", Base+sec, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	expect(t, "lease in the next second", c.sync(r).Probe, true)
+
+	// The probe fails, and tickets used without a lease fill the window.
+	r = req("a", Base+2*sec, 0)
+	c.seen(&r, 1)
+	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 3*sec}}
+	r.Used = []rl.SecondCount{{Sec: Base/sec + 2, N: 590}}
+	rep := c.sync(r)
+	expect(t, "lease released", rep.Probe, false)
+	expect(t, "window", rep.Window, 600)
+	r = req("a", Base+3*sec, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	expect(t, "lease while the window is full", c.sync(r).Probe, false)
+	r = req("a", Base+60*sec, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	expect(t, "lease once b's second left the window", c.sync(r).Probe, true)
 }
 
 func failedProbe(t *testing.T, c *client) {
