@@ -143,7 +143,8 @@ func (s *shared) refund(at int64) {
 
 // wakeAt adjusts when the limiter's timer should fire: never for a ticket
 // that needs a lease not held yet (the sync loop dispatches when one
-// comes), never for a probe another limiter holds the lease of, and not
+// comes), never for a probe another limiter holds the lease of (the sync
+// loop asks for the lease when the limiter can send the canary), and not
 // before the next leased ticket's slot.
 func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
 	if at == 0 {
@@ -152,6 +153,9 @@ func (s *shared) wakeAt(l *BucketRateLimiter, now, at int64) int64 {
 	if l.p.paused {
 		if s.holder || s.down {
 			return at
+		}
+		if s.wantsProbe(l, now) {
+			s.poke() // a waiter can send the canary now (a call ended, say)
 		}
 		return 0
 	}

@@ -189,6 +189,9 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 		if !s.holder && l.p.probeAt > now {
 			return min(tick, l.p.probeAt-now)
 		}
+		if at := s.canaryAt(l, now); !s.holder && at > now {
+			return min(tick, at-now) // ask for the lease once it could be sent
+		}
 		return tick
 	}
 	if s.demand(l, now) == 0 {
@@ -207,13 +210,37 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 
 // wantsProbe reports whether the limiter should ask for the probe lease:
 // its probe is due and it can probe, which without a service's probe means
-// it has a request to send as the canary, waiting or tried since the lease
-// was last asked for (an idle limiter holding the lease would keep every
-// limiter sharing the quota paused).
+// it has a request to send as the canary, tried since the lease was last
+// asked for, or waiting and within the limiter's own limits (its in-flight
+// cap, the server's hold, its budgets and its bucket): a limiter holding
+// the lease that cannot send the canary, idle or held back, would keep
+// every limiter sharing the quota paused.
 func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 	p := &l.p
-	canCanary := l.q.len() > 0 || s.tried || (l.cfg.service != nil && !p.useCanary)
-	return p.paused && !s.holder && !p.probing && p.canary == nil && now >= p.probeAt && canCanary
+	if !p.paused || s.holder || p.probing || p.canary != nil || now < p.probeAt {
+		return false
+	}
+	if s.tried || (l.cfg.service != nil && !p.useCanary) {
+		return true
+	}
+	t := l.q.front()
+	return t != nil && l.withinLimits(now, t)
+}
+
+// canaryAt returns when the request waiting first comes within the
+// limiter's own limits, as schedule reckons it: 0 when nobody waits, or
+// the in-flight cap holds it back (the end of a call pokes the sync loop).
+// Requires mu.
+func (s *shared) canaryAt(l *BucketRateLimiter, now int64) int64 {
+	t := l.q.front()
+	if t == nil || l.full() {
+		return 0
+	}
+	from := max(now, l.lim.holdUntil)
+	if l.budgeted {
+		from = max(from, l.bud.when(now, t))
+	}
+	return l.b.next(from)
 }
 
 // request builds the next SyncRequest and hands over what it tells: if
