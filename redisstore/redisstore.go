@@ -40,7 +40,11 @@
 // is now told that one (ratellmiter.SyncReply.LastSeq), so that a limiter
 // restarted with a fixed id on a host whose clock is behind numbers on
 // above it; a limiter of an earlier version does not read it, and is
-// granted nothing until its predecessor's record expires, as before.
+// granted nothing until its predecessor's record expires, as before. The
+// probe lease is now granted only while the second has room for the
+// canary under the caps in force; a process of an earlier version
+// (whose script grants it whatever the second's count) may send its
+// canary one ticket over the per-second cap, as every version did before.
 package redisstore
 
 import (
