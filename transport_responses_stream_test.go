@@ -80,7 +80,7 @@ func TestTransportReconcilesATranscriptionStreamClosedAtItsLastEvent(t *testing.
 		client := tpOpenAI(srv.URL, tpTransport(t, base, WithLimiter(l)))
 		stream := client.Audio.Transcriptions.NewStreaming(context.Background(), openai.AudioTranscriptionNewParams{
 			File:  openai.File(bytes.NewReader(make([]byte, 4096)), "a.wav", "audio/wav"),
-			Model: openai.AudioModelGPT4oTranscribe,
+			Model: openai.AudioModelGPTTranscribe,
 		})
 		for stream.Next() {
 			if stream.Current().Type == "transcript.text.done" {
