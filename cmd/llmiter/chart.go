@@ -35,7 +35,8 @@ var eventColors = map[string]color.Color{
 func capPerSecond(rpm int) int { return (rpm + 59) / 60 }
 
 // window returns the first and last seconds with any activity in the
-// series, or the whole axis if there is none.
+// series, with a quiet second on each side when that is one second, or
+// the whole axis if there is none.
 func window(series []ratellmiter.Series) (lo, hi int) {
 	n := series[0].Len()
 	lo, hi = n, -1
@@ -52,6 +53,11 @@ func window(series []ratellmiter.Series) (lo, hi int) {
 	}
 	if hi < 0 {
 		return 0, n - 1
+	}
+	if lo == hi {
+		// A line through one point draws nothing: the quiet seconds
+		// around the only active one show it as a peak.
+		lo, hi = max(lo-1, 0), min(hi+1, n-1)
 	}
 	return lo, hi
 }

@@ -41,10 +41,11 @@ Flags of graph:
                  (default: the folder of the log)
 
 The chart plots requests per second over the seconds of the log's last day
-that saw activity. A dashed line marks the limiter's cap, ceil(RPM/60) per
-second; shaded spans are the seconds the limiter was paused after a
-rate-limit error; triangles on top mark pauses, probes and resumes, and a
-row below them changes of the limit (learned, or reported by the server).
+that saw activity (and a quiet one each side when only one did). A dashed
+line marks the limiter's cap, ceil(RPM/60) per second; shaded spans are the
+seconds the limiter was paused after a rate-limit error; triangles on top
+mark pauses, probes and resumes, and a row below them changes of the limit
+(learned, or reported by the server).
 It is written to OUT/<log>-<limiter>-<lines>.<format>, with the limiter's
 name made safe for a file name: letters, digits, '-', '_' and '.' kept,
 any other byte written as '%' and its hex code, "openai/gpt-4o" as
