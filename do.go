@@ -30,10 +30,11 @@ var errNilFunc = errors.New("ratellmiter: Do: nil function")
 // the panic goes on. opts describe the call (WithTokens) for the limiter's
 // token budgets.
 //
-// When fn's error carries the server's response, as the SDKs' errors do
-// (a Response *http.Response field beside the status), Do takes in its
-// rate-limit headers as ObserveHeaders does, whatever the Classifier says:
-// a 429 that reports the server's limit sets it. A rate limit or an
+// When fn's error, or one it wraps, carries the server's response, as the
+// SDKs' errors do (a Response *http.Response field beside the status), Do
+// takes in its rate-limit headers as ObserveHeaders does, whatever the
+// Classifier says: a 429 that reports the server's limit sets it, even
+// wrapped in a *RateLimitError of the caller's. A rate limit or an
 // overload whose response says "x-should-retry: false" is not retried:
 // Do returns at once an error wrapping ErrRateLimited and fn's error. The
 // headers of a successful call do not reach Do; pass them to
@@ -112,11 +113,17 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 }
 
 // errorResponse returns the response an error of fn carries, if any: that
-// of the first error in the chain with a status, from its Response
-// *http.Response field, as the SDKs' errors have.
+// of the first error in the chain with a Response *http.Response field
+// that holds one, as the SDKs' errors have. An error of the caller's that
+// wraps the SDK's with a status of its own (a *RateLimitError) has none,
+// and the SDK's, under it, is read.
 func errorResponse(err error) *http.Response {
-	_, resp := firstStatus(err)
-	return resp
+	for e := range walkErrors(err, 16) {
+		if _, resp := statusOf(e); resp != nil {
+			return resp
+		}
+	}
+	return nil
 }
 
 // firstStatus returns the status and the response (nil if none) of the
