@@ -76,7 +76,7 @@ func DefaultClassifier(err error) Classification {
 	if errors.As(err, &rl) && rl != nil {
 		return Classification{Kind: KindRateLimited, RetryAfter: rl.RetryAfter}
 	}
-	for e := range walkErrors(err, 16) {
+	for e := range walkErrors(err) {
 		code, resp := statusOf(e)
 		if code == 0 {
 			continue
@@ -119,17 +119,18 @@ func errorEnvelope(raw string) []byte {
 	return []byte(`{"error":` + raw + `}`)
 }
 
-// walkErrors yields err and the errors it wraps, depth first, at most n.
-func walkErrors(err error, n int) func(func(error) bool) {
+// walkErrors yields err and the errors it wraps, depth first, in the
+// order errors.As visits them, and as far: a chain errors.As reads to its
+// end (a batch's errors joined) is read to its end here too.
+func walkErrors(err error) func(func(error) bool) {
 	return func(yield func(error) bool) {
 		stack := []error{err}
-		for len(stack) > 0 && n > 0 {
+		for len(stack) > 0 {
 			e := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if e == nil {
 				continue
 			}
-			n--
 			if !yield(e) {
 				return
 			}

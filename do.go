@@ -118,7 +118,7 @@ func Do[T any](ctx context.Context, l *BucketRateLimiter, fn func(context.Contex
 // wraps the SDK's with a status of its own (a *RateLimitError) has none,
 // and the SDK's, under it, is read.
 func errorResponse(err error) *http.Response {
-	for e := range walkErrors(err, 16) {
+	for e := range walkErrors(err) {
 		if _, resp := statusOf(e); resp != nil {
 			return resp
 		}
@@ -129,7 +129,7 @@ func errorResponse(err error) *http.Response {
 // firstStatus returns the status and the response (nil if none) of the
 // first error in err's chain that carries a status; 0 if none does.
 func firstStatus(err error) (int, *http.Response) {
-	for e := range walkErrors(err, 16) {
+	for e := range walkErrors(err) {
 		if code, resp := statusOf(e); code != 0 {
 			return code, resp
 		}
