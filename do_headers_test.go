@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -22,22 +23,8 @@ import (
 // configured at 6000, and the call is retried and succeeds.
 func TestDoTakesInTheHeadersOfAnSDKsRateLimitError(t *testing.T) {
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("x-ratelimit-limit-requests", "3000")
-		w.Header().Set("x-ratelimit-reset-requests", "20ms")
-		if calls.Add(1) == 1 {
-			w.Header().Set("x-ratelimit-remaining-requests", "0")
-			w.Header().Set("retry-after-ms", "20")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
-			return
-		}
-		w.Header().Set("x-ratelimit-remaining-requests", "2998")
-		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}`)
-	}))
-	defer srv.Close()
-	client := openai.NewClient(openaioption.WithBaseURL(srv.URL), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0))
+	url := limitReportingServer(t, 3000, &calls, nil)
+	client := openai.NewClient(openaioption.WithBaseURL(url), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0))
 
 	l := newLimiter(t, 6000)
 	got, err := Do(context.Background(), l, func(ctx context.Context) (*openai.ChatCompletion, error) {
@@ -119,4 +106,31 @@ func TestObserveHeadersOfASuccessfulSDKCallThroughDo(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 3000, l.RPM())
+}
+
+// limitReportingServer starts an OpenAI chat server on 127.0.0.1 that
+// reports a request limit of limit a minute, resetting in 20 ms, in every
+// answer. The first request it counts in calls is refused with a 429 that
+// has nothing remaining and a 20 ms hint, and the headers first429 sets
+// (when not nil); the others get a completion. It returns the server's URL.
+func limitReportingServer(t *testing.T, limit int, calls *atomic.Int32, first429 func(http.Header)) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-ratelimit-limit-requests", strconv.Itoa(limit))
+		w.Header().Set("x-ratelimit-reset-requests", "20ms")
+		if calls.Add(1) == 1 {
+			w.Header().Set("x-ratelimit-remaining-requests", "0")
+			w.Header().Set("retry-after-ms", "20")
+			if first429 != nil {
+				first429(w.Header())
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+			return
+		}
+		w.Header().Set("x-ratelimit-remaining-requests", strconv.Itoa(limit-2))
+		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -26,24 +24,9 @@ func TestDoTakesInTheHeadersOfAnSDKErrorWrappedInARateLimitError(t *testing.T) {
 	var calls atomic.Int32
 	var shouldRetry atomic.Value
 	shouldRetry.Store("true")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("x-ratelimit-limit-requests", "300")
-		w.Header().Set("x-ratelimit-reset-requests", "20ms")
-		if calls.Add(1) == 1 {
-			w.Header().Set("x-ratelimit-remaining-requests", "0")
-			w.Header().Set("retry-after-ms", "20")
-			w.Header().Set("x-should-retry", shouldRetry.Load().(string))
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
-			return
-		}
-		w.Header().Set("x-ratelimit-remaining-requests", "298")
-		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"hi"}}]}`)
-	}))
-	defer srv.Close()
+	url := limitReportingServer(t, 300, &calls, func(h http.Header) { h.Set("x-should-retry", shouldRetry.Load().(string)) })
 	base := &http.Transport{DisableKeepAlives: true}
-	client := openai.NewClient(openaioption.WithBaseURL(srv.URL), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0),
+	client := openai.NewClient(openaioption.WithBaseURL(url), openaioption.WithAPIKey("test"), openaioption.WithMaxRetries(0),
 		openaioption.WithHTTPClient(&http.Client{Transport: base}))
 	call := func(ctx context.Context) (*openai.ChatCompletion, error) {
 		res, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
