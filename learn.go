@@ -34,7 +34,9 @@ import (
 //
 // An overloaded server's refusals (a 529, a 503 with a hint) count for
 // neither: they pause the limiter, but the server's load caused them, not
-// the rate.
+// the rate. Nor is a pause of overloads alone the previous pause of the
+// second rule: a rate limit soon after its resume is the first sign of a
+// rate too high, as a rate limit after a quiet spell is.
 //
 // Every clean minute after that adds back 5% of the configured limit, until
 // the configured (or reported) limit is reached again.
@@ -60,6 +62,10 @@ type limitState struct {
 	spentUntil int64 // the server said its request budget of a longer window (a day) is spent until then
 	spentLimit int64 // that budget's size, when sent
 	server     ServerLimits
+
+	// overloadResume says the last pause ended was one of overloads
+	// alone: a pause soon after it is the first sign of a rate too high.
+	overloadResume bool
 }
 
 // effective returns the limit to work at.
@@ -88,10 +94,11 @@ func (l *BucketRateLimiter) applyLimit() {
 }
 
 // learnFromPause lowers the learned limit when a pause starts at now soon
-// after the previous one ended. Requires mu.
+// after the previous one ended, unless that one was a pause of overloads
+// alone, which said nothing of the rate. Requires mu.
 func (l *BucketRateLimiter) learnFromPause(now int64) {
 	s := &l.lim
-	if !l.cfg.learn || s.lastResume == 0 || now-s.lastResume > learnWindow {
+	if !l.cfg.learn || s.lastResume == 0 || s.overloadResume || now-s.lastResume > learnWindow {
 		return
 	}
 	l.halveLimit(now, fmt.Sprintf("paused again %v after resuming",

@@ -32,6 +32,10 @@ type pauseState struct {
 	refusedFrom int64
 	refused     bool
 	lowered     bool
+	// overload says the pause began with an overload (a 529, a 503
+	// with a hint): if no rate limit comes in it, it says nothing of
+	// the rate, and its resume is no base for a pause soon after.
+	overload bool
 	// canaryRefused is when the latest canary the server refused was
 	// issued: a canary sent before it that succeeds late is old news.
 	canaryRefused int64
@@ -102,7 +106,7 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		// The event goes first: a minute record it opens must start
 		// unpaused, the pause beginning now.
 		l.event(now, EventPause, fmt.Sprintf("rate limited; probe in %v", wait))
-		p.paused, p.since = true, now
+		p.paused, p.since, p.overload = true, now, overloaded
 		l.okIssued.Store(0) // only successes during the pause count
 		p.interval = l.cfg.probeFirst
 		p.probeAt = after(now, wait)
@@ -308,10 +312,11 @@ func (l *BucketRateLimiter) resume(now int64, why string) {
 	l.learnFromPartial(now)
 	// The event goes first: a minute record it opens must start paused.
 	l.event(now, EventResume, why)
+	l.lim.lastResume = now
+	l.lim.overloadResume = p.overload && !p.refused
 	useCanary := p.useCanary
 	*p = pauseState{useCanary: useCanary}
 	l.b.restartRamp(secOf(now))
-	l.lim.lastResume = now
 	if l.sh != nil {
 		l.sh.resumed()
 	}
