@@ -56,7 +56,9 @@ type BucketRateLimiter struct {
 	// snapshot taken under mu stays consistent.
 	doneFast atomic.Uint64
 	// okIssued is the latest issue time of a ticket that finished with
-	// Done, canaries aside, since the last pause began (0 at its start).
+	// Done, or whose answer came through the Transport without a
+	// refusal, canaries aside, since the last pause began (0 at its
+	// start).
 	// If it passes the issue time of a refused ticket during a pause, the
 	// server admitted part of the traffic: the rate is too high (see
 	// learnFromPartial).

@@ -36,6 +36,7 @@ type Ticket struct {
 	queued   bool          // in the wait queue
 	retry    bool          // queued as a rate-limited retry
 	canary   bool          // issued during a pause, to find out whether the server accepts requests
+	admitted bool          // the server's answer arrived, no refusal, and was noted then (see answered)
 	probe    bool          // taken by a probe's call during a pause: l is nil, and it counts nowhere
 }
 
@@ -62,7 +63,9 @@ func (t *Ticket) Done() {
 	// state and the limiter counts it, both atomically.
 	if !l.logging && !t.canary && l.cfg.maxInFlight == 0 {
 		if t.state.CompareAndSwap(stateIssued, stateDone) {
-			l.noteOK(t.issuedAt)
+			if !t.admitted {
+				l.noteOK(t.issuedAt)
+			}
 			l.doneFast.Add(1)
 		}
 		return
@@ -228,7 +231,7 @@ func (t *Ticket) finish(ok bool) {
 	l.stats.finished++
 	now := l.now()
 	l.act.add(l, now, fieldFinished)
-	if ok && !t.canary {
+	if ok && !t.canary && !t.admitted {
 		l.noteOK(t.issuedAt)
 	}
 	if t.canary {
@@ -248,9 +251,16 @@ func (t *Ticket) finish(ok bool) {
 
 // answered tells the limiter that the server answered t's call without
 // refusing it, though its body may still be streaming: a canary ends the
-// pause now rather than when its body is closed. The ticket stays issued.
+// pause now rather than when its body is closed, and the admission of any
+// other ticket counts now for learning (see learnFromPartial), where the
+// server's answer came back, during a pause or before it, rather than
+// where its stream ends. The ticket stays issued.
 func (t *Ticket) answered() {
 	if !t.canary {
+		if t.l != nil && t.state.Load() == stateIssued {
+			t.l.noteOK(t.issuedAt)
+			t.admitted = true
+		}
 		return
 	}
 	l := t.l
