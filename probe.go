@@ -39,6 +39,10 @@ type pauseState struct {
 	// canaryRefused is when the latest canary the server refused was
 	// issued: a canary sent before it that succeeds late is old news.
 	canaryRefused int64
+	// hintUntil is when the hint of a refusal that came while a probe
+	// ran or a canary was out ends: the next probe, should this one
+	// find the server still blocked, comes no sooner.
+	hintUntil int64
 }
 
 // mayIssueCanary reports whether a queued ticket may go out as a canary.
@@ -118,7 +122,12 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 		p.canary = nil
 		l.backOff(now, hint, "canary rate limited")
 	default:
-		if at := after(now, hint); at > p.probeAt && p.canary == nil && !p.probing {
+		at := after(now, hint)
+		if p.canary != nil || p.probing {
+			// The probe under way decides; its hint, should it find
+			// the server blocked, must not end before this one.
+			p.hintUntil = max(p.hintUntil, at)
+		} else if at > p.probeAt {
 			p.probeAt = at
 			// A canary that was due but not sent yet waits too.
 			p.armed = p.armed && at <= now
@@ -131,7 +140,8 @@ func (l *BucketRateLimiter) onRateLimited(now, issued int64, hint time.Duration,
 
 // backOff schedules the next probe after a probe found the server still
 // blocked: the interval grows by the growth factor up to the maximum, and
-// never ends before the server's hint. Requires mu.
+// never ends before the server's hint, nor before that of a refusal that
+// came while the probe ran. Requires mu.
 func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 	p := &l.p
 	// Compare before converting: past MaxInt64 the conversion wraps.
@@ -140,7 +150,7 @@ func (l *BucketRateLimiter) backOff(now int64, hint time.Duration, why string) {
 	} else {
 		p.interval = l.cfg.probeMax
 	}
-	wait := max(p.interval, hint)
+	wait := max(p.interval, hint, time.Duration(p.hintUntil-now))
 	p.probeAt = after(now, wait)
 	p.armed = false
 	p.deadline = 0

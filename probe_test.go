@@ -210,6 +210,34 @@ func TestStragglerRateLimitExtendsProbeToItsHint(t *testing.T) {
 	})
 }
 
+// A straggler's refusal whose hint comes while a probe runs is kept: the
+// probe decides, but should it find the server still blocked, the next
+// probe waits for that hint too rather than the probe interval alone.
+func TestAHintThatComesDuringAProbeHoldsOffTheNextProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		svc := newScriptedService(func(context.Context) (bool, error) { <-release; return true, nil }, openAnswer)
+		l := newLimiter(t, 600, WithService(svc), WithRampUp(1, 1))
+		a, _ := l.Acquire(context.Background())
+		time.Sleep(100 * time.Millisecond)
+		b, _ := l.Acquire(context.Background())
+		ra := handBack(a, time.Second) // the pause; the probe is due at 1.1 s
+		time.Sleep(1400 * time.Millisecond)
+		synctest.Wait()
+		require.Len(t, svc.callTimes(), 1, "the probe runs")
+		rb := handBack(b, 30*time.Second) // issued before the pause, refused at 1.5 s
+		synctest.Wait()
+		close(release) // the probe finds the server blocked
+		require.NoError(t, <-ra)
+		require.NoError(t, <-rb)
+		calls := svc.callTimes()
+		require.Len(t, calls, 2)
+		assert.Equal(t, 31500*time.Millisecond, calls[1], "the next probe waits for the straggler's hint")
+		a.Done()
+		b.Done()
+	})
+}
+
 func TestStragglerAnsweredAfterTheResumeDoesNotPauseAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := newScriptedService(openAnswer)
