@@ -3,6 +3,7 @@ package metrics
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,9 +32,16 @@ type Collector struct {
 	last    map[*ratellmiter.BucketRateLimiter]ratellmiter.Stats
 	retired map[string]ratellmiter.Stats
 
-	// waited holds the labels the wait histogram has a series of, so that
-	// a scrape can drop those no limiter has any more.
-	waited sync.Map // string -> struct{}
+	// waited holds the labels the wait histogram has a series of, each
+	// with the number of the scrapes begun when it last had a wait, so
+	// that a scrape can drop those no limiter has any more, but not
+	// those with a wait since it began: a limiter created after it read
+	// the Monitor's limiters may have the label. dropping is held for
+	// reading by ObserveWait, which updates a series and its mark
+	// together, and for writing by a scrape while it drops them.
+	waited   sync.Map // string -> uint64
+	scrapes  atomic.Uint64
+	dropping sync.RWMutex
 }
 
 var (
@@ -84,11 +92,26 @@ func NewCollector(m *ratellmiter.Monitor, opts ...Option) *Collector {
 // ObserveWait adds a ticket's wait to the histogram of its limiter.
 func (c *Collector) ObserveWait(limiter string, wait time.Duration, retry bool) {
 	label := labelOf(limiter)
+	c.dropping.RLock()
+	defer c.dropping.RUnlock()
 	c.wait.WithLabelValues(label).Observe(wait.Seconds())
-	// Marked after the series is made: a scrape forgets the label before
-	// it deletes the series, so a series always ends up marked.
-	if _, ok := c.waited.Load(label); !ok {
-		c.waited.Store(label, struct{}{})
+	mark(&c.waited, label, c.scrapes.Load())
+}
+
+// mark marks label in waited with n, unless it has a later mark.
+func mark(waited *sync.Map, label string, n uint64) {
+	for {
+		v, ok := waited.Load(label)
+		switch {
+		case ok && v.(uint64) >= n:
+			return
+		case !ok:
+			if _, loaded := waited.LoadOrStore(label, n); !loaded {
+				return
+			}
+		case waited.CompareAndSwap(label, v, n):
+			return
+		}
 	}
 }
 
@@ -109,26 +132,26 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // with the wait histogram. Like the counters, the histogram of a label is
 // dropped once no limiter of the Monitor has it.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	// Only the labels marked before the limiters are read may be dropped:
-	// one marked since may be that of a limiter created after the read,
-	// whose waits would be lost.
-	var marked []string
-	c.waited.Range(func(k, _ any) bool {
-		marked = append(marked, k.(string))
-		return true
-	})
+	// Only the labels without a wait since the scrape began may be
+	// dropped: one with a wait since may be that of a limiter created
+	// after the limiters were read, a new name or that of one closed
+	// before, whose waits would be lost.
+	n := c.scrapes.Add(1)
 	stats := c.byName()
 	live := make(map[string]bool, len(stats))
 	for _, s := range stats {
 		c.descs.collect(ch, s)
 		live[s.Name] = true
 	}
-	for _, label := range marked {
-		if !live[label] {
+	c.dropping.Lock()
+	c.waited.Range(func(k, v any) bool {
+		if label := k.(string); v.(uint64) < n && !live[label] {
 			c.waited.Delete(label)
 			c.wait.DeleteLabelValues(label)
 		}
-	}
+		return true
+	})
+	c.dropping.Unlock()
 	c.wait.Collect(ch)
 }
 
