@@ -18,6 +18,20 @@ func TestCollectorKeepsTheWaitsOfALimiterCreatedDuringAScrape(t *testing.T) {
 	c := NewCollector(m)
 	newLimiter(t, m, c, "old", 600)
 
+	duringScrape(c, func() {
+		l := newLimiter(t, m, c, "new", 600)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+	})
+
+	waits := waitCounts(t, c)
+	assert.Equal(t, map[string]uint64{"new": 1}, waits, "waits per limiter")
+}
+
+// duringScrape runs f while a scrape of c is under way: after it has read
+// the Monitor's limiters and while it sends their metrics.
+func duringScrape(c *Collector, f func()) {
 	ch := make(chan prometheus.Metric)
 	done := make(chan struct{})
 	go func() {
@@ -25,10 +39,7 @@ func TestCollectorKeepsTheWaitsOfALimiterCreatedDuringAScrape(t *testing.T) {
 		c.Collect(ch)
 	}()
 	<-ch // the scrape has read the limiters, and sends the first one's metrics
-	l := newLimiter(t, m, c, "new", 600)
-	tk, err := l.Acquire(context.Background())
-	require.NoError(t, err)
-	tk.Done()
+	f()
 	for draining := true; draining; {
 		select {
 		case <-ch:
@@ -36,7 +47,4 @@ func TestCollectorKeepsTheWaitsOfALimiterCreatedDuringAScrape(t *testing.T) {
 			draining = false
 		}
 	}
-
-	waits := waitCounts(t, c)
-	assert.Equal(t, map[string]uint64{"new": 1}, waits, "waits per limiter")
 }

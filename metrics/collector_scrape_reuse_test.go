@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,24 +24,12 @@ func TestCollectorKeepsTheWaitsOfALimiterTakingAGoneNameDuringAScrape(t *testing
 	tk.Done()
 	gone.Close()
 
-	ch := make(chan prometheus.Metric)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Collect(ch)
-	}()
-	<-ch // the scrape has read the limiters, and sends the first one's metrics
-	l := newLimiter(t, m, c, "reused", 600)
-	tk, err = l.Acquire(context.Background())
-	require.NoError(t, err)
-	tk.Done()
-	for draining := true; draining; {
-		select {
-		case <-ch:
-		case <-done:
-			draining = false
-		}
-	}
+	duringScrape(c, func() {
+		l := newLimiter(t, m, c, "reused", 600)
+		tk, err := l.Acquire(context.Background())
+		require.NoError(t, err)
+		tk.Done()
+	})
 
 	waits := waitCounts(t, c)
 	assert.Equal(t, map[string]uint64{"reused": 2}, waits, "waits per limiter")
