@@ -166,13 +166,7 @@ func TestAnOutputGuessIsChargedAtMostAMinutesBudget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var b budgets
-			if tc.tpm > 0 {
-				b.tokens = newRefill(tc.tpm, minuteNs, float64(tc.tpm))
-			}
-			if tc.outputTPM > 0 {
-				b.output = newRefill(tc.outputTPM, minuteNs, float64(tc.outputTPM))
-			}
+			b := minuteBudgets(tc.tpm, 0, tc.outputTPM)
 			in, out := b.fit(tc.in, tc.out, tc.bound, tc.guess)
 			assert.Equal(t, tc.wantIn, in, "input")
 			assert.Equal(t, tc.wantOut, out, "output")
@@ -201,13 +195,7 @@ func TestAnEstimatesBoundIsChargedAtMostAMinutesBudget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var b budgets
-			if tc.tpm > 0 {
-				b.tokens = newRefill(tc.tpm, minuteNs, float64(tc.tpm))
-			}
-			if tc.inputTPM > 0 {
-				b.input = newRefill(tc.inputTPM, minuteNs, float64(tc.inputTPM))
-			}
+			b := minuteBudgets(tc.tpm, tc.inputTPM, 0)
 			in, out := b.fit(tc.in, tc.out, tc.bound, 0)
 			assert.Equal(t, tc.want, in)
 			assert.Equal(t, tc.out, out, "an output that is no guess is kept")
@@ -337,4 +325,21 @@ func TestAcquireWithTokensRespectsTheDeadline(t *testing.T) {
 		assert.True(t, errors.Is(err, ErrWouldExceedDeadline), "%v", err)
 		assertConserved(t, l)
 	})
+}
+
+// minuteBudgets returns token budgets of the given sizes a minute (0 for
+// none), each banking a whole minute, full.
+func minuteBudgets(tokens, input, output int) budgets {
+	full := func(n int) refill { return newRefill(n, minuteNs, float64(n)) }
+	var b budgets
+	if tokens > 0 {
+		b.tokens = full(tokens)
+	}
+	if input > 0 {
+		b.input = full(input)
+	}
+	if output > 0 {
+		b.output = full(output)
+	}
+	return b
 }
