@@ -129,18 +129,11 @@ func (l *BucketRateLimiter) schedule(now int64) {
 	if l.err != nil {
 		return
 	}
-	at := int64(0)
-	t := l.q.front()
-	switch {
-	case l.p.paused && !(l.p.mayIssueCanary() && t != nil):
+	var at int64
+	if l.p.paused && !(l.p.mayIssueCanary() && l.q.front() != nil) {
 		at = l.p.nextWake()
-	case t != nil && !l.full():
-		// The next free slot, for the head of the queue or the canary.
-		from := max(now, l.lim.holdUntil)
-		if l.budgeted {
-			from = max(from, l.bud.when(now, t))
-		}
-		at = l.b.next(from)
+	} else {
+		at = l.headAt(now) // for the head of the queue or the canary
 	}
 	if l.sh != nil {
 		at = l.sh.wakeAt(l, now, at)
@@ -155,6 +148,22 @@ func (l *BucketRateLimiter) schedule(now int64) {
 		return
 	}
 	l.timer.Reset(d)
+}
+
+// headAt returns the next free slot for the ticket at the head of the
+// queue, within the limiter's own limits (the server's hold, its budgets
+// and its bucket): 0 when nobody waits, or the in-flight cap holds it
+// back (the end of a call dispatches). Requires mu.
+func (l *BucketRateLimiter) headAt(now int64) int64 {
+	t := l.q.front()
+	if t == nil || l.full() {
+		return 0
+	}
+	from := max(now, l.lim.holdUntil)
+	if l.budgeted {
+		from = max(from, l.bud.when(now, t))
+	}
+	return l.b.next(from)
 }
 
 // wake runs when the timer fires: it starts a due probe and issues what it

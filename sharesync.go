@@ -189,7 +189,7 @@ func (s *shared) due(l *BucketRateLimiter, now int64) int64 {
 		if !s.holder && l.p.probeAt > now {
 			return min(tick, l.p.probeAt-now)
 		}
-		if at := s.canaryAt(l, now); !s.holder && at > now {
+		if at := l.headAt(now); !s.holder && at > now {
 			return min(tick, at-now) // ask for the lease once it could be sent
 		}
 		return tick
@@ -225,22 +225,6 @@ func (s *shared) wantsProbe(l *BucketRateLimiter, now int64) bool {
 	}
 	t := l.q.front()
 	return t != nil && l.withinLimits(now, t)
-}
-
-// canaryAt returns when the request waiting first comes within the
-// limiter's own limits, as schedule reckons it: 0 when nobody waits, or
-// the in-flight cap holds it back (the end of a call pokes the sync loop).
-// Requires mu.
-func (s *shared) canaryAt(l *BucketRateLimiter, now int64) int64 {
-	t := l.q.front()
-	if t == nil || l.full() {
-		return 0
-	}
-	from := max(now, l.lim.holdUntil)
-	if l.budgeted {
-		from = max(from, l.bud.when(now, t))
-	}
-	return l.b.next(from)
 }
 
 // request builds the next SyncRequest and hands over what it tells: if
