@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -253,6 +254,10 @@ func TestCollectorRefusesBadOptions(t *testing.T) {
 		{"no buckets", WithWaitBuckets()},
 		{"decreasing buckets", WithWaitBuckets(1, 0.5)},
 		{"repeated bucket", WithWaitBuckets(1, 1)},
+		// Accepted alone, NaN made a histogram whose one bucket counted
+		// no wait, not even a wait of zero.
+		{"NaN bucket", WithWaitBuckets(math.NaN())},
+		{"NaN bucket after others", WithWaitBuckets(1, 2, math.NaN())},
 		{"limiter as a constant label", WithConstLabels(prometheus.Labels{"limiter": "x"})},
 		// Accepted, "le" made the first ticket's ObserveWait panic in the
 		// caller's goroutine; the others failed only at registration.

@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,11 +29,17 @@ type option func(*config) error
 func (f option) apply(c *config) error { return f(c) }
 
 // WithWaitBuckets replaces DefaultWaitBuckets, the upper bounds of the
-// wait histogram in seconds. They must be strictly increasing.
+// wait histogram in seconds. They must be strictly increasing, and none
+// may be NaN.
 func WithWaitBuckets(bounds ...float64) Option {
 	return option(func(c *config) error {
 		if len(bounds) == 0 {
 			return fmt.Errorf("metrics: WithWaitBuckets: no bounds")
+		}
+		for _, b := range bounds {
+			if math.IsNaN(b) {
+				return fmt.Errorf("metrics: WithWaitBuckets(%v): NaN is no bound", bounds)
+			}
 		}
 		for i := 1; i < len(bounds); i++ {
 			if !(bounds[i] > bounds[i-1]) {
