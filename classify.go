@@ -64,16 +64,15 @@ func DefaultClassifier(err error) Classification {
 		return Classification{}
 	}
 	// A nil *QuotaError or *RateLimitError (the typed-nil slip) says
-	// nothing, and is left to the checks below.
-	var qe *QuotaError
-	if errors.As(err, &qe) && qe != nil {
+	// nothing: it is passed over, for a real one behind it or the checks
+	// below.
+	if qe := firstOf[QuotaError](err); qe != nil {
 		return Classification{Kind: KindQuotaExhausted, Quota: qe.Quota}
 	}
 	if errors.Is(err, ErrQuotaExhausted) {
 		return Classification{Kind: KindQuotaExhausted}
 	}
-	var rl *RateLimitError
-	if errors.As(err, &rl) && rl != nil {
+	if rl := firstOf[RateLimitError](err); rl != nil {
 		return Classification{Kind: KindRateLimited, RetryAfter: rl.RetryAfter}
 	}
 	for e := range walkErrors(err) {
@@ -117,6 +116,25 @@ func errorEnvelope(raw string) []byte {
 		return []byte(raw)
 	}
 	return []byte(`{"error":` + raw + `}`)
+}
+
+// firstOf returns the first *E in err's chain that is not nil, in the
+// order errors.As reads the chain, by type or by an error's As method;
+// nil if there is none.
+func firstOf[E any, P interface {
+	*E
+	error
+}](err error) P {
+	for e := range walkErrors(err) {
+		if t, ok := e.(P); ok && t != nil {
+			return t
+		}
+		var t P
+		if a, ok := e.(interface{ As(any) bool }); ok && a.As(&t) && t != nil {
+			return t
+		}
+	}
+	return nil
 }
 
 // walkErrors yields err and the errors it wraps, depth first, in the
