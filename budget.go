@@ -302,7 +302,9 @@ func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
 // may refuse a call that the tokens given back later would have let
 // through. Calling it again replaces the earlier report. It does
 // nothing on a ticket that was given up, or when the limiter has no token
-// budget.
+// budget. Report the usage of the answer that ends the call: a report
+// made before RateLimited becomes what the retry is charged, in place of
+// the estimate.
 func (t *Ticket) Used(input, output int) {
 	// Without a token budget there is nothing to correct, and no reason
 	// to take the lock (the budgets are set once, at creation).
