@@ -194,6 +194,7 @@ func FuzzStreamUsage(f *testing.F) {
 	}
 	f.Add([]byte("data: {\"usage\":{\"prompt_tokens\":1}}\r\ndata: {\"usage\":{\"completion_tokens\":2}}"), uint(10))
 	f.Add([]byte("data:\rdata: [DONE]\n\n: ping\n"), uint(3))
+	f.Add([]byte("data: {\"usage\":{\"prompt_tokens\":1}}\rdata: 2\ndata: {\"usage\":{\"completion_tokens\":3}}\n"), uint(0))
 	f.Fuzz(func(t *testing.T, events []byte, split uint) {
 		whole := ParseStreamUsage(events)
 		checkUsage(t, whole)
@@ -208,6 +209,14 @@ func FuzzStreamUsage(f *testing.F) {
 		_, _ = s.Write(events[k:])
 		if got := s.Usage(); got != whole {
 			t.Fatalf("split at %d: got %+v, want %+v", k, got, whole)
+		}
+		// Nor when it is cut everywhere at once, a byte a write.
+		var bytewise StreamUsage
+		for i := range events {
+			_, _ = bytewise.Write(events[i : i+1])
+		}
+		if got := bytewise.Usage(); got != whole || bytewise.Complete() != s.Complete() {
+			t.Fatalf("a byte a write: got %+v, %v; want %+v, %v", got, bytewise.Complete(), whole, s.Complete())
 		}
 	})
 }

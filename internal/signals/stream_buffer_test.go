@@ -30,10 +30,13 @@ type copyingStreamUsage struct {
 func (s *copyingStreamUsage) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		if s.cr && p[0] == '\n' {
-			p = p[1:] // the end of a "\r\n"
+		if s.cr {
+			// Only the byte right after a "\r" can finish it.
 			s.cr = false
-			continue
+			if p[0] == '\n' {
+				p = p[1:] // the end of a "\r\n"
+				continue
+			}
 		}
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
