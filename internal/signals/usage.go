@@ -12,7 +12,11 @@ type Usage struct {
 	InputTokens int64
 	// OutputTokens counts generated tokens: OpenAI's completion_tokens
 	// or output_tokens, Anthropic's output_tokens, or Gemini's
-	// candidatesTokenCount plus thoughtsTokenCount.
+	// candidatesTokenCount plus thoughtsTokenCount. When the usage's
+	// total_tokens is more than its prompt and completion tokens, the
+	// rest counts as output: the OpenAI-compatible endpoints of Gemini
+	// and xAI leave a thinking model's reasoning out of
+	// completion_tokens but count it in total_tokens.
 	OutputTokens int64
 	// CacheReadTokens and CacheWriteTokens are the prompt tokens read
 	// from and written to Anthropic's prompt cache
@@ -32,6 +36,7 @@ const (
 	partCacheRead
 	partOutput
 	partThoughts
+	partTotal
 	numParts
 )
 
@@ -51,6 +56,7 @@ var usageKeys = [...]struct {
 	{"promptTokenCount", partInput},      // Gemini
 	{"candidatesTokenCount", partOutput}, // Gemini
 	{"thoughtsTokenCount", partThoughts}, // Gemini
+	{"total_tokens", partTotal},          // OpenAI and OpenAI-compatible
 }
 
 // usageParts accumulates usage figures. Later reports of a figure replace
@@ -160,11 +166,12 @@ func (u *usageParts) mergeFigures(usage []byte) {
 	}
 }
 
-// usage sums the recorded figures.
+// usage sums the recorded figures. A total alone says nothing of the
+// split; beside other figures, what it counts beyond them is output.
 func (u *usageParts) usage() Usage {
 	var r Usage
 	for p := range numParts {
-		if !u.seen[p] {
+		if !u.seen[p] || p == partTotal {
 			continue
 		}
 		r.Known = true
@@ -179,6 +186,11 @@ func (u *usageParts) usage() Usage {
 			r.InputTokens = satAdd(r.InputTokens, u.value[p])
 		default:
 			r.InputTokens = satAdd(r.InputTokens, u.value[p])
+		}
+	}
+	if r.Known && u.seen[partTotal] {
+		if rest := u.value[partTotal] - satAdd(r.InputTokens, r.OutputTokens); rest > 0 {
+			r.OutputTokens = satAdd(r.OutputTokens, rest)
 		}
 	}
 	return r
