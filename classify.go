@@ -47,9 +47,12 @@ type Classifier func(err error) Classification
 //   - *RateLimitError: rate limited, with its RetryAfter;
 //   - any error with a StatusCode() int method or an exported int field
 //     named StatusCode (the error types of the official OpenAI and
-//     Anthropic SDKs, among others), read as the transport reads a
-//     response, from its status, the headers of a Response *http.Response
-//     field and the body of a RawJSON() string method (as the SDKs have):
+//     Anthropic SDKs, among others), or shaped as a google.rpc.Status, an
+//     int field Code beside a string field Status (google.golang.org/genai's
+//     APIError), read as the transport reads a response, from its status,
+//     the headers of a Response *http.Response field and the body of a
+//     RawJSON() string method (as the SDKs have) or, for a
+//     google.rpc.Status, the error itself encoded in JSON:
 //     429 is a rate limit; 529, a 503 that says when to retry and an
 //     overload the body names (Gemini's UNAVAILABLE) are overloads; the
 //     hint comes from the headers, or else from the body (Gemini's
@@ -86,11 +89,7 @@ func DefaultClassifier(err error) Classification {
 		if resp != nil {
 			header = resp.Header
 		}
-		var body []byte
-		if r, ok := e.(interface{ RawJSON() string }); ok {
-			body = errorEnvelope(r.RawJSON())
-		}
-		info := signals.ParseErrorBody(code, header, body, time.Now())
+		info := signals.ParseErrorBody(code, header, errorBody(e), time.Now())
 		switch info.Kind {
 		case signals.KindQuotaExhausted:
 			return Classification{Kind: KindQuotaExhausted, Quota: info.Quota}
@@ -102,6 +101,39 @@ func DefaultClassifier(err error) Classification {
 		return Classification{}
 	}
 	return Classification{}
+}
+
+// errorBody returns the body of the error response e carries: the
+// RawJSON() of the OpenAI and Anthropic SDKs' errors, or a google.rpc.Status
+// such as google.golang.org/genai's APIError encoded as the Gemini API
+// sends it. Nil when e carries none.
+func errorBody(e error) []byte {
+	if r, ok := e.(interface{ RawJSON() string }); ok {
+		return errorEnvelope(r.RawJSON())
+	}
+	if _, ok := rpcStatus(reflect.ValueOf(e)); ok {
+		if b, err := json.Marshal(e); err == nil {
+			return errorEnvelope(string(b))
+		}
+	}
+	return nil
+}
+
+// rpcStatus returns the HTTP status of v when v, or what it points to, is
+// shaped as a google.rpc.Status, as google.golang.org/genai's APIError is:
+// an int field Code beside a string field Status ("RESOURCE_EXHAUSTED").
+func rpcStatus(v reflect.Value) (int, bool) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return 0, false
+		}
+		v = v.Elem()
+	}
+	code, status := fieldOf(v, "Code"), fieldOf(v, "Status")
+	if !code.IsValid() || !code.CanInt() || !status.IsValid() || status.Kind() != reflect.String {
+		return 0, false
+	}
+	return int(code.Int()), true
 }
 
 // errorEnvelope returns raw as an error response's body: raw itself if it
@@ -166,7 +198,8 @@ func walkErrors(err error) func(func(error) bool) {
 }
 
 // statusOf returns the HTTP status an error carries, by a StatusCode()
-// method or an exported StatusCode field, and its Response field if any.
+// method, an exported StatusCode field, or the Code of a google.rpc.Status
+// (see rpcStatus), and its Response field if any.
 // A field promoted through a nil embedded pointer counts as absent, and a
 // StatusCode method that panics (called through one) as no status.
 func statusOf(err error) (code int, resp *http.Response) {
@@ -185,6 +218,9 @@ func statusOf(err error) (code int, resp *http.Response) {
 	}
 	if f := fieldOf(v, "StatusCode"); f.IsValid() && f.CanInt() {
 		return int(f.Int()), resp
+	}
+	if code, ok := rpcStatus(v); ok {
+		return code, resp
 	}
 	return 0, resp
 }
