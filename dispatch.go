@@ -124,10 +124,15 @@ func (l *BucketRateLimiter) refuseIfNoDailyRoom(now int64) {
 
 // schedule arms the timer for the next time the limiter has work: the next
 // free ticket slot when someone waits (while paused, only when a canary may
-// go), the next probe or canary deadline while paused. Requires mu.
+// go), the next probe or canary deadline while paused. A probe lease
+// held for a canary nobody is left to send is given back first (see
+// dropIdleLease). Requires mu.
 func (l *BucketRateLimiter) schedule(now int64) {
 	if l.err != nil {
 		return
+	}
+	if l.sh != nil && l.p.paused {
+		l.sh.dropIdleLease(l)
 	}
 	var at int64
 	if l.p.paused && !(l.p.mayIssueCanary() && l.q.front() != nil) {

@@ -25,6 +25,7 @@ type shared struct {
 	capped    int64 // a grant for this second fell short: ask again next second
 	asked     bool  // a ticket was wanted when no lease had one
 	tried     bool  // while paused, a due probe was wanted without the probe lease
+	forTry    bool  // the probe lease was last asked for a caller that tried (see triedCanary)
 	quiet     int64 // no ticket is asked for before then: the store lost the quota's state
 	retelling bool  // the store lost the quota's state: tell it the minute's tickets at once
 
@@ -214,6 +215,22 @@ func (s *shared) mayProbe() bool {
 	}
 	s.poke()
 	return false
+}
+
+// dropIdleLease gives back the probe lease of a paused limiter that holds
+// it for a canary that none of its callers is left to send: the waiter it
+// was asked for gave up, or the canary was given back unused, and nobody
+// else waits. Every limiter sharing the quota would otherwise stay paused
+// until the lease expired, long after the probe was due. A lease asked for
+// a caller that tried (see triedCanary) is kept for that caller's next
+// try. Requires mu.
+func (s *shared) dropIdleLease(l *BucketRateLimiter) {
+	p := &l.p
+	if !s.holder || !p.armed || p.canary != nil || l.q.len() > 0 || s.forTry {
+		return
+	}
+	p.armed = false // the canary goes under the next lease
+	s.releaseProbe(l)
 }
 
 // triedCanary records that a caller who does not wait in line (a

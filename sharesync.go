@@ -272,7 +272,7 @@ func (s *shared) request(l *BucketRateLimiter, now int64, final bool) SyncReques
 	if s.wantsProbe(l, now) && !s.down && !final {
 		req.WantProbe = true
 		s.probeAsked = now
-		s.tried = false
+		s.forTry, s.tried = s.tried, false
 	}
 	if l.lim.learned != s.sentLearned {
 		req.SetLearned, req.Learned = true, l.lim.learned
