@@ -36,7 +36,11 @@ type Store interface {
 
 // SyncRequest is what one limiter tells its Store in a Sync. Times are
 // Unix nanoseconds of the limiter's clock: the processes sharing a quota
-// must have clocks that agree to well within a second (NTP does).
+// must have clocks that agree to well within a second. A limiter's clock
+// is the wall clock at its creation plus the monotonic time since: a step
+// of the wall clock after the limiter was created (NTP setting a clock
+// that was off at boot, say) is not followed, and the limiter stays as far
+// off as the clock was.
 type SyncRequest struct {
 	// ID names the limiter among those sharing the key; unique per
 	// limiter (WithProcessID, or host, pid and a random suffix).
