@@ -72,7 +72,6 @@ func (m *MemoryStore) quotaState(key string) (paused bool, holder string) {
 	return false, ""
 }
 
-// quotaLimiter returns a limiter at rpm on m, sharing the quota "quota"
 // leaseRivals starts two limiters on one quota of 600 RPM in mem: a,
 // which syncs through aStore (mem itself, or a wrapper of it) and probes
 // with a service that hangs until its context ends, and b, which probes
@@ -102,6 +101,7 @@ func assertCanaryComesSoon(t *testing.T, b *BucketRateLimiter) {
 	tk.Done()
 }
 
+// quotaLimiter returns a limiter at rpm on m, sharing the quota "quota"
 // of store as id.
 func quotaLimiter(t *testing.T, m *Monitor, store Store, id string, rpm int, sopts []StoreOption, opts ...Option) *BucketRateLimiter {
 	t.Helper()
