@@ -36,7 +36,9 @@ import (
 // neither: they pause the limiter, but the server's load caused them, not
 // the rate. Nor is a pause of overloads alone the previous pause of the
 // second rule: a rate limit soon after its resume is the first sign of a
-// rate too high, as a rate limit after a quiet spell is.
+// rate too high, as a rate limit after a quiet spell is. On a shared quota
+// the store tells whether its pause was one of overloads alone, whichever
+// limiter saw them, and whether any limiter saw a rate limit in it.
 //
 // Every clean minute after that adds back 5% of the configured limit, until
 // the configured (or reported) limit is reached again.
@@ -65,6 +67,8 @@ type limitState struct {
 
 	// overloadResume says the last pause ended was one of overloads
 	// alone: a pause soon after it is the first sign of a rate too high.
+	// On a shared quota, the store's word (SyncReply.Overload) can only
+	// clear it: a limiter sharing the quota saw a rate limit in the pause.
 	overloadResume bool
 }
 

@@ -77,6 +77,7 @@ type memQuota struct {
 	acks        map[string]memAck  // numbered requests, by limiter
 	incarnation uint64
 	paused      bool
+	overload    bool // the pause, or the last one, was of overloads alone
 	probeAt     int64
 	epoch       uint64
 	holder      string // the probe lease's holder; "" when free
@@ -167,6 +168,7 @@ func (q *memQuota) sync(r SyncRequest) SyncReply {
 		NotBefore:   slot * 1e6,
 		Spacing:     gap * 1e6,
 		Paused:      q.paused,
+		Overload:    q.overload,
 		ProbeAt:     q.probeAt,
 		Epoch:       q.epoch,
 		Incarnation: q.incarnation,
@@ -268,19 +270,22 @@ func (q *memQuota) leasedToOther(r SyncRequest) bool {
 
 // event applies one event of r; epoch is the pause epoch its sender has
 // seen, known whether it saw it in this incarnation. It reports whether
-// the event started a pause or a resume.
+// the event started a pause or a resume. A pause is one of overloads
+// alone while every refusal told in it says so, whoever told it.
 func (q *memQuota) event(r SyncRequest, e QuotaEvent, epoch uint64, known bool) bool {
 	switch e.Kind {
 	case QuotaRefused:
-		switch {
-		case !q.paused:
+		if !q.paused {
 			if known && epoch < q.epoch {
 				return false // a straggler of a pause that is over
 			}
-			q.paused, q.probeAt = true, e.ProbeAt
+			q.paused, q.probeAt, q.overload = true, e.ProbeAt, e.Overload
 			q.holder, q.leaseUntil = "", 0
 			q.epoch++
 			return true
+		}
+		q.overload = q.overload && e.Overload
+		switch {
 		case q.holder == r.ID:
 			q.holder, q.leaseUntil = "", 0 // the probe failed
 			q.probeAt = e.ProbeAt

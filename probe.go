@@ -34,7 +34,9 @@ type pauseState struct {
 	lowered     bool
 	// overload says the pause began with an overload (a 529, a 503
 	// with a hint): if no rate limit comes in it, it says nothing of
-	// the rate, and its resume is no base for a pause soon after.
+	// the rate, and its resume is no base for a pause soon after. On a
+	// shared quota the store says it of the quota's pause, and clears
+	// it when a limiter sharing the quota saw a rate limit in it.
 	overload bool
 	// canaryRefused is when the latest canary the server refused was
 	// issued: a canary sent before it that succeeds late is old news.

@@ -259,7 +259,7 @@ func (s *shared) refused(l *BucketRateLimiter, probeFailed bool) {
 // tellRefused queues the limiter's pause, with its probe time, to be told
 // to the store. Requires mu.
 func (s *shared) tellRefused(l *BucketRateLimiter) {
-	ev := QuotaEvent{Kind: QuotaRefused, ProbeAt: l.p.probeAt}
+	ev := QuotaEvent{Kind: QuotaRefused, ProbeAt: l.p.probeAt, Overload: l.p.overload && !l.p.refused}
 	if n := len(s.events); n > 0 && s.events[n-1].Kind == QuotaRefused {
 		s.events[n-1] = ev
 	} else {
@@ -306,15 +306,16 @@ func (l *BucketRateLimiter) refused() error {
 }
 
 // pauseShared pauses the limiter because another limiter on the quota was
-// rate limited. It does not learn from it: the one that saw the rate limit
-// did, and the store shares what it learned. The event is logged before
-// the limiter pauses, so that a minute record it opens starts unpaused and
-// the log shows the pause from now on. Requires mu.
-func (l *BucketRateLimiter) pauseShared(now, probeAt int64) {
+// rate limited, or overloaded if overload says the quota's pause is one of
+// overloads alone. It does not learn from it: the one that saw the rate
+// limit did, and the store shares what it learned. The event is logged
+// before the limiter pauses, so that a minute record it opens starts
+// unpaused and the log shows the pause from now on. Requires mu.
+func (l *BucketRateLimiter) pauseShared(now, probeAt int64, overload bool) {
 	l.event(now, EventPause, fmt.Sprintf("rate limited on the shared quota; probe in %v",
 		time.Duration(max(0, probeAt-now)).Round(time.Millisecond)))
 	p := &l.p
-	p.paused, p.since = true, now
+	p.paused, p.since, p.overload = true, now, overload
 	l.okIssued.Store(0) // only successes during the pause count
 	p.interval = l.cfg.probeFirst
 	p.probeAt = probeAt

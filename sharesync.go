@@ -346,11 +346,20 @@ func (s *shared) apply(l *BucketRateLimiter, now int64, req SyncRequest, rep Syn
 		l.event(now, EventLimit, fmt.Sprintf("learned on the shared quota: limit %d RPM", l.b.rpm))
 	}
 	s.holder = rep.Probe
+	if len(s.events) == 0 && !rep.Overload {
+		// A rate limit came in the quota's pause, or in its last one,
+		// whichever limiter saw it: the pause is no pause of overloads
+		// alone, and its resume is a base for learning.
+		l.p.overload = false
+		if !rep.Paused {
+			l.lim.overloadResume = false
+		}
+	}
 	switch {
 	case len(s.events) > 0:
 		// Something happened during the sync: the next one tells it.
 	case rep.Paused && !l.p.paused:
-		l.pauseShared(now, rep.ProbeAt)
+		l.pauseShared(now, rep.ProbeAt, rep.Overload)
 	case rep.Paused && !s.holder:
 		l.p.probeAt = rep.ProbeAt
 	case !rep.Paused && l.p.paused:

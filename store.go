@@ -178,6 +178,16 @@ const (
 type QuotaEvent struct {
 	Kind    QuotaEventKind
 	ProbeAt int64 // QuotaRefused: no probe before then (Unix ns)
+	// Overload, with QuotaRefused, says that the limiter's pause is, as
+	// far as it knows, one of overloads alone: it began with an
+	// overloaded server's refusal (a 529, a 503 with a hint), and no rate
+	// limit came in it but a canary's (a failed probe). A refusal that
+	// starts the quota's pause makes it a pause of overloads alone if it
+	// says so; one that does not say so, told while the quota is paused,
+	// makes the pause one for the rate (see SyncReply.Overload). A
+	// limiter that does not know this field says false: its refusals are
+	// rate limits.
+	Overload bool
 }
 
 // SyncReply is the shared state of a quota after a Sync.
@@ -199,6 +209,13 @@ type SyncReply struct {
 	// probe is due (Unix ns).
 	Paused  bool
 	ProbeAt int64
+	// Overload says that the quota's pause, or when it is not paused its
+	// last one, was one of overloads alone: every refusal told in it said
+	// so (QuotaEvent.Overload). Its resume is no base for learning: a
+	// limiter does not lower its limit for a pause soon after it. A store
+	// that does not know this field says false: every pause is one for
+	// the rate, a limiter's own of overloads alone included.
+	Overload bool
 	// Epoch counts the pauses and resumes so far.
 	Epoch uint64
 	// Incarnation names the store's state of the quota: a random nonzero

@@ -30,8 +30,9 @@ type agreeClient struct {
 // The Redis store and the memory store answer alike a long run of
 // interleaved requests from many limiters that contend for one quota:
 // grants and their slots at the caps, tickets handed back and used,
-// pauses, resumes and probe leases, requests sent again, twice or late,
-// and requests numbered below the last one applied, told that one.
+// pauses (of overloads alone or not), resumes and probe leases, requests
+// sent again, twice or late, and requests numbered below the last one
+// applied, told that one.
 func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -91,7 +92,8 @@ func TestStoreAgreesWithMemoryStoreUnderContention(t *testing.T) {
 				}
 				switch rng.IntN(60) {
 				case 0:
-					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaRefused, ProbeAt: at + rng.Int64N(3000)*int64(time.Millisecond)}}
+					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaRefused, ProbeAt: at + rng.Int64N(3000)*int64(time.Millisecond),
+						Overload: rng.IntN(2) == 0}}
 				case 1, 2, 3:
 					req.Events = []ratellmiter.QuotaEvent{{Kind: ratellmiter.QuotaResumed}}
 				}

@@ -45,6 +45,14 @@
 // canary under the caps in force; a process of an earlier version
 // (whose script grants it whatever the second's count) may send its
 // canary one ticket over the per-second cap, as every version did before.
+// The store now keeps whether the quota's pause is one of overloads alone
+// (ratellmiter.QuotaEvent.Overload), so that a rate limit soon after its
+// resume lowers no limiter's limit. A process of an earlier version tells
+// no overloads: a pause it starts is one for the rate, as before, and it
+// still lowers its own limit at a rate limit soon after any pause. A rate
+// limit it sees during a pause of overloads started by this version is not
+// known to the store, which keeps taking that pause for one of overloads
+// alone.
 package redisstore
 
 import (
@@ -140,7 +148,7 @@ const nsPerMs = int64(1e6)
 // Sync applies req to the quota named key in one round trip; see
 // ratellmiter.Store.
 func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncRequest) (ratellmiter.SyncReply, error) {
-	args := make([]any, 0, 22+2*(len(req.Used)+len(req.Returned)+len(req.Events)))
+	args := make([]any, 0, 22+2*(len(req.Used)+len(req.Returned))+3*len(req.Events))
 	args = append(args, req.ID, req.Now/nsPerMs, req.Sec, req.Want,
 		req.Limit.PerSecond, req.Limit.PerMinute, req.Limit.RampStart, req.Limit.RampStep,
 		strconv.FormatUint(req.Epoch, 10), flag(req.WantProbe),
@@ -156,7 +164,7 @@ func (s *Store) Sync(ctx context.Context, key string, req ratellmiter.SyncReques
 	}
 	args = append(args, len(req.Events))
 	for _, e := range req.Events {
-		args = append(args, int(e.Kind), e.ProbeAt/nsPerMs)
+		args = append(args, int(e.Kind), e.ProbeAt/nsPerMs, flag(e.Overload))
 	}
 	v, err := s.run(ctx, s.Keys(key), args)
 	var rep ratellmiter.SyncReply
@@ -212,7 +220,7 @@ func flag(b bool) int {
 }
 
 // replyLen is the number of integers in the script's reply.
-const replyLen = 16
+const replyLen = 17
 
 // parseReply checks the script's reply: replyLen integers.
 func parseReply(v any) (ratellmiter.SyncReply, error) {
@@ -243,7 +251,8 @@ func parseReply(v any) (ratellmiter.SyncReply, error) {
 		Incarnation: uint64(max(n[10], 0)),
 		Limit: ratellmiter.QuotaLimit{PerSecond: int(n[11]), PerMinute: int(n[12]),
 			RampStart: int(n[13]), RampStep: int(n[14])},
-		LastSeq: uint64(max(n[15], 0)),
+		LastSeq:  uint64(max(n[15], 0)),
+		Overload: n[16] == 1,
 	}, nil
 }
 

@@ -4,7 +4,11 @@
 --
 -- KEYS[1] counts: hash of tickets per second
 -- KEYS[2] state:  hash of the pause, the probe lease, the ramp, the learned
---                 limit, the last slot granted and the caps in force
+--                 limit, the last slot granted and the caps in force;
+--                 'overload' is the epoch of the pause of overloads alone
+--                 that is the quota's pause or its last one, 0 if neither
+--                 is (a pause started by an earlier version, which does not
+--                 write it, has another epoch)
 -- KEYS[3] live:   sorted set of limiter ids by their last heartbeat, kept
 --                 an hour (the live ones are those of the last LiveTTL)
 -- KEYS[4] acks:   hash of each limiter's last numbered request applied:
@@ -20,14 +24,16 @@
 -- (both decimal, below 2^53), seq and retry (decimal, below 2^53; 0
 -- when not numbered), leaving (1 when the limiter is ending), then a
 -- count and (second, n) pairs of used tickets, the same of returned
--- tickets, and a count and (kind, probeAt) pairs of events (1 refused,
--- 2 resumed).
+-- tickets, and a count and (kind, probeAt, overload) triples of events
+-- (1 refused, 2 resumed; overload 1 when a refusal says its pause is one
+-- of overloads alone).
 --
 -- Returns granted, notBefore, spacing, paused, probeAt, epoch, probe,
 -- learned, live, window, incarnation, and the caps in force: perSecond,
--- perMinute, rampStart, rampStep (all 0 when none), and, for a numbered
+-- perMinute, rampStart, rampStep (all 0 when none), for a numbered
 -- request not applied because its seq is not above the last one applied
--- for its id, that last seq (else 0).
+-- for its id, that last seq (else 0), and whether the pause, or the last
+-- one, was of overloads alone (1) or not (0).
 local kc, ks, kl, ka, kp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id = ARGV[1]
 local now, sec, want = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -52,7 +58,7 @@ local function parseCaps(v)
 end
 
 local st = redis.call('HMGET', ks, 'paused', 'probe_at', 'epoch', 'holder', 'lease_until',
-  'learned', 'ramp_sec', 'ramping', 'last_slot', 'inc', 'caps')
+  'learned', 'ramp_sec', 'ramping', 'last_slot', 'inc', 'caps', 'overload')
 local paused = st[1] == '1'
 local probeAt = tonumber(st[2] or '0')
 local epoch = tonumber(st[3] or '0')
@@ -62,6 +68,7 @@ local learned = tonumber(st[6] or '0')
 local rampSec = tonumber(st[7] or '0')
 local ramping = st[8] == '1'
 local lastSlot = tonumber(st[9] or '0')
+local overload = tonumber(st[12] or '0')
 -- A state without an incarnation is new: the quota's keys were lost.
 local inc = st[10] or incNew
 -- Whether the sender saw its epoch in this incarnation.
@@ -223,7 +230,7 @@ end
 local nEv = tonumber(ARGV[i]); i = i + 1
 if not news then nEv = 0 end
 for _ = 1, nEv do
-  local kind, at = tonumber(ARGV[i]), tonumber(ARGV[i + 1]); i = i + 2
+  local kind, at, over = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2] == '1'; i = i + 3
   if kind == 1 then
     if not paused then
       -- Else a straggler of a pause that is over.
@@ -231,11 +238,17 @@ for _ = 1, nEv do
         paused, probeAt, holder, leaseUntil = true, at, '', 0
         epoch = epoch + 1
         seen, known = epoch, true
+        overload = 0
+        if over then overload = epoch end
       end
-    elseif holder == id then
-      holder, leaseUntil, probeAt = '', 0, at
-    elseif not leasedToOther() then
-      probeAt = math.max(probeAt, at)
+    else
+      -- A rate limit in the pause makes it one for the rate.
+      if not over then overload = 0 end
+      if holder == id then
+        holder, leaseUntil, probeAt = '', 0, at
+      elseif not leasedToOther() then
+        probeAt = math.max(probeAt, at)
+      end
     end
   elseif kind == 2 then
     if paused and known and seen == epoch and not leasedToOther() then
@@ -309,7 +322,7 @@ local function flag(b) if b then return '1' end return '0' end
 redis.call('HSET', ks, 'paused', flag(paused), 'probe_at', probeAt, 'epoch', epoch,
   'holder', holder, 'lease_until', leaseUntil, 'learned', learned,
   'ramp_sec', rampSec, 'ramping', flag(ramping), 'last_slot', lastSlot, 'inc', inc,
-  'caps', keptCaps)
+  'caps', keptCaps, 'overload', overload)
 redis.call('PEXPIRE', kc, keep)
 redis.call('PEXPIRE', ks, keep)
 redis.call('PEXPIRE', kl, keep)
@@ -323,5 +336,11 @@ if again then granted, slot, gap = ackN, ackSlot, ackGap end
 -- A request not applied is told the last Seq applied for its ID.
 local lastSeq = 0
 if stale then lastSeq = ackSeq end
+-- The pause, or the last one, was of overloads alone if 'overload' names
+-- its epoch: the epoch while paused, the one before it once resumed.
+local pauseEpoch = epoch
+if not paused then pauseEpoch = epoch - 1 end
+local overloaded = 0
+if overload ~= 0 and overload == pauseEpoch then overloaded = 1 end
 return {granted, slot, gap, paused and 1 or 0, probeAt, epoch, probe, learned, live, window,
-  tonumber(inc), mps, mpm, mrs, mrt, lastSeq}
+  tonumber(inc), mps, mpm, mrs, mrt, lastSeq, overloaded}

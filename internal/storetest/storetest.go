@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rl.Store) {
 		{"used tickets are counted whatever the caps", usedTickets},
 		{"a refusal pauses every limiter", refusalPauses},
 		{"a straggler's refusal after a resume is ignored", stragglerIgnored},
+		{"a pause is of overloads alone while every refusal in it says so", overloadsAlone},
 		{"the incarnation names the state while it lives", incarnationStays},
 		{"a refusal from a limiter that never saw this state is fresh", otherIncarnationRefusal},
 		{"a resume from a limiter that never saw this state is ignored", otherIncarnationResume},
@@ -194,6 +195,42 @@ func stragglerIgnored(t *testing.T, c *client) {
 	expect(t, "paused by the straggler", c.sync(r).Paused, false)
 	c.seen(&r, 2)
 	expect(t, "paused by a fresh refusal", c.sync(r).Paused, true)
+}
+
+func overloadsAlone(t *testing.T, c *client) {
+	refused := func(id string, now int64, epoch uint64, overload bool) rl.SyncReply {
+		r := req(id, now, 0)
+		c.seen(&r, epoch)
+		r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: now + sec, Overload: overload}}
+		return c.sync(r)
+	}
+	resumed := func(id string, now int64, epoch uint64) rl.SyncReply {
+		r := req(id, now, 0)
+		c.seen(&r, epoch)
+		r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
+		return c.sync(r)
+	}
+	expect(t, "before any pause", c.sync(req("a", Base, 0)).Overload, false)
+	rep := refused("a", Base, 0, true)
+	expect(t, "paused by an overload", rep.Paused, true)
+	expect(t, "a pause of overloads alone", rep.Overload, true)
+	expect(t, "as b sees it", c.sync(req("b", Base+sec/4, 0)).Overload, true)
+	expect(t, "after another overload", refused("b", Base+sec/2, 1, true).Overload, true)
+	rep = resumed("a", Base+sec, 1)
+	expect(t, "resumed", rep.Paused, false)
+	expect(t, "the last pause, of overloads alone", rep.Overload, true)
+	expect(t, "a straggler's rate limit", refused("b", Base+2*sec, 1, false).Overload, true)
+
+	rep = refused("b", Base+3*sec, 2, false)
+	expect(t, "paused by a rate limit", rep.Paused, true)
+	expect(t, "a pause for the rate", rep.Overload, false)
+	expect(t, "after an overload in it", refused("a", Base+4*sec, 3, true).Overload, false)
+	expect(t, "once resumed", resumed("a", Base+5*sec, 3).Overload, false)
+
+	expect(t, "paused by an overload again", refused("a", Base+6*sec, 4, true).Overload, true)
+	expect(t, "a rate limit in the pause", refused("b", Base+7*sec, 5, false).Overload, false)
+	expect(t, "an overload after it", refused("a", Base+8*sec, 5, true).Overload, false)
+	expect(t, "once resumed, the last pause", resumed("a", Base+9*sec, 5).Overload, false)
 }
 
 func probeLease(t *testing.T, c *client) {
