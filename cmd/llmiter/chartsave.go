@@ -18,7 +18,8 @@ import (
 // save draws the plot with the first of its legends that fits on its
 // right into a file of the given size in pixels and format, replacing it
 // in one step. Its error is the cause alone, such as "permission denied":
-// the file it names would be the temporary one, not path.
+// the file it names would be the temporary one, not path. A folder at path
+// is left alone and reported as errChartIsFolder.
 func save(p *plot.Plot, legs []*plot.Legend, width, height int, format, path string) error {
 	err := writeChart(p, legs, width, height, format, path)
 	var pe *fs.PathError
@@ -32,8 +33,15 @@ func save(p *plot.Plot, legs []*plot.Legend, width, height int, format, path str
 	return err
 }
 
+// errChartIsFolder is the error of save when a folder has the chart's
+// path: renaming a file onto it would fail with "file exists".
+var errChartIsFolder = errors.New("it is a folder")
+
 // writeChart does the work of save.
 func writeChart(p *plot.Plot, legs []*plot.Legend, width, height int, format, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errChartIsFolder
+	}
 	const dpi = 96
 	var (
 		cw vg.CanvasWriterTo
