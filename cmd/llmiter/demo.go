@@ -200,7 +200,7 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 			return err
 		}
 		runs = append(runs, res)
-		paths = append(paths, filepath.Join(o.out, "demo-"+c.key+".png"))
+		paths = append(paths, demoChartPath(o, c))
 	}
 
 	fmt.Fprintln(stdout)
@@ -224,9 +224,16 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 
 // checkDemoOut creates the output folder, and the folder of the minute
 // log when the ratellmiter client runs, and checks that files can be
-// written in them, so that a folder the demo cannot write to is reported
-// before the runs rather than after them.
+// written in them and that no folder has a chart's name, so that an
+// output the demo cannot write is reported before the runs rather than
+// after them.
 func checkDemoOut(o *demoOptions) error {
+	for _, c := range o.clients {
+		path := demoChartPath(o, c)
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return fmt.Errorf("%s: %w", path, errChartIsFolder)
+		}
+	}
 	dirs := []string{o.out}
 	if slices.ContainsFunc(o.clients, func(c demoClient) bool { return c.key == demoLimiterName }) {
 		dirs = append(dirs, demoLogDir(o))
@@ -245,6 +252,11 @@ func checkDemoOut(o *demoOptions) error {
 		}
 	}
 	return nil
+}
+
+// demoChartPath is the file of the chart of client c's run.
+func demoChartPath(o *demoOptions, c demoClient) string {
+	return filepath.Join(o.out, "demo-"+c.key+".png")
 }
 
 // demoLogDir is the folder of the ratellmiter run's minute log.
