@@ -63,7 +63,7 @@ func printDemoTable(w io.Writer, o *demoOptions, runs []*demoResult, minimum tim
 			fmt.Fprintln(w, strings.Repeat("-", b.Len()))
 		}
 	}
-	fmt.Fprintf(w, "\nminimum = (requests - RPM/60) / (RPM/60) s + median latency = (%d - %s) / %s + %.1f = %.1f s\n",
+	fmt.Fprintf(w, "\nminimum = max(0, requests - RPM/60) / (RPM/60) s + median latency = max(0, %d - %s) / %s + %.1f = %.1f s\n",
 		o.requests, fmtNum(bucketBurst(o.rpm)), fmtNum(float64(o.rpm)/60), demoLatency.Seconds(), minimum.Seconds())
 	fmt.Fprintf(w, "the server's bucket allows at most %s requests in any 1 s window (a full bucket plus one second of refill)\n",
 		fmtNum(bucketBurst(o.rpm)+float64(o.rpm)/60))
