@@ -37,6 +37,11 @@ func main() {
 	rpm := flag.Int("rpm", 0, "limiter requests per minute (default 2400 on the fake provider, 500 on the real API)")
 	model := flag.String("model", "gpt-4o-mini", "model to call")
 	flag.Parse()
+	if *workers < 1 {
+		fmt.Fprintf(os.Stderr, "-c %d: at least one caller is needed\n", *workers)
+		flag.Usage()
+		os.Exit(2)
+	}
 	if err := run(*n, *workers, *rpm, *model); err != nil {
 		log.Fatal(err)
 	}
