@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,8 +72,14 @@ loops written by hand (naive backoff, x/time/rate, the Python model), and
 only those left after their own retries for ratellmiter's transport and
 openai-go.
 
+An interrupt (Ctrl-C) stops the run under way and skips the rest: the
+table of the runs made, their charts and the minute log are written all
+the same, and the demo exits with status 130. A second interrupt ends it
+at once.
+
 Exit status: 0 when every run was made and the charts written (whatever
-the clients managed), 1 on any other error, 2 on a bad command line.
+the clients managed), 130 when interrupted, 1 on any other error, 2 on a
+bad command line.
 `
 
 // Settings of the fake server and of the naive client.
@@ -159,15 +167,31 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmiter demo: %v (llmiter help demo)\n", err)
 		return 2
 	}
-	if err := runDemoWith(o, stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// Once the first interrupt is taken, a second one ends the program.
+	context.AfterFunc(ctx, stop)
+	err = runDemoWith(ctx, o, stdout)
+	switch {
+	case errors.Is(err, errDemoInterrupted):
+		fmt.Fprintf(stderr, "llmiter demo: %v\n", err)
+		return 130
+	case err != nil:
 		fmt.Fprintf(stderr, "llmiter demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
+// errDemoInterrupted is the error of runDemoWith when its context ends
+// before every run was made.
+var errDemoInterrupted = errors.New("interrupted")
+
 // runDemoWith makes the runs, prints the table and writes the charts.
-func runDemoWith(o *demoOptions, stdout io.Writer) error {
+// When ctx ends, the run under way stops and no other is made; the table
+// and the charts of the runs made are written, and the error is
+// errDemoInterrupted.
+func runDemoWith(ctx context.Context, o *demoOptions, stdout io.Writer) error {
 	if err := checkDemoOut(o); err != nil {
 		return fmt.Errorf("-out: %w", err)
 	}
@@ -190,12 +214,15 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 	var runs []*demoResult
 	var paths []string
 	for _, c := range o.clients {
+		if ctx.Err() != nil {
+			break
+		}
 		fmt.Fprintln(stdout)
 		limit := o.naiveTimeout
 		if c.paced {
 			limit = pacedCap
 		}
-		res, err := demoRunOnce(o, c, limit, stdout)
+		res, err := demoRunOnce(ctx, o, c, limit, stdout)
 		if err != nil {
 			return err
 		}
@@ -218,6 +245,9 @@ func runDemoWith(o *demoOptions, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -dir %s -name %s -lines rief\n",
 				r.client, r.logPath, demoLogDir(o), demoLimiterName)
 		}
+	}
+	if len(runs) < len(o.clients) || slices.ContainsFunc(runs, func(r *demoResult) bool { return r.interrupted }) {
+		return errDemoInterrupted
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ func printDemoTable(w io.Writer, o *demoOptions, runs []*demoResult, minimum tim
 			if r.wall < minimum {
 				ratio = "n/a"
 			}
+		case r.interrupted:
+			// An interrupted run says nothing of the time the workload
+			// takes.
+			ratio, wall = "n/a", wall+" (interrupted)"
 		case r.completed < r.total:
 			// A run that gave up on requests did not do the workload
 			// the minimum is for: its time compares with nothing.
@@ -115,6 +119,8 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 	state := fmt.Sprintf("all %d done in %.1f s", r.total, r.wall.Seconds())
 	if r.stopped {
 		state = fmt.Sprintf("%d/%d done when stopped at %.0f s", r.completed, r.total, r.wall.Seconds())
+	} else if r.interrupted {
+		state = fmt.Sprintf("%d/%d done when interrupted at %.1f s", r.completed, r.total, r.wall.Seconds())
 	} else if r.completed < r.total {
 		state = fmt.Sprintf("%d/%d done in %.1f s", r.completed, r.total, r.wall.Seconds())
 	}
@@ -164,6 +170,8 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 	endLabel := fmt.Sprintf("last call finished, %.1f s", r.wall.Seconds())
 	if r.stopped {
 		endLabel = fmt.Sprintf("stopped at the %.0f s cap", r.wall.Seconds())
+	} else if r.interrupted {
+		endLabel = fmt.Sprintf("interrupted at %.1f s", r.wall.Seconds())
 	}
 	leg.Add(endLabel, endLine)
 	return p, leg

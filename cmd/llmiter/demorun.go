@@ -15,18 +15,19 @@ import (
 
 // demoResult is what one run did.
 type demoResult struct {
-	client    string
-	total     int
-	completed int
-	stopped   bool          // the wall-clock cap ended the run
-	wall      time.Duration // until the last request finished, or the cap
-	server    fakeprovider.Stats
-	client429 int64 // 429 answers the calling code saw
-	busiest   int   // most requests accepted in any 1 s window
-	seconds   []demoSecond
-	limiter   *ratellmiter.Stats
-	logPath   string
-	startAt   time.Duration // when the run started, after the first second of seconds began
+	client      string
+	total       int
+	completed   int
+	stopped     bool          // the wall-clock cap ended the run
+	interrupted bool          // an interrupt ended the run before it was done
+	wall        time.Duration // until the last request finished, or the cap
+	server      fakeprovider.Stats
+	client429   int64 // 429 answers the calling code saw
+	busiest     int   // most requests accepted in any 1 s window
+	seconds     []demoSecond
+	limiter     *ratellmiter.Stats
+	logPath     string
+	startAt     time.Duration // when the run started, after the first second of seconds began
 }
 
 // demoSecond counts one second of a run.
@@ -67,8 +68,8 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // demoRunOnce sends the workload through client c to a fresh fake server,
-// stopping it after limit.
-func demoRunOnce(o *demoOptions, c demoClient, limit time.Duration, stdout io.Writer) (*demoResult, error) {
+// stopping it after limit, or when ctx ends.
+func demoRunOnce(ctx context.Context, o *demoOptions, c demoClient, limit time.Duration, stdout io.Writer) (*demoResult, error) {
 	srv, baseURL, stop, err := fakeprovider.Start(fakeprovider.Config{
 		RPM:              o.rpm,
 		LatencyMedian:    demoLatency,
@@ -100,7 +101,7 @@ func demoRunOnce(o *demoOptions, c demoClient, limit time.Duration, stdout io.Wr
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	runCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
 	start := time.Now()
@@ -110,7 +111,7 @@ func demoRunOnce(o *demoOptions, c demoClient, limit time.Duration, stdout io.Wr
 	for range o.workers {
 		wg.Go(func() {
 			for i := range jobs {
-				if call(ctx, i) == nil {
+				if call(runCtx, i) == nil {
 					completed.Add(1)
 					counter.add(&counter.done, time.Now())
 				}
@@ -141,7 +142,7 @@ feed:
 	for i := range o.requests {
 		select {
 		case jobs <- i:
-		case <-ctx.Done():
+		case <-runCtx.Done():
 			break feed
 		}
 	}
@@ -150,8 +151,12 @@ feed:
 	res.wall = time.Since(start)
 	close(progressDone)
 	<-progressStopped
-	if ctx.Err() != nil && completed.Load() < int64(o.requests) {
-		res.stopped, res.wall = true, limit
+	if runCtx.Err() != nil && completed.Load() < int64(o.requests) {
+		if ctx.Err() != nil {
+			res.interrupted = true
+		} else {
+			res.stopped, res.wall = true, limit
+		}
 	}
 
 	if finish != nil {
@@ -185,8 +190,11 @@ feed:
 		res.seconds = res.seconds[:len(res.seconds)-1]
 	}
 	state := "finished"
-	if res.stopped {
+	switch {
+	case res.stopped:
 		state = fmt.Sprintf("stopped at the %v cap", limit)
+	case res.interrupted:
+		state = "interrupted"
 	}
 	fmt.Fprintf(stdout, "%-17s %s: %d/%d completed in %.1f s\n", client, state, res.completed, res.total, res.wall.Seconds())
 	return res, nil
