@@ -242,8 +242,8 @@ func runDemoWith(ctx context.Context, o *demoOptions, stdout io.Writer) error {
 	}
 	for _, r := range runs {
 		if r.logPath != "" {
-			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -dir %s -name %s -lines rief\n",
-				r.client, r.logPath, demoLogDir(o), demoLimiterName)
+			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -file %s -name %s -lines rief\n",
+				r.client, r.logPath, r.logPath, demoLimiterName)
 		}
 	}
 	if len(runs) < len(o.clients) || slices.ContainsFunc(runs, func(r *demoResult) bool { return r.interrupted }) {
