@@ -20,9 +20,10 @@ const demoUsage = `Usage:
 
 Demo starts a fake LLM provider on 127.0.0.1 that throttles like the real
 ones (a token bucket of -rpm requests per minute, 429 with retry-after, a
-latency of about 300 ms, and a 10 s penalty for a client that sends more
-than 5 refused requests within a second), and sends it the same workload
-through each client of -clients in turn, each time to a fresh server:
+latency of about 300 ms, and a 10 s penalty from 7 refusals within a
+second, each less than a second after the one before), and sends it the
+same workload through each client of -clients in turn, each time to a
+fresh server:
 
   naive         naive backoff: plain net/http; on 429, sleep 2^k s and try
                 again, at most 6 attempts; no pacing.
@@ -95,6 +96,11 @@ const (
 	demoMaxWorkers       = 10_000
 	demoMaxRPM           = 6_000_000
 )
+
+// demoPenaltyRefusals is how many refusals within a second start the fake
+// server's penalty: it tolerates a first one and then demoPenaltyThreshold
+// more, each within a second of the one before.
+const demoPenaltyRefusals = demoPenaltyThreshold + 2
 
 func init() {
 	subcommands["demo"] = demo
@@ -196,8 +202,7 @@ func runDemoWith(ctx context.Context, o *demoOptions, stdout io.Writer) error {
 		return fmt.Errorf("-out: %w", err)
 	}
 	minimum := physicalMinimum(o.requests, o.rpm, demoLatency)
-	fmt.Fprintf(stdout, "fake provider: %d RPM token bucket (burst %s, refill %s/s), latency ~%v, penalty %v after %d refusals within 1 s\n",
-		o.rpm, fmtNum(bucketBurst(o.rpm)), fmtNum(float64(o.rpm)/60), demoLatency, demoPenaltyDuration, demoPenaltyThreshold)
+	fmt.Fprintln(stdout, demoServerLine(o.rpm))
 	fmt.Fprintf(stdout, "workload: %d chat completions from %d workers; physical minimum %.1f s\n",
 		o.requests, o.workers, minimum.Seconds())
 	var paced []string
@@ -250,6 +255,12 @@ func runDemoWith(ctx context.Context, o *demoOptions, stdout io.Writer) error {
 		return errDemoInterrupted
 	}
 	return nil
+}
+
+// demoServerLine describes the demo's fake server at rpm.
+func demoServerLine(rpm int) string {
+	return fmt.Sprintf("fake provider: %d RPM token bucket (burst %s, refill %s/s), latency ~%v, penalty %v from %d refusals within 1 s",
+		rpm, fmtNum(bucketBurst(rpm)), fmtNum(float64(rpm)/60), demoLatency, demoPenaltyDuration, demoPenaltyRefusals)
 }
 
 // checkDemoOut creates the output folder, and the folder of the minute

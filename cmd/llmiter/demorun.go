@@ -67,16 +67,21 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// demoRunOnce sends the workload through client c to a fresh fake server,
-// stopping it after limit, or when ctx ends.
-func demoRunOnce(ctx context.Context, o *demoOptions, c demoClient, limit time.Duration, stdout io.Writer) (*demoResult, error) {
-	srv, baseURL, stop, err := fakeprovider.Start(fakeprovider.Config{
-		RPM:              o.rpm,
+// demoServerConfig is the configuration of the demo's fake server at rpm.
+func demoServerConfig(rpm int) fakeprovider.Config {
+	return fakeprovider.Config{
+		RPM:              rpm,
 		LatencyMedian:    demoLatency,
 		PenaltyThreshold: demoPenaltyThreshold,
 		PenaltyDuration:  demoPenaltyDuration,
 		Seed:             1,
-	})
+	}
+}
+
+// demoRunOnce sends the workload through client c to a fresh fake server,
+// stopping it after limit, or when ctx ends.
+func demoRunOnce(ctx context.Context, o *demoOptions, c demoClient, limit time.Duration, stdout io.Writer) (*demoResult, error) {
+	srv, baseURL, stop, err := fakeprovider.Start(demoServerConfig(o.rpm))
 	if err != nil {
 		return nil, err
 	}
