@@ -93,9 +93,10 @@ var demoLines = []struct {
 }
 
 // writeDemoCharts draws one chart per run, on the same axes so that they
-// can be compared at a glance.
+// can be compared at a glance. The axes span two seconds at least, so that
+// a run that fits in one is drawn with the quiet second after it.
 func writeDemoCharts(o *demoOptions, runs []*demoResult, paths []string) error {
-	n, ymax := 1, float64(o.rpm)/60
+	n, ymax := 2, float64(o.rpm)/60
 	for _, r := range runs {
 		n = max(n, len(r.seconds), int(math.Ceil((r.startAt + r.wall).Seconds())))
 		for _, s := range r.seconds {
@@ -154,6 +155,11 @@ func demoChart(o *demoOptions, r *demoResult, n int, ymax float64) (*plot.Plot, 
 		xys := make(plotter.XYs, len(r.seconds))
 		for j, s := range r.seconds {
 			xys[j] = plotter.XY{X: float64(j) + 0.5, Y: float64(l.value(s))}
+		}
+		if len(xys) == 1 {
+			// A line through one point draws nothing: a run that fits in
+			// one second is drawn with the quiet second after it.
+			xys = append(xys, plotter.XY{X: 1.5})
 		}
 		line := mustLine(xys)
 		line.Width = vg.Points(1.4)
