@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -73,14 +75,14 @@ loops written by hand (naive backoff, x/time/rate, the Python model), and
 only those left after their own retries for ratellmiter's transport and
 openai-go.
 
-An interrupt (Ctrl-C) stops the run under way and skips the rest: the
-table of the runs made, their charts and the minute log are written all
-the same, and the demo exits with status 130. A second interrupt ends it
-at once.
+An interrupt (Ctrl-C) or a SIGTERM (timeout, docker stop) stops the run
+under way and skips the rest: the table of the runs made, their charts
+and the minute log are written all the same, and the demo exits with
+status 130 (interrupt) or 143 (SIGTERM). A second signal ends it at once.
 
 Exit status: 0 when every run was made and the charts written (whatever
-the clients managed), 130 when interrupted, 1 on any other error, 2 on a
-bad command line.
+the clients managed), 130 or 143 when stopped by a signal, 1 on any other
+error, 2 on a bad command line.
 `
 
 // Settings of the fake server and of the naive client.
@@ -173,20 +175,44 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "llmiter demo: %v (llmiter help demo)\n", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, caught, stop := stopOnSignal()
 	defer stop()
-	// Once the first interrupt is taken, a second one ends the program.
-	context.AfterFunc(ctx, stop)
 	err = runDemoWith(ctx, o, stdout)
 	switch {
 	case errors.Is(err, errDemoInterrupted):
 		fmt.Fprintf(stderr, "llmiter demo: %v\n", err)
+		if <-caught == syscall.SIGTERM {
+			return 128 + int(syscall.SIGTERM)
+		}
 		return 130
 	case err != nil:
 		fmt.Fprintf(stderr, "llmiter demo: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// stopOnSignal returns a context that ends at the first interrupt or
+// SIGTERM, and a channel that then holds that signal. Once the first is
+// taken, the signals are let go, so that a second one ends the program
+// at once. stop lets them go in any case.
+func stopOnSignal() (ctx context.Context, caught <-chan os.Signal, stop func()) {
+	sigs := make(chan os.Signal, 1)
+	first := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			first <- sig
+		case <-done:
+		}
+		signal.Stop(sigs)
+		cancel()
+	}()
+	var once sync.Once
+	return ctx, first, func() { once.Do(func() { close(done) }) }
 }
 
 // errDemoInterrupted is the error of runDemoWith when its context ends

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,6 +18,13 @@ import (
 // Ctrl-C does, at its first progress line. It returns what the demo
 // printed and its exit status.
 func interruptDemo(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return signalDemo(t, os.Interrupt, args...)
+}
+
+// signalDemo runs llmiter demo with args and sends it sig at its first
+// progress line. It returns what the demo printed and its exit status.
+func signalDemo(t *testing.T, sig os.Signal, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"demo"}, args...)...)
 	var errBuf bytes.Buffer
@@ -37,7 +45,7 @@ func interruptDemo(t *testing.T, args ...string) (stdout, stderr string, code in
 	for sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
 		if strings.Contains(sc.Text(), " done ") {
-			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			break
@@ -109,4 +117,21 @@ func TestDemoInterruptedWritesTheMinuteLogOfTheRatellmiterRun(t *testing.T) {
 	if !strings.Contains(tableOf(text), logs[0]) {
 		t.Errorf("the output does not name the minute log %s:\n%s", logs[0], text)
 	}
+}
+
+// TestDemoStoppedBySIGTERMPrintsTheRunsMadeAndExits143 stops the demo
+// with a SIGTERM, as timeout and docker stop do: it ends as for an
+// interrupt, with the table of the runs made and the interrupted run's
+// chart, and exits with status 143.
+func TestDemoStoppedBySIGTERMPrintsTheRunsMadeAndExits143(t *testing.T) {
+	out := t.TempDir()
+	text, stderr, code := signalDemo(t, syscall.SIGTERM, "-clients", "ratellmiter", "-requests", "600",
+		"-workers", "8", "-rpm", "600", "-naive-timeout", "1m", "-out", out)
+	if code != 143 || stderr != "llmiter demo: interrupted\n" {
+		t.Fatalf("exit %d, stderr %q; want 143 and \"llmiter demo: interrupted\\n\"\n%s", code, stderr, text)
+	}
+	if row := tableRow(t, tableOf(text), "ratellmiter"); len(row) != 7 || !strings.HasSuffix(row[2], " s (interrupted)") {
+		t.Errorf("ratellmiter row %q, want a wall time marked interrupted\n%s", row, text)
+	}
+	checkPNG(t, filepath.Join(out, "demo-ratellmiter.png"), 1200, 600)
 }
