@@ -20,6 +20,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +32,11 @@ import (
 func main() {
 	logDir := flag.String("logs", "ratellmiter_logs", "folder for the limiter's minute logs")
 	flag.Parse()
+	// The Monitor creates the folder when it writes its first minute; made
+	// here, a folder that cannot be is reported before the calls.
+	if err := os.MkdirAll(*logDir, 0o755); err != nil {
+		log.Fatalf("-logs %s: %v", *logDir, err)
+	}
 
 	// A fake OpenAI-compatible server with a real limit of 600 RPM and
 	// about 300 ms of latency per call.
