@@ -152,9 +152,11 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // abandons it at once, and a server error (5xx) once its body is closed:
 // neither says anything about the rate limit.
 //
-// While the transport waits for a ticket it honours the request's context:
-// when it ends, RoundTrip returns an error wrapping the context's error,
-// which http.Client reports with the request's URL.
+// While the transport reads a body it must keep (one without GetBody) or
+// waits for a ticket it honours the request's context: when it ends,
+// RoundTrip returns an error wrapping the context's error, which
+// http.Client reports with the request's URL, and a body being read is
+// closed, which stops a writer feeding it through an io.Pipe.
 //
 // Set the SDK's own retries to 0 (option.WithMaxRetries(0)) so that retries
 // are not stacked.

@@ -3,6 +3,7 @@ package ratellmiter
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +48,17 @@ func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte
 		}
 		return out, body, nil
 	}
+	// The body may come from a writer that is slow or never ends (an
+	// io.Pipe): closing it when the request's context ends stops the
+	// read, as net/http stops sending it.
+	ctx := req.Context()
+	stop := context.AfterFunc(ctx, func() { _ = req.Body.Close() })
 	body, err := t.readBody(req.Body, req.ContentLength)
+	stop()
 	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("ratellmiter: reading request body: %w", ctx.Err())
+		}
 		return nil, nil, err // RoundTrip closes req's body
 	}
 	_ = req.Body.Close()
