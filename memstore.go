@@ -15,9 +15,17 @@ import (
 // The zero value is not usable; create it with NewMemoryStore. It is safe
 // for concurrent use. It reads no clock: every time comes from the
 // requests, so it works in virtual time too.
+//
+// A quota nobody syncs for an hour is forgotten, as the Redis store's keys
+// expire: the next sync of its key starts it anew, with a new Incarnation.
+// The store looks for such quotas at most once a minute, on the time of
+// the sync that looks.
 type MemoryStore struct {
 	mu     sync.Mutex
 	quotas map[string]*memQuota
+	// sweepAt is the time of a request from which the next Sync forgets
+	// the quotas nobody synced for an hour.
+	sweepAt int64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -34,7 +42,18 @@ func (m *MemoryStore) Sync(ctx context.Context, key string, req SyncRequest) (Sy
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if req.Now >= m.sweepAt {
+		for k, q := range m.quotas {
+			if q.last <= req.Now-ackKeep {
+				delete(m.quotas, k)
+			}
+		}
+		m.sweepAt = after(req.Now, sweepEvery)
+	}
 	q := m.quotas[key]
+	if q != nil && q.last <= req.Now-ackKeep {
+		q = nil // forgotten: the sweep has not come to it yet
+	}
 	if q == nil {
 		q = &memQuota{counts: map[int64]int{}, seen: map[string]memSeen{}, acks: map[string]memAck{},
 			incarnation: newIncarnation()}
@@ -50,8 +69,13 @@ func newIncarnation() uint64 {
 }
 
 // ackKeep is how long a store remembers a limiter's last request after
-// its last sync: as long as the Redis store keeps a quota nobody syncs.
+// its last sync: as long as the Redis store keeps a quota nobody syncs,
+// and the memory store too.
 const ackKeep = int64(time.Hour)
+
+// sweepEvery is how often the memory store looks for the quotas nobody
+// synced for ackKeep.
+const sweepEvery = time.Minute
 
 // memAck is what a store remembers of a limiter's numbered requests.
 type memAck struct {
@@ -86,9 +110,11 @@ type memQuota struct {
 	rampSec     int64 // the second of the last resume
 	ramping     bool  // seconds ramp up until one issues the full cap
 	lastSlot    int64 // the time of the last ticket granted, in ms
+	last        int64 // the latest Now of a request
 }
 
 func (q *memQuota) sync(r SyncRequest) SyncReply {
+	q.last = max(q.last, r.Now)
 	for id, a := range q.acks {
 		if a.at <= r.Now-ackKeep {
 			delete(q.acks, id)

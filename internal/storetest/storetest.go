@@ -269,7 +269,12 @@ func hugeProbeTTL(t *testing.T, c *client) {
 	r.WantProbe, r.ProbeTTL = true, time.Duration(math.MaxInt64)
 	c.seen(&r, 1)
 	expect(t, "b takes the lease", c.sync(r).Probe, true)
-	expect(t, "b holds it a year on", c.sync(req("b", Base+365*24*3600*sec, 0)).Probe, true)
+	// A store forgets a quota nobody syncs for an hour: b keeps it
+	// alive, and holds the lease a day on.
+	for at := Base + 50*60*sec; at < Base+24*3600*sec; at += 50 * 60 * sec {
+		c.sync(req("b", at, 0))
+	}
+	expect(t, "b holds it a day on", c.sync(req("b", Base+24*3600*sec, 0)).Probe, true)
 	r = req("c", Base+2*sec, 0)
 	r.WantProbe = true
 	c.seen(&r, 1)
