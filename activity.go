@@ -51,6 +51,9 @@ func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
 			RPM:       l.b.rpm,
 		}
 		a.rec.Service = l.serviceName
+		if l.err != nil {
+			l.mon.keepClosed(l) // a closed limiter has a minute to log again
+		}
 		a.pauseFrom = -1
 		if l.p.paused {
 			a.pauseFrom = 0

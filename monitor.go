@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 )
 
 // A Monitor owns the goroutines behind its limiters: the probes that check
@@ -38,13 +39,19 @@ type Monitor struct {
 	nextDefault int
 	// closing holds the closed limiters whose issued tickets may still
 	// finish, while logs are on: their finishes are logged until none
-	// is left in flight.
-	closing map[*BucketRateLimiter]struct{}
-	def     *BucketRateLimiter
-	ctx     context.Context
-	cancel  context.CancelFunc
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	// is left in flight. One with a minute open is held here; one
+	// with nothing to log until a ticket finishes is held in dangling,
+	// weakly: only a holder of its ticket can finish it, and once
+	// nothing can, the limiter is collected, as it is with logs off,
+	// rather than kept for a ticket dropped unfinished. A finish opens
+	// a minute, which moves it back to closing (see keepClosed).
+	closing  map[*BucketRateLimiter]struct{}
+	dangling map[weak.Pointer[BucketRateLimiter]]struct{}
+	def      *BucketRateLimiter
+	ctx      context.Context
+	cancel   context.CancelFunc
+	quit     chan struct{}
+	wg       sync.WaitGroup
 
 	logMu   sync.Mutex // guards pending; taken under a limiter's mu
 	pending []*MinuteLog
@@ -113,6 +120,7 @@ func NewMonitor(opts ...MonitorOption) *Monitor {
 		limiters: map[*BucketRateLimiter]struct{}{},
 		names:    map[string]int{},
 		closing:  map[*BucketRateLimiter]struct{}{},
+		dangling: map[weak.Pointer[BucketRateLimiter]]struct{}{},
 		done:     make(chan struct{}),
 	}
 }
@@ -258,6 +266,8 @@ func (m *Monitor) Stop() error {
 	if m.w != nil {
 		m.mu.Lock()
 		closing := slices.Collect(maps.Keys(m.closing))
+		// Later finishes are not logged: the file is closed.
+		m.closing, m.dangling = nil, nil
 		m.mu.Unlock()
 		for _, l := range closing {
 			rec, _ := l.takeLog(true)
@@ -359,6 +369,19 @@ func (m *Monitor) leave(l *BucketRateLimiter) {
 		m.def = nil
 	}
 	m.mu.Unlock()
+}
+
+// keepClosed holds l strongly again, if it was held weakly among the
+// closing limiters: l, closed, has just opened a minute to log. Called
+// with l's mu held, so that collectClosed cannot let it go meanwhile.
+func (m *Monitor) keepClosed(l *BucketRateLimiter) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := weak.Make(l)
+	if _, ok := m.dangling[p]; ok {
+		delete(m.dangling, p)
+		m.closing[l] = struct{}{}
+	}
 }
 
 // spawn runs fn on a goroutine the Monitor owns: Stop cancels fn's context

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"time"
+	"weak"
 )
 
 // EnvLogDir is the environment variable that turns minute logs on for
@@ -182,14 +183,15 @@ func (m *Monitor) logStep(now time.Time) {
 		m.enqueue(rec)
 	}
 	for _, l := range closing {
-		rec, idle := l.takeLog(false)
-		m.enqueue(rec)
-		if idle {
-			m.mu.Lock()
-			delete(m.closing, l)
-			m.mu.Unlock()
+		m.enqueue(m.collectClosed(l))
+	}
+	m.mu.Lock()
+	for p := range m.dangling {
+		if p.Value() == nil {
+			delete(m.dangling, p)
 		}
 	}
+	m.mu.Unlock()
 	m.flush()
 	m.rotateIfDue(now)
 }
@@ -230,6 +232,30 @@ func (m *Monitor) flush() {
 	m.pending = nil
 	m.logMu.Unlock()
 	m.w.writeAll(recs)
+}
+
+// collectClosed returns the minute log of l, a closed limiter among the
+// closing ones, if that minute is over. It lets l go once nothing is left
+// to log, and holds it weakly while it has no minute open but tickets in
+// flight (see Monitor.closing), under l's mu, so that a finish either
+// comes before, and keeps the minute open, or after, and holds l again.
+func (m *Monitor) collectClosed(l *BucketRateLimiter) *MinuteLog {
+	l.lock()
+	defer l.mu.Unlock()
+	rec := l.act.take(l, l.now(), false)
+	if l.act.rec != nil {
+		return rec
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case l.flying() == 0:
+		delete(m.closing, l)
+	case !m.stopped: // Stop takes the closing limiters' last minutes
+		delete(m.closing, l)
+		m.dangling[weak.Make(l)] = struct{}{}
+	}
+	return rec
 }
 
 // takeLog returns the limiter's minute log if that minute is over, or,
