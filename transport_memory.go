@@ -1,6 +1,8 @@
 package ratellmiter
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sync"
 )
@@ -58,8 +60,20 @@ type learnedMap[V any] struct {
 	m  boundedMap[string, V]
 }
 
+// maxKeyName is the longest name a learned key holds as it is; a longer
+// one (a model, a file or a response id is far shorter) is held as its
+// SHA-256, so that what a transport keeps stays bounded whatever the
+// requests name.
+const maxKeyName = 256
+
 // learnedKey is the key of name as the limiter l's requests give it.
-func learnedKey(l *BucketRateLimiter, name string) string { return l.Name() + "\x00" + name }
+func learnedKey(l *BucketRateLimiter, name string) string {
+	if len(name) > maxKeyName {
+		sum := sha256.Sum256([]byte(name))
+		name = "\x00sha256:" + hex.EncodeToString(sum[:])
+	}
+	return l.Name() + "\x00" + name
+}
 
 // get returns what was learned of key.
 func (c *learnedMap[V]) get(key string) (V, bool) {
