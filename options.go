@@ -248,7 +248,10 @@ func WithClassifier(f Classifier) Option {
 }
 
 // WithMaxInFlight caps the tickets issued and not yet finished. 0, the
-// default, means no cap.
+// default, means no cap. A ticket is finished only by Done, Abandon or a
+// RateLimited that returns an error: one dropped without them holds its
+// place under the cap for the limiter's life (Do and the Transport always
+// finish theirs; a response body must be closed).
 func WithMaxInFlight(n int) Option {
 	return limiterOption(func(c *config) error {
 		if n < 0 {
