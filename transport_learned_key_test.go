@@ -9,7 +9,7 @@ import (
 
 // What a transport learns is keyed by the names requests give (a model, a
 // file, a response): a name of any length makes a key of bounded length,
-// so that the 1,024 entries of each map hold a bounded amount whatever the
+// so that each map, bounded in entries, holds a bounded amount whatever the
 // requests name, and distinct names keep distinct keys.
 func TestALearnedKeyStaysShortForANameOfAnyLength(t *testing.T) {
 	l := newLimiter(t, 600, WithName("api"))
