@@ -34,7 +34,7 @@ const (
 
 // Classification is a Classifier's verdict on an error.
 type Classification struct {
-	Kind       Kind
+	Kind       Kind          // what the error means
 	RetryAfter time.Duration // the server's hint, 0 if none
 	Quota      string        // for KindQuotaExhausted: which quota, if known
 }

@@ -245,9 +245,10 @@ const MaxSeriesSpan = 24 * time.Hour
 // spans more than MaxSeriesSpan (a long-lived process with sparse
 // traffic) gives the span that ends with its last minute.
 type Series struct {
-	Limiter     string
-	Start       int64 // Unix seconds of element 0
-	RPM         int   // the limit in use at the end of the limiter's last minute; 0 if none
+	Limiter string // the limiter's name
+	Start   int64  // Unix seconds of element 0
+	RPM     int    // the limit in use at the end of the limiter's last minute; 0 if none
+	// The counts per second, as in MinuteLog.
 	Requested   []int
 	Issued      []int
 	Overflow    []int
@@ -259,9 +260,9 @@ type Series struct {
 
 // SeriesEvent is a pause, probe, resume or change of the limit in a Series.
 type SeriesEvent struct {
-	Second int // offset from the Series' Start
-	Kind   string
-	Detail string
+	Second int    // offset from the Series' Start
+	Kind   string // as in LogEvent
+	Detail string // as in LogEvent
 }
 
 // Len returns the number of seconds in the series.

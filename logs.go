@@ -33,27 +33,27 @@ const (
 // MinuteLog is one limiter's activity during one minute: one line of a log
 // file. Each array holds one count per second of the minute.
 type MinuteLog struct {
-	V           int        `json:"v"`
-	Limiter     string     `json:"limiter"`
-	Service     string     `json:"service,omitempty"`
-	Start       int64      `json:"start"`      // Unix seconds of the minute's first second
-	StartTime   string     `json:"start_time"` // Start in RFC 3339, UTC
-	RPM         int        `json:"rpm"`        // the limit in use, requests per minute, at the minute's end
-	Requested   [60]int    `json:"requested"`  // tickets asked for
-	Issued      [60]int    `json:"issued"`     // tickets issued, retries included
-	Overflow    [60]int    `json:"overflow"`   // requests that had to wait
-	RateLimited [60]int    `json:"rate_limited"`
-	Finished    [60]int    `json:"finished"`
-	Paused      [60]bool   `json:"paused"`
-	Events      []LogEvent `json:"events,omitempty"`
+	V           int        `json:"v"`                 // format version, 1
+	Limiter     string     `json:"limiter"`           // the limiter's name
+	Service     string     `json:"service,omitempty"` // its service's name, if any
+	Start       int64      `json:"start"`             // Unix seconds of the minute's first second
+	StartTime   string     `json:"start_time"`        // Start in RFC 3339, UTC
+	RPM         int        `json:"rpm"`               // the limit in use, requests per minute, at the minute's end
+	Requested   [60]int    `json:"requested"`         // tickets asked for
+	Issued      [60]int    `json:"issued"`            // tickets issued, retries included
+	Overflow    [60]int    `json:"overflow"`          // requests that had to wait
+	RateLimited [60]int    `json:"rate_limited"`      // calls refused (429, 529, a 503 with a hint)
+	Finished    [60]int    `json:"finished"`          // tickets finished, by Done or Abandon
+	Paused      [60]bool   `json:"paused"`            // whether the limiter was paused at any time in the second
+	Events      []LogEvent `json:"events,omitempty"`  // in time order
 }
 
 // LogEvent is a pause, probe, resume or change of the limit at a second of
 // a MinuteLog.
 type LogEvent struct {
-	Second int    `json:"s"`
-	Kind   string `json:"kind"`
-	Detail string `json:"detail,omitempty"`
+	Second int    `json:"s"`                // 0 to 59, the second of the minute
+	Kind   string `json:"kind"`             // EventPause, EventProbe, EventResume or EventLimit
+	Detail string `json:"detail,omitempty"` // what happened, in words
 }
 
 // logWriter appends minute logs to <dir>/<start-unix-seconds>[-k].jsonl,

@@ -9,10 +9,10 @@ import (
 // Stats is a snapshot of a limiter's state and totals. For every limiter,
 // Requested = Waiting + InFlight + Finished + Cancelled.
 type Stats struct {
-	Name          string
-	RPM           int // requests per minute the limiter works at now
-	ConfiguredRPM int // configured requests per minute: as created, or as last set with SetRPM
-	LearnedRPM    int // the limit learned from pauses (see WithLearning); 0 if none
+	Name          string // the limiter's name (see WithName)
+	RPM           int    // requests per minute the limiter works at now
+	ConfiguredRPM int    // configured requests per minute: as created, or as last set with SetRPM
+	LearnedRPM    int    // the limit learned from pauses (see WithLearning); 0 if none
 	// SharedRPM is, for a limiter sharing a quota (WithStore), the
 	// requests per minute the store last said it holds the quota to
 	// when that is below RPM (a limiter sharing it has a lower limit):
@@ -103,7 +103,7 @@ func (l *BucketRateLimiter) Stats() Stats {
 // of its latest response: OpenAI's x-ratelimit-*, Anthropic's
 // anthropic-ratelimit-*.
 type ServerLimits struct {
-	Requests     ServerBudget
+	Requests     ServerBudget // requests
 	Tokens       ServerBudget // combined input and output tokens
 	InputTokens  ServerBudget // Anthropic only
 	OutputTokens ServerBudget // Anthropic only

@@ -153,8 +153,8 @@ type QuotaLimit struct {
 
 // SecondCount is a number of tickets in one Unix second.
 type SecondCount struct {
-	Sec int64
-	N   int
+	Sec int64 // the Unix second
+	N   int   // tickets issued in it
 }
 
 // QuotaEventKind says what a QuotaEvent reports.
@@ -176,8 +176,8 @@ const (
 
 // QuotaEvent is a pause or resume a limiter reports to its Store.
 type QuotaEvent struct {
-	Kind    QuotaEventKind
-	ProbeAt int64 // QuotaRefused: no probe before then (Unix ns)
+	Kind    QuotaEventKind // a pause or a resume
+	ProbeAt int64          // QuotaRefused: no probe before then (Unix ns)
 	// Overload, with QuotaRefused, says that the limiter's pause is, as
 	// far as it knows, one of overloads alone: it began with an
 	// overloaded server's refusal (a 529, a 503 with a hint), and no rate
