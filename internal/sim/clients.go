@@ -160,6 +160,10 @@ func (c *FullJitter) Do(ctx context.Context, req Request, call Call) error {
 // MaxAttempts attempts.
 type XRate struct {
 	lim *rate.Limiter
+	// tok, if set, is a second limiter, for tokens: each attempt waits on
+	// it for the request's tokens (at most its burst) after lim. The
+	// peer of the comparison has none.
+	tok *rate.Limiter
 }
 
 // NewXRate returns the x/time/rate policy configured for rpm.
@@ -175,6 +179,11 @@ func (c *XRate) Do(ctx context.Context, req Request, call Call) error {
 	for k := 0; ; k++ {
 		if err := c.lim.Wait(ctx); err != nil {
 			return err
+		}
+		if c.tok != nil && req.Tokens > 0 {
+			if err := c.tok.WaitN(ctx, min(req.Tokens, c.tok.Burst())); err != nil {
+				return err
+			}
 		}
 		_, err := call(ctx)
 		rl, ok := asRateLimited(err)

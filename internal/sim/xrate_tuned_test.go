@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -37,44 +35,17 @@ func (c *namedXRate) Name() string { return c.name }
 // xrateTokensName is x/time/rate with a second limiter for tokens.
 const xrateTokensName = "x/time/rate + tokens"
 
-// xrateTokens is the XRate policy (burst of 1) with a second limiter
+// xrateWithTokens is the XRate policy (burst of 1) with a second limiter
 // for the scenario's token limit, at TPM/60 tokens a second with a burst
 // of TPM/60, waited on for each attempt's tokens with WaitN.
-type xrateTokens struct {
-	req, tok *rate.Limiter
-}
-
 func xrateWithTokens() ClientFactory {
 	return ClientFactory{Name: xrateTokensName, New: func(s Scenario) Client {
-		c := &xrateTokens{req: rate.NewLimiter(rate.Limit(float64(s.ClientRPM)/60), 1)}
+		c := NewXRate(s.ClientRPM)
 		if s.ClientTPM > 0 {
 			c.tok = rate.NewLimiter(rate.Limit(float64(s.ClientTPM)/60), max(s.ClientTPM/60, 1))
 		}
-		return c
+		return &namedXRate{name: xrateTokensName, XRate: c}
 	}}
-}
-
-func (*xrateTokens) Name() string { return xrateTokensName }
-
-func (c *xrateTokens) Do(ctx context.Context, req Request, call Call) error {
-	for k := 0; ; k++ {
-		if err := c.req.Wait(ctx); err != nil {
-			return err
-		}
-		if c.tok != nil && req.Tokens > 0 {
-			if err := c.tok.WaitN(ctx, min(req.Tokens, c.tok.Burst())); err != nil {
-				return err
-			}
-		}
-		_, err := call(ctx)
-		rl, ok := asRateLimited(err)
-		if !ok || k+1 >= MaxAttempts {
-			return err
-		}
-		if err := sleepCtx(ctx, max(rl.RetryAfter, backoff(time.Second, k, 0))); err != nil {
-			return err
-		}
-	}
 }
 
 // TestXRateWithTheServersBurstBeatsOursOnATokenBucketOnly checks what the
