@@ -39,13 +39,9 @@ func TestTicketsFinishedAfterCloseAreLogged(t *testing.T) {
 					tk.Done()
 				}
 				time.Sleep(3 * time.Minute)
-				require.NoError(t, m.Stop())
-
-				lf, err := ReadLog(m.LogPath())
-				require.NoError(t, err)
-				s := lf.Series("a")
-				assert.Equal(t, uint64(3), logSum(s.Issued), "issued")
-				assert.Equal(t, l.Stats().Finished, logSum(s.Finished), "finished, as Stats counts them")
+				issued, finished := stopAndCount(t, m, "a")
+				assert.Equal(t, uint64(3), issued, "issued")
+				assert.Equal(t, l.Stats().Finished, finished, "finished, as Stats counts them")
 			})
 		})
 	}
@@ -64,12 +60,19 @@ func TestStopWritesTheFinishesOfAClosedLimitersTickets(t *testing.T) {
 		require.NoError(t, l.Close())
 		time.Sleep(2 * time.Second)
 		tk.Done()
-		require.NoError(t, m.Stop())
-
-		lf, err := ReadLog(m.LogPath())
-		require.NoError(t, err)
-		s := lf.Series("a")
-		assert.Equal(t, uint64(1), logSum(s.Issued), "issued")
-		assert.Equal(t, uint64(1), logSum(s.Finished), "finished")
+		issued, finished := stopAndCount(t, m, "a")
+		assert.Equal(t, uint64(1), issued, "issued")
+		assert.Equal(t, uint64(1), finished, "finished")
 	})
+}
+
+// stopAndCount stops m and returns the tickets its log shows the limiter
+// name issued and finished.
+func stopAndCount(t *testing.T, m *Monitor, name string) (issued, finished uint64) {
+	t.Helper()
+	require.NoError(t, m.Stop())
+	lf, err := ReadLog(m.LogPath())
+	require.NoError(t, err)
+	s := lf.Series(name)
+	return logSum(s.Issued), logSum(s.Finished)
 }
