@@ -202,7 +202,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errTransportNotCreated
 	}
-	counts := countsTokens(req)
+	counts := chargesNoTokens(req)
 	jsonBody, boundary := bodyType(req)
 	need := jsonBody && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	out, body, err := t.prepare(req, need)

@@ -60,7 +60,9 @@ import (
 // tokens (Anthropic's /v1/messages/count_tokens, OpenAI's
 // /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
 // providers do not count it against their token limits: it takes a ticket
-// but is charged no tokens.
+// but is charged no tokens. So does an update of the metadata of an object
+// OpenAI stores (a chat completion, an Assistants run), whose answer
+// reports the usage of the call that made the object, not its own.
 
 // maxUsageBody bounds how much of a gzip-compressed JSON answer is kept
 // to read its usage; an answer that is not compressed is read as it
@@ -70,6 +72,13 @@ const maxUsageBody = 4 << 20
 // maxGzipUsage bounds how far a compressed answer is decompressed to read
 // its usage.
 const maxGzipUsage = 64 << 20
+
+// chargesNoTokens reports whether req runs no model, and so is charged
+// no tokens: it counts a prompt's tokens (see countsTokens) or updates a
+// stored object (see updatesStoredObject).
+func chargesNoTokens(req *http.Request) bool {
+	return countsTokens(req) || updatesStoredObject(req)
+}
 
 // countsTokens reports whether req asks only for a count of its prompt's
 // tokens (Anthropic's count_tokens, OpenAI's responses/input_tokens,
@@ -82,6 +91,32 @@ func countsTokens(req *http.Request) bool {
 	return strings.HasSuffix(p, "/messages/count_tokens") ||
 		strings.HasSuffix(p, "/responses/input_tokens") ||
 		strings.HasSuffix(p, ":countTokens")
+}
+
+// updatesStoredObject reports whether req changes the metadata of an
+// object OpenAI stores: a chat completion (POST .../chat/completions/{id})
+// or an Assistants run (POST .../threads/{thread}/runs/{run}). It runs no
+// model, and its answer is the object, with the usage of the call that
+// made it.
+func updatesStoredObject(req *http.Request) bool {
+	if req.Method != http.MethodPost || req.URL == nil {
+		return false
+	}
+	p := strings.TrimSuffix(req.URL.Path, "/")
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 || i == len(p)-1 {
+		return false
+	}
+	parent := p[:i]
+	if strings.HasSuffix(parent, "/chat/completions") {
+		return true
+	}
+	thread, ok := strings.CutSuffix(parent, "/runs")
+	if !ok {
+		return false
+	}
+	j := strings.LastIndexByte(thread, '/')
+	return j > 0 && j < len(thread)-1 && strings.HasSuffix(thread[:j], "/threads")
 }
 
 // estimate returns the token charge of a request req to l of JSON body,
