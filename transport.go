@@ -83,7 +83,9 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // as that field, from a copy of the body that GetBody gives, without
 // keeping it. A body sent with Content-Encoding: gzip is decompressed to
 // read it, and counts against WithMaxBodyBytes decompressed; a body of any
-// other Content-Type (a file, say) is not read for it. A request for which
+// other Content-Type (a file, say) is not read for it, nor is the body of
+// a batch's creation (POST .../batches, as Anthropic's and OpenAI's), which
+// names no model at its top and goes to s.Limiter(""). A request for which
 // s has no limiter fails without being sent.
 func WithServiceLimiters(s RateLimitedService) TransportOption {
 	return transportOption(func(c *transportConfig) error {
@@ -204,7 +206,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	counts := chargesNoTokens(req)
 	jsonBody, boundary := bodyType(req)
-	need := jsonBody && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
+	need := jsonBody && !createsBatch(req) && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	out, body, err := t.prepare(req, need)
 	if err != nil {
 		closeBody(req)

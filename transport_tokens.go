@@ -62,7 +62,11 @@ import (
 // providers do not count it against their token limits: it takes a ticket
 // but is charged no tokens. So does an update of the metadata of an object
 // OpenAI stores (a chat completion, an Assistants run), whose answer
-// reports the usage of the call that made the object, not its own.
+// reports the usage of the call that made the object, not its own, and
+// the creation of a batch (Anthropic's /v1/messages/batches, OpenAI's
+// /v1/batches), whose requests the provider runs later, outside its
+// per-minute limits; a batch's body, up to 256 MB at Anthropic, is not
+// read at all (it names no model to route it by).
 
 // maxUsageBody bounds how much of a gzip-compressed JSON answer is kept
 // to read its usage; an answer that is not compressed is read as it
@@ -73,11 +77,22 @@ const maxUsageBody = 4 << 20
 // its usage.
 const maxGzipUsage = 64 << 20
 
-// chargesNoTokens reports whether req runs no model, and so is charged
-// no tokens: it counts a prompt's tokens (see countsTokens) or updates a
-// stored object (see updatesStoredObject).
+// chargesNoTokens reports whether req runs no model within the
+// provider's per-minute token limits, and so is charged no tokens: it
+// counts a prompt's tokens (see countsTokens), updates a stored object
+// (see updatesStoredObject) or creates a batch (see createsBatch).
 func chargesNoTokens(req *http.Request) bool {
-	return countsTokens(req) || updatesStoredObject(req)
+	return countsTokens(req) || updatesStoredObject(req) || createsBatch(req)
+}
+
+// createsBatch reports whether req creates a batch of requests, run later
+// and outside the per-minute limits: Anthropic's Message Batches API (POST
+// .../messages/batches), whose limits are its own, and OpenAI's Batch API
+// (POST .../batches), whose requests count against a queue of enqueued
+// tokens instead. Its body names no model at its top, and is not read.
+func createsBatch(req *http.Request) bool {
+	return req.Method == http.MethodPost && req.URL != nil &&
+		strings.HasSuffix(strings.TrimSuffix(req.URL.Path, "/"), "/batches")
 }
 
 // countsTokens reports whether req asks only for a count of its prompt's
