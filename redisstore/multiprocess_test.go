@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(envHammer); cfg != "" {
 		os.Exit(hammerMain(cfg))
 	}
+	if cfg := os.Getenv(envKill); cfg != "" {
+		os.Exit(killMain(cfg))
+	}
 	// No goroutine may outlive the tests.
 	goleak.VerifyTestMain(m)
 }
