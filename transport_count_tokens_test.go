@@ -81,17 +81,7 @@ func TestTransportCountingTokensChargesNoTokens(t *testing.T) {
 		},
 		"gemini countTokens": func(ctx context.Context, rt http.RoundTripper) error {
 			body := `{"contents":[{"role":"user","parts":[{"text":"` + long + `"}]}]}`
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1beta/models/gemini-2.5-flash:countTokens", strings.NewReader(body))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := (&http.Client{Transport: rt}).Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			return resp.Body.Close()
+			return postJSON(ctx, rt, srv.URL+"/v1beta/models/gemini-2.5-flash:countTokens", body, nil)
 		},
 	}
 	for name, call := range calls {
@@ -119,4 +109,23 @@ func TestTransportCountingTokensChargesNoTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// postJSON POSTs the JSON body to url through rt, with the header's
+// fields besides, and reads the answer to its end.
+func postJSON(ctx context.Context, rt http.RoundTripper, url, body string, header http.Header) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }

@@ -57,19 +57,8 @@ func TestTransportChargesNoTokensForUpdatingAStoredObject(t *testing.T) {
 		// The SDK's method for it is deprecated with the Assistants API;
 		// the request is the one it sends.
 		"assistants run": func(ctx context.Context, rt http.RoundTripper) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/threads/thread_1/runs/run_1",
-				strings.NewReader(`{"metadata":{"topic":"billing"}}`))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("OpenAI-Beta", "assistants=v2")
-			resp, err := (&http.Client{Transport: rt}).Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			return resp.Body.Close()
+			return postJSON(ctx, rt, srv.URL+"/v1/threads/thread_1/runs/run_1", `{"metadata":{"topic":"billing"}}`,
+				http.Header{"Openai-Beta": {"assistants=v2"}})
 		},
 	}
 	for name, call := range calls {
