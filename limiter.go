@@ -148,11 +148,16 @@ func NewBucketRateLimiter(requestsPerMinute int, opts ...Option) (*BucketRateLim
 		l.observer = m.cfg.observer
 	}
 	l.logging = m.logsEnabled()
+	if cfg.share != nil {
+		// Set before l joins: from then on its Monitor hands it out
+		// (Limiters, Stop, the log goroutine), and they read it.
+		l.sh = newShared(*cfg.share, l.now())
+	}
 	if err := m.join(l); err != nil {
 		return nil, err
 	}
-	if cfg.share != nil {
-		l.startSharing(cfg.share)
+	if l.sh != nil {
+		l.mon.spawn(l.syncLoop)
 	}
 	return l, nil
 }

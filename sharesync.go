@@ -24,14 +24,6 @@ const (
 	leaseMargin = 2 * time.Second
 )
 
-// startSharing makes the limiter share its quota through c's store: it
-// starts the sync loop on a goroutine of the Monitor. Called once, before
-// the limiter is handed out.
-func (l *BucketRateLimiter) startSharing(c *shareConfig) {
-	l.sh = newShared(*c, l.now())
-	l.mon.spawn(l.syncLoop)
-}
-
 // syncLoop talks to the store: at once when the limiter needs tickets it
 // has no lease for, has events to tell or wants the probe lease; otherwise
 // at the next second (while tickets are wanted) or the next tick. It ends
