@@ -45,12 +45,12 @@ func (a *activity) current(l *BucketRateLimiter, now int64) (*MinuteLog, int) {
 		a.minute = start
 		a.rec = &MinuteLog{
 			V:         LogVersion,
-			Limiter:   l.name,
+			Limiter:   loggedName(l.name),
 			Start:     start,
 			StartTime: l.timeOf(start * nsPerSec).UTC().Format(rfc3339),
 			RPM:       l.b.rpm,
 		}
-		a.rec.Service = l.serviceName
+		a.rec.Service = loggedName(l.serviceName)
 		if l.err != nil {
 			l.mon.keepClosed(l) // a closed limiter has a minute to log again
 		}

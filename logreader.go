@@ -272,8 +272,12 @@ func (s Series) Len() int { return len(s.Paused) }
 // no minute in the file gives an all-zero Series on the file's time axis
 // (check Limiters first to tell the two apart); a file with no minutes
 // gives an empty Series. Two records of the same limiter and minute (two
-// limiters given the same name) are added up.
+// limiters given the same name) are added up. A name with bytes that are
+// not UTF-8 is looked up, and named in the Series, as the log holds it:
+// each run of such bytes replaced by U+FFFD, so that the limiter's Name
+// finds it.
 func (f *LogFile) Series(limiter string) Series {
+	limiter = loggedName(limiter)
 	s := Series{Limiter: limiter}
 	if len(f.Minutes) == 0 {
 		return s

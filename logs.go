@@ -34,8 +34,8 @@ const (
 // file. Each array holds one count per second of the minute.
 type MinuteLog struct {
 	V           int        `json:"v"`                 // format version, 1
-	Limiter     string     `json:"limiter"`           // the limiter's name
-	Service     string     `json:"service,omitempty"` // its service's name, if any
+	Limiter     string     `json:"limiter"`           // the limiter's name, each run of bytes that are not UTF-8 as U+FFFD
+	Service     string     `json:"service,omitempty"` // its service's name, if any, written so too
 	Start       int64      `json:"start"`             // Unix seconds of the minute's first second
 	StartTime   string     `json:"start_time"`        // Start in RFC 3339, UTC
 	RPM         int        `json:"rpm"`               // the limit in use, requests per minute, at the minute's end
@@ -55,6 +55,12 @@ type LogEvent struct {
 	Kind   string `json:"kind"`             // EventPause, EventProbe, EventResume or EventLimit
 	Detail string `json:"detail,omitempty"` // what happened, in words
 }
+
+// loggedName returns a limiter's or service's name as minute logs hold
+// it, and as the metrics package labels it: each run of bytes that are
+// not UTF-8 replaced by one U+FFFD. (encoding/json would write one for
+// each byte, and the limiter could not be found by its name.)
+func loggedName(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
 
 // logWriter appends minute logs to <dir>/<start-unix-seconds>[-k].jsonl,
 // where start is the Monitor's start or, after rotate, the rotation's. The
