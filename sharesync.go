@@ -60,7 +60,7 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
+		rep, err := s.sync(sctx, req)
 		cancel()
 		l.lock()
 		if err != nil && ctx.Err() != nil {
@@ -75,6 +75,19 @@ func (l *BucketRateLimiter) syncLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// sync calls the store's Sync for the quota. A panic of Sync (a Store of
+// one's own with a bug) would end the program from the Monitor's
+// goroutine: it is returned as the store's error instead, so that the
+// failure policy applies as for a store that cannot be reached.
+func (s *shared) sync(ctx context.Context, req SyncRequest) (rep SyncReply, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rep, err = SyncReply{}, fmt.Errorf("ratellmiter: Sync of the store panicked: %v", r)
+		}
+	}()
+	return s.cfg.store.Sync(ctx, s.cfg.key, req)
 }
 
 // finalSync tells the store, as the sync loop ends, what the limiter has
@@ -103,7 +116,7 @@ func (l *BucketRateLimiter) finalSync(ctx context.Context) {
 			return
 		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
-		rep, err := s.cfg.store.Sync(sctx, s.cfg.key, req)
+		rep, err := s.sync(sctx, req)
 		cancel()
 		l.lock()
 		s.lastSync = l.now()

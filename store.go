@@ -30,7 +30,10 @@ type Store interface {
 	// state, in one atomic step: heartbeat, tickets handed back or
 	// counted, events, the probe lease, the learned limit, and finally the
 	// grant of up to req.Want tickets in second req.Sec. See SyncRequest
-	// and SyncReply for each field's meaning. It must honour ctx.
+	// and SyncReply for each field's meaning. It must honour ctx. A
+	// panic of Sync is taken for its error (the store is unavailable,
+	// and the failure policy applies), as it runs on a goroutine of the
+	// Monitor.
 	Sync(ctx context.Context, key string, req SyncRequest) (SyncReply, error)
 }
 
