@@ -286,6 +286,9 @@ func (o LoggerOption) applyMonitor(c *monitorConfig) { c.logger = o.l }
 // WithLogger sets the logger for what the library says: pauses, probes,
 // resumes, give-ups and log-file errors. Nothing is logged on the ticket
 // path. A limiter without one uses its Monitor's; the default discards.
+// The logger's handler may be called while the limiter holds its lock:
+// it must return promptly and must not call the limiter or its Monitor
+// (Stats, SetRPM, Stop, ...), which would wait for that lock for ever.
 func WithLogger(l *slog.Logger) LoggerOption { return LoggerOption{l} }
 
 // WithLearning turns limit learning on or off (on by default). When on,
