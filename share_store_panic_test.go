@@ -5,10 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // panickyStore is a Store whose Sync panics while broken, as a Store of
@@ -32,23 +30,7 @@ func (p *panickyStore) Sync(ctx context.Context, key string, req SyncRequest) (S
 func TestAStoreThatPanicsCountsAsUnavailable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &panickyStore{Store: NewMemoryStore()}
-		l := sharedLimiters(t, store, FailClosed, 1, 600, WithRampUp(1, 1))[0]
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-
-		store.broken.Store(true)
-		time.Sleep(time.Second)
-		_, err = l.Acquire(context.Background())
-		assert.ErrorIs(t, err, ErrStoreUnavailable)
+		err := failClosedWhileBroken(t, store, store.broken.Store)
 		assert.ErrorContains(t, err, "panicked", "the error says what happened")
-
-		store.broken.Store(false)
-		time.Sleep(syncTick) // the next retry
-		synctest.Wait()
-		tk, err = l.Acquire(context.Background())
-		require.NoError(t, err, "the limiter recovers by itself")
-		tk.Done()
-		assertConserved(t, l)
 	})
 }

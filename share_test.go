@@ -256,27 +256,38 @@ func TestRateLimitOnOnePausesTheOthersAndOnlyOneProbes(t *testing.T) {
 func TestFailClosedRefusesWhileTheStoreIsDownAndRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &flakyStore{Store: NewMemoryStore()}
-		l := sharedLimiters(t, store, FailClosed, 1, 600, WithRampUp(1, 1))[0]
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		tk.Done()
-
-		store.down.Store(true)
-		time.Sleep(time.Second)
-		start := time.Now()
-		_, err = l.Acquire(context.Background())
-		assert.ErrorIs(t, err, ErrStoreUnavailable)
+		err := failClosedWhileBroken(t, store, store.down.Store)
 		assert.ErrorIs(t, err, errFlaky, "the store's error is wrapped")
-		assert.Zero(t, time.Since(start), "refused without waiting")
-
-		store.down.Store(false)
-		time.Sleep(syncTick) // the next retry
-		synctest.Wait()
-		tk, err = l.Acquire(context.Background())
-		require.NoError(t, err, "the limiter recovers by itself")
-		tk.Done()
-		assertConserved(t, l)
 	})
+}
+
+// failClosedWhileBroken makes a limiter on store under FailClosed, breaks
+// the store with broken(true) and checks that Acquire is refused at once
+// with ErrStoreUnavailable, then mends it with broken(false) and checks
+// that the limiter recovers by itself. It returns the refusal. Call it in
+// a synctest bubble.
+func failClosedWhileBroken(t *testing.T, store Store, broken func(bool)) error {
+	t.Helper()
+	l := sharedLimiters(t, store, FailClosed, 1, 600, WithRampUp(1, 1))[0]
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	tk.Done()
+
+	broken(true)
+	time.Sleep(time.Second)
+	start := time.Now()
+	_, refusal := l.Acquire(context.Background())
+	assert.ErrorIs(t, refusal, ErrStoreUnavailable)
+	assert.Zero(t, time.Since(start), "refused without waiting")
+
+	broken(false)
+	time.Sleep(syncTick) // the next retry
+	synctest.Wait()
+	tk, err = l.Acquire(context.Background())
+	require.NoError(t, err, "the limiter recovers by itself")
+	tk.Done()
+	assertConserved(t, l)
+	return refusal
 }
 
 func TestFailClosedWakesWaitersWithTheError(t *testing.T) {
