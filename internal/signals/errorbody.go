@@ -112,7 +112,7 @@ const MinuteWindow = time.Minute + 3*time.Second
 // "x-should-retry: false", or whose rate-limit headers say the request
 // budget of a window longer than a minute (Groq's requests per day) has
 // nothing remaining, is treated as an exhausted quota, and OpenAI's
-// 429 "Request too large for ..." as KindTooLarge. Retry hints
+// 429 "Request too large for ..." as KindTooLarge, whatever its headers. Retry hints
 // from headers (see RetryAfter) win over hints found in the body.
 func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) ErrorInfo {
 	var info ErrorInfo
@@ -131,7 +131,7 @@ func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) Error
 	shouldRetry, ok := parseBool(h.Get("x-should-retry"))
 	switch {
 	case status == http.StatusTooManyRequests && ok && !shouldRetry:
-		if info.Kind != KindQuotaExhausted {
+		if info.Kind != KindQuotaExhausted && info.Kind != KindTooLarge {
 			info.Kind, info.Quota = KindQuotaExhausted, "x-should-retry: false"
 		}
 	case status == http.StatusTooManyRequests && info.Kind != KindQuotaExhausted && info.Kind != KindTooLarge && spentLongBudget(h, now):

@@ -18,6 +18,12 @@ func TestErrorBodyRequestTooLargeForTheLimitIsNoRateLimit(t *testing.T) {
 	assert.False(t, info.HasRetryAfter)
 	assert.Equal(t, "request_too_large", info.Kind.String())
 
+	// Nor does "x-should-retry: false" make it an exhausted quota: the
+	// request is too large, whatever the account has left.
+	info = ParseErrorBody(http.StatusTooManyRequests, http.Header{"X-Should-Retry": {"false"}}, body, time.Now())
+	assert.Equal(t, KindTooLarge, info.Kind)
+	assert.Empty(t, info.Quota)
+
 	// An ordinary token rate limit stays one.
 	body = []byte(`{"error":{"message":"Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s. Visit https://platform.openai.com/account/rate-limits to learn more.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`)
 	info = ParseErrorBody(http.StatusTooManyRequests, http.Header{}, body, time.Now())
