@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,5 +43,32 @@ func TestDemoGraphCommandDrawsItsOwnLog(t *testing.T) {
 	chart := strings.TrimSpace(stdout.String())
 	if want := strings.TrimSuffix(filepath.Base(own), ".jsonl") + "-"; !strings.HasPrefix(filepath.Base(chart), want) {
 		t.Errorf("llmiter %s drew %s, want the chart of %s", command, chart, own)
+	}
+}
+
+// TestDemoGraphCommandRunsInAShellWhateverTheFolder runs the demo with an
+// -out folder whose name a shell would split or expand, and runs the
+// command it printed to graph its log in sh, as a user pasting it would:
+// it draws that log.
+func TestDemoGraphCommandRunsInAShellWhateverTheFolder(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "my runs $HOME 'x'")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := runDemo(t, "-clients", "ratellmiter", "-requests", "5", "-workers", "5", "-quiet", "-out", out)
+	_, command, ok := strings.Cut(text, "graph it with: ")
+	if !ok {
+		t.Fatalf("no command to graph the log in:\n%s", text)
+	}
+	command, _, _ = strings.Cut(command, "\n")
+	// llmiter, in the shell, is the binary TestMain built.
+	sh := exec.Command("sh", "-c", `llmiter() { "$LLMITER" "$@"; }; `+command+" -out \"$OUT\"")
+	sh.Env = append(os.Environ(), "LLMITER="+bin, "OUT="+t.TempDir())
+	chart, err := sh.Output()
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", command, err)
+	}
+	if _, err := os.Stat(strings.TrimSpace(string(chart))); err != nil {
+		t.Errorf("the chart %q the command drew: %v", chart, err)
 	}
 }
