@@ -93,6 +93,16 @@ func (c *client) seen(r *rl.SyncRequest, epoch uint64) {
 	r.Epoch, r.Incarnation = epoch, c.inc
 }
 
+// askProbe asks for the probe lease as id at time at, having seen the
+// first pause, and reports whether id holds it.
+func (c *client) askProbe(id string, at int64) bool {
+	c.t.Helper()
+	r := req(id, at, 0)
+	r.WantProbe = true
+	c.seen(&r, 1)
+	return c.sync(r).Probe
+}
+
 func (c *client) sync(r rl.SyncRequest) rl.SyncReply {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -237,21 +247,15 @@ func probeLease(t *testing.T, c *client) {
 	r := req("a", Base, 0)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
 	c.sync(r)
-	ask := func(id string, at int64) bool {
-		r := req(id, at, 0)
-		r.WantProbe = true
-		c.seen(&r, 1)
-		return c.sync(r).Probe
-	}
-	expect(t, "lease before the probe is due", ask("b", Base+sec/2), false)
-	expect(t, "b takes the lease", ask("b", Base+sec), true)
-	expect(t, "c while b holds it", ask("c", Base+2*sec), false)
+	expect(t, "lease before the probe is due", c.askProbe("b", Base+sec/2), false)
+	expect(t, "b takes the lease", c.askProbe("b", Base+sec), true)
+	expect(t, "c while b holds it", c.askProbe("c", Base+2*sec), false)
 	expect(t, "b still holds it", c.sync(req("b", Base+3*sec, 0)).Probe, true)
 	r = req("c", Base+3*sec, 0)
 	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaResumed}}
 	expect(t, "c cannot resume while b holds the lease", c.sync(r).Paused, true)
-	expect(t, "c takes the expired lease", ask("c", Base+6*sec), true)
+	expect(t, "c takes the expired lease", c.askProbe("c", Base+6*sec), true)
 	expect(t, "b lost it", c.sync(req("b", Base+6*sec, 0)).Probe, false)
 	r = req("c", Base+6*sec, 0)
 	c.seen(&r, 1)
@@ -275,10 +279,7 @@ func hugeProbeTTL(t *testing.T, c *client) {
 		c.sync(req("b", at, 0))
 	}
 	expect(t, "b holds it a day on", c.sync(req("b", Base+24*3600*sec, 0)).Probe, true)
-	r = req("c", Base+2*sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "c while b holds it", c.sync(r).Probe, false)
+	expect(t, "c while b holds it", c.askProbe("c", Base+2*sec), false)
 }
 
 func probeLeaseNeedsRoom(t *testing.T, c *client) {
@@ -286,14 +287,8 @@ func probeLeaseNeedsRoom(t *testing.T, c *client) {
 	r := req("a", Base+sec/2, 0)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec/2}}
 	c.sync(r)
-	r = req("a", Base+sec*3/4, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "lease in the full second", c.sync(r).Probe, false)
-	r = req("a", Base+sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "lease in the next second", c.sync(r).Probe, true)
+	expect(t, "lease in the full second", c.askProbe("a", Base+sec*3/4), false)
+	expect(t, "lease in the next second", c.askProbe("a", Base+sec), true)
 
 	// The probe fails, and tickets used without a lease fill the window.
 	r = req("a", Base+2*sec, 0)
@@ -303,34 +298,22 @@ func probeLeaseNeedsRoom(t *testing.T, c *client) {
 	rep := c.sync(r)
 	expect(t, "lease released", rep.Probe, false)
 	expect(t, "window", rep.Window, 600)
-	r = req("a", Base+3*sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "lease while the window is full", c.sync(r).Probe, false)
-	r = req("a", Base+60*sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "lease once b's second left the window", c.sync(r).Probe, true)
+	expect(t, "lease while the window is full", c.askProbe("a", Base+3*sec), false)
+	expect(t, "lease once b's second left the window", c.askProbe("a", Base+60*sec), true)
 }
 
 func failedProbe(t *testing.T, c *client) {
 	r := req("a", Base, 0)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + sec}}
 	c.sync(r)
-	r = req("a", Base+sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "a takes the lease", c.sync(r).Probe, true)
+	expect(t, "a takes the lease", c.askProbe("a", Base+sec), true)
 	r = req("a", Base+2*sec, 0)
 	c.seen(&r, 1)
 	r.Events = []rl.QuotaEvent{{Kind: rl.QuotaRefused, ProbeAt: Base + 4*sec}}
 	rep := c.sync(r)
 	expect(t, "lease released", rep.Probe, false)
 	expect(t, "next probe", rep.ProbeAt, Base+4*sec)
-	r = req("b", Base+4*sec, 0)
-	r.WantProbe = true
-	c.seen(&r, 1)
-	expect(t, "b takes the released lease", c.sync(r).Probe, true)
+	expect(t, "b takes the released lease", c.askProbe("b", Base+4*sec), true)
 }
 
 func resumeRamps(t *testing.T, c *client) {
