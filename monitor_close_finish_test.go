@@ -52,18 +52,26 @@ func TestTicketsFinishedAfterCloseAreLogged(t *testing.T) {
 // limiter still open is.
 func TestStopWritesTheFinishesOfAClosedLimitersTickets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMonitor(WithLogDir(t.TempDir()))
-		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
-		require.NoError(t, err)
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		require.NoError(t, l.Close())
+		m, tk := closedWithATicket(t)
 		time.Sleep(2 * time.Second)
 		tk.Done()
 		issued, finished := stopAndCount(t, m, "a")
 		assert.Equal(t, uint64(1), issued, "issued")
 		assert.Equal(t, uint64(1), finished, "finished")
 	})
+}
+
+// closedWithATicket returns a Monitor that writes logs and a ticket of
+// its limiter "a", issued and not finished, which is closed since.
+func closedWithATicket(t *testing.T) (*Monitor, *Ticket) {
+	t.Helper()
+	m := NewMonitor(WithLogDir(t.TempDir()))
+	l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
+	require.NoError(t, err)
+	tk, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	return m, tk
 }
 
 // stopAndCount stops m and returns the tickets its log shows the limiter

@@ -54,13 +54,7 @@ func TestAClosedLimiterWhoseTicketWasDroppedUnfinishedIsCollected(t *testing.T) 
 // Monitor collects the minute.
 func TestAFinishAfterCloseIsLoggedWhenTheLimiterIsDroppedAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMonitor(WithLogDir(t.TempDir()))
-		l, err := NewBucketRateLimiter(600, WithMonitor(m), WithName("a"))
-		require.NoError(t, err)
-		tk, err := l.Acquire(context.Background())
-		require.NoError(t, err)
-		require.NoError(t, l.Close())
-		l = nil
+		m, tk := closedWithATicket(t) // nothing but tk holds the limiter
 		time.Sleep(90 * time.Second)
 		tk.Done()
 		tk = nil
