@@ -41,12 +41,7 @@ func TestALimiterThatCannotSendTheCanaryLeavesTheProbeLeaseToOthers(t *testing.T
 		_, holder := store.quotaState("quota")
 		assert.Empty(t, holder, "nobody holds the probe lease: a cannot send the canary")
 
-		start := time.Now()
-		canary, err := b.Acquire(context.Background())
-		require.NoError(t, err)
-		assert.Less(t, time.Since(start), time.Second, "b sends the canary at once")
-		canary.Done()
-		assert.False(t, b.Stats().Paused, "the canary's success ends the pause")
+		sendsTheCanaryAtOnce(t, b)
 	})
 }
 
@@ -81,4 +76,17 @@ func TestAHeldBackLimiterProbesWhenItsCallEnds(t *testing.T) {
 		synctest.Wait()
 		assert.False(t, a.Stats().Paused, "the canary's success ends the pause")
 	})
+}
+
+// sendsTheCanaryAtOnce checks that the paused limiter l issues a ticket
+// at once, as its canary, and that the canary's success ends the pause.
+func sendsTheCanaryAtOnce(t *testing.T, l *BucketRateLimiter) {
+	t.Helper()
+	start := time.Now()
+	canary, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), time.Second, "%s sends the canary at once", l.Name())
+	canary.Done()
+	synctest.Wait()
+	assert.False(t, l.Stats().Paused, "the canary's success ends the pause")
 }
