@@ -39,13 +39,18 @@ fi
 step "go test -race"
 go test -race -shuffle=on -count=1 -timeout 15m ./...
 
-# A module of its own, so that google.golang.org/genai and its dependencies
-# stay out of the library's go.mod; gofmt above covers its files.
-step "examples/gemini: go vet, staticcheck, go test -race"
-(cd examples/gemini &&
-	go vet ./... &&
-	go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./... &&
-	go test -race -count=1 ./...)
+# Examples that need a provider's own SDK (google.golang.org/genai, the
+# cloud packages of openai-go and anthropic-sdk-go) are modules of their own,
+# so that those SDKs and their dependencies stay out of the library's go.mod;
+# gofmt above covers their files.
+for mod in $(git ls-files 'examples/*/go.mod'); do
+	dir=$(dirname "$mod")
+	step "$dir: go vet, staticcheck, go test -race"
+	(cd "$dir" &&
+		go vet ./... &&
+		go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./... &&
+		go test -race -count=1 ./...)
+done
 
 # fuzz runs one target and prints what went wrong when it fails.
 fuzz() {
