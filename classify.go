@@ -47,12 +47,15 @@ type Classifier func(err error) Classification
 //   - *RateLimitError: rate limited, with its RetryAfter;
 //   - any error with a StatusCode() int method or an exported int field
 //     named StatusCode (the error types of the official OpenAI and
-//     Anthropic SDKs, among others), or shaped as a google.rpc.Status, an
-//     int field Code beside a string field Status (google.golang.org/genai's
-//     APIError), read as the transport reads a response, from its status,
-//     the headers of a Response *http.Response field and the body of a
-//     RawJSON() string method (as the SDKs have) or, for a
-//     google.rpc.Status, the error itself encoded in JSON:
+//     Anthropic SDKs, among others) or HTTPStatusCode
+//     (github.com/sashabaranov/go-openai's APIError and RequestError), or
+//     shaped as a google.rpc.Status, an int field Code beside a string
+//     field Status (google.golang.org/genai's APIError), read as the
+//     transport reads a response, from its status, the headers of a
+//     Response *http.Response field and the body of a RawJSON() string
+//     method (as the SDKs have), of a Body field ([]byte or string) or,
+//     for a google.rpc.Status or an error with an HTTPStatusCode field,
+//     the error itself encoded in JSON:
 //     429 is a rate limit; 529, a 503 that says when to retry and an
 //     overload the body names (Gemini's UNAVAILABLE) are overloads; the
 //     hint comes from the headers, or else from the body (Gemini's
@@ -104,14 +107,27 @@ func DefaultClassifier(err error) Classification {
 }
 
 // errorBody returns the body of the error response e carries: the
-// RawJSON() of the OpenAI and Anthropic SDKs' errors, or a google.rpc.Status
-// such as google.golang.org/genai's APIError encoded as the Gemini API
-// sends it. Nil when e carries none.
+// RawJSON() of the OpenAI and Anthropic SDKs' errors, an exported Body
+// field of type []byte or string (go-openai's RequestError, which holds a
+// body it could not decode), or else the error itself encoded in JSON when
+// it is a google.rpc.Status such as google.golang.org/genai's APIError, or
+// has an HTTPStatusCode field, as go-openai's APIError (its fields are
+// those of the body's "error" object). Nil when e carries none.
 func errorBody(e error) []byte {
 	if r, ok := e.(interface{ RawJSON() string }); ok {
 		return errorEnvelope(r.RawJSON())
 	}
-	if _, ok := rpcStatus(reflect.ValueOf(e)); ok {
+	v := indirect(reflect.ValueOf(e))
+	if f := fieldOf(v, "Body"); f.IsValid() {
+		switch {
+		case f.Kind() == reflect.String:
+			return []byte(f.String())
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
+			return f.Bytes()
+		}
+	}
+	_, rpc := rpcStatus(v)
+	if f := fieldOf(v, "HTTPStatusCode"); rpc || f.IsValid() && f.CanInt() {
 		if b, err := json.Marshal(e); err == nil {
 			return errorEnvelope(string(b))
 		}
@@ -119,16 +135,23 @@ func errorBody(e error) []byte {
 	return nil
 }
 
+// indirect returns what v points to, through pointers and interfaces, or
+// the zero Value when one of them is nil.
+func indirect(v reflect.Value) reflect.Value {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	return v
+}
+
 // rpcStatus returns the HTTP status of v when v, or what it points to, is
 // shaped as a google.rpc.Status, as google.golang.org/genai's APIError is:
 // an int field Code beside a string field Status ("RESOURCE_EXHAUSTED").
 func rpcStatus(v reflect.Value) (int, bool) {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return 0, false
-		}
-		v = v.Elem()
-	}
+	v = indirect(v)
 	code, status := fieldOf(v, "Code"), fieldOf(v, "Status")
 	if !code.IsValid() || !code.CanInt() || !status.IsValid() || status.Kind() != reflect.String {
 		return 0, false
@@ -198,17 +221,14 @@ func walkErrors(err error) func(func(error) bool) {
 }
 
 // statusOf returns the HTTP status an error carries, by a StatusCode()
-// method, an exported StatusCode field, or the Code of a google.rpc.Status
-// (see rpcStatus), and its Response field if any.
+// method, an exported int field StatusCode or HTTPStatusCode, or the Code
+// of a google.rpc.Status (see rpcStatus), and its Response field if any.
 // A field promoted through a nil embedded pointer counts as absent, and a
 // StatusCode method that panics (called through one) as no status.
 func statusOf(err error) (code int, resp *http.Response) {
-	v := reflect.ValueOf(err)
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return 0, nil
-		}
-		v = v.Elem()
+	v := indirect(reflect.ValueOf(err))
+	if !v.IsValid() {
+		return 0, nil
 	}
 	if f := fieldOf(v, "Response"); f.IsValid() && f.CanInterface() {
 		resp, _ = f.Interface().(*http.Response)
@@ -216,8 +236,10 @@ func statusOf(err error) (code int, resp *http.Response) {
 	if s, ok := err.(interface{ StatusCode() int }); ok {
 		return statusMethod(s), resp
 	}
-	if f := fieldOf(v, "StatusCode"); f.IsValid() && f.CanInt() {
-		return int(f.Int()), resp
+	for _, name := range [...]string{"StatusCode", "HTTPStatusCode"} {
+		if f := fieldOf(v, name); f.IsValid() && f.CanInt() {
+			return int(f.Int()), resp
+		}
 	}
 	if code, ok := rpcStatus(v); ok {
 		return code, resp
