@@ -45,6 +45,11 @@ func main() {
 	rpm := flag.Int("rpm", 0, "limiter requests per minute (default 2400 on the fake endpoint, 10 on the real API)")
 	model := flag.String("model", "gemini-2.5-flash", "model to call")
 	flag.Parse()
+	if *workers < 1 {
+		fmt.Fprintf(os.Stderr, "-c %d: at least one caller is needed\n", *workers)
+		flag.Usage()
+		os.Exit(2)
+	}
 	_, err := run(config{n: *n, workers: *workers, rpm: *rpm, model: *model, key: os.Getenv("GEMINI_API_KEY"), out: os.Stdout})
 	if err != nil {
 		log.Fatal(err)
