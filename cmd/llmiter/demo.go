@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ratellmiter/ratellmiter/internal/shell"
 )
 
 const demoUsage = `Usage:
@@ -215,19 +217,6 @@ func stopOnSignal() (ctx context.Context, caught <-chan os.Signal, stop func()) 
 	return ctx, first, func() { once.Do(func() { close(done) }) }
 }
 
-// shellWord returns s as one word of a POSIX shell's command line: as it
-// is when it holds nothing the shell reads otherwise, else in single
-// quotes.
-func shellWord(s string) string {
-	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:=@%", r))
-	}) < 0
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // errDemoInterrupted is the error of runDemoWith when its context ends
 // before every run was made.
 var errDemoInterrupted = errors.New("interrupted")
@@ -287,7 +276,7 @@ func runDemoWith(ctx context.Context, o *demoOptions, stdout io.Writer) error {
 	for _, r := range runs {
 		if r.logPath != "" {
 			fmt.Fprintf(stdout, "%s's minute log: %s\n  graph it with: llmiter -file %s -name %s -lines rief\n",
-				r.client, r.logPath, shellWord(r.logPath), demoLimiterName)
+				r.client, r.logPath, shell.Word(r.logPath), demoLimiterName)
 		}
 	}
 	if len(runs) < len(o.clients) || slices.ContainsFunc(runs, func(r *demoResult) bool { return r.interrupted }) {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ratellmiter/ratellmiter"
 	"github.com/ratellmiter/ratellmiter/internal/fakeprovider"
+	"github.com/ratellmiter/ratellmiter/internal/shell"
 )
 
 func main() {
@@ -93,7 +94,7 @@ func main() {
 	fmt.Printf("limiter: %d requested, %d issued (retries included), %d rate limited\n", s.Requested, s.Issued, s.RateLimited)
 	fmt.Printf("         %d pauses, %.1f s paused, now at %d RPM (configured 1200; the server allows 600)\n",
 		s.Pauses, s.PausedTime.Seconds(), s.RPM)
-	fmt.Printf("minute log: %s\ngraph it:   go run ./cmd/llmiter -file %s -lines rief\n", mon.LogPath(), mon.LogPath())
+	fmt.Printf("minute log: %s\ngraph it:   go run ./cmd/llmiter -file %s -lines rief\n", mon.LogPath(), shell.Word(mon.LogPath()))
 }
 
 // chat POSTs one chat completion. A 429 becomes a RateLimitError carrying
