@@ -171,6 +171,7 @@ type Result struct {
 	PerSecond              []int   // the tickets of each second of the run
 }
 
+// String sums r up on one line, for a test's log.
 func (r Result) String() string {
 	return fmt.Sprintf("peak %d/s, %d/min; %d tickets of %d allowed (%.3f); shares %v; by second %v",
 		r.PeakSecond, r.PeakMinute, r.Total, r.Ideal, r.Ratio, r.Shares, r.PerSecond)
