@@ -308,10 +308,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		info, err := inspect(resp)
 		if err != nil {
-			// The error body could not be read: hand on what we have.
-			giveTokensBack(tk, resp)
-			tk.Abandon()
-			return resp, nil
+			// The error body broke off (inspect keeps what came, and the
+			// error, for the caller): the status and headers still say
+			// what the answer is.
+			info = signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, now)
 		}
 		switch info.Kind {
 		case signals.KindRateLimited, signals.KindOverloaded:

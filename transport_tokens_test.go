@@ -293,38 +293,6 @@ func TestTransportRefusedRequestsGiveTheirTokensBack(t *testing.T) {
 	})
 }
 
-// A 429 whose error body breaks off is handed on as it came, and its
-// tokens go back to the budget all the same: the server refused the call.
-func TestTransportA429CutShortGivesItsTokensBack(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var calls int
-		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			calls++
-			if calls == 1 {
-				resp := jsonResponse(r, http.StatusTooManyRequests, nil, "")
-				resp.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"error":`), errReader{io.ErrUnexpectedEOF}))
-				return resp, nil
-			}
-			return jsonResponse(r, http.StatusOK, nil, `{}`), nil
-		})
-		l := newLimiter(t, 600, WithTokensPerMinute(1000))
-		client := &http.Client{Transport: tpTransport(t, rt, WithLimiter(l))}
-		post := func() *http.Response {
-			resp, err := client.Post(fakeURL+"/v1/chat/completions", "application/json",
-				strings.NewReader(`{"model":"gpt-4o-mini","max_completion_tokens":900,"messages":[{"role":"user","content":"hi"}]}`))
-			require.NoError(t, err)
-			_, _ = io.Copy(io.Discard, resp.Body)
-			require.NoError(t, resp.Body.Close())
-			return resp
-		}
-		require.Equal(t, http.StatusTooManyRequests, post().StatusCode)
-		start := time.Now()
-		require.Equal(t, http.StatusOK, post().StatusCode)
-		assert.Less(t, time.Since(start), time.Second, "the tokens of the refused call came back")
-		assert.Equal(t, 2, calls)
-	})
-}
-
 // A redirect (a 307 to the API's canonical path, say) did no work on the
 // request: the hop is charged nothing, and only the request sent to the
 // new location is charged, then corrected from its usage.
