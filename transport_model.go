@@ -11,19 +11,35 @@ import (
 // "model" field of its JSON body (without the "models/" that Gemini's SDK
 // puts before a model's name there, as in a cache it creates, nor the
 // "projects/P/locations/L/publishers/google/models/" that it puts there
-// for Vertex AI), or else the
+// for Vertex AI; any other name is kept whole, slashes and all, as
+// Fireworks' "accounts/A/models/NAME" and a vLLM model served from a
+// folder's path), or else the
 // model of a Gemini-style path (".../models/NAME" or
 // ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
 // gives "tunedModels/NAME", for the methods of modelMethods); "" when
 // neither says.
 func modelOf(body []byte, req *http.Request) string {
 	if m := signals.Model(body); m != "" {
-		if k := strings.LastIndex(m, "/models/"); k >= 0 {
+		if k := strings.LastIndex(m, "/models/"); k >= 0 && isPublisher(m[:k]) {
 			return m[k+len("/models/"):]
 		}
 		return strings.TrimPrefix(m, "models/")
 	}
 	return pathModel(req)
+}
+
+// isPublisher reports whether p is the part of a Vertex AI model's full
+// name before its "/models/": "publishers/PUB", or
+// "projects/P/locations/L/publishers/PUB".
+func isPublisher(p string) bool {
+	s := strings.Split(p, "/")
+	switch len(s) {
+	case 2:
+		return s[0] == "publishers"
+	case 6:
+		return s[0] == "projects" && s[2] == "locations" && s[4] == "publishers"
+	}
+	return false
 }
 
 // pathModel returns the model of req's Gemini-style path, as modelOf
