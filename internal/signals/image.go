@@ -102,8 +102,10 @@ var openAIModelImages = [...]struct {
 }
 
 // openAIImageRule returns the rule by which model counts an image at
-// detail low or not.
+// detail low or not. A name a router gives under its vendor
+// ("openai/gpt-4o-mini") is read after its last slash.
 func openAIImageRule(model string, low bool) imageRule {
+	model = model[strings.LastIndexByte(model, '/')+1:]
 	rule := imageOpenAI
 	for _, m := range openAIModelImages {
 		if strings.HasPrefix(model, m.prefix) {
