@@ -79,7 +79,10 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // other name whole, slashes included, as Fireworks' "accounts/A/models/NAME"), or,
 // when the body has none, the model named in a Gemini-style URL path such
 // as /v1beta/models/gemini-2.5-flash:generateContent ("tunedModels/NAME"
-// for a tuned model's path, /v1beta/tunedModels/NAME:generateContent), or the
+// for a tuned model's path, /v1beta/tunedModels/NAME:generateContent), or
+// in an Amazon Bedrock path such as
+// /model/anthropic.claude-3-5-haiku-20241022-v1:0/invoke (a model id, an
+// inference profile or an ARN, unescaped), or the
 // first "model" field of a multipart/form-data body (an audio
 // transcription or translation, as the SDKs send them), read only as far
 // as that field, from a copy of the body that GetBody gives, without

@@ -2,6 +2,7 @@ package ratellmiter
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
@@ -16,8 +17,8 @@ import (
 // folder's path), or else the
 // model of a Gemini-style path (".../models/NAME" or
 // ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
-// gives "tunedModels/NAME", for the methods of modelMethods); "" when
-// neither says.
+// gives "tunedModels/NAME", for the methods of modelMethods), or of an
+// Amazon Bedrock path (see bedrockModel); "" when none says.
 func modelOf(body []byte, req *http.Request) string {
 	if m := signals.Model(body); m != "" {
 		if k := strings.LastIndex(m, "/models/"); k >= 0 && isPublisher(m[:k]) {
@@ -57,7 +58,7 @@ func pathModel(req *http.Request) string {
 	case i >= 0:
 		m = p[i+len("/models/"):]
 	default:
-		return ""
+		return bedrockModel(req.URL)
 	}
 	if k := strings.IndexByte(m, '/'); k >= 0 {
 		m = m[:k]
@@ -81,4 +82,34 @@ var modelMethods = map[string]bool{
 	"embedContent": true, "batchEmbedContents": true, "asyncBatchEmbedContent": true,
 	"batchGenerateContent": true, "generateAnswer": true,
 	"predict": true, "predictLongRunning": true, "rawPredict": true, "streamRawPredict": true,
+}
+
+// bedrockModel returns the model of an Amazon Bedrock runtime path,
+// /model/{modelId}/{method} for the methods of bedrockMethods, as the
+// caller names it: a model id ("anthropic.claude-3-5-haiku-20241022-v1:0"),
+// an inference profile ("us.anthropic...") or an ARN, which the SDKs send
+// escaped ("%3A", "%2F") and which is unescaped here; "" for any other path.
+func bedrockModel(u *url.URL) string {
+	p := u.EscapedPath()
+	i := strings.LastIndex(p, "/model/")
+	if i < 0 {
+		return ""
+	}
+	m := p[i+len("/model/"):]
+	k := strings.LastIndexByte(m, '/')
+	if k <= 0 || !bedrockMethods[m[k+1:]] {
+		return ""
+	}
+	name, err := url.PathUnescape(m[:k])
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+// bedrockMethods are the methods of Amazon Bedrock's runtime API that name
+// their model in the path, /model/{modelId}/{method}.
+var bedrockMethods = map[string]bool{
+	"invoke": true, "invoke-with-response-stream": true,
+	"converse": true, "converse-stream": true, "count-tokens": true,
 }
