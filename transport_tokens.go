@@ -35,7 +35,9 @@ import (
 // the answer passes, of any length, keeping nothing of it but its usage
 // objects; see signals.AnswerUsage), or the usage events of a stream
 // (OpenAI's final chunk with stream_options.include_usage, Anthropic's
-// message_start and message_delta). A response closed before its end keeps
+// message_start and message_delta, also inside the AWS event stream that
+// Amazon Bedrock's invoke-with-response-stream sends, see
+// signals.EventStreamUsage). A response closed before its end keeps
 // the estimate, unless the whole answer had passed: openai-go closes a
 // stream as soon as it reads "data: [DONE]". An Anthropic stream is whole
 // only once its message_stop has passed: one the server breaks off (with an
@@ -207,6 +209,9 @@ type usageTap struct {
 	// (see Transport.estimate).
 	learn  func(signals.Usage, string)
 	stream *signals.StreamUsage // an event stream
+	// events is an AWS event stream (Amazon Bedrock's), whose chunks
+	// carry the model's own events.
+	events *signals.EventStreamUsage
 	answer *signals.AnswerUsage // a JSON answer, read as it passes
 	// A JSON answer in gzip is kept, compressed, up to maxUsageBody (buf),
 	// and read into answer at its end: over says it was longer, or not
@@ -238,6 +243,10 @@ func newUsageTap(resp *http.Response) *usageTap {
 		return nil
 	case mt == "text/event-stream" && enc != "gzip":
 		return &usageTap{stream: new(signals.StreamUsage)}
+	case mt == "application/vnd.amazon.eventstream" && enc != "gzip":
+		// Its usage is final only at the terminal event, as an
+		// Anthropic Messages stream's.
+		return &usageTap{events: new(signals.EventStreamUsage), messages: true}
 	case (mt == "application/json" || mt == "") && enc != "gzip":
 		return &usageTap{answer: new(signals.AnswerUsage)}
 	case mt == "application/json" || mt == "":
@@ -259,6 +268,8 @@ func (u *usageTap) write(p []byte) {
 	case u.stream != nil:
 		_, _ = u.stream.Write(p)
 		u.noteEvents(p)
+	case u.events != nil:
+		_, _ = u.events.Write(p)
 	case u.answer != nil:
 		_, _ = u.answer.Write(p)
 	case u.over:
@@ -309,6 +320,9 @@ func (u *usageTap) usage() signals.Usage {
 	if u.stream != nil {
 		return u.stream.Usage()
 	}
+	if u.events != nil {
+		return u.events.Usage()
+	}
 	if a := u.read(); a != nil {
 		return a.Usage()
 	}
@@ -320,6 +334,9 @@ func (u *usageTap) usage() signals.Usage {
 func (u *usageTap) responseID() string {
 	if u.stream != nil {
 		return u.stream.ResponseID()
+	}
+	if u.events != nil {
+		return ""
 	}
 	if a := u.read(); a != nil {
 		return a.ResponseID()
@@ -362,6 +379,9 @@ func gunzipAnswer(body []byte) *signals.AnswerUsage {
 func (u *usageTap) complete() bool {
 	if u.stream != nil {
 		return u.stream.Complete()
+	}
+	if u.events != nil {
+		return u.events.Complete()
 	}
 	return true
 }
