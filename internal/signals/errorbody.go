@@ -62,7 +62,8 @@ type ErrorInfo struct {
 	// quotaId, or "x-should-retry: false".
 	Quota string
 	// Code is the provider's error code: OpenAI's "code" (or "type"),
-	// Anthropic's error type, or Gemini's status.
+	// Anthropic's error type, Gemini's status, or the error type of
+	// Amazon Bedrock's x-amzn-ErrorType header.
 	Code string
 	// Message is the provider's human-readable message.
 	Message string
@@ -107,7 +108,8 @@ const MinuteWindow = time.Minute + 3*time.Second
 
 // ParseErrorBody classifies an error response from its status, headers and
 // body. It recognises the documented error shapes of OpenAI, Anthropic and
-// Gemini and falls back to the status code: 429 is rate limited, 529 is
+// Gemini, and Amazon Bedrock's x-amzn-ErrorType header, and falls back to
+// the status code: 429 is rate limited, 529 is
 // overloaded, and 503 with a Retry-After header is overloaded. A 429 with
 // "x-should-retry: false", or whose rate-limit headers say the request
 // budget of a window longer than a minute (Groq's requests per day) has
@@ -120,6 +122,8 @@ func ParseErrorBody(status int, h http.Header, body []byte, now time.Time) Error
 	var hasBodyHint bool
 	if e, ok := decodeProviderError(body); ok {
 		bodyHint, hasBodyHint = classifyBody(&info, e)
+	} else if typ := amznErrorType(h); typ != "" {
+		classifyAmazon(&info, typ)
 	}
 	hint, hasHint := RetryAfter(h, now)
 	switch {
@@ -262,4 +266,28 @@ func jsonString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
+}
+
+// amznErrorType returns the error an AWS service names in its
+// x-amzn-ErrorType header ("ThrottlingException" of
+// "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+// or "".
+func amznErrorType(h http.Header) string {
+	typ, _, _ := strings.Cut(h.Get("X-Amzn-ErrorType"), ":")
+	return strings.TrimSpace(typ)
+}
+
+// classifyAmazon fills info from the error type Amazon Bedrock names. It
+// answers 429 both to a caller that goes too fast (ThrottlingException)
+// and while the model is not ready to serve, as an imported model is
+// while it loads (ModelNotReadyException): the model's state, not the
+// caller's rate, so it is an overload. Other types are left to the status.
+func classifyAmazon(info *ErrorInfo, typ string) {
+	info.Code = typ
+	switch typ {
+	case "ModelNotReadyException":
+		info.Kind = KindOverloaded
+	case "ThrottlingException":
+		info.Kind = KindRateLimited
+	}
 }
