@@ -59,7 +59,8 @@ import (
 // not charged (see promptCache), and a Responses API request that
 // continues a response is charged that response's tokens (see
 // transport_context.go). A request that only counts a prompt's
-// tokens (Anthropic's /v1/messages/count_tokens, OpenAI's
+// tokens (Anthropic's /v1/messages/count_tokens, on Vertex AI
+// .../count-tokens:rawPredict, OpenAI's
 // /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
 // providers do not count it against their token limits: it takes a ticket
 // but is charged no tokens. So does an update of the metadata of an object
@@ -98,14 +99,16 @@ func createsBatch(req *http.Request) bool {
 }
 
 // countsTokens reports whether req asks only for a count of its prompt's
-// tokens (Anthropic's count_tokens, OpenAI's responses/input_tokens,
-// Gemini's countTokens), which uses no tokens.
+// tokens (Anthropic's count_tokens, which anthropic-sdk-go sends on Vertex
+// AI to .../publishers/anthropic/models/count-tokens:rawPredict, OpenAI's
+// responses/input_tokens, Gemini's countTokens), which uses no tokens.
 func countsTokens(req *http.Request) bool {
 	if req.URL == nil {
 		return false
 	}
 	p := strings.TrimSuffix(req.URL.Path, "/")
 	return strings.HasSuffix(p, "/messages/count_tokens") ||
+		strings.HasSuffix(p, "/models/count-tokens:rawPredict") ||
 		strings.HasSuffix(p, "/responses/input_tokens") ||
 		strings.HasSuffix(p, ":countTokens")
 }
