@@ -59,7 +59,8 @@ type Classifier func(err error) Classification
 //     429 is a rate limit; 529, a 503 that says when to retry and an
 //     overload the body names (Gemini's UNAVAILABLE) are overloads; the
 //     hint comes from the headers, or else from the body (Gemini's
-//     RetryInfo, OpenAI's "Please try again in 1.5s"). A 429 whose body
+//     RetryInfo, OpenAI's "Please try again in 1.5s", Azure OpenAI's
+//     "Please retry after 7 seconds"). A 429 whose body
 //     or headers say a quota or spend limit is used up (OpenAI's
 //     insufficient_quota, Anthropic's enforced_spend_limit_reached, a
 //     Gemini per-day quota, x-should-retry: false) is KindQuotaExhausted;

@@ -86,6 +86,11 @@ type providerError struct {
 // Gemini's "Please retry in 43.5s.".
 var tryAgainRE = regexp.MustCompile(`(?i)(?:try again|retry) in ((?:[0-9]+(?:\.[0-9]*)?(?:ms|us|µs|ns|h|m|s))+)`)
 
+// retryAfterRE finds hints written out in words, as Azure OpenAI's
+// "Please retry after 7 seconds.", which it sends at times without a
+// Retry-After header.
+var retryAfterRE = regexp.MustCompile(`(?i)(?:try again|retry) after ([0-9]+(?:\.[0-9]+)?) ?(milliseconds?|seconds?)\b`)
+
 // tooLargeRE finds OpenAI's refusal of a request larger than a whole
 // minute's limit: "Request too large for gpt-4o in organization org-... on
 // tokens per min (TPM): Limit 30000, Requested 36837. ...".
@@ -237,6 +242,13 @@ func classifyBody(info *ErrorInfo, e providerError) (time.Duration, bool) {
 func messageHint(msg string) (time.Duration, bool) {
 	if m := tryAgainRE.FindStringSubmatch(msg); m != nil {
 		return clampHint(ParseDuration(m[1]))
+	}
+	if m := retryAfterRE.FindStringSubmatch(msg); m != nil {
+		unit := time.Second
+		if strings.HasPrefix(strings.ToLower(m[2]), "milli") {
+			unit = time.Millisecond
+		}
+		return clampHint(decimalDuration(m[1], unit))
 	}
 	return 0, false
 }
