@@ -73,10 +73,13 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 }
 
 // WithServiceLimiters makes the transport take each request's ticket from
-// s.Limiter(model), where model is the "model" field of the request's JSON
-// body (without a leading "models/", as Gemini's SDK writes it there, nor
-// Vertex AI's "projects/P/locations/L/publishers/google/models/"; any
-// other name whole, slashes included, as Fireworks' "accounts/A/models/NAME"), or,
+// s.Limiter(model), where model is the deployment an Azure OpenAI path
+// names (/openai/deployments/NAME/chat/completions, whose quota is the
+// deployment's, whatever model the body names), or else the "model"
+// field of the request's JSON body (without a leading "models/", as
+// Gemini's SDK writes it there, nor Vertex AI's
+// "projects/P/locations/L/publishers/google/models/"; any other name
+// whole, slashes included, as Fireworks' "accounts/A/models/NAME"), or,
 // when the body has none, the model named in a Gemini-style URL path such
 // as /v1beta/models/gemini-2.5-flash:generateContent ("tunedModels/NAME"
 // for a tuned model's path, /v1beta/tunedModels/NAME:generateContent), or

@@ -9,6 +9,7 @@ import (
 )
 
 // modelOf returns the model a request is for, as the caller names it: the
+// deployment of an Azure OpenAI path (see azureDeployment), or else the
 // "model" field of its JSON body (without the "models/" that Gemini's SDK
 // puts before a model's name there, as in a cache it creates, nor the
 // "projects/P/locations/L/publishers/google/models/" that it puts there
@@ -20,6 +21,9 @@ import (
 // gives "tunedModels/NAME", for the methods of modelMethods), or of an
 // Amazon Bedrock path (see bedrockModel); "" when none says.
 func modelOf(body []byte, req *http.Request) string {
+	if d := azureDeployment(req); d != "" {
+		return d
+	}
 	if m := signals.Model(body); m != "" {
 		if k := strings.LastIndex(m, "/models/"); k >= 0 && isPublisher(m[:k]) {
 			return m[k+len("/models/"):]
@@ -41,6 +45,25 @@ func isPublisher(p string) bool {
 		return s[0] == "projects" && s[2] == "locations" && s[4] == "publishers"
 	}
 	return false
+}
+
+// azureDeployment returns the deployment that an Azure OpenAI path names
+// before its operation, ".../openai/deployments/NAME/chat/completions"
+// giving NAME, or "". The quota is the deployment's, and the server
+// serves the deployment whatever model the body names, if it names one.
+func azureDeployment(req *http.Request) string {
+	if req.URL == nil {
+		return ""
+	}
+	_, rest, ok := strings.Cut(req.URL.Path, "/openai/deployments/")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "" // the deployment itself, not one of its operations
+	}
+	return name
 }
 
 // pathModel returns the model of req's Gemini-style path, as modelOf
