@@ -9,10 +9,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/azure"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/ratellmiter/ratellmiter"
 )
 
 // These tests drive the limiters' transport with the OpenAI Go SDK's
@@ -34,19 +31,6 @@ func startFake(t *testing.T, now func() time.Time, deps map[string][2]int) *fake
 	return f
 }
 
-// noKeepAlive returns a transport trusting f's certificate that speaks
-// HTTP/1.1 and closes every connection after its answer: an HTTP/2
-// connection's reader could outlive its request in a bubble.
-func noKeepAlive(t *testing.T, f *fakeAzure) *http.Transport {
-	tr := f.srv.Client().Transport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	tr.Protocols = new(http.Protocols)
-	tr.Protocols.SetHTTP1(true)
-	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
 // keepAlive returns a transport trusting f's certificate that speaks
 // HTTP/2 and keeps its connections, as a program's would, closing them
 // with the test.
@@ -54,13 +38,6 @@ func keepAlive(t *testing.T, f *fakeAzure) *http.Transport {
 	tr := f.srv.Client().Transport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
-}
-
-// newMonitor returns a Monitor stopped with the test.
-func newMonitor(t *testing.T) *ratellmiter.Monitor {
-	m := ratellmiter.NewMonitor()
-	t.Cleanup(func() { _ = m.Stop() })
-	return m
 }
 
 // newClient returns an Azure OpenAI client of f's endpoint that sends
@@ -72,14 +49,6 @@ func newClient(f *fakeAzure, rt http.RoundTripper, opts ...option.RequestOption)
 		option.WithHTTPClient(&http.Client{Transport: rt}),
 		option.WithMaxRetries(0),
 	}, opts...)...)
-}
-
-// newTransport returns a limiters' transport over base.
-func newTransport(t *testing.T, base http.RoundTripper, opt ratellmiter.TransportOption) *ratellmiter.Transport {
-	t.Helper()
-	tr, err := ratellmiter.NewTransport(base, opt)
-	require.NoError(t, err)
-	return tr
 }
 
 // hello asks dep for a short answer.

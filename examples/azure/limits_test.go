@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // Azure sends x-ratelimit-remaining-requests and -tokens, and at times
@@ -29,11 +30,11 @@ func TestRemainingZeroWithoutAResetHoldsNothing(t *testing.T) {
 	// 6 requests a minute: one a 10-second window.
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {6, 100_000}})
 	fake.limitHeaders = true
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake, newTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
 		start := time.Now()
 		_, err = c.Chat.Completions.New(context.Background(), hello(mini))
 		require.NoError(t, err)
@@ -64,11 +65,11 @@ func TestA429PausesTheDeploymentUntilRetryAfterMs(t *testing.T) {
 	var clock virtualClock
 	// 60 requests a minute: 10 a 10-second window.
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {60, 0}})
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake, newTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range 12 {
@@ -109,11 +110,11 @@ func TestADayLongRetryAfterWaitsNoLongerThanTheCallerAllows(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	fake := &fakeAzure{srv: srv}
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		start := time.Now()
@@ -139,12 +140,12 @@ func TestADayLongRetryAfterWaitsNoLongerThanTheCallerAllows(t *testing.T) {
 func TestAzuresChargeOfMaxTokensIsAbsorbed(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {6000, 10_000}})
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(newMonitor(t)),
+		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 			ratellmiter.WithTokensPerMinute(10_000))
 		require.NoError(t, err)
-		c := newClient(fake, newTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
 		const n = 30
 		var wg sync.WaitGroup
 		for range n {

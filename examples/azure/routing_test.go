@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // Each call takes the ticket of its deployment's limiter, on the classic
@@ -21,7 +22,7 @@ import (
 // and one the resource does not have is Azure's 404, handed on at once.
 func TestCallsTakeTheTicketOfTheirDeployment(t *testing.T) {
 	fake := startFake(t, nil, map[string][2]int{mini: {6000, 0}, big: {6000, 0}, "unlimited": {6000, 0}})
-	mon := newMonitor(t)
+	mon := exampletest.NewMonitor(t)
 	svc := ratellmiter.NewService("azure-openai", nil)
 	t.Cleanup(func() { _ = svc.Close() })
 	limiters := map[string]*ratellmiter.BucketRateLimiter{}
@@ -30,7 +31,7 @@ func TestCallsTakeTheTicketOfTheirDeployment(t *testing.T) {
 		require.NoError(t, err)
 		limiters[name] = l
 	}
-	rt := newTransport(t, keepAlive(t, fake), ratellmiter.WithServiceLimiters(svc))
+	rt := exampletest.NewTransport(t, keepAlive(t, fake), ratellmiter.WithServiceLimiters(svc))
 	classic := newClient(fake, rt)
 	v1 := openai.NewClient(
 		option.WithBaseURL(fake.srv.URL+"/openai/v1/"),

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ import (
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {miniRPM / 2, miniTPM}, big: {bigRPM / 2, bigTPM}})
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120

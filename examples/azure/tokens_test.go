@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // budget is the input and the output tokens a minute of budgetLimiter,
@@ -24,7 +25,7 @@ const budget = 60_000
 // requests a minute to hold any call back.
 func budgetLimiter(t *testing.T) *ratellmiter.BucketRateLimiter {
 	t.Helper()
-	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 		ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
 		ratellmiter.WithTokenBurst(time.Minute))
 	require.NoError(t, err)
@@ -64,11 +65,11 @@ const promptTokens, outputTokens = 9, 6
 // filter results, and its text, until its last event's usage.
 func TestCallsAreChargedTheirUsage(t *testing.T) {
 	fake := startFake(t, nil, map[string][2]int{mini: {6000, 0}})
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	t.Run("completion", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			l := budgetLimiter(t)
-			c := newClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+			c := newClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 			res, err := c.Chat.Completions.New(context.Background(), hello(mini))
 			require.NoError(t, err)
 			assert.EqualValues(t, promptTokens, res.Usage.PromptTokens)
@@ -78,7 +79,7 @@ func TestCallsAreChargedTheirUsage(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			l := budgetLimiter(t)
-			c := newClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+			c := newClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 			p := hello(mini)
 			p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 			s := c.Chat.Completions.NewStreaming(context.Background(), p)
@@ -120,10 +121,10 @@ func TestCallsAreChargedTheirUsage(t *testing.T) {
 // at once: not sent again, no pause, and its tokens given back.
 func TestAContentFilterRefusalIsHandedOnAtOnce(t *testing.T) {
 	fake := startFake(t, nil, map[string][2]int{mini: {6000, 0}})
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
 		l := budgetLimiter(t)
-		c := newClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		p := hello(mini)
 		p.Messages = []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Say something " + blockedWord + ".")}
 		start := time.Now()

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // Creating a context cache names its model in the body as the SDK names
@@ -27,9 +28,9 @@ func TestCachedContentTakesTheTicketOfItsModel(t *testing.T) {
 	t.Cleanup(srv.Close)
 	svc := ratellmiter.NewService("gemini", nil)
 	t.Cleanup(func() { _ = svc.Close() })
-	l, err := svc.NewLimiter(flash, 600, ratellmiter.WithMonitor(newMonitor(t)))
+	l, err := svc.NewLimiter(flash, 600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 	require.NoError(t, err)
-	c := newClient(t, srv.URL, newTransport(t, noKeepAlive(t), ratellmiter.WithServiceLimiters(svc)))
+	c := newClient(t, srv.URL, exampletest.NewTransport(t, exampletest.NoKeepAlive(t, nil), ratellmiter.WithServiceLimiters(svc)))
 	_, err = c.Caches.Create(context.Background(), flash, &genai.CreateCachedContentConfig{Contents: hello})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, l.Stats().Finished)
@@ -69,11 +70,11 @@ func TestVertexCachedContentTakesTheTicketOfItsModel(t *testing.T) {
 			bodies = nil
 			svc := ratellmiter.NewService("vertex", nil)
 			t.Cleanup(func() { _ = svc.Close() })
-			l, err := svc.NewLimiter(flash, 600, ratellmiter.WithMonitor(newMonitor(t)))
+			l, err := svc.NewLimiter(flash, 600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 			require.NoError(t, err)
 			cfg := tc.config
 			cfg.Backend = genai.BackendVertexAI
-			cfg.HTTPClient = &http.Client{Transport: newTransport(t, noKeepAlive(t), ratellmiter.WithServiceLimiters(svc))}
+			cfg.HTTPClient = &http.Client{Transport: exampletest.NewTransport(t, exampletest.NoKeepAlive(t, nil), ratellmiter.WithServiceLimiters(svc))}
 			cfg.HTTPOptions = genai.HTTPOptions{BaseURL: srv.URL}
 			c, err := genai.NewClient(context.Background(), &cfg)
 			require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // Do reads the genai.APIError of a refused call as it reads the errors of
@@ -37,9 +38,9 @@ func TestDoReadsTheAPIErrorOfGooglesSDK(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, calls := refusingServer(t, tc.status, nil, tc.body)
-			base := noKeepAlive(t)
+			base := exampletest.NoKeepAlive(t, nil)
 			synctest.Test(t, func(t *testing.T) {
-				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 				require.NoError(t, err)
 				c := newClient(t, srv.URL, base)
 				start := time.Now()

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // These tests drive the limiter's transport with Google's own Go SDK,
@@ -42,21 +43,6 @@ func TestMain(m *testing.M) {
 
 const flash, pro = "gemini-2.5-flash", "gemini-2.5-pro"
 
-// noKeepAlive returns a transport that closes every connection after its
-// answer, and closes its idle ones with the test.
-func noKeepAlive(t *testing.T) *http.Transport {
-	tr := &http.Transport{DisableKeepAlives: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-// newMonitor returns a Monitor stopped with the test.
-func newMonitor(t *testing.T) *ratellmiter.Monitor {
-	m := ratellmiter.NewMonitor()
-	t.Cleanup(func() { _ = m.Stop() })
-	return m
-}
-
 // newClient returns a genai client for the Gemini API at baseURL that
 // sends through rt, with the SDK's own retries off (its default).
 func newClient(t *testing.T, baseURL string, rt http.RoundTripper) *genai.Client {
@@ -75,17 +61,9 @@ func newClient(t *testing.T, baseURL string, rt http.RoundTripper) *genai.Client
 // Gemini API at baseURL whose calls take its tickets, over base.
 func limitedClient(t *testing.T, baseURL string, base http.RoundTripper) (*ratellmiter.BucketRateLimiter, *genai.Client) {
 	t.Helper()
-	l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+	l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 	require.NoError(t, err)
-	return l, newClient(t, baseURL, newTransport(t, base, ratellmiter.WithLimiter(l)))
-}
-
-// newTransport returns a limiter's transport over base.
-func newTransport(t *testing.T, base http.RoundTripper, opt ratellmiter.TransportOption) *ratellmiter.Transport {
-	t.Helper()
-	tr, err := ratellmiter.NewTransport(base, opt)
-	require.NoError(t, err)
-	return tr
+	return l, newClient(t, baseURL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 }
 
 func startFake(t *testing.T, rpm, burst int, now func() time.Time) *fakeGemini {
@@ -102,14 +80,14 @@ var hello = genai.Text("Say hello in five words.")
 // has no limiter for fails without being sent.
 func TestRequestsTakeTheTicketOfTheirModel(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	mon := newMonitor(t)
+	mon := exampletest.NewMonitor(t)
 	svc := ratellmiter.NewService("gemini", nil)
 	t.Cleanup(func() { _ = svc.Close() })
 	lFlash, err := svc.NewLimiter(flash, 600, ratellmiter.WithMonitor(mon))
 	require.NoError(t, err)
 	lPro, err := svc.NewLimiter(pro, 600, ratellmiter.WithMonitor(mon))
 	require.NoError(t, err)
-	c := newClient(t, fake.srv.URL, newTransport(t, noKeepAlive(t), ratellmiter.WithServiceLimiters(svc)))
+	c := newClient(t, fake.srv.URL, exampletest.NewTransport(t, exampletest.NoKeepAlive(t, nil), ratellmiter.WithServiceLimiters(svc)))
 	ctx := context.Background()
 
 	for _, model := range []string{flash, "models/" + flash, flash, pro} {
@@ -169,7 +147,7 @@ func usageServer(t *testing.T, usage string, release <-chan struct{}) *httptest.
 // ticketGap, in which its token budgets refill by budget/6,000,000).
 func budgetLimiter(t *testing.T, budget int) *ratellmiter.BucketRateLimiter {
 	t.Helper()
-	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 		ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
 		ratellmiter.WithTokenBurst(time.Minute))
 	require.NoError(t, err)
@@ -235,7 +213,7 @@ func TestTokensAreChargedTheEstimateThenTheUsage(t *testing.T) {
 
 	t.Run("generateContent", func(t *testing.T) {
 		srv := usageServer(t, usage, nil)
-		base := noKeepAlive(t)
+		base := exampletest.NoKeepAlive(t, nil)
 		synctest.Test(t, func(t *testing.T) {
 			l := newLimiter(t)
 			// The call stops under the limiter's transport, its ticket
@@ -246,7 +224,7 @@ func TestTokensAreChargedTheEstimateThenTheUsage(t *testing.T) {
 				<-release
 				return base.RoundTrip(r)
 			})
-			c := newClient(t, srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+			c := newClient(t, srv.URL, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 			errc := make(chan error)
 			go func() {
 				_, err := c.Models.GenerateContent(context.Background(), flash, contents, gc)
@@ -265,10 +243,10 @@ func TestTokensAreChargedTheEstimateThenTheUsage(t *testing.T) {
 		srv := usageServer(t, usage, release)
 		unblock := sync.OnceFunc(func() { close(release) })
 		t.Cleanup(unblock) // before the server's Close, should the test fail
-		base := noKeepAlive(t)
+		base := exampletest.NoKeepAlive(t, nil)
 		synctest.Test(t, func(t *testing.T) {
 			l := newLimiter(t)
-			c := newClient(t, srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+			c := newClient(t, srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 			next, stop := iter.Pull2(c.Models.GenerateContentStream(context.Background(), flash, contents, gc))
 			defer stop()
 			_, err, ok := next()
@@ -329,7 +307,7 @@ func refusingServer(t *testing.T, status int, header http.Header, body []byte) (
 // the SDK sees only the answer.
 func TestRetryDelayPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 	srv, calls := refusingServer(t, http.StatusTooManyRequests, nil, retryInfo429(2*time.Second))
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		l, c := limitedClient(t, srv.URL, base)
 		start := time.Now()
@@ -350,7 +328,7 @@ func TestRetryDelayPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 // handed to the SDK at once, as its APIError, without pausing the limiter.
 func TestPerDayQuotaIsReturnedAtOnce(t *testing.T) {
 	srv, calls := refusingServer(t, http.StatusTooManyRequests, nil, []byte(perDay429))
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		l, c := limitedClient(t, srv.URL, base)
 		start := time.Now()
@@ -396,7 +374,7 @@ func TestUnavailableIsRetriedOnlyWithARetryAfter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, calls := refusingServer(t, http.StatusServiceUnavailable, tc.header, []byte(unavailable))
-			base := noKeepAlive(t)
+			base := exampletest.NoKeepAlive(t, nil)
 			synctest.Test(t, func(t *testing.T) {
 				l, c := limitedClient(t, srv.URL, base)
 				start := time.Now()
@@ -446,7 +424,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, fakeRPM, fakeBurst, clock.Now)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
@@ -481,11 +459,11 @@ func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 // is sent.
 func TestCallsThatCannotWaitFailWithTheLimitersErrors(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(60, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(60, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(t, fake.srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(t, fake.srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		_, err = c.Models.GenerateContent(context.Background(), flash, hello, nil)
 		require.NoError(t, err)
 		start := time.Now()

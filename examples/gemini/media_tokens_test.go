@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 	"github.com/ratellmiter/ratellmiter/internal/samples"
 )
 
@@ -39,7 +40,7 @@ func TestAudioAndVideoAreChargedTheirPlayingTime(t *testing.T) {
 	const usage = `{"promptTokenCount":20151,"candidatesTokenCount":40,"totalTokenCount":20191}`
 
 	srv := usageServer(t, usage, nil)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		l := budgetLimiter(t, budget)
 		ask := heldCaller(t, srv.URL, base, l)
@@ -87,7 +88,7 @@ func TestMediaAreChargedAsTheirModelCountsThem(t *testing.T) {
 		{"gemini 3 with its video at high resolution", gemini3, "", genai.PartMediaResolutionLevelMediaResolutionHigh, 1120, 280},
 	}
 	srv := usageServer(t, usage, nil)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -115,7 +116,7 @@ func TestAVideoByURIIsChargedWhatItCostLastTime(t *testing.T) {
 		genai.NewPartFromURI("https://www.youtube.com/watch?v=lecture", "video/mp4"),
 	}, genai.RoleUser)}
 	srv := usageServer(t, `{"promptTokenCount":500000,"candidatesTokenCount":40,"totalTokenCount":500040}`, nil)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		l := budgetLimiter(t, budget)
 		ask := heldCaller(t, srv.URL, base, l)
@@ -147,7 +148,7 @@ func heldCallerOf(t *testing.T, baseURL string, base http.RoundTripper, l *ratel
 		<-release
 		return base.RoundTrip(r)
 	})
-	c := newClient(t, baseURL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+	c := newClient(t, baseURL, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 	return func(contents []*genai.Content, check func()) error {
 		errc := make(chan error)
 		go func() {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // refusingServer returns a server on 127.0.0.1 that answers its first
@@ -69,9 +70,9 @@ func TestDoReadsTheErrorsOfGoOpenAI(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, calls := refusingServer(t, tc.status, tc.contentType, tc.body)
-			base := noKeepAlive(t)
+			base := exampletest.NoKeepAlive(t, nil)
 			synctest.Test(t, func(t *testing.T) {
-				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 				require.NoError(t, err)
 				c := newClient(srv.URL+"/v1", base)
 				start := time.Now()

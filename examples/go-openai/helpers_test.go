@@ -6,8 +6,6 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 	"go.uber.org/goleak"
-
-	"github.com/ratellmiter/ratellmiter"
 )
 
 // These tests drive the limiter with github.com/sashabaranov/go-openai
@@ -18,21 +16,6 @@ import (
 // request is on the network and jumps while the limiter waits.
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// noKeepAlive returns a transport that closes every connection after its
-// answer, and closes its idle ones with the test.
-func noKeepAlive(t *testing.T) *http.Transport {
-	tr := &http.Transport{DisableKeepAlives: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-// newMonitor returns a Monitor stopped with the test.
-func newMonitor(t *testing.T) *ratellmiter.Monitor {
-	m := ratellmiter.NewMonitor()
-	t.Cleanup(func() { _ = m.Stop() })
-	return m
-}
 
 // newClient returns a go-openai client for the API at baseURL that sends
 // through rt.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 	"github.com/ratellmiter/ratellmiter/internal/fakeprovider"
 )
 
@@ -40,7 +41,7 @@ func TestGoOpenAICallsThroughTheTransportAreNeverRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, err := fakeprovider.New(fakeprovider.Config{RPM: 600, LatencyMedian: 300 * time.Millisecond, Seed: 1})
 		require.NoError(t, err)
-		l, err := ratellmiter.NewBucketRateLimiter(1200, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(1200, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
 		c := limitedClient(t, s, l)
 
@@ -73,7 +74,7 @@ func TestGoOpenAIStreamIsChargedTheUsageItReports(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, err := fakeprovider.New(fakeprovider.Config{RPM: 600})
 		require.NoError(t, err)
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)),
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 			ratellmiter.WithTokensPerMinute(60000)) // 1,000 tokens a second
 		require.NoError(t, err)
 		c := limitedClient(t, s, l)
@@ -115,9 +116,9 @@ func TestGoOpenAIStreamIsChargedTheUsageItReports(t *testing.T) {
 func TestGoOpenAISeesTheAnswerOfACallTheTransportRetried(t *testing.T) {
 	srv, calls := refusingServer(t, http.StatusTooManyRequests, "application/json",
 		`{"error":{"message":"Rate limit reached. Please try again in 2s.","type":"requests","code":"rate_limit_exceeded"}}`)
-	base := noKeepAlive(t)
+	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
 		tr, err := ratellmiter.NewTransport(base, ratellmiter.WithLimiter(l))
 		require.NoError(t, err)

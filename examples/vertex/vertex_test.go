@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // These tests drive the limiter's transport with anthropic-sdk-go's vertex
@@ -39,28 +40,6 @@ func startFake(t *testing.T, rpm, burst int, now func() time.Time) *fakeVertex {
 	return f
 }
 
-// noKeepAlive returns a transport that trusts f and closes every
-// connection after its answer.
-func noKeepAlive(t *testing.T, f *fakeVertex) *http.Transport {
-	tr := f.srv.Client().Transport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-func newMonitor(t *testing.T) *ratellmiter.Monitor {
-	m := ratellmiter.NewMonitor()
-	t.Cleanup(func() { _ = m.Stop() })
-	return m
-}
-
-func newTransport(t *testing.T, base http.RoundTripper, opt ratellmiter.TransportOption) *ratellmiter.Transport {
-	t.Helper()
-	tr, err := ratellmiter.NewTransport(base, opt)
-	require.NoError(t, err)
-	return tr
-}
-
 // stream makes a streamed call and returns its text.
 func stream(c anthropic.Client, model string) (string, error) {
 	s := c.Messages.NewStreaming(context.Background(), message(model))
@@ -82,7 +61,7 @@ func stream(c anthropic.Client, model string) (string, error) {
 // without being sent.
 func TestVertexCallsTakeTheTicketOfTheirModel(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	mon := newMonitor(t)
+	mon := exampletest.NewMonitor(t)
 	svc := ratellmiter.NewService("vertex", nil)
 	t.Cleanup(func() { _ = svc.Close() })
 	lSonnet, err := svc.NewLimiter(sonnet, 600, ratellmiter.WithMonitor(mon))
@@ -90,7 +69,7 @@ func TestVertexCallsTakeTheTicketOfTheirModel(t *testing.T) {
 	lHaiku, err := svc.NewLimiter(haiku, 600, ratellmiter.WithMonitor(mon))
 	require.NoError(t, err)
 	ctx := context.Background()
-	c := newClient(ctx, fake.srv.URL, newTransport(t, noKeepAlive(t, fake), ratellmiter.WithServiceLimiters(svc)))
+	c := newClient(ctx, fake.srv.URL, exampletest.NewTransport(t, exampletest.NoKeepAlive(t, fake.srv), ratellmiter.WithServiceLimiters(svc)))
 
 	for _, model := range []string{sonnet, sonnet, haiku} {
 		res, err := c.Messages.New(ctx, message(model))
@@ -144,11 +123,11 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestResourceExhaustedPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, 60, 1, clock.Now) // one request a second
-	base := clock.stamped(noKeepAlive(t, fake))
+	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(context.Background(), fake.srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(context.Background(), fake.srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		_, err = c.Messages.New(context.Background(), message(sonnet))
 		require.NoError(t, err)
 		_, err = c.Messages.New(context.Background(), message(sonnet))
@@ -174,7 +153,7 @@ func TestResourceExhaustedPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, fakeRPM, fakeBurst, clock.Now)
-	base := clock.stamped(noKeepAlive(t, fake))
+	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
