@@ -36,8 +36,11 @@ import (
 // objects; see signals.AnswerUsage), or the usage events of a stream
 // (OpenAI's final chunk with stream_options.include_usage, Anthropic's
 // message_start and message_delta, also inside the AWS event stream that
-// Amazon Bedrock's invoke-with-response-stream sends, see
-// signals.EventStreamUsage). A response closed before its end keeps
+// Amazon Bedrock's invoke-with-response-stream sends, and the metadata
+// event that ends its converse-stream, see signals.EventStreamUsage); the
+// usage of Bedrock's Converse API is read in its camelCase (inputTokens,
+// outputTokens, cacheWriteInputTokens; its cacheReadInputTokens are not
+// charged). A response closed before its end keeps
 // the estimate, unless the whole answer had passed: openai-go closes a
 // stream as soon as it reads "data: [DONE]". An Anthropic stream is whole
 // only once its message_stop has passed: one the server breaks off (with an

@@ -18,7 +18,12 @@ const maxEventMessage = MaxLineBytes
 // holding, in base64, one event of the model's own stream. For Anthropic's
 // models that is the Messages stream, whose message_start and
 // message_delta events StreamUsage reads, and whose message_stop makes the
-// usage final (see Complete). Other payloads (an exception's) are skipped.
+// usage final (see Complete). Amazon Bedrock's ConverseStream sends the
+// Converse API's events in the stream's messages themselves, each named by
+// its :event-type header, the last of them a "metadata" event whose
+// "usage" (inputTokens, outputTokens, and the prompt cache's
+// cacheReadInputTokens and cacheWriteInputTokens) is read, and makes the
+// usage final. Other payloads (an exception's) are skipped.
 //
 // Messages may be split across Write calls arbitrarily. A prelude whose
 // CRC does not match ends the reading: what follows cannot be framed, and
@@ -73,10 +78,17 @@ func (s *EventStreamUsage) Write(p []byte) (int, error) {
 }
 
 // message reads one whole message: the usage of the model's event its
-// chunk carries, if any.
+// chunk carries, or of a ConverseStream metadata event, if any.
 func (s *EventStreamUsage) message(m []byte) {
 	start := 12 + int(binary.BigEndian.Uint32(m[4:8]))
 	if start > len(m)-4 {
+		return
+	}
+	if eventType(m[12:start]) == "metadata" {
+		if u, ok := scanUsageMembers(m[start:len(m)-4], jsonLevels); ok {
+			s.parts.merge(u)
+		}
+		s.complete = true
 		return
 	}
 	var chunk struct {
@@ -92,5 +104,51 @@ func (s *EventStreamUsage) message(m []byte) {
 func (s *EventStreamUsage) Usage() Usage { return s.parts.usage() }
 
 // Complete reports whether the terminal event of the model's stream
-// (Anthropic's message_stop) has passed, after which its usage is final.
+// (Anthropic's message_stop, or ConverseStream's metadata event) has
+// passed, after which its usage is final.
 func (s *EventStreamUsage) Complete() bool { return s.complete }
+
+// eventType returns the value of the string header ":event-type" among
+// an event-stream message's headers, or "" when it has none, or they are
+// malformed. Each header is a name (its length in a byte), a type (a
+// byte) and a value whose length the type gives, or, for a byte array
+// (6) or a string (7), a two-byte length before it.
+func eventType(h []byte) string {
+	for len(h) > 0 {
+		n := int(h[0])
+		if len(h) < 2+n {
+			return ""
+		}
+		name, typ := string(h[1:1+n]), h[1+n]
+		h = h[2+n:]
+		var size int
+		switch typ {
+		case 0, 1: // true, false
+		case 2:
+			size = 1
+		case 3:
+			size = 2
+		case 4:
+			size = 4
+		case 5, 8: // an int64, a timestamp
+			size = 8
+		case 9: // a UUID
+			size = 16
+		case 6, 7:
+			if len(h) < 2 {
+				return ""
+			}
+			size, h = int(binary.BigEndian.Uint16(h)), h[2:]
+		default:
+			return ""
+		}
+		if len(h) < size {
+			return ""
+		}
+		if name == ":event-type" && typ == 7 {
+			return string(h[:size])
+		}
+		h = h[size:]
+	}
+	return ""
+}

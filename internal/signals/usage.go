@@ -8,10 +8,14 @@ type Usage struct {
 	// count: OpenAI's prompt_tokens or input_tokens (cached ones
 	// included), Anthropic's input_tokens plus cache_creation_input_tokens
 	// (its cache reads, cache_read_input_tokens, do not count towards its
-	// input-tokens-per-minute limit), or Gemini's promptTokenCount.
+	// input-tokens-per-minute limit), Amazon Bedrock's inputTokens plus
+	// cacheWriteInputTokens (the Converse API's; its quotas leave the
+	// cache reads, cacheReadInputTokens, out too), or Gemini's
+	// promptTokenCount.
 	InputTokens int64
 	// OutputTokens counts generated tokens: OpenAI's completion_tokens
-	// or output_tokens, Anthropic's output_tokens, or Gemini's
+	// or output_tokens, Anthropic's output_tokens, Amazon Bedrock's
+	// outputTokens, or Gemini's
 	// candidatesTokenCount plus thoughtsTokenCount. When the usage's
 	// total_tokens is more than its prompt and completion tokens, the
 	// rest counts as output: the OpenAI-compatible endpoints of Gemini
@@ -20,7 +24,8 @@ type Usage struct {
 	OutputTokens int64
 	// CacheReadTokens and CacheWriteTokens are the prompt tokens read
 	// from and written to Anthropic's prompt cache
-	// (cache_read_input_tokens, cache_creation_input_tokens); the second
+	// (cache_read_input_tokens, cache_creation_input_tokens) or Amazon
+	// Bedrock's (cacheReadInputTokens, cacheWriteInputTokens); the second
 	// are part of InputTokens, the first are not.
 	CacheReadTokens, CacheWriteTokens int64
 	// Known reports whether any usage figure was found.
@@ -57,6 +62,13 @@ var usageKeys = [...]struct {
 	{"candidatesTokenCount", partOutput}, // Gemini
 	{"thoughtsTokenCount", partThoughts}, // Gemini
 	{"total_tokens", partTotal},          // OpenAI and OpenAI-compatible
+	// Amazon Bedrock's Converse API, and Amazon Nova's answers. Their
+	// totalTokens is left unread: the two counts are always given, and a
+	// total that counted the cache reads would put them in the output.
+	{"inputTokens", partInput},
+	{"outputTokens", partOutput},
+	{"cacheWriteInputTokens", partCacheCreation},
+	{"cacheReadInputTokens", partCacheRead},
 }
 
 // usageParts accumulates usage figures. Later reports of a figure replace
