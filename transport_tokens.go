@@ -36,7 +36,9 @@ import (
 // objects; see signals.AnswerUsage), or the usage events of a stream
 // (OpenAI's final chunk with stream_options.include_usage, Anthropic's
 // message_start and message_delta, also inside the AWS event stream that
-// Amazon Bedrock's invoke-with-response-stream sends, and the metadata
+// Amazon Bedrock's invoke-with-response-stream sends, whose last chunk
+// also carries Bedrock's own invocation metrics, read for a model whose
+// events report no usage, and the metadata
 // event that ends its converse-stream, see signals.EventStreamUsage); the
 // usage of Bedrock's Converse API is read in its camelCase (inputTokens,
 // outputTokens, cacheWriteInputTokens; its cacheReadInputTokens are not

@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -18,9 +19,13 @@ const maxEventMessage = MaxLineBytes
 // holding, in base64, one event of the model's own stream. For Anthropic's
 // models that is the Messages stream, whose message_start and
 // message_delta events StreamUsage reads, and whose message_stop makes the
-// usage final (see Complete). Amazon Bedrock's ConverseStream sends the
-// Converse API's events in the stream's messages themselves, each named by
-// its :event-type header, the last of them a "metadata" event whose
+// usage final (see Complete). The last chunk of every model's stream
+// carries Bedrock's own "amazon-bedrock-invocationMetrics"
+// (inputTokenCount, outputTokenCount): the usage of a model whose events
+// report none (Meta's Llama, for one), read there, and final. Amazon
+// Bedrock's ConverseStream sends the Converse API's events in the
+// stream's messages themselves, each named by its :event-type header, the
+// last of them a "metadata" event whose
 // "usage" (inputTokens, outputTokens, and the prompt cache's
 // cacheReadInputTokens and cacheWriteInputTokens) is read, and makes the
 // usage final. Other payloads (an exception's) are skipped.
@@ -98,14 +103,24 @@ func (s *EventStreamUsage) message(m []byte) {
 		return
 	}
 	s.complete = parseData(&s.parts, chunk.Bytes) || s.complete
+	if bytes.Contains(chunk.Bytes, []byte("invocationMetrics")) {
+		m, ok := scanUsageMembers(chunk.Bytes, jsonLevels)
+		if ok && isObject(m.invocationMetrics) {
+			if !s.parts.usage().Known {
+				s.parts.mergeFigures(m.invocationMetrics)
+			}
+			s.complete = true
+		}
+	}
 }
 
 // Usage returns the usage seen so far.
 func (s *EventStreamUsage) Usage() Usage { return s.parts.usage() }
 
 // Complete reports whether the terminal event of the model's stream
-// (Anthropic's message_stop, or ConverseStream's metadata event) has
-// passed, after which its usage is final.
+// (Anthropic's message_stop, the chunk carrying Bedrock's invocation
+// metrics, or ConverseStream's metadata event) has passed, after which its
+// usage is final.
 func (s *EventStreamUsage) Complete() bool { return s.complete }
 
 // eventType returns the value of the string header ":event-type" among

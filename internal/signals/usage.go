@@ -69,6 +69,11 @@ var usageKeys = [...]struct {
 	{"outputTokens", partOutput},
 	{"cacheWriteInputTokens", partCacheCreation},
 	{"cacheReadInputTokens", partCacheRead},
+	// Amazon Bedrock's amazon-bedrock-invocationMetrics.
+	{"inputTokenCount", partInput},
+	{"outputTokenCount", partOutput},
+	{"cacheWriteInputTokenCount", partCacheCreation},
+	{"cacheReadInputTokenCount", partCacheRead},
 }
 
 // usageParts accumulates usage figures. Later reports of a figure replace
@@ -86,6 +91,10 @@ type usageParts struct {
 // map holds it.
 type usageMembers struct {
 	usage, usageMetadata, message, response, xGroq, typ []byte
+	// invocationMetrics is Amazon Bedrock's
+	// "amazon-bedrock-invocationMetrics", which the last chunk of its
+	// streams carries, whatever the model.
+	invocationMetrics []byte
 }
 
 // scanUsageMembers returns the usageMembers of the JSON object at the
@@ -134,6 +143,8 @@ func scanUsageMembers(b []byte, levels int) (m usageMembers, ok bool) {
 			m.xGroq = val
 		case "type":
 			m.typ = val
+		case "amazon-bedrock-invocationMetrics":
+			m.invocationMetrics = val
 		}
 		s.space()
 		if s.eat(',') {
