@@ -10,9 +10,10 @@ type Request struct {
 	// Model is the "model" field, or "" when absent.
 	Model string
 	// MaxTokens is the output cap from "max_tokens",
-	// "max_completion_tokens", "max_output_tokens" or Gemini's
-	// generationConfig.maxOutputTokens, in that order of preference;
-	// 0 when none is present. It caps each completion: see Choices.
+	// "max_completion_tokens", "max_output_tokens", Gemini's
+	// generationConfig.maxOutputTokens or Amazon Bedrock's Converse API's
+	// inferenceConfig.maxTokens, in that order of preference; 0 when none
+	// is present. It caps each completion: see Choices.
 	MaxTokens int64
 	// Choices is the number of completions the request asks for, each
 	// capped at MaxTokens: OpenAI's "n" (or the legacy completions'
@@ -25,8 +26,9 @@ type Request struct {
 	// prompt ("system" or "instructions"), "prompt" and "input" (and
 	// Gemini's "contents" and "systemInstruction", and the "content" of
 	// an embedContent or of each of batchEmbedContents' "requests"), and
-	// the tool definitions ("tools", or the older "functions"), which the
-	// providers put in the prompt, at the length of their JSON. Bytes
+	// the tool definitions ("tools", the older "functions", or the
+	// Converse API's "toolConfig"), which the providers put in the
+	// prompt, at the length of their JSON. Bytes
 	// over-count non-ASCII text, which errs on the side of caution.
 	// Images are counted in ImageTokens, PDF documents in
 	// DocumentTokens, and audio and video in MediaTokens.
@@ -130,8 +132,8 @@ func (r Request) EstimateInputTokens() int64 {
 }
 
 // ParseRequest reads a JSON request body for OpenAI's chat completions,
-// completions and responses APIs, Anthropic's messages API or Gemini's
-// generateContent. Anything it does not understand is ignored; a body
+// completions and responses APIs, Anthropic's messages API, Gemini's
+// generateContent or Amazon Bedrock's Converse API. Anything it does not understand is ignored; a body
 // that is not a JSON object yields the zero Request. It reads the body as
 // encoding/json would decode it (the last of duplicate keys winning),
 // without decoding it: it allocates the model's name, each escaped key it
@@ -156,7 +158,8 @@ func ParseRequestFor(body []byte, model string) Request {
 		messages, contents, input                 []byte
 		system, instructions, prompt              []byte
 		systemInstruction, systemInstructionSnake []byte
-		tools, functions                          []byte
+		tools, functions, toolConfig              []byte
+		inferenceConfig                           []byte
 		content, requests                         []byte
 		previousResponseID, conversation          []byte
 	}
@@ -202,6 +205,10 @@ func ParseRequestFor(body []byte, model string) Request {
 			f.tools = v
 		case "functions":
 			f.functions = v
+		case "toolConfig":
+			f.toolConfig = v
+		case "inferenceConfig":
+			f.inferenceConfig = v
 		case "content":
 			f.content = v
 		case "requests":
@@ -248,6 +255,9 @@ func ParseRequestFor(body []byte, model string) Request {
 			r.Choices = max(r.Choices, n)
 		}
 	}
+	if cfg := f.inferenceConfig; r.MaxTokens == 0 && isObject(cfg) {
+		r.MaxTokens, _ = rawCount(member(cfg, "maxTokens"))
+	}
 	for _, list := range [...][]byte{f.messages, f.contents, f.input} {
 		if len(list) > 0 && list[0] == '[' {
 			elements(list, func(e []byte) {
@@ -270,7 +280,7 @@ func ParseRequestFor(body []byte, model string) Request {
 	if images.refs == 1 {
 		r.Reference, r.ReferenceTokens = stringValue(images.ref), images.refTokens
 	}
-	for _, v := range [...][]byte{f.tools, f.functions} {
+	for _, v := range [...][]byte{f.tools, f.functions, f.toolConfig} {
 		if v != nil {
 			r.PromptChars = satAdd(r.PromptChars, jsonLen(v, 0))
 		}

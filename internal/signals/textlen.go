@@ -18,7 +18,10 @@ const maxTextDepth = 16
 // their JSON, the tool calls of a message ("tool_calls", "function_call",
 // Gemini's "functionCall"), the input of an Anthropic tool_use block
 // ("input") and the response of a Gemini functionResponse, and the text
-// of an Anthropic document whose "source" is text or content blocks.
+// of an Anthropic document whose "source" is text or content blocks; the
+// Converse API's "toolUse" and "toolResult" blocks are read as the
+// objects they hold, and a "json" block of a tool's result counts at
+// the length of its JSON.
 // Other values, images, PDFs, audio and video among them, count zero; the
 // tokens of the images, PDF documents, audio and video among the objects
 // it reads (see imagePart, documentTokens and mediaTokens) are added to
@@ -44,6 +47,7 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 		var f struct {
 			text, content, parts, arguments, output            []byte
 			toolCalls, functionCall, functionCallGemini, input []byte
+			toolUse, toolResult, json                          []byte
 			source, functionResponse, functionResponseSnake    []byte
 			image                                              imagePart
 			document                                           documentPart
@@ -69,6 +73,12 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 				f.functionCallGemini = e
 			case "input":
 				f.input = e
+			case "toolUse":
+				f.toolUse = e
+			case "toolResult":
+				f.toolResult = e
+			case "json":
+				f.json = e
 			case "source":
 				f.source = e
 			case "functionResponse":
@@ -112,10 +122,10 @@ func textLen(v []byte, depth int, img *imageTally) int64 {
 		img.addDocument(f.image.documentTokens(img.model, img.gemini, f.document))
 		img.addMedia(f.image.mediaTokens(img.gemini, f.media))
 		var n int64
-		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output} {
+		for _, e := range [...][]byte{f.text, f.content, f.parts, f.arguments, f.output, f.toolUse, f.toolResult} {
 			n = satAdd(n, textLen(e, depth+1, img))
 		}
-		for _, e := range [...][]byte{f.toolCalls, f.functionCall, f.functionCallGemini, f.input} {
+		for _, e := range [...][]byte{f.toolCalls, f.functionCall, f.functionCallGemini, f.input, f.json} {
 			if e != nil {
 				n = satAdd(n, jsonLen(e, depth+1))
 			}
