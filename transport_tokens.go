@@ -66,7 +66,8 @@ import (
 // continues a response is charged that response's tokens (see
 // transport_context.go). A request that only counts a prompt's
 // tokens (Anthropic's /v1/messages/count_tokens, on Vertex AI
-// .../count-tokens:rawPredict, OpenAI's
+// .../count-tokens:rawPredict, Amazon Bedrock's
+// /model/{modelId}/count-tokens, OpenAI's
 // /v1/responses/input_tokens, Gemini's :countTokens) runs no model, and the
 // providers do not count it against their token limits: it takes a ticket
 // but is charged no tokens. So does an update of the metadata of an object
@@ -106,7 +107,8 @@ func createsBatch(req *http.Request) bool {
 
 // countsTokens reports whether req asks only for a count of its prompt's
 // tokens (Anthropic's count_tokens, which anthropic-sdk-go sends on Vertex
-// AI to .../publishers/anthropic/models/count-tokens:rawPredict, OpenAI's
+// AI to .../publishers/anthropic/models/count-tokens:rawPredict, Amazon
+// Bedrock's /model/{modelId}/count-tokens, OpenAI's
 // responses/input_tokens, Gemini's countTokens), which uses no tokens.
 func countsTokens(req *http.Request) bool {
 	if req.URL == nil {
@@ -115,6 +117,7 @@ func countsTokens(req *http.Request) bool {
 	p := strings.TrimSuffix(req.URL.Path, "/")
 	return strings.HasSuffix(p, "/messages/count_tokens") ||
 		strings.HasSuffix(p, "/models/count-tokens:rawPredict") ||
+		strings.HasSuffix(p, "/count-tokens") && bedrockModel(req.URL) != "" ||
 		strings.HasSuffix(p, "/responses/input_tokens") ||
 		strings.HasSuffix(p, ":countTokens")
 }
