@@ -48,16 +48,21 @@ type Classifier func(err error) Classification
 //   - any error with a StatusCode() int method or an exported int field
 //     named StatusCode (the error types of the official OpenAI and
 //     Anthropic SDKs, among others) or HTTPStatusCode
-//     (github.com/sashabaranov/go-openai's APIError and RequestError), or
+//     (github.com/sashabaranov/go-openai's APIError and RequestError), an
+//     HTTPStatusCode() int method (the AWS SDK for Go v2's ResponseError,
+//     which an operation's error wraps), or
 //     shaped as a google.rpc.Status, an int field Code beside a string
 //     field Status (google.golang.org/genai's APIError), read as the
 //     transport reads a response, from its status, the headers of a
-//     Response *http.Response field and the body of a RawJSON() string
+//     Response field, an *http.Response or a struct that holds one in a
+//     Response field of its own (as the AWS SDK's does), and the body of a RawJSON() string
 //     method (as the SDKs have), of a Body field ([]byte or string) or,
 //     for a google.rpc.Status or an error with an HTTPStatusCode field,
 //     the error itself encoded in JSON:
 //     429 is a rate limit; 529, a 503 that says when to retry and an
-//     overload the body names (Gemini's UNAVAILABLE) are overloads; the
+//     overload the body or Amazon Bedrock's x-amzn-ErrorType header names
+//     (Gemini's UNAVAILABLE, Bedrock's ModelNotReadyException and
+//     ServiceUnavailableException) are overloads; the
 //     hint comes from the headers, or else from the body (Gemini's
 //     RetryInfo, OpenAI's "Please try again in 1.5s", Azure OpenAI's
 //     "Please retry after 7 seconds"). A 429 whose body
@@ -222,20 +227,22 @@ func walkErrors(err error) func(func(error) bool) {
 }
 
 // statusOf returns the HTTP status an error carries, by a StatusCode()
-// method, an exported int field StatusCode or HTTPStatusCode, or the Code
-// of a google.rpc.Status (see rpcStatus), and its Response field if any.
-// A field promoted through a nil embedded pointer counts as absent, and a
-// StatusCode method that panics (called through one) as no status.
+// or HTTPStatusCode() method, an exported int field StatusCode or
+// HTTPStatusCode, or the Code of a google.rpc.Status (see rpcStatus), and
+// its response if any (see responseOf). A field promoted through a nil
+// embedded pointer counts as absent, and a method that panics (called
+// through one) as no status.
 func statusOf(err error) (code int, resp *http.Response) {
 	v := indirect(reflect.ValueOf(err))
 	if !v.IsValid() {
 		return 0, nil
 	}
-	if f := fieldOf(v, "Response"); f.IsValid() && f.CanInterface() {
-		resp, _ = f.Interface().(*http.Response)
-	}
+	resp = responseOf(v)
 	if s, ok := err.(interface{ StatusCode() int }); ok {
-		return statusMethod(s), resp
+		return statusMethod(s.StatusCode), resp
+	}
+	if s, ok := err.(interface{ HTTPStatusCode() int }); ok {
+		return statusMethod(s.HTTPStatusCode), resp
 	}
 	for _, name := range [...]string{"StatusCode", "HTTPStatusCode"} {
 		if f := fieldOf(v, name); f.IsValid() && f.CanInt() {
@@ -266,13 +273,30 @@ func fieldOf(v reflect.Value, name string) reflect.Value {
 	return f
 }
 
-// statusMethod calls s.StatusCode, taking a panic (a method promoted
-// through a nil embedded pointer) for no status.
-func statusMethod(s interface{ StatusCode() int }) (code int) {
+// statusMethod calls an error's status method, taking a panic (a method
+// promoted through a nil embedded pointer) for no status.
+func statusMethod(status func() int) (code int) {
 	defer func() {
 		if recover() != nil {
 			code = 0
 		}
 	}()
-	return s.StatusCode()
+	return status()
+}
+
+// responseOf returns the response held in the Response field of struct v:
+// an *http.Response, or one in the Response field of the struct it points
+// to (the AWS SDK's smithyhttp.Response embeds it so); nil if none.
+func responseOf(v reflect.Value) *http.Response {
+	for range 2 {
+		f := fieldOf(v, "Response")
+		if !f.IsValid() || !f.CanInterface() {
+			return nil
+		}
+		if r, ok := f.Interface().(*http.Response); ok {
+			return r
+		}
+		v = indirect(f)
+	}
+	return nil
 }

@@ -35,9 +35,25 @@ type fakeRuntime struct {
 	// answers report beside it, when not 0.
 	cacheRead, cacheWrite int
 
-	mu    sync.Mutex
-	calls []string // "method model" of each request
-	srv   *httptest.Server
+	mu      sync.Mutex
+	calls   []string // "method model" of each request, refused ones too
+	refusal []refusal
+	srv     *httptest.Server
+}
+
+// refusal is an error answer of Bedrock's.
+type refusal struct {
+	status int
+	typ    string
+	header http.Header
+}
+
+// refuse makes the next request fail with status and Bedrock's error type
+// typ (x-amzn-ErrorType), with header's fields added.
+func (f *fakeRuntime) refuse(status int, typ string, header http.Header) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refusal = append(f.refusal, refusal{status, typ, header})
 }
 
 // startRuntime starts a fakeRuntime whose answers report in input and out
@@ -147,7 +163,19 @@ func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, method+" "+model)
+	var no *refusal
+	if len(f.refusal) > 0 {
+		no = &f.refusal[0]
+		f.refusal = f.refusal[1:]
+	}
 	f.mu.Unlock()
+	if no != nil {
+		for k, v := range no.header {
+			w.Header()[k] = v
+		}
+		bedrockError(w, no.status, no.typ, "refused by the fake endpoint")
+		return
+	}
 
 	usage := fmt.Sprintf(`{"inputTokens":%d,"outputTokens":%d,"totalTokens":%d`, f.in, f.out, f.in+f.out+f.cacheRead+f.cacheWrite)
 	if f.cacheRead != 0 || f.cacheWrite != 0 {

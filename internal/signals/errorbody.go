@@ -293,11 +293,14 @@ func amznErrorType(h http.Header) string {
 // answers 429 both to a caller that goes too fast (ThrottlingException)
 // and while the model is not ready to serve, as an imported model is
 // while it loads (ModelNotReadyException): the model's state, not the
-// caller's rate, so it is an overload. Other types are left to the status.
+// caller's rate, so it is an overload, as is its 503
+// ServiceUnavailableException, the service's own state (the transport
+// retries a 503 only when it says when to). Other types are left to the
+// status.
 func classifyAmazon(info *ErrorInfo, typ string) {
 	info.Code = typ
 	switch typ {
-	case "ModelNotReadyException":
+	case "ModelNotReadyException", "ServiceUnavailableException":
 		info.Kind = KindOverloaded
 	case "ThrottlingException":
 		info.Kind = KindRateLimited
