@@ -1,10 +1,12 @@
 package ratellmiter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
@@ -139,7 +141,10 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // hint and the request is sent again, with the same body, as soon as the
 // limiter issues its ticket again, ahead of every new request; after the
 // limiter's WithMaxRetries, or at once when the retry could not go out
-// before the request context's deadline (or within WithMaxWait), while
+// before the request context's deadline (or within WithMaxWait), or, for
+// a request signed with AWS Signature Version 4 (as the AWS SDK signs it),
+// within 4.5 minutes of when it reached the transport, since AWS refuses a
+// signature five minutes old (the SDK signs its own retries anew), while
 // the server reports its request budget of a day used up, or when the
 // answer is an overload marked "x-should-retry: false", the last answer
 // is returned as it is. An exhausted quota (OpenAI's
@@ -256,6 +261,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	ctx := req.Context()
+	signed, arrived := signedV4(req), l.now()
 	var opts []AcquireOption
 	var learn func(signals.Usage, string)
 	// A body that is no JSON (an upload) is charged no estimate, but the
@@ -349,12 +355,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			tk.rateLimitedFinal(hint, overloaded)
 			return resp, nil
 		}
-		if err := tk.waitRetry(ctx, hint, overloaded); err != nil {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if signed {
+			wctx, cancel = context.WithTimeout(ctx, sigV4Window-time.Duration(l.now()-arrived))
+		}
+		err = tk.waitRetry(wctx, hint, overloaded)
+		cancel()
+		if err != nil {
 			closeBody(next)
-			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) || tk.probe {
-				// The retry is hopeless (too late, or the server's daily
-				// request budget is used up), or the call is a probe's,
-				// whose answer is the refusal: the caller gets it.
+			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) || tk.probe ||
+				signed && ctx.Err() == nil {
+				// The retry is hopeless (too late, for the caller's
+				// deadline or the request's signature, or the server's
+				// daily request budget is used up), or the call is a
+				// probe's, whose answer is the refusal: the caller gets
+				// it.
 				return resp, nil
 			}
 			_ = resp.Body.Close()
@@ -363,4 +378,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = resp.Body.Close()
 		out = next
 	}
+}
+
+// sigV4Window is how long after it reaches the transport a request signed
+// with AWS Signature Version 4 may still be sent: AWS refuses a signature
+// more than five minutes old (403, "Signature expired"), and the rest is
+// left for the clocks to differ and the request to travel.
+const sigV4Window = 4*time.Minute + 30*time.Second
+
+// signedV4 reports whether req is signed with AWS Signature Version 4 in
+// its headers, as the AWS SDK for Go v2 signs a request just before
+// sending it: the transport sends it again only within sigV4Window of when
+// it came, and a retry that cannot go out by then hands its refusal back,
+// for the SDK to sign anew.
+func signedV4(req *http.Request) bool {
+	return strings.HasPrefix(req.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ")
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
@@ -28,15 +29,19 @@ import (
 // InvokeModelWithResponseStream answer as a Meta Llama model does, the
 // stream's last chunk carrying Bedrock's invocation metrics; CountTokens
 // answers {"inputTokens": N}. The next requests can be refused as Bedrock
-// refuses them (see refuse).
+// refuses them (see refuse). When now is set, a request whose SigV4
+// signature (its X-Amz-Date) is more than five minutes old by now is
+// refused as Bedrock refuses it: 403 InvalidSignatureException.
 type fakeRuntime struct {
 	in, out int // the usage every answer reports
 	// cacheRead and cacheWrite are the prompt-cache figures the Converse
 	// answers report beside it, when not 0.
 	cacheRead, cacheWrite int
+	now                   func() time.Time
 
 	mu      sync.Mutex
 	calls   []string // "method model" of each request, refused ones too
+	expired int      // requests refused for an expired signature
 	refusal []refusal
 	srv     *httptest.Server
 }
@@ -72,6 +77,13 @@ func (f *fakeRuntime) Calls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.calls...)
+}
+
+// Expired returns how many requests were refused for an expired signature.
+func (f *fakeRuntime) Expired() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.expired
 }
 
 // runtimeTransport returns a transport that trusts f and closes every
@@ -141,6 +153,9 @@ func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Amzn-Requestid", "f00dcafe-0000-4000-8000-000000000000")
+	if f.now != nil {
+		w.Header().Set("Date", f.now().UTC().Format(http.TimeFormat)) // the clients' clock
+	}
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/model/")
 	k := strings.LastIndexByte(rest, '/')
 	if !ok || r.Method != http.MethodPost || k < 0 {
@@ -155,6 +170,13 @@ func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=") {
 		bedrockError(w, http.StatusForbidden, "AccessDeniedException", "the request is not signed")
+		return
+	}
+	if signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date")); f.now != nil && (err != nil || f.now().Sub(signed) > 5*time.Minute) {
+		f.mu.Lock()
+		f.expired++
+		f.mu.Unlock()
+		bedrockError(w, http.StatusForbidden, "InvalidSignatureException", "Signature expired: "+r.Header.Get("X-Amz-Date")+" is now earlier than 5 min. ago")
 		return
 	}
 	if !json.Valid(body) {
