@@ -43,7 +43,10 @@ import (
 // event that ends its converse-stream, see signals.EventStreamUsage); the
 // usage of Bedrock's Converse API is read in its camelCase (inputTokens,
 // outputTokens, cacheWriteInputTokens; its cacheReadInputTokens are not
-// charged). A response closed before its end keeps
+// charged), and an Amazon Bedrock answer whose body reports no usage (an
+// InvokeModel answer of Meta's Llama, say) is charged the token counts of
+// its headers, X-Amzn-Bedrock-Input-Token-Count and -Output-Token-Count.
+// A response closed before its end keeps
 // the estimate, unless the whole answer had passed: openai-go closes a
 // stream as soon as it reads "data: [DONE]". An Anthropic stream is whole
 // only once its message_stop has passed: one the server breaks off (with an
@@ -238,6 +241,10 @@ type usageTap struct {
 	head     []byte
 	messages bool
 	seen     bool
+	// headers is the usage the answer's headers report (Amazon
+	// Bedrock's token counts, see signals.BedrockHeaderUsage), which
+	// stands when its body reports none.
+	headers signals.Usage
 }
 
 // maxEventLine bounds the start of a stream line kept to find the event
@@ -247,7 +254,22 @@ const maxEventLine = 32
 // newUsageTap returns a tap for resp, or nil when its usage cannot be read.
 // A body the caller asked to get compressed (setting Accept-Encoding
 // itself) is read for its usage only when it is a JSON answer in gzip.
+// The token counts of the headers of an Amazon Bedrock answer stand for
+// a body that reports no usage, or is not read.
 func newUsageTap(resp *http.Response) *usageTap {
+	u := newBodyTap(resp)
+	if h := signals.BedrockHeaderUsage(resp.Header); h.Known {
+		if u == nil {
+			u = &usageTap{over: true} // its body is not read
+		}
+		u.headers = h
+	}
+	return u
+}
+
+// newBodyTap returns a tap that reads resp's body for its usage, or nil
+// when it cannot be read.
+func newBodyTap(resp *http.Response) *usageTap {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
 	switch {
@@ -327,8 +349,17 @@ func (u *usageTap) keepHead(p []byte) {
 	}
 }
 
-// usage returns the usage found in the whole body.
+// usage returns the usage found in the whole body, or else in the
+// headers.
 func (u *usageTap) usage() signals.Usage {
+	if got := u.bodyUsage(); got.Known {
+		return got
+	}
+	return u.headers
+}
+
+// bodyUsage returns the usage found in the whole body.
+func (u *usageTap) bodyUsage() signals.Usage {
 	if u.stream != nil {
 		return u.stream.Usage()
 	}

@@ -1,6 +1,9 @@
 package signals
 
-import "math"
+import (
+	"math"
+	"net/http"
+)
 
 // Usage is the token consumption a provider reports for one response.
 type Usage struct {
@@ -229,4 +232,24 @@ func ParseUsage(body []byte) Usage {
 	var a AnswerUsage
 	_, _ = a.Write(body)
 	return a.Usage()
+}
+
+// BedrockHeaderUsage reads the token counts Amazon Bedrock sends in the
+// headers of an InvokeModel answer, whatever the model:
+// X-Amzn-Bedrock-Input-Token-Count and X-Amzn-Bedrock-Output-Token-Count.
+// The Usage is not Known when neither is there.
+func BedrockHeaderUsage(h http.Header) Usage {
+	var u usageParts
+	for _, c := range [...]struct {
+		name string
+		part usagePart
+	}{
+		{"X-Amzn-Bedrock-Input-Token-Count", partInput},
+		{"X-Amzn-Bedrock-Output-Token-Count", partOutput},
+	} {
+		if n, ok := numberCount(h.Get(c.name)); ok {
+			u.value[c.part], u.seen[c.part] = n, true
+		}
+	}
+	return u.usage()
 }
