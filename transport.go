@@ -219,6 +219,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	counts := chargesNoTokens(req)
 	jsonBody, boundary := bodyType(req)
+	if streamsBody(req) {
+		jsonBody, boundary = false, "" // no JSON to read: a stream of events
+	}
 	need := jsonBody && !createsBatch(req) && (t.service != nil || (t.limiter.tokenBudgeted() && !counts))
 	out, body, err := t.prepare(req, need)
 	if err != nil {

@@ -17,11 +17,12 @@ import (
 // know it (need), the body. When req has no GetBody, its body is read (up
 // to the bound) and the returned request is a copy that can be replayed.
 // When the body is read through GetBody, the returned request is a copy
-// that sends a body GetBody gives afresh (see withFreshBody). Otherwise
-// the returned request is req itself. On an error req's body is left
+// that sends a body GetBody gives afresh (see withFreshBody). Otherwise,
+// and for a body that streams (see streamsBody), which is never read, the
+// returned request is req itself. On an error req's body is left
 // open, for RoundTrip to close.
 func (t *Transport) prepare(req *http.Request, need bool) (*http.Request, []byte, error) {
-	if req.Body == nil || req.Body == http.NoBody {
+	if req.Body == nil || req.Body == http.NoBody || streamsBody(req) {
 		return req, nil, nil
 	}
 	if req.GetBody != nil {

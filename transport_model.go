@@ -133,6 +133,18 @@ func bedrockModel(u *url.URL) string {
 // bedrockMethods are the methods of Amazon Bedrock's runtime API that name
 // their model in the path, /model/{modelId}/{method}.
 var bedrockMethods = map[string]bool{
-	"invoke": true, "invoke-with-response-stream": true,
+	"invoke": true, "invoke-with-response-stream": true, "invoke-with-bidirectional-stream": true,
 	"converse": true, "converse-stream": true, "count-tokens": true,
+}
+
+// streamsBody reports whether req's body is the caller's half of a
+// bidirectional stream, which the server reads as it is written while its
+// answer comes back: Amazon Bedrock's
+// /model/{modelId}/invoke-with-bidirectional-stream, whose body the AWS
+// SDK writes event by event, with no length and no Content-Type. Such a
+// body is sent as it comes, never read nor kept, and so is not sent again
+// after a 429: the refusal is handed back.
+func streamsBody(req *http.Request) bool {
+	return req.URL != nil && strings.HasSuffix(req.URL.Path, "/invoke-with-bidirectional-stream") &&
+		bedrockModel(req.URL) != ""
 }

@@ -148,6 +148,10 @@ func converseStream(c *bedrockruntime.Client, model string, maxTokens int32) (st
 }
 
 func (f *fakeRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/invoke-with-bidirectional-stream") {
+		f.duplex(w, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -262,5 +266,33 @@ func eventSender(w http.ResponseWriter) func(typ, payload string) {
 		})
 		_, _ = w.Write(buf.Bytes())
 		w.(http.Flusher).Flush()
+	}
+}
+
+// duplex answers InvokeModelWithBidirectionalStream over HTTP/2: it sends
+// its answer's headers at once, then answers each chunk of the request's
+// event stream with a chunk of the same bytes, as they come, until the
+// request's stream ends.
+func (f *fakeRuntime) duplex(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.calls = append(f.calls, "invoke-with-bidirectional-stream")
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	send := eventSender(w)
+	dec := eventstream.NewDecoder()
+	for {
+		signed, err := dec.Decode(r.Body, nil)
+		if err != nil {
+			return
+		}
+		// Each event comes signed: a message whose payload is the
+		// event's own message.
+		msg, err := dec.Decode(bytes.NewReader(signed.Payload), nil)
+		if err != nil {
+			return
+		}
+		send("chunk", string(msg.Payload))
 	}
 }
