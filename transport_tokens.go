@@ -28,8 +28,9 @@ import (
 // their playing time, read from an inline file's header (see
 // signals.Request.MediaTokens), as input; a Gemini request's media by what
 // the model its URL names counts (see signals.ParseRequestFor); max_tokens,
-// max_completion_tokens, max_output_tokens or Bedrock's Converse API's
-// inferenceConfig.maxTokens, times the completions asked
+// max_completion_tokens, max_output_tokens, Bedrock's Converse API's
+// inferenceConfig.maxTokens or the cap of another Bedrock model's own
+// request (see signals.Request.MaxTokens), times the completions asked
 // for with "n", as output, or without a cap the mean output of its model's
 // uncapped answers, see outputMeans), and the charge is corrected from the
 // usage the response reports: the "usage" object of a JSON answer (read as

@@ -11,9 +11,12 @@ type Request struct {
 	Model string
 	// MaxTokens is the output cap from "max_tokens",
 	// "max_completion_tokens", "max_output_tokens", Gemini's
-	// generationConfig.maxOutputTokens or Amazon Bedrock's Converse API's
-	// inferenceConfig.maxTokens, in that order of preference; 0 when none
-	// is present. It caps each completion: see Choices.
+	// generationConfig.maxOutputTokens, Amazon Bedrock's Converse API's
+	// inferenceConfig.maxTokens, or, in the requests of other models on
+	// Bedrock, Meta Llama's "max_gen_len", Amazon Nova's
+	// inferenceConfig.max_new_tokens or Amazon Titan's
+	// textGenerationConfig.maxTokenCount, in that order of preference; 0
+	// when none is present. It caps each completion: see Choices.
 	MaxTokens int64
 	// Choices is the number of completions the request asks for, each
 	// capped at MaxTokens: OpenAI's "n" (or the legacy completions'
@@ -24,7 +27,7 @@ type Request struct {
 	// PromptChars is the number of bytes of prompt text: message
 	// contents (the tool calls and results among them), the system
 	// prompt ("system" or "instructions"), "prompt" and "input" (and
-	// Gemini's "contents" and "systemInstruction", and the "content" of
+	// Amazon Titan's "inputText", Gemini's "contents" and "systemInstruction", and the "content" of
 	// an embedContent or of each of batchEmbedContents' "requests"), and
 	// the tool definitions ("tools", the older "functions", or the
 	// Converse API's "toolConfig"), which the providers put in the
@@ -159,7 +162,8 @@ func ParseRequestFor(body []byte, model string) Request {
 		system, instructions, prompt              []byte
 		systemInstruction, systemInstructionSnake []byte
 		tools, functions, toolConfig              []byte
-		inferenceConfig                           []byte
+		inferenceConfig, maxGenLen                []byte
+		textGenerationConfig, inputText           []byte
 		content, requests                         []byte
 		previousResponseID, conversation          []byte
 	}
@@ -209,6 +213,12 @@ func ParseRequestFor(body []byte, model string) Request {
 			f.toolConfig = v
 		case "inferenceConfig":
 			f.inferenceConfig = v
+		case "max_gen_len":
+			f.maxGenLen = v
+		case "textGenerationConfig":
+			f.textGenerationConfig = v
+		case "inputText":
+			f.inputText = v
 		case "content":
 			f.content = v
 		case "requests":
@@ -255,8 +265,16 @@ func ParseRequestFor(body []byte, model string) Request {
 			r.Choices = max(r.Choices, n)
 		}
 	}
-	if cfg := f.inferenceConfig; r.MaxTokens == 0 && isObject(cfg) {
-		r.MaxTokens, _ = rawCount(member(cfg, "maxTokens"))
+	// The caps of Amazon Bedrock's Converse API and of its models' own
+	// requests, when none of the above is set.
+	for _, v := range [...][]byte{
+		memberOf(f.inferenceConfig, "maxTokens"), f.maxGenLen,
+		memberOf(f.inferenceConfig, "max_new_tokens"),
+		memberOf(f.textGenerationConfig, "maxTokenCount"),
+	} {
+		if r.MaxTokens == 0 {
+			r.MaxTokens, _ = rawCount(v)
+		}
 	}
 	for _, list := range [...][]byte{f.messages, f.contents, f.input} {
 		if len(list) > 0 && list[0] == '[' {
@@ -271,7 +289,7 @@ func ParseRequestFor(body []byte, model string) Request {
 		model = r.Model
 	}
 	images := imageTally{model: model, gemini: geminiMedia{gen: geminiGeneration(model), level: level}}
-	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.contents, f.systemInstruction, f.systemInstructionSnake, f.content, f.requests} {
+	for _, v := range [...][]byte{f.messages, f.system, f.instructions, f.prompt, f.input, f.inputText, f.contents, f.systemInstruction, f.systemInstructionSnake, f.content, f.requests} {
 		r.PromptChars = satAdd(r.PromptChars, textLen(v, 0, &images))
 	}
 	r.ImageTokens, r.UnsizedImageTokens = images.tokens, images.bound
@@ -286,4 +304,13 @@ func ParseRequestFor(body []byte, model string) Request {
 		}
 	}
 	return r
+}
+
+// memberOf returns the member name of v when v is a JSON object (see
+// member), or nil.
+func memberOf(v []byte, name string) []byte {
+	if !isObject(v) {
+		return nil
+	}
+	return member(v, name)
 }
