@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // These tests drive the limiter's transport with anthropic-sdk-go's
@@ -46,30 +47,6 @@ func startFake(t *testing.T, rpm, burst int, now func() time.Time) *fakeBedrock 
 	return f
 }
 
-// noKeepAlive returns a transport that trusts f and closes every
-// connection after its answer.
-func noKeepAlive(t *testing.T, f *fakeBedrock) *http.Transport {
-	tr := f.srv.Client().Transport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	t.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-// newMonitor returns a Monitor stopped with the test.
-func newMonitor(t *testing.T) *ratellmiter.Monitor {
-	m := ratellmiter.NewMonitor()
-	t.Cleanup(func() { _ = m.Stop() })
-	return m
-}
-
-// newTransport returns a limiter's transport over base.
-func newTransport(t *testing.T, base http.RoundTripper, opt ratellmiter.TransportOption) *ratellmiter.Transport {
-	t.Helper()
-	tr, err := ratellmiter.NewTransport(base, opt)
-	require.NoError(t, err)
-	return tr
-}
-
 // stream makes a streamed call and returns its text.
 func stream(c anthropic.Client, model string) (string, error) {
 	s := c.Messages.NewStreaming(context.Background(), message(model))
@@ -89,14 +66,14 @@ func stream(c anthropic.Client, model string) (string, error) {
 // limiter for fails without being sent.
 func TestBedrockCallsTakeTheTicketOfTheirModel(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	mon := newMonitor(t)
+	mon := exampletest.NewMonitor(t)
 	svc := ratellmiter.NewService("bedrock", nil)
 	t.Cleanup(func() { _ = svc.Close() })
 	lHaiku, err := svc.NewLimiter(haiku, 600, ratellmiter.WithMonitor(mon))
 	require.NoError(t, err)
 	lSonnet, err := svc.NewLimiter(sonnet, 600, ratellmiter.WithMonitor(mon))
 	require.NoError(t, err)
-	c := newClient(fake.srv.URL, newTransport(t, noKeepAlive(t, fake), ratellmiter.WithServiceLimiters(svc)))
+	c := newClient(fake.srv.URL, exampletest.NewTransport(t, exampletest.NoKeepAlive(t, fake.srv), ratellmiter.WithServiceLimiters(svc)))
 
 	for _, model := range []string{haiku, haiku, sonnet} {
 		res, err := c.Messages.New(context.Background(), message(model))
@@ -146,11 +123,11 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestThrottlingExceptionPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, 60, 1, clock.Now) // one request a second
-	base := clock.stamped(noKeepAlive(t, fake))
+	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake.srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(fake.srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		_, err = c.Messages.New(context.Background(), message(haiku))
 		require.NoError(t, err)
 		_, err = c.Messages.New(context.Background(), message(haiku))
@@ -174,7 +151,7 @@ func TestThrottlingExceptionPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 // banked, which issues 100,000 tickets a second.
 func budgetLimiter(t *testing.T, budget int) *ratellmiter.BucketRateLimiter {
 	t.Helper()
-	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 		ratellmiter.WithOutputTokensPerMinute(budget), ratellmiter.WithTokenBurst(time.Minute))
 	require.NoError(t, err)
 	return l
@@ -198,7 +175,7 @@ func outputRoom(l *ratellmiter.BucketRateLimiter, out int) bool {
 func TestACallIsChargedItsMaxTokensThenItsUsage(t *testing.T) {
 	const budget = 10_000
 	fake := startFake(t, 6000, 100, nil)
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	for _, streamed := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			l := budgetLimiter(t, budget)
@@ -208,7 +185,7 @@ func TestACallIsChargedItsMaxTokensThenItsUsage(t *testing.T) {
 				<-release
 				return base.RoundTrip(r)
 			})
-			c := newClient(fake.srv.URL, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+			c := newClient(fake.srv.URL, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 			errc := make(chan error)
 			go func() {
 				var err error
@@ -237,7 +214,7 @@ func TestACallIsChargedItsMaxTokensThenItsUsage(t *testing.T) {
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 	var clock virtualClock
 	fake := startFake(t, fakeRPM, fakeBurst, clock.Now)
-	base := clock.stamped(noKeepAlive(t, fake))
+	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
@@ -265,11 +242,11 @@ func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
 // lower the limit: it says nothing about the caller's rate.
 func TestModelNotReadyPausesWithoutLoweringTheLimit(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(1200, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(1200, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake.srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newClient(fake.srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		for range 2 {
 			fake.NotReady(1)
 			_, err := c.Messages.New(context.Background(), message(haiku))
@@ -289,11 +266,11 @@ func TestModelNotReadyPausesWithoutLoweringTheLimit(t *testing.T) {
 // accounted for.
 func TestTheSDKsOwnRetriesTakeTicketsOfTheirOwn(t *testing.T) {
 	fake := startFake(t, 6000, 100, nil)
-	base := noKeepAlive(t, fake)
+	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)), ratellmiter.WithMaxRetries(0))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)), ratellmiter.WithMaxRetries(0))
 		require.NoError(t, err)
-		c := anthropic.NewClient(append(clientOptions(fake.srv.URL, newTransport(t, base, ratellmiter.WithLimiter(l))), option.WithMaxRetries(2))...)
+		c := anthropic.NewClient(append(clientOptions(fake.srv.URL, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l))), option.WithMaxRetries(2))...)
 		fake.NotReady(2)
 		res, err := c.Messages.New(context.Background(), message(haiku))
 		require.NoError(t, err, "the SDK's third attempt succeeds")

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // InvokeModelWithBidirectionalStream (Amazon Nova Sonic's speech to
@@ -24,9 +25,9 @@ func TestABedrockBidirectionalStreamFlowsThroughTheTransport(t *testing.T) {
 	fake := startRuntime(t, answerIn, answerOut)
 	svc := ratellmiter.NewService("bedrock", nil)
 	t.Cleanup(func() { _ = svc.Close() })
-	l, err := svc.NewLimiter(sonic, 600, ratellmiter.WithMonitor(newMonitor(t)))
+	l, err := svc.NewLimiter(sonic, 600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 	require.NoError(t, err)
-	c := newRuntimeClient(fake, newTransport(t, runtimeTransport(t, fake), ratellmiter.WithServiceLimiters(svc)))
+	c := newRuntimeClient(fake, exampletest.NewTransport(t, runtimeTransport(t, fake), ratellmiter.WithServiceLimiters(svc)))
 
 	// A bound on the session, which takes a few milliseconds: without it
 	// a session whose events never go out would wait for ever.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // room reports whether the budgets of l hold in input and out output
@@ -70,7 +71,7 @@ func TestAConverseCallIsChargedItsMaxTokensAndItsToolsWhileItRuns(t *testing.T) 
 	fake := startRuntime(t, answerIn, answerOut)
 	base := runtimeTransport(t, fake)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+		l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 			ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
 			ratellmiter.WithTokenBurst(time.Minute))
 		require.NoError(t, err)
@@ -80,7 +81,7 @@ func TestAConverseCallIsChargedItsMaxTokensAndItsToolsWhileItRuns(t *testing.T) 
 			<-release
 			return base.RoundTrip(r)
 		})
-		c := newRuntimeClient(fake, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+		c := newRuntimeClient(fake, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 		errc := make(chan error)
 		go func() {
 			_, err := c.Converse(context.Background(), toolCall("amazon.nova-pro-v1:0", maxTokens))

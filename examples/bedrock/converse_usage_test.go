@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // tokenLimiter returns a limiter of budget tokens a minute, all banked,
 // which issues 100,000 tickets a second.
 func tokenLimiter(t *testing.T, budget int) *ratellmiter.BucketRateLimiter {
 	t.Helper()
-	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+	l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 		ratellmiter.WithTokensPerMinute(budget), ratellmiter.WithTokenBurst(time.Minute))
 	require.NoError(t, err)
 	return l
@@ -52,7 +53,7 @@ func TestConverseCallsAreChargedTheUsageTheirAnswersReport(t *testing.T) {
 		t.Run(map[bool]string{false: "Converse", true: "ConverseStream"}[streamed], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := tokenLimiter(t, budget)
-				c := newRuntimeClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+				c := newRuntimeClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 				if streamed {
 					text, usage, err := converseStream(c, "meta.llama3-1-8b-instruct-v1:0", 100)
 					require.NoError(t, err)

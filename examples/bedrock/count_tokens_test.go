@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // Bedrock's CountTokens (POST /model/{modelId}/count-tokens) runs no
@@ -26,7 +27,7 @@ func TestBedrockCountTokensTakesATicketButNoTokens(t *testing.T) {
 	base := runtimeTransport(t, fake)
 	synctest.Test(t, func(t *testing.T) {
 		l := tokenLimiter(t, budget)
-		c := newRuntimeClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newRuntimeClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		uncapped := converseInput(haiku, 0)
 		uncapped.InferenceConfig = nil
 		_, err := c.Converse(context.Background(), uncapped)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // DefaultClassifier reads the errors of the AWS SDK's Bedrock runtime
@@ -57,7 +58,7 @@ func TestDoRetriesAConverseCallThrottledByBedrock(t *testing.T) {
 	fake := startRuntime(t, answerIn, answerOut)
 	base := runtimeTransport(t, fake)
 	synctest.Test(t, func(t *testing.T) {
-		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
 		c := newRuntimeClient(fake, base)
 		fake.refuse(http.StatusTooManyRequests, "ThrottlingException", nil)

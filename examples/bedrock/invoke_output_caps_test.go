@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // An InvokeModel call to a model that is not Anthropic's is charged,
@@ -34,7 +35,7 @@ func TestInvokeModelCallsAreChargedTheOutputCapOfTheirModelsRequest(t *testing.T
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(newMonitor(t)),
+				l, err := ratellmiter.NewBucketRateLimiter(6_000_000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 					ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
 					ratellmiter.WithTokenBurst(time.Minute))
 				require.NoError(t, err)
@@ -44,7 +45,7 @@ func TestInvokeModelCallsAreChargedTheOutputCapOfTheirModelsRequest(t *testing.T
 					<-release
 					return base.RoundTrip(r)
 				})
-				c := newRuntimeClient(fake, newTransport(t, gate, ratellmiter.WithLimiter(l)))
+				c := newRuntimeClient(fake, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 				errc := make(chan error)
 				go func() {
 					_, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{

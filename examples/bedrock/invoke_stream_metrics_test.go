@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // The stream of a model that is not Anthropic's (Meta's Llama here),
@@ -26,7 +27,7 @@ func TestAStreamOfAnyModelIsChargedTheInvocationMetricsOfItsLastChunk(t *testing
 	base := runtimeTransport(t, fake)
 	synctest.Test(t, func(t *testing.T) {
 		l := tokenLimiter(t, budget)
-		c := newRuntimeClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+		c := newRuntimeClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 		res, err := c.InvokeModelWithResponseStream(context.Background(), &bedrockruntime.InvokeModelWithResponseStreamInput{
 			ModelId:     aws.String("meta.llama3-1-8b-instruct-v1:0"),
 			ContentType: aws.String("application/json"),

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // An InvokeModel answer of a model whose body reports its usage in a shape
@@ -28,7 +29,7 @@ func TestAnInvokeModelCallIsChargedTheTokenCountsOfItsAnswersHeaders(t *testing.
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := tokenLimiter(t, budget)
-				c := newRuntimeClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)))
+				c := newRuntimeClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)))
 				_, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{
 					ModelId:     aws.String("meta.llama3-1-8b-instruct-v1:0"),
 					ContentType: contentType,

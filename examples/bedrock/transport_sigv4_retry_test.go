@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ratellmiter/ratellmiter"
+	"github.com/ratellmiter/ratellmiter/internal/exampletest"
 )
 
 // The transport sends a throttled request again as it is, with the SigV4
@@ -33,9 +34,9 @@ func TestTheTransportHandsBackAThrottleRatherThanResendAnExpiredSignature(t *tes
 			}
 			base := clock.stamped(runtimeTransport(t, fake))
 			synctest.Test(t, func(t *testing.T) {
-				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(newMonitor(t)))
+				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 				require.NoError(t, err)
-				c := newRuntimeClient(fake, newTransport(t, base, ratellmiter.WithLimiter(l)),
+				c := newRuntimeClient(fake, exampletest.NewTransport(t, base, ratellmiter.WithLimiter(l)),
 					func(o *bedrockruntime.Options) { o.RetryMaxAttempts = attempts })
 				_, err = c.Converse(context.Background(), converseInput(haiku, 100))
 				var throttled *types.ThrottlingException
