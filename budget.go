@@ -302,7 +302,11 @@ func clamp32(n int64) int32 { return int32(min(n, math.MaxInt32)) }
 // may refuse a call that the tokens given back later would have let
 // through. Calling it again replaces the earlier report. It does
 // nothing on a ticket that was given up, or when the limiter has no token
-// budget. Report the usage of the answer that ends the call: a report
+// budget. A count above a minute of a token budget is charged as a minute
+// of it: the provider refuses a call larger than its limit, as Acquire
+// does (ErrExceedsBudget), so such a count is wrong (a broken proxy, a
+// server counting bytes), and charged whole it would hold every later call
+// for as many minutes as it holds minutes of budget. Report the usage of the answer that ends the call: a report
 // made before RateLimited becomes what the retry is charged, in place of
 // the estimate.
 func (t *Ticket) Used(input, output int) {
@@ -317,7 +321,8 @@ func (t *Ticket) Used(input, output int) {
 	if s := t.state.Load(); s != stateIssued && s != stateDone {
 		return
 	}
-	in, out := clamp32(max(int64(input), 0)), clamp32(max(int64(output), 0))
+	in64, out64 := l.bud.fit(max(int64(input), 0), max(int64(output), 0), math.MaxInt64, math.MaxInt64)
+	in, out := clamp32(in64), clamp32(out64)
 	now := l.now()
 	di, do := int64(in)-int64(t.in), int64(out)-int64(t.out)
 	l.bud.tokens.charge(now, di+do)

@@ -215,6 +215,24 @@ func (r *ledgerRun) exceeds(in, out int) bool {
 	return r.tpm > 0 && in+out > r.tpm || r.itpm > 0 && in > r.itpm || r.otpm > 0 && out > r.otpm
 }
 
+// charged is what Used charges for a usage of in and out tokens: at
+// most a minute of each token budget, the output lowered first where the
+// combined budget is exceeded.
+func (r *ledgerRun) charged(in, out int) (int64, int64) {
+	i, o := int64(in), int64(out)
+	if r.otpm > 0 {
+		o = min(o, int64(r.otpm))
+	}
+	if r.tpm > 0 && i+o > int64(r.tpm) {
+		o = max(0, int64(r.tpm)-i)
+		i = min(i, int64(r.tpm)-o)
+	}
+	if r.itpm > 0 {
+		i = min(i, int64(r.itpm))
+	}
+	return i, o
+}
+
 // ctx returns a caller's context: without end, with a deadline, or one
 // the run may cancel.
 func (r *ledgerRun) ctx() context.Context {
@@ -330,12 +348,13 @@ func (r *ledgerRun) spawnAcquire() {
 		}
 		time.Sleep(p.holds[len(p.holds)-1])
 		used := func() {
-			di, do := int64(p.in)-cin, int64(p.out)-cout
+			uin, uout := r.charged(p.in, p.out)
+			di, do := uin-cin, uout-cout
 			if useTokens || r.tpm+r.itpm+r.otpm > 0 {
 				r.record(ledgerEvent{id: id, kind: ledgerAdjust, in: di, out: do})
 			}
 			tk.Used(p.in, p.out)
-			cin, cout = int64(p.in), int64(p.out)
+			cin, cout = uin, uout
 		}
 		switch p.final {
 		case 0:
