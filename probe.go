@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // pauseState is a limiter's pause: after a rate-limit error it issues no
@@ -77,11 +78,32 @@ func (p *pauseState) nextWake() int64 {
 	return p.probeAt
 }
 
+// maxEventDetail bounds the detail of an event, in bytes. A failed
+// probe's detail is its error's text, which may hold the whole body the
+// server answered (anthropic-sdk-go's errors do): whole, it would make the
+// minute's record too long to read back (see maxLogLine), and grow the
+// log by that body at every probe.
+const maxEventDetail = 4 << 10
+
 // event records a pause, probe or resume in the minute log and says it
-// through the logger.
+// through the logger, its detail cut to maxEventDetail bytes.
 func (l *BucketRateLimiter) event(now int64, kind, detail string) {
+	detail = cutDetail(detail)
 	l.act.event(l, now, kind, detail)
 	l.logger.Info("ratellmiter: "+kind, "limiter", l.name, "detail", detail)
+}
+
+// cutDetail returns s cut to maxEventDetail bytes, at the start of a
+// character, with "…" to say it was cut.
+func cutDetail(s string) string {
+	if len(s) <= maxEventDetail {
+		return s
+	}
+	i := maxEventDetail
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // onRateLimited handles a rate-limit error reported at now, with the
