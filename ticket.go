@@ -102,6 +102,14 @@ func (t *Ticket) RateLimited(ctx context.Context, retryAfter time.Duration) erro
 // rate, so that the limiter pauses all the same but learns nothing about
 // its limit from it.
 func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overloaded bool) error {
+	return t.waitRetryReleasing(ctx, retryAfter, overloaded, nil)
+}
+
+// waitRetryReleasing is waitRetry, calling release, when given, once the
+// ticket is queued to wait, after the checks that fail at once: what the
+// caller holds of the refused call it lets go of then, rather than
+// through the wait.
+func (t *Ticket) waitRetryReleasing(ctx context.Context, retryAfter time.Duration, overloaded bool, release func()) error {
 	if t.l == nil {
 		if t.probe && t.state.CompareAndSwap(stateIssued, stateCancelled) {
 			return errProbeCall
@@ -141,6 +149,9 @@ func (t *Ticket) waitRetry(ctx context.Context, retryAfter time.Duration, overlo
 	l.q.pushRetry(t)
 	l.dispatch(now)
 	l.mu.Unlock()
+	if release != nil {
+		release()
+	}
 	if err := l.wait(ctx, t); err != nil {
 		return err
 	}

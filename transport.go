@@ -147,7 +147,9 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // signature five minutes old (the SDK signs its own retries anew), while
 // the server reports its request budget of a day used up, or when the
 // answer is an overload marked "x-should-retry: false", the last answer
-// is returned as it is. An exhausted quota (OpenAI's
+// is returned as it is (but for an error body longer than 64 KiB, which is
+// closed past its first 64 KiB once the retry waits, and so handed on cut
+// when the limiter then refuses the retry). An exhausted quota (OpenAI's
 // insufficient_quota, Anthropic's
 // enforced_spend_limit_reached, Gemini's per-day quotas, or a 429 with
 // "x-should-retry: false") is returned at once without pausing the
@@ -362,7 +364,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if signed {
 			wctx, cancel = context.WithTimeout(ctx, sigV4Window-time.Duration(l.now()-arrived))
 		}
-		err = tk.waitRetry(wctx, hint, overloaded)
+		// The refused answer is let go of while the retry waits (see
+		// cutErrorBody); a retry that fails at once hands it on whole.
+		err = tk.waitRetryReleasing(wctx, hint, overloaded, func() { cutErrorBody(resp) })
 		cancel()
 		if err != nil {
 			closeBody(next)

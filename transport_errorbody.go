@@ -47,7 +47,7 @@ func inspect(resp *http.Response) (signals.ErrorInfo, error) {
 	if len(body) > maxErrorBody {
 		// Too long for an error: classify by status and headers only,
 		// and keep the rest readable.
-		resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), orig), orig}
+		resp.Body = &unreadErrorBody{Reader: io.MultiReader(bytes.NewReader(body), orig), orig: orig, head: body}
 		return signals.ParseErrorBody(resp.StatusCode, resp.Header, nil, time.Now()), nil
 	}
 	_ = orig.Close()
@@ -68,10 +68,30 @@ func decoded(h http.Header, body []byte) []byte {
 	return plain
 }
 
-// readCloser joins a reader and the closer of the body it reads from.
-type readCloser struct {
+// unreadErrorBody is the body inspect puts back for an error body too
+// long to classify: head, the bytes it read, then the rest of orig, the
+// server's body, unread.
+type unreadErrorBody struct {
 	io.Reader
-	io.Closer
+	orig io.ReadCloser
+	head []byte
+}
+
+// Close closes the server's body.
+func (b *unreadErrorBody) Close() error { return b.orig.Close() }
+
+// cutErrorBody closes the server's body of resp when inspect left it
+// unread past its first bytes, and puts back a body of those bytes alone.
+// A request that waits out a pause to be sent again must not hold the
+// answer it will not use: its connection (HTTP/1.1), or its stream with up
+// to a window of data buffered in the client (4 MiB over HTTP/2), would be
+// held for as long. Only a retry that then fails (the limiter stops, or
+// says the server's daily budget is spent) hands resp on, cut so.
+func cutErrorBody(resp *http.Response) {
+	if b, ok := resp.Body.(*unreadErrorBody); ok {
+		_ = b.orig.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(b.head))
+	}
 }
 
 // errReader fails every read with its error.
