@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -13,9 +14,9 @@ import (
 // comes first: once the request's context has ended, net/http gives up on
 // the body, and a caller may drop it unclosed (anthropic-sdk-go does when
 // its context ends as the answer's headers arrive), which must not hold
-// the ticket for ever. The body of an upgraded connection (a 101), which
-// outlives the context it was asked with, holds its ticket until it is
-// closed. A tap, when given,
+// the ticket for ever. The body of an upgraded connection (a 101 to a
+// request that asked for it, see asksUpgrade), which outlives the context
+// it was asked with, holds its ticket until it is closed. A tap, when given,
 // reads the usage the body reports and corrects the ticket's token charge
 // if the body was read to its end, or closed after the whole answer had
 // passed (see usageTap.final).
@@ -29,7 +30,7 @@ func finishOnClose(ctx context.Context, resp *http.Response, tk *Ticket, tap *us
 		finishTicket(tk, serverError)
 		return resp
 	}
-	if w, ok := resp.Body.(io.Writer); ok {
+	if w, ok := resp.Body.(io.Writer); ok && asksUpgrade(resp.Request) {
 		// A 101 Switching Protocols body is also the connection's writer.
 		resp.Body = &ticketBodyWriter{ticketBody: ticketBody{rc: resp.Body, tk: tk}, w: w}
 		return resp
@@ -42,6 +43,25 @@ func finishOnClose(ctx context.Context, resp *http.Response, tk *Ticket, tap *us
 	}
 	resp.Body = b
 	return resp
+}
+
+// asksUpgrade reports whether req asked to switch protocols (an Upgrade
+// header, and Connection naming it), as a WebSocket's handshake does: a
+// 101 to a request that did not ask is a server's or a proxy's fault,
+// whose connection is no session of the caller's, and ends with the
+// request's context as any answer does.
+func asksUpgrade(req *http.Request) bool {
+	if req == nil || req.Header.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range req.Header["Connection"] {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // finishTicket finishes tk: Abandon if the answer says nothing about the
