@@ -58,7 +58,9 @@ type Classifier func(err error) Classification
 //     Response field of its own (as the AWS SDK's does), and the body of a RawJSON() string
 //     method (as the SDKs have), of a Body field ([]byte or string) or,
 //     for a google.rpc.Status or an error with an HTTPStatusCode field,
-//     the error itself encoded in JSON:
+//     the error itself encoded in JSON (a body longer than 64 KiB is not
+//     read, as the transport reads no more of one; the status and the
+//     headers decide):
 //     429 is a rate limit; 529, a 503 that says when to retry and an
 //     overload the body or Amazon Bedrock's x-amzn-ErrorType header names
 //     (Gemini's UNAVAILABLE, Bedrock's ModelNotReadyException and
@@ -118,23 +120,32 @@ func DefaultClassifier(err error) Classification {
 // body it could not decode), or else the error itself encoded in JSON when
 // it is a google.rpc.Status such as google.golang.org/genai's APIError, or
 // has an HTTPStatusCode field, as go-openai's APIError (its fields are
-// those of the body's "error" object). Nil when e carries none.
+// those of the body's "error" object). Nil when e carries none, or one
+// longer than maxErrorBody, which is not read, as the transport reads no
+// more of an error body: the SDKs keep the whole body, however long.
 func errorBody(e error) []byte {
 	if r, ok := e.(interface{ RawJSON() string }); ok {
-		return errorEnvelope(r.RawJSON())
+		if raw := r.RawJSON(); len(raw) <= maxErrorBody {
+			return errorEnvelope(raw)
+		}
+		return nil
 	}
 	v := indirect(reflect.ValueOf(e))
 	if f := fieldOf(v, "Body"); f.IsValid() {
 		switch {
+		case f.Kind() != reflect.String && (f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Uint8):
+			// No body in bytes: read on.
+		case f.Len() > maxErrorBody:
+			return nil
 		case f.Kind() == reflect.String:
 			return []byte(f.String())
-		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
+		default:
 			return f.Bytes()
 		}
 	}
 	_, rpc := rpcStatus(v)
 	if f := fieldOf(v, "HTTPStatusCode"); rpc || f.IsValid() && f.CanInt() {
-		if b, err := json.Marshal(e); err == nil {
+		if b, err := json.Marshal(e); err == nil && len(b) <= maxErrorBody {
 			return errorEnvelope(string(b))
 		}
 	}
