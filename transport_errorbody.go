@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ratellmiter/ratellmiter/internal/signals"
@@ -86,11 +87,16 @@ func (b *unreadErrorBody) Close() error { return b.orig.Close() }
 // answer it will not use: its connection (HTTP/1.1), or its stream with up
 // to a window of data buffered in the client (4 MiB over HTTP/2), would be
 // held for as long. Only a retry that then fails (the limiter stops, or
-// says the server's daily budget is spent) hands resp on, cut so.
+// says the server's daily budget is spent) hands resp on, cut so, its
+// ContentLength (and Content-Length header, if any) that of the cut body.
 func cutErrorBody(resp *http.Response) {
 	if b, ok := resp.Body.(*unreadErrorBody); ok {
 		_ = b.orig.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(b.head))
+		resp.ContentLength = int64(len(b.head))
+		if resp.Header.Get("Content-Length") != "" {
+			resp.Header.Set("Content-Length", strconv.Itoa(len(b.head)))
+		}
 	}
 }
 
