@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,24 +58,3 @@ func hello(dep string) openai.ChatCompletionNewParams {
 		MaxTokens: openai.Int(maxTok),
 	}
 }
-
-// virtualClock is the fake endpoint's clock in a bubble: the endpoint
-// runs outside it, and reads the time at which the bubble last sent a
-// request, which the transport under the limiter notes.
-type virtualClock struct{ ns atomic.Int64 }
-
-func (c *virtualClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
-// stamped returns base noting on c the time each request is sent.
-func (c *virtualClock) stamped(base http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		now := time.Now().UnixNano()
-		for old := c.ns.Load(); old < now && !c.ns.CompareAndSwap(old, now); old = c.ns.Load() {
-		}
-		return base.RoundTrip(r)
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

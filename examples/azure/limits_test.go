@@ -26,7 +26,7 @@ import (
 // without a window does not change the limit the limiter works at.
 // Stats().Server shows what was sent.
 func TestRemainingZeroWithoutAResetHoldsNothing(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	// 6 requests a minute: one a 10-second window.
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {6, 100_000}})
 	fake.limitHeaders = true
@@ -34,7 +34,7 @@ func TestRemainingZeroWithoutAResetHoldsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.Stamped(base), ratellmiter.WithLimiter(l)))
 		start := time.Now()
 		_, err = c.Chat.Completions.New(context.Background(), hello(mini))
 		require.NoError(t, err)
@@ -62,14 +62,14 @@ func TestRemainingZeroWithoutAResetHoldsNothing(t *testing.T) {
 // the transport sends the refused call again, first, and the SDK sees
 // only the answers.
 func TestA429PausesTheDeploymentUntilRetryAfterMs(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	// 60 requests a minute: 10 a 10-second window.
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {60, 0}})
 	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
 		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
-		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.Stamped(base), ratellmiter.WithLimiter(l)))
 		start := time.Now()
 		var wg sync.WaitGroup
 		for range 12 {
@@ -138,14 +138,14 @@ func TestADayLongRetryAfterWaitsNoLongerThanTheCallerAllows(t *testing.T) {
 // usage the answer reports: with max_tokens far above the answers Azure
 // refuses before the budget does, and the transport absorbs its 429s.
 func TestAzuresChargeOfMaxTokensIsAbsorbed(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {6000, 10_000}})
 	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
 		l, err := ratellmiter.NewBucketRateLimiter(6000, ratellmiter.WithMonitor(exampletest.NewMonitor(t)),
 			ratellmiter.WithTokensPerMinute(10_000))
 		require.NoError(t, err)
-		c := newClient(fake, exampletest.NewTransport(t, clock.stamped(base), ratellmiter.WithLimiter(l)))
+		c := newClient(fake, exampletest.NewTransport(t, clock.Stamped(base), ratellmiter.WithLimiter(l)))
 		const n = 30
 		var wg sync.WaitGroup
 		for range n {

@@ -16,14 +16,14 @@ import (
 // from a few of Azure's 429s, which the transport absorbs: every call
 // succeeds, once, and no 429 reaches the SDK.
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	fake := startFake(t, clock.Now, map[string][2]int{mini: {miniRPM / 2, miniTPM}, big: {bigRPM / 2, bigTPM}})
 	base := exampletest.NoKeepAlive(t, fake.srv)
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
 		start := time.Now()
-		sum, err := run(config{n: n, workers: 10, fake: fake, base: clock.stamped(base), out: &out})
+		sum, err := run(config{n: n, workers: 10, fake: fake, base: clock.Stamped(base), out: &out})
 		require.NoError(t, err, out.String())
 		t.Log("\n" + out.String())
 		assert.Empty(t, sum.failed)

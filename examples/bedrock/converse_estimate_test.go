@@ -76,7 +76,7 @@ func TestAConverseCallIsChargedItsMaxTokensAndItsToolsWhileItRuns(t *testing.T) 
 			ratellmiter.WithTokenBurst(time.Minute))
 		require.NoError(t, err)
 		sent, release := make(chan struct{}), make(chan struct{})
-		gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 			sent <- struct{}{}
 			<-release
 			return base.RoundTrip(r)

@@ -26,13 +26,13 @@ import (
 func TestTheTransportHandsBackAThrottleRatherThanResendAnExpiredSignature(t *testing.T) {
 	for _, attempts := range []int{1, 3} {
 		t.Run(map[int]string{1: "SDKRetriesOff", 3: "SDKRetriesOn"}[attempts], func(t *testing.T) {
-			var clock virtualClock
+			var clock exampletest.VirtualClock
 			fake := startRuntime(t, answerIn, answerOut)
 			fake.now = clock.Now
 			for range 200 {
 				fake.refuse(http.StatusTooManyRequests, "ThrottlingException", nil)
 			}
-			base := clock.stamped(runtimeTransport(t, fake))
+			base := clock.Stamped(runtimeTransport(t, fake))
 			synctest.Test(t, func(t *testing.T) {
 				l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 				require.NoError(t, err)

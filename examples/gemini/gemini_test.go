@@ -219,7 +219,7 @@ func TestTokensAreChargedTheEstimateThenTheUsage(t *testing.T) {
 			// The call stops under the limiter's transport, its ticket
 			// issued, until the budgets have been checked.
 			sent, release := make(chan string), make(chan struct{})
-			gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 				sent <- r.URL.Path
 				<-release
 				return base.RoundTrip(r)
@@ -396,39 +396,18 @@ func TestUnavailableIsRetriedOnlyWithARetryAfter(t *testing.T) {
 	}
 }
 
-// virtualClock is the fake endpoint's clock in a bubble: the endpoint
-// runs outside it, and reads the time at which the bubble last sent a
-// request, which the transport under the limiter notes.
-type virtualClock struct{ ns atomic.Int64 }
-
-func (c *virtualClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
-// stamped returns base noting on c the time each request is sent.
-func (c *virtualClock) stamped(base http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		now := time.Now().UnixNano()
-		for old := c.ns.Load(); old < now && !c.ns.CompareAndSwap(old, now); old = c.ns.Load() {
-		}
-		return base.RoundTrip(r)
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // The example, with the limiter at twice the fake endpoint's limit,
 // learns the real limit from a few 429s, which the transport absorbs:
 // every call succeeds, in little more time than the endpoint's limit
 // takes.
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	fake := startFake(t, fakeRPM, fakeBurst, clock.Now)
 	base := exampletest.NoKeepAlive(t, nil)
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
-		sum, err := run(config{n: n, workers: 10, model: flash, fake: fake, base: clock.stamped(base), out: &out})
+		sum, err := run(config{n: n, workers: 10, model: flash, fake: fake, base: clock.Stamped(base), out: &out})
 		require.NoError(t, err, out.String())
 		t.Log("\n" + out.String())
 		assert.Empty(t, sum.failed)

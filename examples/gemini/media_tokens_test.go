@@ -143,7 +143,7 @@ func heldCaller(t *testing.T, baseURL string, base http.RoundTripper, l *ratellm
 // heldCallerOf is heldCaller for model, with config.
 func heldCallerOf(t *testing.T, baseURL string, base http.RoundTripper, l *ratellmiter.BucketRateLimiter, model string, config *genai.GenerateContentConfig) func(contents []*genai.Content, check func()) error {
 	sent, release := make(chan struct{}), make(chan struct{})
-	gate := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent <- struct{}{}
 		<-release
 		return base.RoundTrip(r)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -96,34 +94,13 @@ func TestVertexCallsTakeTheTicketOfTheirModel(t *testing.T) {
 	assert.Equal(t, 4, fake.Stats().Requests, "a call without a limiter is not sent")
 }
 
-// virtualClock is the fake endpoint's clock in a bubble: the endpoint
-// runs outside it, and reads the time at which the bubble last sent a
-// request, which the transport under the limiter notes.
-type virtualClock struct{ ns atomic.Int64 }
-
-func (c *virtualClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
-// stamped returns base noting on c the time each request is sent.
-func (c *virtualClock) stamped(base http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		now := time.Now().UnixNano()
-		for old := c.ns.Load(); old < now && !c.ns.CompareAndSwap(old, now); old = c.ns.Load() {
-		}
-		return base.RoundTrip(r)
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // A 429 RESOURCE_EXHAUSTED pauses the limiter; the transport sends the
 // call again once the limiter resumes, and the SDK sees only the answer,
 // streamed or not.
 func TestResourceExhaustedPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	fake := startFake(t, 60, 1, clock.Now) // one request a second
-	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
+	base := clock.Stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
 		l, err := ratellmiter.NewBucketRateLimiter(600, ratellmiter.WithMonitor(exampletest.NewMonitor(t)))
 		require.NoError(t, err)
@@ -151,9 +128,9 @@ func TestResourceExhaustedPausesTheLimiterAndTheCallIsRetried(t *testing.T) {
 // absorbs the endpoint's 429s and learns its limit: every call succeeds,
 // none of them a 429, in little more time than the endpoint's limit takes.
 func TestRunAbsorbsThe429sOfItsFake(t *testing.T) {
-	var clock virtualClock
+	var clock exampletest.VirtualClock
 	fake := startFake(t, fakeRPM, fakeBurst, clock.Now)
-	base := clock.stamped(exampletest.NoKeepAlive(t, fake.srv))
+	base := clock.Stamped(exampletest.NoKeepAlive(t, fake.srv))
 	synctest.Test(t, func(t *testing.T) {
 		var out strings.Builder
 		const n = 120
