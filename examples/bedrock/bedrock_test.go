@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -157,12 +156,7 @@ func TestACallIsChargedItsMaxTokensThenItsUsage(t *testing.T) {
 	for _, streamed := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			l := budgetLimiter(t, budget)
-			sent, release := make(chan struct{}), make(chan struct{})
-			gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-				sent <- struct{}{}
-				<-release
-				return base.RoundTrip(r)
-			})
+			gate, sent, release := exampletest.Gate(base)
 			c := newClient(fake.srv.URL, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 			errc := make(chan error)
 			go func() {

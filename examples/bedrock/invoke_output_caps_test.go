@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -39,12 +38,7 @@ func TestInvokeModelCallsAreChargedTheOutputCapOfTheirModelsRequest(t *testing.T
 					ratellmiter.WithInputTokensPerMinute(budget), ratellmiter.WithOutputTokensPerMinute(budget),
 					ratellmiter.WithTokenBurst(time.Minute))
 				require.NoError(t, err)
-				sent, release := make(chan struct{}), make(chan struct{})
-				gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-					sent <- struct{}{}
-					<-release
-					return base.RoundTrip(r)
-				})
+				gate, sent, release := exampletest.Gate(base)
 				c := newRuntimeClient(fake, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 				errc := make(chan error)
 				go func() {

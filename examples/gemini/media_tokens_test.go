@@ -142,12 +142,7 @@ func heldCaller(t *testing.T, baseURL string, base http.RoundTripper, l *ratellm
 
 // heldCallerOf is heldCaller for model, with config.
 func heldCallerOf(t *testing.T, baseURL string, base http.RoundTripper, l *ratellmiter.BucketRateLimiter, model string, config *genai.GenerateContentConfig) func(contents []*genai.Content, check func()) error {
-	sent, release := make(chan struct{}), make(chan struct{})
-	gate := exampletest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
-		sent <- struct{}{}
-		<-release
-		return base.RoundTrip(r)
-	})
+	gate, sent, release := exampletest.Gate(base)
 	c := newClient(t, baseURL, exampletest.NewTransport(t, gate, ratellmiter.WithLimiter(l)))
 	return func(contents []*genai.Content, check func()) error {
 		errc := make(chan error)

@@ -30,3 +30,15 @@ type RoundTripFunc func(*http.Request) (*http.Response, error)
 
 // RoundTrip calls f.
 func (f RoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Gate returns base held at its door: each request waits to be sent until
+// the test has read sent (the request reached the network, its ticket
+// issued) and then sent a value on release.
+func Gate(base http.RoundTripper) (rt http.RoundTripper, sent <-chan struct{}, release chan<- struct{}) {
+	s, r := make(chan struct{}), make(chan struct{})
+	return RoundTripFunc(func(req *http.Request) (*http.Response, error) {
+		s <- struct{}{}
+		<-r
+		return base.RoundTrip(req)
+	}), s, r
+}
