@@ -284,6 +284,30 @@ func (t *Ticket) answered() {
 	l.canarySucceeded(t, l.now())
 }
 
+// refusedInStream tells the limiter that the server, having answered t's
+// call, refused it within its stream: the error event of a stream that
+// answered 200 reports an overload (overloaded) or a rate limit. The
+// limiter pauses, or backs off, as for a refusal of now, not of when t
+// was issued (the server has answered since); an overload lowers no
+// learned limit. The ticket stays issued, its charge kept (the server ran
+// the call), to be finished as any answer's; a probe's counts nowhere.
+func (t *Ticket) refusedInStream(overloaded bool) {
+	if t.l == nil {
+		return
+	}
+	l := t.l
+	l.lock()
+	defer l.mu.Unlock()
+	if t.state.Load() != stateIssued {
+		return
+	}
+	now := l.now()
+	l.stats.rateLimited++
+	l.act.add(l, now, fieldRateLimited)
+	l.onRateLimited(now, now, 0, false, overloaded)
+	l.dispatch(now)
+}
+
 // canarySucceeded ends the pause because the server admitted the call of
 // canary t, and reports whether it did. The canary need not be the current
 // one: one that comes back after its timeout (a long generation, a stream)

@@ -164,7 +164,15 @@ func WithMaxBodyBytes(n int64) TransportOption {
 // streamed response holds its ticket until the stream is over. Close every
 // response body, as net/http requires anyway; a body dropped unclosed
 // (anthropic-sdk-go drops one when its context ends as the answer arrives)
-// holds its ticket until the request's context ends. A network error abandons the ticket
+// holds its ticket until the request's context ends. A stream that
+// answered 200 and then fails with an error event (Anthropic's "event:
+// error" of type overloaded_error or rate_limit_error, the Responses
+// API's error or response.failed with the code rate_limit_exceeded, an
+// exception of Amazon Bedrock's event stream: throttlingException,
+// serviceUnavailableException) pauses the limiter when its body ends or
+// is closed, as a 529 (the limit not lowered) or a 429 would; it is not
+// sent again, its answer having begun, and the SDK reports the error.
+// A network error abandons the ticket
 // (see Ticket.Abandon) and is returned as it is; an exhausted quota
 // abandons it at once, and a server error (5xx) once its body is closed:
 // neither says anything about the rate limit.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ratellmiter/ratellmiter/internal/signals"
 )
 
 // finishOnClose arranges for tk to be finished when resp's body has been
@@ -20,6 +22,13 @@ import (
 // reads the usage the body reports and corrects the ticket's token charge
 // if the body was read to its end, or closed after the whole answer had
 // passed (see usageTap.final).
+//
+// The body of an event stream is read, whether a tap reads it or not, for
+// the error event a stream that answered 200 may end with (see
+// newStreamFault): an overload or a rate limit it reports pauses the
+// limiter when the body ends or is closed, as the refusal of a call would,
+// before the ticket is finished as any other answer's; the call is not
+// sent again, its answer having begun, and its SDK reports the error.
 //
 // A server error (5xx) says nothing about the limits: its ticket is
 // abandoned rather than done, so that it neither ends a pause as a canary
@@ -36,6 +45,9 @@ func finishOnClose(ctx context.Context, resp *http.Response, tk *Ticket, tap *us
 		return resp
 	}
 	b := &ticketBody{rc: resp.Body, tk: tk, tap: tap, abandon: serverError}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		b.fault = newStreamFault(resp)
+	}
 	if ctx.Done() != nil {
 		// Set before the body reaches the caller, whose Read and Close
 		// read it; the function, which may run at once, does not.
@@ -84,19 +96,83 @@ type ticketBody struct {
 	// request's context ends (see finishOnClose).
 	stop func() bool
 	done atomic.Bool
-	// tapMu serializes the tap's use: Close may come from another
-	// goroutine while one reads, as net/http allows.
+	// fault says which of sse and events reads the body for the error
+	// event it may end with, if any (see newStreamFault).
+	fault  streamFault
+	sse    signals.StreamError
+	events signals.EventStreamError
+	// tapMu serializes the use of the tap and of the readers of faults:
+	// Close may come from another goroutine while one reads, as
+	// net/http allows.
 	tapMu sync.Mutex
+}
+
+// streamFault is the kind of stream a ticketBody reads for its error
+// event.
+type streamFault uint8
+
+const (
+	noFault  streamFault = iota
+	sseFault             // a server-sent event stream
+	awsFault             // an AWS event stream
+)
+
+// newStreamFault returns the reader of the error event the body of resp,
+// a successful answer, may end with: a server-sent event stream (see signals.StreamError), or
+// Amazon Bedrock's AWS event stream (see signals.EventStreamError), sent
+// without compression; noFault for any other body.
+func newStreamFault(resp *http.Response) streamFault {
+	ct, enc := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
+	if enc != "" && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+		return noFault
+	}
+	mt, _, _ := strings.Cut(ct, ";")
+	switch mt = strings.TrimSpace(mt); {
+	case strings.EqualFold(mt, "text/event-stream"):
+		return sseFault
+	case strings.EqualFold(mt, "application/vnd.amazon.eventstream"):
+		return awsFault
+	}
+	return noFault
+}
+
+// readFault takes in the next bytes of the body, for its error event.
+// Requires tapMu.
+func (b *ticketBody) readFault(p []byte) {
+	switch b.fault {
+	case sseFault:
+		_, _ = b.sse.Write(p)
+	case awsFault:
+		_, _ = b.events.Write(p)
+	}
+}
+
+// faultKind returns what the body's error event says, if any. Requires
+// tapMu.
+func (b *ticketBody) faultKind() signals.Kind {
+	switch b.fault {
+	case sseFault:
+		return b.sse.Kind()
+	case awsFault:
+		return b.events.Kind()
+	}
+	return signals.KindUnknown
 }
 
 func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
-		if b.tap != nil {
+		kind := signals.KindUnknown
+		if b.tap != nil || b.fault != noFault {
 			b.tapMu.Lock()
-			if b.tap.final(atEOF) {
+			if b.tap != nil && b.tap.final(atEOF) {
 				b.tap.reconcile(b.tk)
 			}
+			kind = b.faultKind()
 			b.tapMu.Unlock()
+		}
+		switch kind {
+		case signals.KindRateLimited, signals.KindOverloaded:
+			b.tk.refusedInStream(kind == signals.KindOverloaded)
 		}
 		finishTicket(b.tk, b.abandon)
 	}
@@ -113,10 +189,13 @@ func (b *ticketBody) stopWatching() {
 // Read reads from the body and finishes the ticket at its end.
 func (b *ticketBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if b.tap != nil && n > 0 && !b.done.Load() {
+	if (b.tap != nil || b.fault != noFault) && n > 0 && !b.done.Load() {
 		b.tapMu.Lock()
 		if !b.done.Load() {
-			b.tap.write(p[:n])
+			if b.tap != nil {
+				b.tap.write(p[:n])
+			}
+			b.readFault(p[:n])
 		}
 		b.tapMu.Unlock()
 	}

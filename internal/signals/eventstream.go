@@ -89,7 +89,7 @@ func (s *EventStreamUsage) message(m []byte) {
 	if start > len(m)-4 {
 		return
 	}
-	if eventType(m[12:start]) == "metadata" {
+	if header(m[12:start], ":event-type") == "metadata" {
 		if u, ok := scanUsageMembers(m[start:len(m)-4], jsonLevels); ok {
 			s.parts.merge(u)
 		}
@@ -123,18 +123,18 @@ func (s *EventStreamUsage) Usage() Usage { return s.parts.usage() }
 // usage is final.
 func (s *EventStreamUsage) Complete() bool { return s.complete }
 
-// eventType returns the value of the string header ":event-type" among
-// an event-stream message's headers, or "" when it has none, or they are
+// header returns the value of the string header name among an
+// event-stream message's headers, or "" when it has none, or they are
 // malformed. Each header is a name (its length in a byte), a type (a
 // byte) and a value whose length the type gives, or, for a byte array
 // (6) or a string (7), a two-byte length before it.
-func eventType(h []byte) string {
+func header(h []byte, name string) string {
 	for len(h) > 0 {
 		n := int(h[0])
 		if len(h) < 2+n {
 			return ""
 		}
-		name, typ := string(h[1:1+n]), h[1+n]
+		key, typ := h[1:1+n], h[1+n]
 		h = h[2+n:]
 		var size int
 		switch typ {
@@ -160,7 +160,7 @@ func eventType(h []byte) string {
 		if len(h) < size {
 			return ""
 		}
-		if name == ":event-type" && typ == 7 {
+		if string(key) == name && typ == 7 {
 			return string(h[:size])
 		}
 		h = h[size:]
