@@ -321,7 +321,9 @@ func (t *Ticket) Used(input, output int) {
 	if s := t.state.Load(); s != stateIssued && s != stateDone {
 		return
 	}
-	in64, out64 := l.bud.fit(max(int64(input), 0), max(int64(output), 0), math.MaxInt64, math.MaxInt64)
+	// Each count is bounded first as a ticket holds it, so that their sum
+	// cannot overflow.
+	in64, out64 := l.bud.fit(int64(clamp32(max(int64(input), 0))), int64(clamp32(max(int64(output), 0))), math.MaxInt64, math.MaxInt64)
 	in, out := clamp32(in64), clamp32(out64)
 	now := l.now()
 	di, do := int64(in)-int64(t.in), int64(out)-int64(t.out)
