@@ -160,8 +160,9 @@ func (o *graphOptions) check() error {
 	if o.name == "" {
 		return errors.New("-name: empty limiter name")
 	}
-	// The logs hold a name that is not UTF-8 with each bad byte replaced
-	// by U+FFFD: the name a program gave finds its limiter.
+	// The logs hold a name that is not UTF-8 with each run of bad bytes
+	// replaced by one U+FFFD: made valid so, the name a program gave
+	// finds its limiter.
 	o.name = strings.ToValidUTF8(o.name, "\uFFFD")
 	if o.compare && !o.set["lines"] {
 		o.lines = "f"

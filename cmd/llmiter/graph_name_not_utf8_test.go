@@ -16,8 +16,8 @@ import (
 )
 
 // A limiter named with bytes that are not UTF-8 is logged under its name
-// made valid (each bad byte a U+FFFD); -name given the same bytes finds
-// it, as the name the program gave.
+// made valid (each run of bad bytes a U+FFFD); -name given the same bytes
+// finds it, as the name the program gave.
 func TestGraphFindsALimiterNamedWithBytesThatAreNotUTF8(t *testing.T) {
 	const name = "caf\xe9-model"
 	dir := t.TempDir()
