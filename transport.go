@@ -80,8 +80,9 @@ func WithLimiter(l *BucketRateLimiter) TransportOption {
 // deployment's, whatever model the body names), or else the "model"
 // field of the request's JSON body (without a leading "models/", as
 // Gemini's SDK writes it there, nor Vertex AI's
-// "projects/P/locations/L/publishers/google/models/"; any other name
-// whole, slashes included, as Fireworks' "accounts/A/models/NAME"), or,
+// "publishers/PUB/models/", with or without "projects/P/locations/L/"
+// before it, of any publisher PUB; any other name whole, slashes
+// included, as Fireworks' "accounts/A/models/NAME"), or,
 // when the body has none, the model named in a Gemini-style URL path such
 // as /v1beta/models/gemini-2.5-flash:generateContent ("tunedModels/NAME"
 // for a tuned model's path, /v1beta/tunedModels/NAME:generateContent), or

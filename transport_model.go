@@ -13,7 +13,9 @@ import (
 // "model" field of its JSON body (without the "models/" that Gemini's SDK
 // puts before a model's name there, as in a cache it creates, nor the
 // "projects/P/locations/L/publishers/google/models/" that it puts there
-// for Vertex AI; any other name is kept whole, slashes and all, as
+// for Vertex AI, or any Vertex AI name of that shape, of any publisher,
+// with or without its "projects/P/locations/L/" (see isPublisher); any
+// other name is kept whole, slashes and all, as
 // Fireworks' "accounts/A/models/NAME" and a vLLM model served from a
 // folder's path), or else the
 // model of a Gemini-style path (".../models/NAME" or
