@@ -380,7 +380,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			closeBody(next)
 			if errors.Is(err, ErrWouldExceedDeadline) || errors.Is(err, ErrQuotaExhausted) || tk.probe ||
-				signed && ctx.Err() == nil {
+				signed && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				// The retry is hopeless (too late, for the caller's
 				// deadline or the request's signature, or the server's
 				// daily request budget is used up), or the call is a
