@@ -86,9 +86,13 @@ func (b *unreadErrorBody) Close() error { return b.orig.Close() }
 // A request that waits out a pause to be sent again must not hold the
 // answer it will not use: its connection (HTTP/1.1), or its stream with up
 // to a window of data buffered in the client (4 MiB over HTTP/2), would be
-// held for as long. Only a retry that then fails (the limiter stops, or
-// says the server's daily budget is spent) hands resp on, cut so, its
-// ContentLength (and Content-Length header, if any) that of the cut body.
+// held for as long. A retry refused during its wait hands resp on, cut
+// so, its ContentLength (and Content-Length header, if any) that of the
+// cut body, when the refusal is one the caller gets the answer for (the
+// server's daily budget spent meanwhile, WithMaxWait run out, a signed
+// request's time to be sent again over, see sigV4Window); refused because
+// the limiter was closed or stopped, or the request's context ended, the
+// request fails with that error, and resp is closed.
 func cutErrorBody(resp *http.Response) {
 	if b, ok := resp.Body.(*unreadErrorBody); ok {
 		_ = b.orig.Close()
