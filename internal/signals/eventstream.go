@@ -85,10 +85,13 @@ func (s *EventStreamUsage) Write(p []byte) (int, error) {
 // message reads one whole message: the usage of the model's event its
 // chunk carries, or of a ConverseStream metadata event, if any.
 func (s *EventStreamUsage) message(m []byte) {
-	start := 12 + int(binary.BigEndian.Uint32(m[4:8]))
-	if start > len(m)-4 {
+	// The headers' length is compared before it is made an int, which
+	// on 32 bits would turn a length of 2^31 or more negative.
+	headers := binary.BigEndian.Uint32(m[4:8])
+	if int64(headers) > int64(len(m)-16) {
 		return
 	}
+	start := 12 + int(headers)
 	if header(m[12:start], ":event-type") == "metadata" {
 		if u, ok := scanUsageMembers(m[start:len(m)-4], jsonLevels); ok {
 			s.parts.merge(u)
