@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
+	"math"
 	"strings"
 )
 
@@ -264,13 +265,15 @@ func (s *EventStreamError) Write(p []byte) (int, error) {
 			if len(s.head) < 12 {
 				break
 			}
-			total, hl := int(binary.BigEndian.Uint32(s.head[0:4])), int(binary.BigEndian.Uint32(s.head[4:8]))
-			switch {
-			case crc32.ChecksumIEEE(s.head[:8]) != binary.BigEndian.Uint32(s.head[8:12]) || total < 16 || hl > total-16:
+			// The lengths are compared before they are made ints, which
+			// on 32 bits would turn one of 2^31 or more negative.
+			total32, hl32 := binary.BigEndian.Uint32(s.head[0:4]), binary.BigEndian.Uint32(s.head[4:8])
+			if crc32.ChecksumIEEE(s.head[:8]) != binary.BigEndian.Uint32(s.head[8:12]) || total32 < 16 || int64(hl32) > int64(total32)-16 || int64(total32) > math.MaxInt {
 				s.broken, s.head = true, nil
 				return n, nil
-			case hl > maxExceptionHeaders:
-				s.skip, s.head = total-12, s.head[:0]
+			}
+			if hl32 > maxExceptionHeaders {
+				s.skip, s.head = int(total32)-12, s.head[:0]
 				continue
 			}
 		}
