@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
+	"math"
 )
 
 // maxEventMessage bounds the AWS event-stream message EventStreamUsage
@@ -60,9 +61,9 @@ func (s *EventStreamUsage) Write(p []byte) (int, error) {
 			if len(s.msg) < 12 {
 				break
 			}
-			total := int(binary.BigEndian.Uint32(s.msg[0:4]))
+			total, _, ok := eventPrelude(s.msg)
 			switch {
-			case crc32.ChecksumIEEE(s.msg[:8]) != binary.BigEndian.Uint32(s.msg[8:12]) || total < 16:
+			case !ok:
 				s.broken, s.msg = true, nil
 				return n, nil
 			case total > maxEventMessage:
@@ -70,7 +71,7 @@ func (s *EventStreamUsage) Write(p []byte) (int, error) {
 				continue
 			}
 		}
-		total := int(binary.BigEndian.Uint32(s.msg[0:4]))
+		total, _, _ := eventPrelude(s.msg)
 		k := min(total-len(s.msg), len(p))
 		s.msg = append(s.msg, p[:k]...)
 		p = p[k:]
@@ -169,4 +170,18 @@ func header(h []byte, name string) string {
 		h = h[size:]
 	}
 	return ""
+}
+
+// eventPrelude reads the prelude of an AWS event-stream message, its
+// first 12 bytes: the message's length, and its headers' length as an
+// int64, which no size of int makes negative. ok is false when the
+// prelude's CRC does not match, or the message's length cannot frame one
+// (under 16 bytes, or more than an int holds): the framing of the stream
+// is lost.
+func eventPrelude(p []byte) (total int, headers int64, ok bool) {
+	t := binary.BigEndian.Uint32(p[0:4])
+	if crc32.ChecksumIEEE(p[:8]) != binary.BigEndian.Uint32(p[8:12]) || t < 16 || int64(t) > math.MaxInt {
+		return 0, 0, false
+	}
+	return int(t), int64(binary.BigEndian.Uint32(p[4:8])), true
 }

@@ -2,10 +2,7 @@ package signals
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
-	"math"
 	"strings"
 )
 
@@ -265,19 +262,18 @@ func (s *EventStreamError) Write(p []byte) (int, error) {
 			if len(s.head) < 12 {
 				break
 			}
-			// The lengths are compared before they are made ints, which
-			// on 32 bits would turn one of 2^31 or more negative.
-			total32, hl32 := binary.BigEndian.Uint32(s.head[0:4]), binary.BigEndian.Uint32(s.head[4:8])
-			if crc32.ChecksumIEEE(s.head[:8]) != binary.BigEndian.Uint32(s.head[8:12]) || total32 < 16 || int64(hl32) > int64(total32)-16 || int64(total32) > math.MaxInt {
+			total, hl, ok := eventPrelude(s.head)
+			switch {
+			case !ok || hl > int64(total)-16:
 				s.broken, s.head = true, nil
 				return n, nil
-			}
-			if hl32 > maxExceptionHeaders {
-				s.skip, s.head = int(total32)-12, s.head[:0]
+			case hl > maxExceptionHeaders:
+				s.skip, s.head = total-12, s.head[:0]
 				continue
 			}
 		}
-		total, hl := int(binary.BigEndian.Uint32(s.head[0:4])), int(binary.BigEndian.Uint32(s.head[4:8]))
+		total, headers, _ := eventPrelude(s.head)
+		hl := int(headers)
 		k := min(12+hl-len(s.head), len(p))
 		s.head = append(s.head, p[:k]...)
 		p = p[k:]
