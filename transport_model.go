@@ -20,8 +20,9 @@ import (
 // folder's path), or else the
 // model of a Gemini-style path (".../models/NAME" or
 // ".../models/NAME:method" gives NAME, ".../tunedModels/NAME:method"
-// gives "tunedModels/NAME", for the methods of modelMethods), or of an
-// Amazon Bedrock path (see bedrockModel); "" when none says.
+// gives "tunedModels/NAME", for the methods of modelMethods; not the
+// operations of Azure AI's model inference, /models/chat/completions), or
+// of an Amazon Bedrock path (see bedrockModel); "" when none says.
 func modelOf(body []byte, req *http.Request) string {
 	if d := azureDeployment(req); d != "" {
 		return d
@@ -91,10 +92,17 @@ func pathModel(req *http.Request) string {
 	if k := strings.LastIndexByte(m, ':'); k >= 0 && modelMethods[m[k+1:]] {
 		m = m[:k]
 	}
-	if m == "" {
+	if m == "" || prefix == "" && inferenceOperations[m] {
 		return ""
 	}
 	return prefix + m
+}
+
+// inferenceOperations are the operations that Azure AI's model inference
+// API puts under /models/ (/models/chat/completions, /models/info), where
+// a Gemini-style path puts a model's name: a path there names no model.
+var inferenceOperations = map[string]bool{
+	"chat": true, "completions": true, "embeddings": true, "images": true, "audio": true, "info": true,
 }
 
 // modelMethods are the methods that a Gemini-style path names after its
