@@ -247,7 +247,11 @@ func BedrockHeaderUsage(h http.Header) Usage {
 		{"X-Amzn-Bedrock-Input-Token-Count", partInput},
 		{"X-Amzn-Bedrock-Output-Token-Count", partOutput},
 	} {
-		if n, ok := numberCount(h.Get(c.name)); ok {
+		v := h.Get(c.name)
+		if v == "" {
+			continue // most answers: no parse, whose error allocates
+		}
+		if n, ok := numberCount(v); ok {
 			u.value[c.part], u.seen[c.part] = n, true
 		}
 	}
