@@ -96,78 +96,53 @@ type ticketBody struct {
 	// request's context ends (see finishOnClose).
 	stop func() bool
 	done atomic.Bool
-	// fault says which of sse and events reads the body for the error
-	// event it may end with, if any (see newStreamFault).
-	fault  streamFault
-	sse    signals.StreamError
-	events signals.EventStreamError
+	// fault reads the body, an event stream, for the error event it may
+	// end with (see newStreamFault); nil for any other body.
+	fault streamFault
 	// tapMu serializes the use of the tap and of the readers of faults:
 	// Close may come from another goroutine while one reads, as
 	// net/http allows.
 	tapMu sync.Mutex
 }
 
-// streamFault is the kind of stream a ticketBody reads for its error
-// event.
-type streamFault uint8
-
-const (
-	noFault  streamFault = iota
-	sseFault             // a server-sent event stream
-	awsFault             // an AWS event stream
-)
+// streamFault reads an event stream passing by for the error event it
+// may end with: signals.StreamError, signals.EventStreamError.
+type streamFault interface {
+	Write(p []byte) (int, error)
+	Kind() signals.Kind
+}
 
 // newStreamFault returns the reader of the error event the body of resp,
-// a successful answer, may end with: a server-sent event stream (see signals.StreamError), or
-// Amazon Bedrock's AWS event stream (see signals.EventStreamError), sent
-// without compression; noFault for any other body.
+// a successful answer, may end with: a server-sent event stream (see
+// signals.StreamError), or Amazon Bedrock's AWS event stream (see
+// signals.EventStreamError), sent without compression; nil for any other
+// body, which so costs nothing more.
 func newStreamFault(resp *http.Response) streamFault {
 	ct, enc := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
 	if enc != "" && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
-		return noFault
+		return nil
 	}
 	mt, _, _ := strings.Cut(ct, ";")
 	switch mt = strings.TrimSpace(mt); {
 	case strings.EqualFold(mt, "text/event-stream"):
-		return sseFault
+		return new(signals.StreamError)
 	case strings.EqualFold(mt, "application/vnd.amazon.eventstream"):
-		return awsFault
+		return new(signals.EventStreamError)
 	}
-	return noFault
-}
-
-// readFault takes in the next bytes of the body, for its error event.
-// Requires tapMu.
-func (b *ticketBody) readFault(p []byte) {
-	switch b.fault {
-	case sseFault:
-		_, _ = b.sse.Write(p)
-	case awsFault:
-		_, _ = b.events.Write(p)
-	}
-}
-
-// faultKind returns what the body's error event says, if any. Requires
-// tapMu.
-func (b *ticketBody) faultKind() signals.Kind {
-	switch b.fault {
-	case sseFault:
-		return b.sse.Kind()
-	case awsFault:
-		return b.events.Kind()
-	}
-	return signals.KindUnknown
+	return nil
 }
 
 func (b *ticketBody) finish(atEOF bool) {
 	if b.done.CompareAndSwap(false, true) {
 		kind := signals.KindUnknown
-		if b.tap != nil || b.fault != noFault {
+		if b.tap != nil || b.fault != nil {
 			b.tapMu.Lock()
 			if b.tap != nil && b.tap.final(atEOF) {
 				b.tap.reconcile(b.tk)
 			}
-			kind = b.faultKind()
+			if b.fault != nil {
+				kind = b.fault.Kind()
+			}
 			b.tapMu.Unlock()
 		}
 		switch kind {
@@ -189,13 +164,15 @@ func (b *ticketBody) stopWatching() {
 // Read reads from the body and finishes the ticket at its end.
 func (b *ticketBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if (b.tap != nil || b.fault != noFault) && n > 0 && !b.done.Load() {
+	if (b.tap != nil || b.fault != nil) && n > 0 && !b.done.Load() {
 		b.tapMu.Lock()
 		if !b.done.Load() {
 			if b.tap != nil {
 				b.tap.write(p[:n])
 			}
-			b.readFault(p[:n])
+			if b.fault != nil {
+				_, _ = b.fault.Write(p[:n])
+			}
 		}
 		b.tapMu.Unlock()
 	}
